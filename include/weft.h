@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* weft: asyncio's tasks and futures in C, on work-stealing io_uring workers. */
+#ifndef WEFT_H
+#define WEFT_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#include <weft/common.h>
+#include <weft/error.h>
+#include <weft/future.h>
+#include <weft/local.h>
+#include <weft/runtime.h>
+#include <weft/task.h>
+#include <weft/time.h>
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

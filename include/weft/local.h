@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Task-local values: asyncio's contextvars. A new task starts with a copy
+ * of its creator's values, so a child's writes never reach its parent.
+ * Values are opaque pointers weft never frees.
+ */
+#ifndef WEFT_LOCAL_H
+#define WEFT_LOCAL_H
+
+#include <weft/common.h>
+
+typedef unsigned weft_local_key;
+
+/*
+ * Creates a key, process-wide, valid in every runtime. Returns 0, or
+ * -EINVAL (NULL), -ENOSPC (all 65536 keys used). Any thread.
+ */
+WEFT_API int weft_local_key_create(weft_local_key *key);
+
+/* The calling task's value for key; NULL if unset, unknown key, or outside
+ * a task. */
+WEFT_API void *weft_local_get(weft_local_key key);
+
+/*
+ * Sets the calling task's value for key (visible to tasks it creates
+ * afterwards, never to its creator). Returns 0, or -EPERM (outside a task),
+ * -EINVAL (key never created), -ENOMEM.
+ */
+WEFT_API int weft_local_set(weft_local_key key, void *value);
+
+#endif

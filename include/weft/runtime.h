@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The runtime: N workers (OS threads), each an event loop on its own
+ * io_uring ring, running tasks as fibers (see docs/architecture.md).
+ *
+ * asyncio.run(main())       -> weft_run(main, arg, &cfg, &result)
+ * asyncio.Runner            -> weft_runtime_create / run / destroy
+ */
+#ifndef WEFT_RUNTIME_H
+#define WEFT_RUNTIME_H
+
+#include <weft/common.h>
+
+/* How the stack-overflow SIGSEGV handler is installed. */
+enum weft_segv_mode {
+	WEFT_SEGV_AUTO = 0, /* only if the process has no SIGSEGV handler yet */
+	WEFT_SEGV_ALWAYS,   /* install, chaining to the previous handler */
+	WEFT_SEGV_NEVER,    /* never install: a guard hit is a plain SIGSEGV */
+};
+
+/*
+ * Fill with weft_config_init() first, then change what you need. `size`
+ * lets the struct grow without breaking the ABI: fields past it read as
+ * defaults. Passing NULL where a config is taken means all defaults.
+ */
+typedef struct weft_config {
+	size_t size;             /* set by weft_config_init: sizeof(weft_config) */
+	unsigned workers;        /* 0: one per online CPU */
+	size_t stack_size;       /* usable bytes per fiber stack; 0: 64 KiB
+	                          * (4x under sanitizers); rounded up to pages */
+	bool migratable;         /* every task may resume on any worker after a
+	                          * suspension (default: on its home worker) */
+	bool debug;              /* say on stderr what went wrong on misuse */
+	unsigned ring_entries;   /* io_uring SQ size per worker; 0: 256 */
+	bool ring_no_defer;      /* skip SINGLE_ISSUER|DEFER_TASKRUN, use the
+	                          * COOP_TASKRUN fallback (tests cover both) */
+	bool pin_workers;        /* pin worker i to online CPU i mod ncpu */
+	enum weft_segv_mode segv_handler;
+} weft_config;
+
+/* Fills `cfg` with the defaults. Any thread. */
+WEFT_API void weft_config_init(weft_config *cfg);
+
+/*
+ * Creates a runtime and starts its workers (they park until there is work).
+ * Returns 0 and sets *out, or: -EINVAL (NULL out, bad config: size smaller
+ * than the first field, workers > 1024), -ENOMEM, -EAGAIN (a worker thread
+ * could not be started), WEFT_ENOURING (io_uring cannot be set up; with
+ * cfg.debug the kernel's reason is printed). Never suspends. Any thread
+ * except a worker of a runtime (-EPERM: a nested runtime would block it).
+ */
+WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out);
+
+/*
+ * Runs fn(arg) as a task named "main" in `rt` and blocks the calling thread
+ * until it is done; returns its outcome (0 with *result, or its error code).
+ * Other tasks keep running afterwards (asyncio.Runner.run). Errors: -EINVAL
+ * (NULL rt or fn), -EPERM (called on a worker thread), -ESHUTDOWN (rt is
+ * shutting down), -ENOMEM. Blocks the OS thread; foreign threads only.
+ */
+WEFT_API int weft_runtime_run(weft_runtime *rt, weft_task_fn fn, void *arg, void **result);
+
+/*
+ * Shuts `rt` down as asyncio.run does at its end: new outside work is
+ * refused with -ESHUTDOWN; every remaining task is cancelled and awaited
+ * (again, for tasks created meanwhile) until none is left; callbacks already
+ * scheduled run; the workers stop; everything is released. Futures still
+ * referenced stay readable; completing them then fails with -ESHUTDOWN.
+ * Returns 0, or -EINVAL (NULL), -EPERM (called on one of rt's workers).
+ * Blocks the OS thread; foreign threads only. `rt` is freed memory after.
+ */
+WEFT_API int weft_runtime_destroy(weft_runtime *rt);
+
+/*
+ * asyncio.run: creates a runtime with `cfg` (NULL: defaults), runs
+ * fn(arg) as the main task, then shuts the runtime down (remaining tasks
+ * are cancelled and awaited). Returns main's outcome, or a creation error
+ * of weft_runtime_create, or -EPERM when called on a worker thread (a
+ * nested weft_run). Blocks the OS thread.
+ */
+WEFT_API int weft_run(weft_task_fn fn, void *arg, const weft_config *cfg, void **result);
+
+/*
+ * Creates a task running fn(arg) in `rt` from any thread (a worker of rt,
+ * of another runtime, or a foreign thread). `name` is copied; NULL gives
+ * "Task-N". Returns a reference the caller owns (weft_future_unref), never
+ * NULL: on failure the future has already failed with -EINVAL (NULL rt or
+ * fn), -ESHUTDOWN (rt is shutting down) or -ENOMEM. Never suspends.
+ */
+WEFT_API weft_future *weft_spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const char *name);
+
+/* The runtime of the calling worker thread, or NULL on other threads. */
+WEFT_API weft_runtime *weft_current_runtime(void);
+
+/* How many workers `rt` runs (0 for NULL). Any thread. */
+WEFT_API unsigned weft_runtime_workers(const weft_runtime *rt);
+
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/* Error names (one table, as libuv's UV_ERRNO_MAP) and task failure messages. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft/error.h>
+
+#include "core/task.h"
+
+WEFT_API const char *weft_strerror(int code)
+{
+	switch (code) {
+#define WEFT_ERR_CASE(name, value, msg)                                                            \
+	case value:                                                                                \
+		return msg;
+		WEFT_ERRNO_MAP(WEFT_ERR_CASE)
+#undef WEFT_ERR_CASE
+	case 0:
+		return "success";
+	}
+	if (code < 0)
+		code = -code;
+	/* strerrordesc_np is static and thread-safe, unlike strerror. */
+	const char *s = strerrordesc_np(code);
+	return s ? s : "unknown error";
+}
+
+WEFT_API int weft_fail(int code, const char *fmt, ...)
+{
+	struct weft__task *t = weft__task_current();
+	if (code >= 0 || !t || !fmt)
+		return code;
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = NULL;
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL; /* the code is what matters; the message is lost */
+	va_end(ap);
+	free(t->fail_msg);
+	t->fail_msg = msg;
+	return code;
+}

@@ -1,0 +1,406 @@
+/* SPDX-License-Identifier: MIT */
+/* Futures: completion, waiter dispatch, done callbacks, foreign waits. */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/future.h"
+#include "core/local.h"
+#include "core/task.h"
+#include "sched/worker.h"
+
+/* The future returned when even a failed future cannot be allocated. */
+static weft_future enomem_future = {
+	.refs = 1,
+	.kind = WEFT__FUT_STATIC,
+	.state = WEFT__DONE,
+	.rc = -ENOMEM,
+};
+
+void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *stub)
+{
+	atomic_init(&f->refs, 1);
+	f->kind = kind;
+	atomic_init(&f->state, WEFT__PENDING);
+	atomic_init(&f->lock.held, false);
+	f->rc = 0;
+	f->value = NULL;
+	f->msg = NULL;
+	f->rt = stub;
+	if (stub)
+		atomic_fetch_add_explicit(&stub->refs, 1, memory_order_relaxed);
+	f->wait_head = NULL;
+	f->wait_tail = &f->wait_head;
+	f->ops = NULL;
+}
+
+weft_future *weft__future_failed(struct weft__rtstub *stub, int rc)
+{
+	weft_future *f = malloc(sizeof(*f));
+	if (!f)
+		return &enomem_future;
+	weft__future_init(f, WEFT__FUT_PLAIN, stub);
+	f->rc = rc;
+	atomic_store_explicit(&f->state, rc == -ECANCELED ? WEFT__CANCELLED : WEFT__DONE,
+			      memory_order_release);
+	return f;
+}
+
+void weft__stub_unref(struct weft__rtstub *stub)
+{
+	if (stub && atomic_fetch_sub_explicit(&stub->refs, 1, memory_order_acq_rel) == 1)
+		free(stub);
+}
+
+static bool stub_dead(const weft_future *f)
+{
+	return !f->rt || atomic_load_explicit(&f->rt->dead, memory_order_acquire);
+}
+
+WEFT_API weft_future *weft_future_create(weft_runtime *rt)
+{
+	if (!rt) {
+		struct weft__worker *w = weft__worker_current();
+		if (!w)
+			return weft__future_failed(NULL, -EINVAL);
+		rt = w->rt;
+	}
+	weft_future *f = malloc(sizeof(*f));
+	if (!f)
+		return weft__future_failed(rt->stub, -ENOMEM);
+	weft__future_init(f, WEFT__FUT_PLAIN, rt->stub);
+	return f;
+}
+
+WEFT_API weft_future *weft_future_ref(weft_future *f)
+{
+	if (f && f->kind != WEFT__FUT_STATIC)
+		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	return f;
+}
+
+WEFT_API void weft_future_unref(weft_future *f)
+{
+	if (!f || f->kind == WEFT__FUT_STATIC)
+		return;
+	/* acq_rel: the last owner must see every other owner's writes */
+	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	/* Callbacks never scheduled (f was dropped while pending). */
+	struct weft__waiter *w = f->wait_head;
+	while (w) {
+		struct weft__waiter *next = w->next;
+		if (w->kind == WEFT__WAIT_CALLBACK)
+			free(weft__container_of(w, struct weft__cb, w));
+		w = next;
+	}
+	if (f->kind == WEFT__FUT_TASK)
+		weft__task_free((struct weft__task *)f);
+	free(f->msg);
+	weft__stub_unref(f->rt);
+	free(f);
+}
+
+/* A foreign thread blocked in weft_future_wait. */
+struct thread_waiter {
+	struct weft__waiter w;
+	_Atomic uint32_t done;
+};
+
+static void futex_wake(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
+}
+
+static void dispatch(weft_future *f, struct weft__waiter *w)
+{
+	weft_runtime *rt = f->rt ? f->rt->rt : NULL;
+	while (w) {
+		/* read first: a woken task may reuse its node at once */
+		struct weft__waiter *next = w->next;
+		switch (w->kind) {
+		case WEFT__WAIT_TASK:
+			weft__task_wake(weft__container_of(w, struct weft__task, await_node));
+			break;
+		case WEFT__WAIT_CALLBACK: {
+			struct weft__cb *cb = weft__container_of(w, struct weft__cb, w);
+			cb->fut = weft_future_ref(f);
+			weft__schedule_callback(rt, &cb->run);
+			break;
+		}
+		case WEFT__WAIT_THREAD: {
+			struct thread_waiter *tw = (struct thread_waiter *)w;
+			/* release: pairs with the acquire in weft_future_wait */
+			atomic_store_explicit(&tw->done, 1, memory_order_release);
+			futex_wake(&tw->done);
+			break;
+		}
+		}
+		w = next;
+	}
+}
+
+int weft__future_complete(weft_future *f, int rc, void *value, char *msg)
+{
+	if (stub_dead(f)) {
+		free(msg);
+		return -ESHUTDOWN;
+	}
+	weft__spin_lock(&f->lock);
+	if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__PENDING) {
+		weft__spin_unlock(&f->lock);
+		free(msg);
+		return -EALREADY;
+	}
+	f->rc = rc;
+	f->value = value;
+	f->msg = msg;
+	struct weft__waiter *w = f->wait_head;
+	f->wait_head = NULL;
+	f->wait_tail = &f->wait_head;
+	/* release: pairs with weft__future_is_done's acquire */
+	atomic_store_explicit(&f->state, rc == -ECANCELED ? WEFT__CANCELLED : WEFT__DONE,
+			      memory_order_release);
+	weft__spin_unlock(&f->lock);
+	dispatch(f, w);
+	return 0;
+}
+
+bool weft__future_add_waiter(weft_future *f, struct weft__waiter *w)
+{
+	if (f->kind == WEFT__FUT_STATIC)
+		return false;
+	weft__spin_lock(&f->lock);
+	bool pending = atomic_load_explicit(&f->state, memory_order_relaxed) == WEFT__PENDING;
+	if (pending) {
+		w->next = NULL;
+		*f->wait_tail = w;
+		f->wait_tail = &w->next;
+	}
+	weft__spin_unlock(&f->lock);
+	return pending;
+}
+
+/* Caller holds f->lock. */
+static bool unlink_waiter(weft_future *f, struct weft__waiter *w)
+{
+	for (struct weft__waiter **p = &f->wait_head; *p; p = &(*p)->next) {
+		if (*p == w) {
+			*p = w->next;
+			if (f->wait_tail == &w->next)
+				f->wait_tail = p;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool weft__future_remove_waiter(weft_future *f, struct weft__waiter *w)
+{
+	if (f->kind == WEFT__FUT_STATIC)
+		return false;
+	weft__spin_lock(&f->lock);
+	bool found = unlink_waiter(f, w);
+	weft__spin_unlock(&f->lock);
+	return found;
+}
+
+WEFT_API int weft_future_set_result(weft_future *f, void *value)
+{
+	if (!f || f->kind != WEFT__FUT_PLAIN)
+		return f && f->kind == WEFT__FUT_STATIC ? -EALREADY : -EINVAL;
+	return weft__future_complete(f, 0, value, NULL);
+}
+
+WEFT_API int weft_future_set_exception(weft_future *f, int code, const char *msg)
+{
+	if (!f || code >= 0 || f->kind == WEFT__FUT_TASK)
+		return -EINVAL;
+	if (f->kind == WEFT__FUT_STATIC)
+		return -EALREADY;
+	char *copy = msg ? strdup(msg) : NULL;
+	int rc = weft__future_complete(f, code, NULL, copy);
+	if (rc == 0 && msg && !copy)
+		return -ENOMEM;
+	return rc;
+}
+
+WEFT_API bool weft_future_done(const weft_future *f)
+{
+	return f && weft__future_is_done(f);
+}
+
+WEFT_API bool weft_future_cancelled(const weft_future *f)
+{
+	return f && atomic_load_explicit(&((weft_future *)f)->state, memory_order_acquire) ==
+			    WEFT__CANCELLED;
+}
+
+/* f's outcome; f is done. */
+static int outcome(const weft_future *f, void **value)
+{
+	if (value)
+		*value = f->rc == 0 ? f->value : NULL;
+	return f->rc;
+}
+
+WEFT_API int weft_future_result(const weft_future *f, void **value)
+{
+	if (!f)
+		return -EINVAL;
+	if (!weft__future_is_done(f))
+		return -EBUSY;
+	return outcome(f, value);
+}
+
+WEFT_API int weft_future_exception(const weft_future *f)
+{
+	if (!f)
+		return -EINVAL;
+	if (!weft__future_is_done(f))
+		return -EBUSY;
+	return f->rc;
+}
+
+WEFT_API const char *weft_future_message(const weft_future *f)
+{
+	if (!f || !weft__future_is_done(f))
+		return NULL;
+	return f->msg;
+}
+
+WEFT_API bool weft_cancel(weft_future *f, const char *msg)
+{
+	if (!f || f->kind == WEFT__FUT_STATIC)
+		return false;
+	if (f->ops && f->ops->cancel)
+		return f->ops->cancel(f, msg);
+	if (weft__future_is_done(f))
+		return false;
+	char *copy = msg ? strdup(msg) : NULL;
+	return weft__future_complete(f, -ECANCELED, NULL, copy) == 0;
+}
+
+WEFT_API int weft_future_add_done_callback(weft_future *f, weft_done_cb cb, void *arg)
+{
+	if (!f || !cb)
+		return -EINVAL;
+	if (f->kind == WEFT__FUT_STATIC)
+		return -ENOMEM; /* no runtime to run it in */
+	if (stub_dead(f))
+		return -ESHUTDOWN;
+	struct weft__cb *node = malloc(sizeof(*node));
+	if (!node)
+		return -ENOMEM;
+	node->w.kind = WEFT__WAIT_CALLBACK;
+	node->run.kind = WEFT__RUN_CALLBACK;
+	node->fn = cb;
+	node->arg = arg;
+	node->fut = NULL;
+	if (!weft__future_add_waiter(f, &node->w)) {
+		node->fut = weft_future_ref(f);
+		weft__schedule_callback(f->rt->rt, &node->run);
+	}
+	return 0;
+}
+
+WEFT_API size_t weft_future_remove_done_callback(weft_future *f, weft_done_cb cb, void *arg)
+{
+	if (!f || !cb || f->kind == WEFT__FUT_STATIC)
+		return 0;
+	size_t n = 0;
+	struct weft__cb *gone = NULL;
+	weft__spin_lock(&f->lock);
+	struct weft__waiter **p = &f->wait_head;
+	while (*p) {
+		struct weft__waiter *w = *p;
+		struct weft__cb *c = weft__container_of(w, struct weft__cb, w);
+		if (w->kind == WEFT__WAIT_CALLBACK && c->fn == cb && c->arg == arg) {
+			*p = w->next;
+			if (f->wait_tail == &w->next)
+				f->wait_tail = p;
+			c->fut = (weft_future *)gone; /* reuse as a free-list link */
+			gone = c;
+			n++;
+		} else {
+			p = &w->next;
+		}
+	}
+	weft__spin_unlock(&f->lock);
+	while (gone) {
+		struct weft__cb *next = (struct weft__cb *)gone->fut;
+		free(gone);
+		gone = next;
+	}
+	return n;
+}
+
+void weft__cb_run(struct weft__runnable *r)
+{
+	struct weft__cb *cb = weft__container_of(r, struct weft__cb, run);
+	cb->fn(cb->fut, cb->arg);
+	weft_future_unref(cb->fut);
+	free(cb);
+}
+
+void weft__cb_discard(struct weft__runnable *r)
+{
+	struct weft__cb *cb = weft__container_of(r, struct weft__cb, run);
+	weft_future_unref(cb->fut);
+	free(cb);
+}
+
+static int futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *rel)
+{
+	long rc = syscall(SYS_futex, addr, FUTEX_WAIT_PRIVATE, val, rel, NULL, 0);
+	return rc == 0 ? 0 : -errno;
+}
+
+static double now_real(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+WEFT_API int weft_future_wait(weft_future *f, double timeout, void **result)
+{
+	if (!f)
+		return -EINVAL;
+	if (weft__worker_current())
+		return -EPERM;
+	if (weft__future_is_done(f))
+		return outcome(f, result);
+	if (!(timeout > 0))
+		return -ETIMEDOUT;
+	struct thread_waiter tw = {.w = {.kind = WEFT__WAIT_THREAD}};
+	atomic_init(&tw.done, 0);
+	if (!weft__future_add_waiter(f, &tw.w))
+		return outcome(f, result);
+	double deadline = isinf(timeout) ? INFINITY : now_real() + timeout;
+	/* acquire: pairs with dispatch's release store */
+	while (!atomic_load_explicit(&tw.done, memory_order_acquire)) {
+		struct timespec rel, *relp = NULL;
+		if (!isinf(deadline)) {
+			double left = deadline - now_real();
+			if (left <= 0) {
+				if (weft__future_remove_waiter(f, &tw.w))
+					return -ETIMEDOUT;
+				/* being dispatched right now: the signal is imminent */
+				deadline = INFINITY;
+				continue;
+			}
+			rel.tv_sec = (time_t)left;
+			rel.tv_nsec = (long)((left - (double)rel.tv_sec) * 1e9);
+			relp = &rel;
+		}
+		futex_wait(&tw.done, 0, relp);
+	}
+	return outcome(f, result);
+}

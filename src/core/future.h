@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside a future. A future's waiters (awaiting tasks, done callbacks,
+ * blocked foreign threads) sit in one list in registration order; when the
+ * future completes the list is detached under the lock and each waiter is
+ * dispatched outside it: tasks are woken, callbacks scheduled (never run
+ * inline), threads signalled.
+ */
+#ifndef WEFT_CORE_FUTURE_H
+#define WEFT_CORE_FUTURE_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <weft/future.h>
+
+#include "sched/runnable.h"
+#include "sched/spinlock.h"
+
+struct weft__rtstub;
+struct weft__locals;
+
+enum weft__fut_kind {
+	WEFT__FUT_PLAIN,
+	WEFT__FUT_TASK,
+	WEFT__FUT_STATIC, /* the immutable -ENOMEM future: refs are no-ops */
+};
+
+enum weft__fut_state {
+	WEFT__PENDING = 0,
+	WEFT__DONE = 1,      /* rc, value and msg are final */
+	WEFT__CANCELLED = 3, /* DONE with rc -ECANCELED */
+};
+
+enum weft__waiter_kind {
+	WEFT__WAIT_TASK,     /* a task suspended in weft_await */
+	WEFT__WAIT_CALLBACK, /* a done callback (struct weft__cb) */
+	WEFT__WAIT_THREAD,   /* a foreign thread in weft_future_wait */
+};
+
+struct weft__waiter {
+	struct weft__waiter *next; /* list link while registered */
+	unsigned char kind;
+};
+
+/* Per-kind behaviour; NULL means a plain future's. */
+struct weft__future_ops {
+	bool (*cancel)(weft_future *f, const char *msg);
+};
+
+struct weft_future {
+	_Atomic uint32_t refs;
+	unsigned char kind;               /* enum weft__fut_kind, fixed */
+	_Atomic unsigned char state;      /* enum weft__fut_state; DONE is
+	                                   * stored with release after rc/value/msg */
+	weft__spinlock lock;              /* guards the waiter list, the
+	                                   * completion, and a task's cancel state */
+	int rc;                           /* valid once DONE */
+	void *value;                      /* valid once DONE */
+	char *msg;                        /* valid once DONE; owned */
+	struct weft__rtstub *rt;          /* the runtime callbacks run in */
+	struct weft__waiter *wait_head;   /* under lock, while pending */
+	struct weft__waiter **wait_tail;
+	const struct weft__future_ops *ops;
+};
+
+/* A done callback: a waiter while registered, a runnable once scheduled. */
+struct weft__cb {
+	struct weft__waiter w;
+	struct weft__runnable run;
+	weft_done_cb fn;
+	void *arg;
+	weft_future *fut; /* a reference, taken when scheduled */
+};
+
+/* Initialises the header of a future of `kind` in the runtime of `stub`
+ * (a reference is taken). */
+void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *stub);
+
+/*
+ * Completes f (caller holds no lock) and dispatches its waiters. `msg` is
+ * owned by f afterwards (freed if f was already done). Returns 0 or
+ * -EALREADY.
+ */
+int weft__future_complete(weft_future *f, int rc, void *value, char *msg);
+
+/*
+ * Registers a waiter unless f is done. Returns true if registered, false
+ * if f was already done (nothing registered).
+ */
+bool weft__future_add_waiter(weft_future *f, struct weft__waiter *w);
+
+/* Unregisters w if still registered; returns true if it was. */
+bool weft__future_remove_waiter(weft_future *f, struct weft__waiter *w);
+
+/* Runs a scheduled callback (on a worker) and releases it. */
+void weft__cb_run(struct weft__runnable *r);
+/* Releases a scheduled callback that will never run (runtime gone). */
+void weft__cb_discard(struct weft__runnable *r);
+
+void weft__stub_unref(struct weft__rtstub *stub);
+
+/* A future already failed with rc (the static one for -ENOMEM). */
+weft_future *weft__future_failed(struct weft__rtstub *stub, int rc);
+
+static inline bool weft__future_is_done(const weft_future *f)
+{
+	/* acquire: pairs with the release store of DONE in complete */
+	return atomic_load_explicit(&((weft_future *)f)->state, memory_order_acquire) != 0;
+}
+
+#endif

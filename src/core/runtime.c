@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: MIT */
+/* Runtime life cycle: create, run, shut down (asyncio.run / Runner). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <weft/error.h>
+#include <weft/runtime.h>
+#include <weft/task.h>
+
+#include "core/future.h"
+#include "core/task.h"
+#include "fiber/guard.h"
+#include "sched/worker.h"
+
+#define MAX_WORKERS 1024
+
+WEFT_API void weft_config_init(weft_config *cfg)
+{
+	if (!cfg)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->size = sizeof(*cfg);
+}
+
+/* Copies what the caller's (maybe older, smaller) struct has. */
+static int config_copy(weft_config *out, const weft_config *in)
+{
+	weft_config_init(out);
+	if (!in)
+		return 0;
+	if (in->size < offsetof(weft_config, workers) + sizeof(in->workers))
+		return -EINVAL;
+	memcpy(out, in, in->size < sizeof(*out) ? in->size : sizeof(*out));
+	out->size = sizeof(*out);
+	if (out->workers > MAX_WORKERS || out->segv_handler > WEFT_SEGV_NEVER)
+		return -EINVAL;
+	return 0;
+}
+
+WEFT_API unsigned weft_runtime_workers(const weft_runtime *rt)
+{
+	return rt ? rt->nworkers : 0;
+}
+
+WEFT_API weft_runtime *weft_current_runtime(void)
+{
+	struct weft__worker *w = weft__worker_current();
+	return w ? w->rt : NULL;
+}
+
+void weft__task_register(struct weft__worker *w, weft_runtime *rt, struct weft__task *t)
+{
+	struct weft__tasklist *l = &(w ? w : &rt->workers[0])->tasks;
+	t->list = l;
+	t->prev = NULL;
+	weft__spin_lock(&l->lock);
+	t->next = l->head;
+	if (l->head)
+		l->head->prev = t;
+	l->head = t;
+	atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, memory_order_relaxed) + 1,
+			      memory_order_release);
+	weft__spin_unlock(&l->lock);
+}
+
+void weft__task_unregister(weft_runtime *rt, struct weft__task *t)
+{
+	struct weft__tasklist *l = t->list;
+	weft__spin_lock(&l->lock);
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		l->head = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	long left = atomic_load_explicit(&l->count, memory_order_relaxed) - 1;
+	atomic_store_explicit(&l->count, left, memory_order_release);
+	weft__spin_unlock(&l->lock);
+	if (left == 0) {
+		/* destroy may be waiting for the last task */
+		pthread_mutex_lock(&rt->lock);
+		if (rt->waiting_idle)
+			pthread_cond_broadcast(&rt->cond);
+		pthread_mutex_unlock(&rt->lock);
+	}
+}
+
+WEFT_API long weft_all_tasks(weft_runtime *rt, weft_future **out, size_t cap)
+{
+	if (!rt)
+		rt = weft_current_runtime();
+	if (!rt || (!out && cap))
+		return -EINVAL;
+	long n = 0;
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		struct weft__tasklist *l = &rt->workers[i].tasks;
+		weft__spin_lock(&l->lock);
+		for (struct weft__task *t = l->head; t; t = t->next) {
+			if (weft__future_is_done(&t->fut))
+				continue;
+			if ((size_t)n < cap)
+				out[n] = weft_future_ref(&t->fut);
+			n++;
+		}
+		weft__spin_unlock(&l->lock);
+	}
+	return n;
+}
+
+static long live_tasks(weft_runtime *rt)
+{
+	long n = 0;
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		n += atomic_load_explicit(&rt->workers[i].tasks.count, memory_order_acquire);
+	return n;
+}
+
+static void stub_release(weft_runtime *rt)
+{
+	atomic_store_explicit(&rt->stub->dead, true, memory_order_release);
+	weft__stub_unref(rt->stub);
+}
+
+/* Frees what create made; the workers have been joined. */
+static void runtime_free(weft_runtime *rt, unsigned nthreads)
+{
+	for (unsigned i = 0; i < nthreads; i++)
+		if (rt->workers[i].ring.efd >= 0 || rt->workers[i].ring.ring.ring_fd > 0)
+			weft__ring_exit(&rt->workers[i].ring);
+	weft__stack_pool_destroy(&rt->stacks);
+	weft__idle_destroy(&rt->idle);
+	weft__inject_destroy(&rt->inject);
+	pthread_cond_destroy(&rt->cond);
+	pthread_mutex_destroy(&rt->lock);
+	free(rt->workers);
+	stub_release(rt);
+	free(rt);
+}
+
+static void stop_and_join(weft_runtime *rt, unsigned nthreads)
+{
+	atomic_store_explicit(&rt->stop, true, memory_order_release);
+	weft__idle_notify_all(rt);
+	for (unsigned i = 0; i < nthreads; i++)
+		pthread_join(rt->workers[i].thread, NULL);
+}
+
+WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
+{
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (weft__worker_current())
+		return -EPERM;
+	weft_runtime *rt = calloc(1, sizeof(*rt));
+	if (!rt)
+		return -ENOMEM;
+	int rc = config_copy(&rt->cfg, cfg);
+	if (rc) {
+		free(rt);
+		return rc;
+	}
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	rt->nworkers = rt->cfg.workers ? rt->cfg.workers : (unsigned)(ncpu > 0 ? ncpu : 1);
+	rt->single = rt->nworkers == 1;
+	rt->stub = calloc(1, sizeof(*rt->stub));
+	rt->workers = aligned_alloc(64, sizeof(*rt->workers) * rt->nworkers);
+	if (!rt->stub || !rt->workers) {
+		free(rt->stub);
+		free(rt->workers);
+		free(rt);
+		return -ENOMEM;
+	}
+	atomic_init(&rt->stub->refs, 1);
+	atomic_init(&rt->stub->dead, false);
+	rt->stub->rt = rt;
+	memset(rt->workers, 0, sizeof(*rt->workers) * rt->nworkers);
+	if (weft__inject_init(&rt->inject) || weft__idle_init(&rt->idle, rt->nworkers) ||
+	    weft__stack_pool_init(&rt->stacks, rt->cfg.stack_size) ||
+	    pthread_mutex_init(&rt->lock, NULL) || pthread_cond_init(&rt->cond, NULL)) {
+		/* init functions only fail on allocation; partial state is
+		 * released by the process on this rare path */
+		free(rt->workers);
+		free(rt->stub);
+		free(rt);
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < rt->nworkers; i++) {
+		struct weft__worker *w = &rt->workers[i];
+		w->rt = rt;
+		w->index = i;
+		w->rng = 0x9e3779b9u * (i + 1);
+		w->ring.efd = -1;
+		weft__runq_init(&w->runq);
+		atomic_init(&w->inbox.head, NULL);
+		atomic_init(&w->park, 0);
+		atomic_init(&w->tasks.lock.held, false);
+		atomic_init(&w->tasks.count, 0);
+	}
+	enum weft_segv_mode segv = rt->cfg.segv_handler;
+	if (segv != WEFT_SEGV_NEVER)
+		weft__guard_install(weft__worker_guard_lookup, segv == WEFT_SEGV_ALWAYS);
+
+	unsigned made = 0;
+	for (; made < rt->nworkers; made++) {
+		if (pthread_create(&rt->workers[made].thread, NULL, weft__worker_main,
+				   &rt->workers[made]))
+			break;
+	}
+	pthread_mutex_lock(&rt->lock);
+	while (rt->started < made)
+		pthread_cond_wait(&rt->cond, &rt->lock);
+	rc = rt->start_rc;
+	pthread_mutex_unlock(&rt->lock);
+	if (!rc && made < rt->nworkers)
+		rc = -EAGAIN;
+	if (rc) {
+		if (rt->cfg.debug)
+			fprintf(stderr, "weft: cannot create the runtime: %s%s%s\n",
+				weft_strerror(rc), rt->start_why[0] ? ": " : "", rt->start_why);
+		stop_and_join(rt, made);
+		runtime_free(rt, made);
+		return rc;
+	}
+	*out = rt;
+	return 0;
+}
+
+WEFT_API int weft_runtime_run(weft_runtime *rt, weft_task_fn fn, void *arg, void **result)
+{
+	if (!rt || !fn)
+		return -EINVAL;
+	if (weft__worker_current())
+		return -EPERM;
+	weft_future *main = weft_spawn(rt, fn, arg, NULL);
+	int rc = weft_future_wait(main, WEFT_FOREVER, result);
+	weft_future_unref(main);
+	return rc;
+}
+
+/* Cancels every live task and waits (a while) for them to finish. */
+static void cancel_all_and_wait(weft_runtime *rt)
+{
+	enum { BATCH = 256 };
+	weft_future *batch[BATCH];
+	while (live_tasks(rt) > 0) {
+		long n = weft_all_tasks(rt, batch, BATCH);
+		for (long i = 0; i < n && i < BATCH; i++) {
+			weft_cancel(batch[i], NULL);
+			weft_future_unref(batch[i]);
+		}
+		pthread_mutex_lock(&rt->lock);
+		rt->waiting_idle = true;
+		if (live_tasks(rt) > 0) {
+			/* a timed wait: tasks created meanwhile are cancelled
+			 * on the next pass */
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += 20 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&rt->cond, &rt->lock, &ts);
+		}
+		rt->waiting_idle = false;
+		pthread_mutex_unlock(&rt->lock);
+	}
+}
+
+/* Releases scheduled callbacks no worker will run any more. */
+static void discard_leftovers(weft_runtime *rt)
+{
+	struct weft__runnable *last, *r;
+	size_t n;
+	r = weft__inject_pop_batch(&rt->inject, SIZE_MAX, &last, &n);
+	while (r) {
+		struct weft__runnable *next = r->next;
+		if (r->kind == WEFT__RUN_CALLBACK)
+			weft__cb_discard(r);
+		r = next;
+	}
+}
+
+WEFT_API int weft_runtime_destroy(weft_runtime *rt)
+{
+	if (!rt)
+		return -EINVAL;
+	struct weft__worker *w = weft__worker_current();
+	if (w)
+		return -EPERM;
+	atomic_store_explicit(&rt->closing, true, memory_order_release);
+	cancel_all_and_wait(rt);
+	atomic_store_explicit(&rt->stop, true, memory_order_release);
+	/* A task created between the last check and stop is still cancelled. */
+	cancel_all_and_wait(rt);
+	stop_and_join(rt, rt->nworkers);
+	discard_leftovers(rt);
+	runtime_free(rt, rt->nworkers);
+	return 0;
+}
+
+WEFT_API int weft_run(weft_task_fn fn, void *arg, const weft_config *cfg, void **result)
+{
+	if (weft__worker_current())
+		return -EPERM;
+	if (!fn)
+		return -EINVAL;
+	weft_runtime *rt;
+	int rc = weft_runtime_create(cfg, &rt);
+	if (rc)
+		return rc;
+	rc = weft_runtime_run(rt, fn, arg, result);
+	weft_runtime_destroy(rt);
+	return rc;
+}

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/* Tasks: creation, await, cancellation (asyncio's Task), names. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <weft/task.h>
+#include <weft/time.h>
+
+#include "core/local.h"
+#include "core/task.h"
+#include "sched/worker.h"
+
+/* Co-operative budget: awaits that finish without suspending before a task
+ * is made to yield (several workers only; tokio's figure). */
+#define BUDGET 128
+
+static bool task_cancel(weft_future *f, const char *msg);
+
+static const struct weft__future_ops task_ops = {.cancel = task_cancel};
+
+struct weft__task *weft__task_current(void)
+{
+	struct weft__worker *w = weft__worker_current();
+	return w ? w->current : NULL;
+}
+
+static uint64_t next_id(weft_runtime *rt, struct weft__worker *w)
+{
+	/* Workers take ids in blocks so spawning does not share a counter. */
+	enum { BLOCK = 1024 };
+	if (!w)
+		return atomic_fetch_add_explicit(&rt->next_id, 1, memory_order_relaxed) + 1;
+	if (w->id_next == w->id_end) {
+		w->id_next = atomic_fetch_add_explicit(&rt->next_id, BLOCK, memory_order_relaxed) + 1;
+		w->id_end = w->id_next + BLOCK;
+	}
+	return w->id_next++;
+}
+
+static weft_future *spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const char *name,
+			  struct weft__worker *w)
+{
+	bool inside = w && w->rt == rt;
+	/* Outside work is refused once shutdown begins; tasks may still
+	 * create tasks while it runs (asyncio lets cleanup code do so). */
+	if (atomic_load_explicit(inside ? &rt->stop : &rt->closing, memory_order_acquire))
+		return weft__future_failed(rt->stub, -ESHUTDOWN);
+	struct weft__task *t = malloc(sizeof(*t));
+	if (!t)
+		return weft__future_failed(rt->stub, -ENOMEM);
+	weft__future_init(&t->fut, WEFT__FUT_TASK, rt->stub);
+	atomic_init(&t->fut.refs, 2); /* the caller's and the runtime's */
+	t->fut.ops = &task_ops;
+	t->run.kind = WEFT__RUN_TASK;
+	t->await_node.kind = WEFT__WAIT_TASK;
+	memset(&t->fiber, 0, sizeof(t->fiber));
+	t->fn = fn;
+	t->arg = arg;
+	t->id = next_id(rt, inside ? w : NULL);
+	t->home = NULL;
+	atomic_init(&t->migratable, rt->cfg.migratable);
+	atomic_init(&t->must_cancel, false);
+	t->started = false;
+	t->name = NULL;
+	t->default_name[0] = '\0';
+	if (name && !(t->name = strdup(name))) {
+		free(t);
+		weft__stub_unref(rt->stub);
+		return weft__future_failed(rt->stub, -ENOMEM);
+	}
+	t->fut_waiter = NULL;
+	t->num_cancels = 0;
+	t->cancel_msg = NULL;
+	t->fail_msg = NULL;
+	t->locals = inside && w->current ? weft__locals_ref(w->current->locals) : NULL;
+	weft__task_register(inside ? w : NULL, rt, t);
+	weft__schedule_new(rt, t);
+	return &t->fut;
+}
+
+WEFT_API weft_future *weft_spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const char *name)
+{
+	struct weft__worker *w = weft__worker_current();
+	if (!rt || !fn)
+		return weft__future_failed(rt ? rt->stub : NULL, -EINVAL);
+	return spawn(rt, fn, arg, name, w);
+}
+
+WEFT_API weft_future *weft_create_task(weft_task_fn fn, void *arg, const char *name)
+{
+	struct weft__worker *w = weft__worker_current();
+	if (!w || !w->current)
+		return weft__future_failed(w ? w->rt->stub : NULL, -EPERM);
+	if (!fn)
+		return weft__future_failed(w->rt->stub, -EINVAL);
+	return spawn(w->rt, fn, arg, name, w);
+}
+
+void weft__task_free(struct weft__task *t)
+{
+	free(t->name);
+	free(t->cancel_msg);
+	free(t->fail_msg);
+	weft__locals_unref(t->locals);
+}
+
+void weft__task_finish(struct weft__task *t, int rc, void *value)
+{
+	char *msg = NULL;
+	weft__spin_lock(&t->fut.lock);
+	if (rc == -ECANCELED) {
+		msg = t->cancel_msg;
+		t->cancel_msg = NULL;
+	}
+	weft__spin_unlock(&t->fut.lock);
+	if (rc < 0 && !msg) {
+		msg = t->fail_msg;
+		t->fail_msg = NULL;
+	}
+	if (rc > 0)
+		rc = 0; /* the contract is 0 or negative; a positive return succeeds */
+	weft__future_complete(&t->fut, rc, rc == 0 ? value : NULL, msg);
+}
+
+/* Takes a pending cancellation for delivery; true if there was one. */
+static bool take_cancel(struct weft__task *t)
+{
+	if (!atomic_load_explicit(&t->must_cancel, memory_order_relaxed))
+		return false;
+	weft__spin_lock(&t->fut.lock);
+	bool c = atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
+	atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
+	weft__spin_unlock(&t->fut.lock);
+	return c;
+}
+
+bool weft__task_take_cancel(struct weft__task *t)
+{
+	return take_cancel(t);
+}
+
+static void after_await(struct weft__worker *w, struct weft__task *t, void *arg)
+{
+	weft_future *f = arg;
+	/* Registered only now that the task is switched out, so a waker on
+	 * another worker can never resume a fiber that is still running. */
+	if (!weft__future_add_waiter(f, &t->await_node))
+		weft__task_wake(t);
+}
+
+static void after_yield(struct weft__worker *w, struct weft__task *t, void *arg)
+{
+	weft__schedule_yield(w, t);
+}
+
+/* Suspends t until f is done; passes a pending cancellation on to f. */
+static void wait_on(struct weft__task *t, weft_future *f)
+{
+	weft__spin_lock(&t->fut.lock);
+	t->fut_waiter = weft_future_ref(f);
+	bool cancel_now = atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
+	char *msg = NULL;
+	if (cancel_now) {
+		atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
+		msg = t->cancel_msg ? strdup(t->cancel_msg) : NULL;
+	}
+	weft__spin_unlock(&t->fut.lock);
+	/* asyncio's __step: a cancel requested while running goes to the
+	 * future the task now awaits; if it refuses, the request stays. */
+	if (cancel_now && !weft_cancel(f, msg)) {
+		weft__spin_lock(&t->fut.lock);
+		atomic_store_explicit(&t->must_cancel, true, memory_order_relaxed);
+		weft__spin_unlock(&t->fut.lock);
+	}
+	free(msg);
+	weft__task_switch_out(t, after_await, f, false);
+	weft__spin_lock(&t->fut.lock);
+	weft_future *fw = t->fut_waiter;
+	t->fut_waiter = NULL;
+	weft__spin_unlock(&t->fut.lock);
+	weft_future_unref(fw);
+}
+
+WEFT_API int weft_await(weft_future *f, void **result)
+{
+	if (!f)
+		return -EINVAL;
+	struct weft__worker *w = weft__worker_current();
+	struct weft__task *t = w ? w->current : NULL;
+	if (!t)
+		return -EPERM;
+	if (&t->fut == f)
+		return -EDEADLK;
+	if (!weft__future_is_done(f)) {
+		wait_on(t, f);
+	} else if (!w->rt->single && --w->budget == 0) {
+		/* Invisible yield: it never delivers a cancellation. */
+		weft__task_switch_out(t, after_yield, NULL, false);
+	}
+	return weft_future_result(f, result);
+}
+
+WEFT_API int weft_sleep(double seconds)
+{
+	struct weft__task *t = weft__task_current();
+	if (!t)
+		return -EPERM;
+	if (seconds > 0)
+		return -ENOSYS; /* timed sleeps arrive with the timer wheel */
+	weft__task_switch_out(t, after_yield, NULL, false);
+	return take_cancel(t) ? -ECANCELED : 0;
+}
+
+/* Task.cancel. See weft/task.h. */
+static bool task_cancel(weft_future *f, const char *msg)
+{
+	struct weft__task *t = (struct weft__task *)f;
+	char *copy = msg ? strdup(msg) : NULL;
+	weft__spin_lock(&f->lock);
+	if (weft__future_is_done(f)) {
+		weft__spin_unlock(&f->lock);
+		free(copy);
+		return false;
+	}
+	t->num_cancels++;
+	free(t->cancel_msg);
+	t->cancel_msg = copy;
+	for (;;) {
+		weft_future *waiter = t->fut_waiter;
+		if (!waiter) {
+			atomic_store_explicit(&t->must_cancel, true, memory_order_relaxed);
+			weft__spin_unlock(&f->lock);
+			return true;
+		}
+		weft_future_ref(waiter);
+		weft__spin_unlock(&f->lock);
+		bool accepted = weft_cancel(waiter, msg);
+		weft__spin_lock(&f->lock);
+		if (accepted || t->fut_waiter == waiter || !t->fut_waiter) {
+			/* Refused (or the task moved on without waiting): the
+			 * request waits for the next suspension point. */
+			if (!accepted)
+				atomic_store_explicit(&t->must_cancel, true, memory_order_relaxed);
+			weft__spin_unlock(&f->lock);
+			weft_future_unref(waiter);
+			return true;
+		}
+		/* It now awaits something else: cancel that instead. */
+		weft__spin_unlock(&f->lock);
+		weft_future_unref(waiter);
+		weft__spin_lock(&f->lock);
+	}
+}
+
+WEFT_API weft_future *weft_current_task(void)
+{
+	struct weft__task *t = weft__task_current();
+	return t ? &t->fut : NULL;
+}
+
+WEFT_API bool weft_is_task(const weft_future *f)
+{
+	return f && f->kind == WEFT__FUT_TASK;
+}
+
+static const char *name_locked(struct weft__task *t)
+{
+	if (t->name)
+		return t->name;
+	if (!t->default_name[0])
+		snprintf(t->default_name, sizeof(t->default_name), "Task-%" PRIu64, t->id);
+	return t->default_name;
+}
+
+WEFT_API const char *weft_task_name(weft_future *f)
+{
+	struct weft__task *t = weft__task_of(f);
+	if (!t)
+		return NULL;
+	weft__spin_lock(&f->lock);
+	const char *n = name_locked(t);
+	weft__spin_unlock(&f->lock);
+	return n;
+}
+
+void weft__task_name_raw(const struct weft__task *t, char *buf, size_t cap)
+{
+	size_t i = 0;
+	const char *n = t->name;
+	if (!n) {
+		const char *p = "Task-";
+		while (*p && i + 1 < cap)
+			buf[i++] = *p++;
+		char digits[24];
+		int k = 0;
+		uint64_t v = t->id;
+		do
+			digits[k++] = (char)('0' + v % 10);
+		while ((v /= 10) && k < 24);
+		while (k && i + 1 < cap)
+			buf[i++] = digits[--k];
+	} else {
+		while (n[i] && i + 1 < cap) {
+			buf[i] = n[i];
+			i++;
+		}
+	}
+	buf[i] = '\0';
+}
+
+WEFT_API int weft_task_set_name(weft_future *f, const char *name)
+{
+	struct weft__task *t = weft__task_of(f);
+	if (!t || !name)
+		return -EINVAL;
+	char *copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	weft__spin_lock(&f->lock);
+	char *old = t->name;
+	t->name = copy;
+	weft__spin_unlock(&f->lock);
+	free(old);
+	return 0;
+}
+
+WEFT_API weft_task_fn weft_task_fn_of(const weft_future *f)
+{
+	return f && f->kind == WEFT__FUT_TASK ? ((const struct weft__task *)f)->fn : NULL;
+}
+
+WEFT_API bool weft_task_cancelled(const weft_future *f)
+{
+	return weft_future_cancelled(f);
+}
+
+WEFT_API int weft_task_cancelling(weft_future *f)
+{
+	struct weft__task *t = weft__task_of(f);
+	if (!t)
+		return 0;
+	weft__spin_lock(&f->lock);
+	int n = t->num_cancels;
+	weft__spin_unlock(&f->lock);
+	return n;
+}
+
+WEFT_API int weft_task_uncancel(weft_future *f)
+{
+	struct weft__task *t = weft__task_of(f);
+	if (!t)
+		return -EINVAL;
+	weft__spin_lock(&f->lock);
+	if (t->num_cancels > 0 && --t->num_cancels == 0)
+		atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
+	int n = t->num_cancels;
+	weft__spin_unlock(&f->lock);
+	return n;
+}
+
+WEFT_API int weft_task_set_migratable(weft_future *f, bool migratable)
+{
+	struct weft__task *t = weft__task_of(f);
+	if (!t)
+		return -EINVAL;
+	atomic_store_explicit(&t->migratable, migratable, memory_order_relaxed);
+	return 0;
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Inside a task: a future, a fiber, and the cancellation state of asyncio's
+ * Task (_must_cancel, _fut_waiter, _num_cancels_requested).
+ */
+#ifndef WEFT_CORE_TASK_H
+#define WEFT_CORE_TASK_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <weft/task.h>
+
+#include "core/future.h"
+#include "fiber/fiber.h"
+#include "sched/runnable.h"
+
+struct weft__worker;
+struct weft__tasklist;
+
+struct weft__task {
+	weft_future fut;                 /* first: a task is a future */
+	struct weft__runnable run;       /* its place in a run queue */
+	struct weft__waiter await_node;  /* registered on the awaited future */
+	struct weft__fiber fiber;        /* stack is NULL until the first run */
+	weft_task_fn fn;
+	void *arg;
+	uint64_t id;                     /* N of "Task-N" */
+	struct weft__worker *home;       /* where it last ran; NULL before */
+	atomic_bool migratable;
+	atomic_bool must_cancel;         /* written under fut.lock: deliver
+	                                  * -ECANCELED at the next suspension */
+	bool started;                    /* the worker running it only */
+	/* Under fut.lock: */
+	char *name;                      /* NULL: "Task-<id>" */
+	char default_name[24];           /* formatted on first ask */
+	weft_future *fut_waiter;         /* what it awaits (a reference) */
+	int num_cancels;                 /* cancelling() */
+	char *cancel_msg;                /* the last cancel's message */
+	/* Only the running task touches these: */
+	char *fail_msg;                  /* weft_fail's, moved to fut.msg at exit */
+	struct weft__locals *locals;     /* task-local values (shared, immutable) */
+	/* The runtime's list of live tasks (weft_all_tasks, shutdown). */
+	struct weft__task *prev, *next;
+	struct weft__tasklist *list;
+};
+
+static inline struct weft__task *weft__task_of(weft_future *f)
+{
+	return f && f->kind == WEFT__FUT_TASK ? (struct weft__task *)f : NULL;
+}
+
+/* The task running on this thread, or NULL (reads the worker afresh). */
+struct weft__task *weft__task_current(void);
+
+/* Frees what a task owns beyond its future header (last unref). */
+void weft__task_free(struct weft__task *t);
+
+/* Completes the running task with its function's outcome. */
+void weft__task_finish(struct weft__task *t, int rc, void *value);
+
+/* Takes a pending cancellation for delivery; true if there was one. */
+bool weft__task_take_cancel(struct weft__task *t);
+
+/* The task's name into buf (async-signal-safe: no locks, no stdio). */
+void weft__task_name_raw(const struct weft__task *t, char *buf, size_t cap);
+
+/* Makes a suspended task runnable again, routed by its home/migratable
+ * rule. The caller is its only waker for this suspension. Any thread. */
+void weft__task_wake(struct weft__task *t);
+
+#endif

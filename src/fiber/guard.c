@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "fiber/guard.h"
+
+enum { ALTSTACK_SIZE = 64 * 1024 };
+
+static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct sigaction previous;
+static weft__guard_lookup_fn lookup_fn;
+static bool installed;
+
+static void say(const char *s)
+{
+	size_t n = strlen(s);
+	while (n) {
+		ssize_t w = write(STDERR_FILENO, s, n);
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void on_segv(int sig, siginfo_t *info, void *uctx)
+{
+	char name[128];
+	if (lookup_fn && lookup_fn(info->si_addr, name, sizeof(name))) {
+		say("weft: stack overflow in task ");
+		say(name);
+		say("\n");
+		/* abort() unblocks SIGABRT and restores its default if needed. */
+		abort();
+	}
+	/* Not ours: hand it to whoever was there before. */
+	if (previous.sa_flags & SA_SIGINFO) {
+		previous.sa_sigaction(sig, info, uctx);
+	} else if (previous.sa_handler == SIG_IGN) {
+		/* ignoring a fault would loop forever: die as the default would */
+		signal(SIGSEGV, SIG_DFL);
+	} else if (previous.sa_handler == SIG_DFL) {
+		/* restore and return: the faulting instruction re-runs and the
+		 * default action (a core dump) happens at the right place */
+		signal(SIGSEGV, SIG_DFL);
+	} else {
+		previous.sa_handler(sig);
+	}
+}
+
+bool weft__guard_install(weft__guard_lookup_fn lookup, bool force)
+{
+	pthread_mutex_lock(&install_lock);
+	if (!installed) {
+		struct sigaction cur;
+		sigaction(SIGSEGV, NULL, &cur);
+		bool free_slot = !(cur.sa_flags & SA_SIGINFO) && cur.sa_handler == SIG_DFL;
+		if (free_slot || force) {
+			struct sigaction sa;
+			memset(&sa, 0, sizeof(sa));
+			sa.sa_sigaction = on_segv;
+			sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+			sigemptyset(&sa.sa_mask);
+			lookup_fn = lookup;
+			if (sigaction(SIGSEGV, &sa, &previous) == 0)
+				installed = true;
+		}
+	}
+	bool ok = installed;
+	pthread_mutex_unlock(&install_lock);
+	return ok;
+}
+
+void *weft__guard_thread_init(void)
+{
+	void *mem = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+			 -1, 0);
+	if (mem == MAP_FAILED)
+		return NULL;
+	stack_t ss = {.ss_sp = mem, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
+	if (sigaltstack(&ss, NULL)) {
+		munmap(mem, ALTSTACK_SIZE);
+		return NULL;
+	}
+	return mem;
+}
+
+void weft__guard_thread_exit(void *altstack)
+{
+	if (!altstack)
+		return;
+	stack_t ss = {.ss_flags = SS_DISABLE};
+	sigaltstack(&ss, NULL);
+	munmap(altstack, ALTSTACK_SIZE);
+}

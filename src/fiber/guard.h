@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Stack-overflow reports: a SIGSEGV handler on an alternate stack that
+ * recognises a hit on the running fiber's guard page, prints
+ * "weft: stack overflow in task <name>" and aborts. Other faults go to the
+ * handler that was there before.
+ */
+#ifndef WEFT_FIBER_GUARD_H
+#define WEFT_FIBER_GUARD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Asked from inside the signal handler (async-signal-safe code only): if
+ * `addr` lies in the guard of the fiber running on this thread, write its
+ * task name (NUL-terminated) into buf and return true.
+ */
+typedef bool (*weft__guard_lookup_fn)(const void *addr, char *buf, size_t cap);
+
+/*
+ * Installs the handler process-wide: always when `force`, else only when
+ * SIGSEGV has no handler yet (a library must not steal the process's).
+ * Returns whether weft's handler is in place. Idempotent, thread-safe.
+ */
+bool weft__guard_install(weft__guard_lookup_fn lookup, bool force);
+
+/* Gives the calling thread an alternate signal stack (a worker starting);
+ * returns the mapping to pass to weft__guard_thread_exit, or NULL. */
+void *weft__guard_thread_init(void);
+void weft__guard_thread_exit(void *altstack);
+
+#endif

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fiber stacks: carved from large MAP_NORESERVE mappings, each with a guard
+ * page below it, handed to a task when it first runs and returned to the
+ * worker's cache when it finishes.
+ */
+#ifndef WEFT_FIBER_STACK_H
+#define WEFT_FIBER_STACK_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+struct weft__stack {
+	struct weft__stack *next; /* free-list link while cached */
+	void *lo;                 /* usable [lo, lo + size) */
+	void *guard;              /* the guard page(s) just below lo */
+	unsigned vg_id;           /* Valgrind's stack id */
+};
+
+struct weft__stack_chunk;
+
+/* Shared by a runtime's workers; its lock is taken once per cache refill or
+ * spill, never per task. */
+struct weft__stack_pool {
+	pthread_mutex_t lock;
+	struct weft__stack *free;        /* under lock */
+	struct weft__stack_chunk *chunks; /* under lock */
+	size_t size;                     /* usable bytes per stack */
+	size_t guard;                    /* guard bytes per stack */
+	bool guard_madvise;              /* MADV_GUARD_INSTALL works here */
+};
+
+/* A worker's own cache (owner only). */
+struct weft__stack_cache {
+	struct weft__stack *head;
+	unsigned n;
+};
+
+/* size: usable bytes (0: the default). Returns 0 or -ENOMEM. */
+int weft__stack_pool_init(struct weft__stack_pool *pool, size_t size);
+/* Unmaps every chunk; every stack must have been returned. */
+void weft__stack_pool_destroy(struct weft__stack_pool *pool);
+
+/* A stack from the cache, else the pool, else a new chunk; NULL when out of
+ * memory. Owner of `cache` only. */
+struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, struct weft__stack_cache *cache);
+/* Returns a finished fiber's stack. Owner of `cache` only. */
+void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack_cache *cache,
+		     struct weft__stack *st);
+/* Gives the whole cache back to the pool (a worker stopping). */
+void weft__stack_cache_flush(struct weft__stack_pool *pool, struct weft__stack_cache *cache);
+
+/* The default usable size: 64 KiB, four times that under sanitizers. */
+size_t weft__stack_default_size(void);
+
+#endif

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <weft/error.h>
+
+#include "io/ring.h"
+
+int weft__ring_init(struct weft__ring *r, const weft_config *cfg, char *why, size_t cap)
+{
+	memset(r, 0, sizeof(*r));
+	r->efd = -1;
+	unsigned entries = cfg->ring_entries ? cfg->ring_entries : 256;
+	static const unsigned modes[] = {
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
+		0,
+	};
+	int rc = -ENOSYS;
+	for (unsigned i = cfg->ring_no_defer ? 1 : 0; i < 3; i++) {
+		struct io_uring_params p;
+		memset(&p, 0, sizeof(p));
+		p.flags = modes[i];
+		rc = io_uring_queue_init_params(entries, &r->ring, &p);
+		if (rc == 0) {
+			r->deferred = (modes[i] & IORING_SETUP_DEFER_TASKRUN) != 0;
+			break;
+		}
+		/* Only unknown flags are worth another try. */
+		if (rc != -EINVAL)
+			break;
+	}
+	if (rc) {
+		snprintf(why, cap, "io_uring_setup: %s%s", strerror(-rc),
+			 rc == -ENOSYS ? " (kernel built without io_uring)"
+			 : rc == -EPERM ? " (disabled: sysctl kernel.io_uring_disabled or a seccomp filter)"
+					: "");
+		return WEFT_ENOURING;
+	}
+	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (r->efd < 0) {
+		snprintf(why, cap, "eventfd: %s", strerror(errno));
+		io_uring_queue_exit(&r->ring);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void weft__ring_exit(struct weft__ring *r)
+{
+	io_uring_queue_exit(&r->ring);
+	if (r->efd >= 0)
+		close(r->efd);
+	r->efd = -1;
+}
+
+static struct io_uring_sqe *sqe_get(struct weft__ring *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
+	if (!sqe) {
+		io_uring_submit(&r->ring);
+		sqe = io_uring_get_sqe(&r->ring);
+	}
+	return sqe;
+}
+
+void weft__ring_wake_foreign(const struct weft__ring *to)
+{
+	uint64_t one = 1;
+	/* EAGAIN means the counter is saturated: the owner is being woken. */
+	ssize_t n = write(to->efd, &one, sizeof(one));
+	(void)n;
+}
+
+void weft__ring_wake_from(struct weft__ring *from, const struct weft__ring *to)
+{
+	struct io_uring_sqe *sqe = sqe_get(from);
+	if (!sqe) {
+		weft__ring_wake_foreign(to);
+		return;
+	}
+	io_uring_prep_msg_ring(sqe, to->ring.ring_fd, 0, WEFT__UD_WAKE, 0);
+	/* Only a failure comes back to us; it carries the eventfd to use. */
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data64(sqe, WEFT__UD_MSG_FAIL | ((uint64_t)to->efd << 8));
+	io_uring_submit(&from->ring);
+}
+
+static void arm_eventfd(struct weft__ring *r)
+{
+	if (r->efd_armed)
+		return;
+	struct io_uring_sqe *sqe = sqe_get(r);
+	if (!sqe)
+		return; /* the park below still returns on any CQE */
+	io_uring_prep_read(sqe, r->efd, &r->efd_buf, sizeof(r->efd_buf), 0);
+	io_uring_sqe_set_data64(sqe, WEFT__UD_EVENTFD);
+	r->efd_armed = true;
+}
+
+static void handle_cqes(struct weft__ring *r)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen = 0;
+	io_uring_for_each_cqe(&r->ring, head, cqe)
+	{
+		uint64_t ud = cqe->user_data;
+		seen++;
+		if (ud == WEFT__UD_WAKE)
+			continue;
+		if (ud == WEFT__UD_EVENTFD) {
+			r->efd_armed = false;
+			continue;
+		}
+		if ((ud & 0xff) == WEFT__UD_MSG_FAIL && ud < ((uint64_t)1 << 40)) {
+			uint64_t one = 1;
+			ssize_t n = write((int)(ud >> 8), &one, sizeof(one));
+			(void)n;
+			continue;
+		}
+		struct weft__io_op *op = (struct weft__io_op *)(uintptr_t)ud;
+		r->inflight--;
+		op->complete(op, cqe->res, cqe->flags);
+	}
+	io_uring_cq_advance(&r->ring, seen);
+}
+
+void weft__ring_park(struct weft__ring *r)
+{
+	arm_eventfd(r);
+	int rc = io_uring_submit_and_wait(&r->ring, 1);
+	(void)rc; /* -EINTR (a signal) is an ordinary early return */
+	handle_cqes(r);
+}
+
+void weft__ring_poll(struct weft__ring *r)
+{
+	if (r->deferred)
+		io_uring_submit_and_get_events(&r->ring);
+	else
+		io_uring_submit(&r->ring);
+	handle_cqes(r);
+}

@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "sched/idle.h"
+#include "sched/worker.h"
+
+#define ONE_UNPARKED (1u << 16)
+#define SEARCHING(s) ((s) & 0xffffu)
+#define UNPARKED(s) ((s) >> 16)
+
+int weft__idle_init(struct weft__idle *idle, unsigned nworkers)
+{
+	idle->nworkers = nworkers;
+	idle->nsleepers = 0;
+	atomic_init(&idle->state, nworkers * ONE_UNPARKED);
+	idle->sleepers = calloc(nworkers, sizeof(*idle->sleepers));
+	if (!idle->sleepers)
+		return -ENOMEM;
+	if (pthread_mutex_init(&idle->lock, NULL)) {
+		free(idle->sleepers);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void weft__idle_destroy(struct weft__idle *idle)
+{
+	pthread_mutex_destroy(&idle->lock);
+	free(idle->sleepers);
+}
+
+bool weft__idle_start_search(struct weft_runtime *rt, struct weft__worker *w)
+{
+	if (w->searching)
+		return true;
+	struct weft__idle *idle = &rt->idle;
+	uint32_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+	do {
+		if (2 * SEARCHING(s) >= idle->nworkers)
+			return false;
+	} while (!atomic_compare_exchange_weak_explicit(&idle->state, &s, s + 1,
+							memory_order_acq_rel, memory_order_relaxed));
+	w->searching = true;
+	return true;
+}
+
+void weft__idle_notify_one(struct weft_runtime *rt)
+{
+	struct weft__idle *idle = &rt->idle;
+	/* An RMW, not a load: it must be ordered after the caller's push
+	 * (see the header). */
+	uint32_t s = atomic_fetch_add_explicit(&idle->state, 0, memory_order_acq_rel);
+	if (SEARCHING(s) > 0 || UNPARKED(s) >= idle->nworkers)
+		return;
+	pthread_mutex_lock(&idle->lock);
+	s = atomic_load_explicit(&idle->state, memory_order_relaxed);
+	struct weft__worker *wake = NULL;
+	if (SEARCHING(s) == 0 && idle->nsleepers > 0) {
+		wake = &rt->workers[idle->sleepers[--idle->nsleepers]];
+		wake->is_sleeper = false;
+		/* It wakes up as a searcher, counted here so that no second
+		 * waker picks another sleeper for the same work. */
+		atomic_fetch_add_explicit(&idle->state, ONE_UNPARKED + 1, memory_order_acq_rel);
+	}
+	pthread_mutex_unlock(&idle->lock);
+	if (wake)
+		weft__worker_notify(wake);
+}
+
+void weft__idle_found_work(struct weft_runtime *rt, struct weft__worker *w)
+{
+	if (!w->searching)
+		return;
+	w->searching = false;
+	uint32_t s = atomic_fetch_sub_explicit(&rt->idle.state, 1, memory_order_acq_rel);
+	if (SEARCHING(s) == 1)
+		weft__idle_notify_one(rt);
+}
+
+bool weft__idle_to_parked(struct weft_runtime *rt, struct weft__worker *w)
+{
+	struct weft__idle *idle = &rt->idle;
+	pthread_mutex_lock(&idle->lock);
+	uint32_t dec = ONE_UNPARKED + (w->searching ? 1 : 0);
+	uint32_t s = atomic_fetch_sub_explicit(&idle->state, dec, memory_order_acq_rel);
+	bool last = w->searching && SEARCHING(s) == 1;
+	w->searching = false;
+	idle->sleepers[idle->nsleepers++] = w->index;
+	w->is_sleeper = true;
+	pthread_mutex_unlock(&idle->lock);
+	return last;
+}
+
+void weft__idle_from_parked(struct weft_runtime *rt, struct weft__worker *w)
+{
+	struct weft__idle *idle = &rt->idle;
+	pthread_mutex_lock(&idle->lock);
+	if (w->is_sleeper) {
+		/* Woken by its own inbox or ring, not by notify_one. */
+		for (unsigned i = 0; i < idle->nsleepers; i++) {
+			if (idle->sleepers[i] == w->index) {
+				idle->sleepers[i] = idle->sleepers[--idle->nsleepers];
+				break;
+			}
+		}
+		w->is_sleeper = false;
+		atomic_fetch_add_explicit(&idle->state, ONE_UNPARKED, memory_order_acq_rel);
+	} else {
+		/* notify_one counted it as unparked and searching. */
+		w->searching = true;
+	}
+	pthread_mutex_unlock(&idle->lock);
+}
+
+void weft__idle_notify_all(struct weft_runtime *rt)
+{
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		weft__worker_notify(&rt->workers[i]);
+}

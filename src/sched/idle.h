@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Which workers are searching for work and which are parked (tokio's
+ * Idle): at most half the workers search at once, and a parked worker is
+ * woken only when work appears and no one is searching, so there is
+ * neither a thundering herd nor a lost wake-up.
+ *
+ * The state word packs (unparked << 16) | searching. Wakers read it with
+ * a read-modify-write after publishing their work; parkers change it with
+ * a read-modify-write before re-checking the queues. Two RMWs on one
+ * atomic are totally ordered, so one side always sees the other (no bare
+ * fences: ThreadSanitizer does not model them).
+ */
+#ifndef WEFT_SCHED_IDLE_H
+#define WEFT_SCHED_IDLE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct weft_runtime;
+struct weft__worker;
+
+struct weft__idle {
+	_Atomic uint32_t state;
+	pthread_mutex_t lock;
+	unsigned *sleepers; /* under lock: indices of parked workers */
+	unsigned nsleepers; /* under lock */
+	unsigned nworkers;
+};
+
+int weft__idle_init(struct weft__idle *idle, unsigned nworkers);
+void weft__idle_destroy(struct weft__idle *idle);
+
+/* Owner of w: becomes a searcher unless half the workers already search. */
+bool weft__idle_start_search(struct weft_runtime *rt, struct weft__worker *w);
+/* Owner of w: a searcher found work; if it was the last searcher, another
+ * parked worker is woken to keep looking (work is spreading). */
+void weft__idle_found_work(struct weft_runtime *rt, struct weft__worker *w);
+/* Any thread, after publishing stealable work: wake one parked worker if
+ * no one is searching. */
+void weft__idle_notify_one(struct weft_runtime *rt);
+/* Owner of w, before parking: returns true if it was the last searcher
+ * (the caller must then re-check every queue). */
+bool weft__idle_to_parked(struct weft_runtime *rt, struct weft__worker *w);
+/* Owner of w, after waking: counts it as unparked again, unless a waker
+ * already did (then w is a searcher). */
+void weft__idle_from_parked(struct weft_runtime *rt, struct weft__worker *w);
+/* Wakes every parked worker (shutdown). */
+void weft__idle_notify_all(struct weft_runtime *rt);
+
+#endif

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* What the run queues hold: a task to resume or a callback to call. */
+#ifndef WEFT_SCHED_RUNNABLE_H
+#define WEFT_SCHED_RUNNABLE_H
+
+#include <stddef.h>
+
+enum weft__run_kind {
+	WEFT__RUN_TASK,
+	WEFT__RUN_CALLBACK,
+};
+
+/* Embedded in what it schedules; in at most one queue at a time. */
+struct weft__runnable {
+	struct weft__runnable *next; /* link in intrusive queues */
+	unsigned char kind;          /* enum weft__run_kind */
+};
+
+#define weft__container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+/* An owner-only intrusive FIFO (the single worker's ready queue, a worker's
+ * queue of resumed home tasks). */
+struct weft__fifo {
+	struct weft__runnable *head, *tail;
+	size_t len;
+};
+
+static inline void weft__fifo_push(struct weft__fifo *q, struct weft__runnable *r)
+{
+	r->next = NULL;
+	if (q->tail)
+		q->tail->next = r;
+	else
+		q->head = r;
+	q->tail = r;
+	q->len++;
+}
+
+/* Appends a NULL-terminated chain of n runnables, keeping its order. */
+static inline void weft__fifo_append(struct weft__fifo *q, struct weft__runnable *first,
+				     struct weft__runnable *last, size_t n)
+{
+	if (!first)
+		return;
+	if (q->tail)
+		q->tail->next = first;
+	else
+		q->head = first;
+	q->tail = last;
+	q->len += n;
+}
+
+static inline struct weft__runnable *weft__fifo_pop(struct weft__fifo *q)
+{
+	struct weft__runnable *r = q->head;
+	if (r) {
+		q->head = r->next;
+		if (!q->head)
+			q->tail = NULL;
+		q->len--;
+	}
+	return r;
+}
+
+#endif

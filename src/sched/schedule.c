@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Where runnable things go: new tasks, woken tasks, yields, callbacks.
+ *
+ * One worker: everything lands at the tail of its FIFO ready queue
+ * (asyncio's order); other threads go through its inbox or the inject
+ * queue. Several workers: new tasks and migratable ones are stealable
+ * (the run queue), a started task resumes on its home worker (its ready
+ * queue, or its inbox from elsewhere), and a wake on the waker's own
+ * worker goes into the LIFO slot.
+ */
+#include "sched/idle.h"
+#include "sched/worker.h"
+
+/* Owner of w: stealable work into its ring, spilling half on overflow. */
+static void push_stealable(struct weft__worker *w, struct weft__runnable *r)
+{
+	while (!weft__runq_push_owner(&w->runq, r)) {
+		struct weft__runnable *last;
+		uint32_t n;
+		struct weft__runnable *first = weft__runq_take_half_owner(&w->runq, &last, &n);
+		if (first)
+			weft__inject_push_batch(&w->rt->inject, first, n);
+	}
+	weft__idle_notify_one(w->rt);
+}
+
+/* Owner of w: a task w runs goes to the back of the right queue. */
+static void requeue(struct weft__worker *w, struct weft__task *t)
+{
+	if (atomic_load_explicit(&t->migratable, memory_order_relaxed))
+		push_stealable(w, &t->run);
+	else
+		weft__fifo_push(&w->ready, &t->run);
+}
+
+void weft__worker_notify(struct weft__worker *w)
+{
+	/* acq_rel RMW: ordered after the caller's push of work; pairs with
+	 * the owner's exchange in park() (worker.c). */
+	unsigned old = atomic_fetch_or_explicit(&w->park, WEFT__NOTIFIED, memory_order_acq_rel);
+	if (old != WEFT__PARKED)
+		return; /* running, or a wake is already on its way */
+	struct weft__worker *cur = weft__worker_current();
+	if (cur && cur->rt == w->rt && cur != w)
+		weft__ring_wake_from(&cur->ring, &w->ring);
+	else
+		weft__ring_wake_foreign(&w->ring);
+}
+
+static void to_outside(weft_runtime *rt, struct weft__runnable *r)
+{
+	weft__inject_push(&rt->inject, r);
+	if (rt->single)
+		weft__worker_notify(&rt->workers[0]);
+	else
+		weft__idle_notify_one(rt);
+}
+
+void weft__schedule_new(weft_runtime *rt, struct weft__task *t)
+{
+	struct weft__worker *w = weft__worker_current();
+	if (!w || w->rt != rt)
+		to_outside(rt, &t->run);
+	else if (rt->single)
+		weft__fifo_push(&w->ready, &t->run);
+	else
+		push_stealable(w, &t->run);
+}
+
+void weft__schedule_callback(weft_runtime *rt, struct weft__runnable *r)
+{
+	struct weft__worker *w = weft__worker_current();
+	if (!w || w->rt != rt)
+		to_outside(rt, r);
+	else if (rt->single)
+		weft__fifo_push(&w->ready, r);
+	else
+		push_stealable(w, r);
+}
+
+void weft__schedule_yield(struct weft__worker *w, struct weft__task *t)
+{
+	if (w->rt->single)
+		weft__fifo_push(&w->ready, &t->run);
+	else
+		requeue(w, t);
+}
+
+void weft__task_wake(struct weft__task *t)
+{
+	weft_runtime *rt = t->fut.rt->rt;
+	struct weft__worker *w = weft__worker_current();
+	bool local = w && w->rt == rt;
+	if (rt->single) {
+		if (local) {
+			weft__fifo_push(&w->ready, &t->run);
+		} else {
+			weft__mpsc_push(&rt->workers[0].inbox, &t->run);
+			weft__worker_notify(&rt->workers[0]);
+		}
+		return;
+	}
+	bool mig = atomic_load_explicit(&t->migratable, memory_order_relaxed);
+	if (local && (mig || t->home == w)) {
+		struct weft__task *prev = w->lifo;
+		w->lifo = t;
+		if (prev)
+			requeue(w, prev);
+	} else if (mig) {
+		to_outside(rt, &t->run);
+	} else {
+		weft__mpsc_push(&t->home->inbox, &t->run);
+		weft__worker_notify(t->home);
+	}
+}

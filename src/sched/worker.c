@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The worker loop: run tasks and callbacks, find more work, park.
+ *
+ * One worker turns as asyncio's _run_once: take in what other threads
+ * sent, reap the ring, then run exactly what is ready at that moment.
+ * Several workers turn as tokio's: LIFO slot (at most 3 in a row), then
+ * the home queue and the stealable ring alternately; every 61 ticks the
+ * inject queue and the ring; when empty, steal half of a random victim's
+ * ring; then park.
+ */
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/task.h"
+#include "fiber/guard.h"
+#include "sched/idle.h"
+#include "sched/worker.h"
+
+#define CHECK_INTERVAL 61 /* ticks between inject/ring checks (tokio, Go) */
+#define LIFO_MAX 3        /* LIFO runs in a row (tokio PR #5712) */
+#define BUDGET 128        /* awaits that do not suspend before a forced yield */
+#define INJECT_BATCH 32
+
+static __thread struct weft__worker *tls_worker;
+
+/* noipa: GCC must not merge or hoist this read across a fiber switch. */
+#if defined(__clang__)
+__attribute__((noinline))
+#else
+__attribute__((noipa))
+#endif
+struct weft__worker *weft__worker_current(void)
+{
+	return tls_worker;
+}
+
+static void task_entry(void *p)
+{
+	weft__fiber_started();
+	struct weft__task *t = p;
+	void *value = NULL;
+	int rc = t->fn(t->arg, &value);
+	weft__task_finish(t, rc, value);
+	weft__task_switch_out(t, NULL, NULL, true);
+	__builtin_unreachable();
+}
+
+void weft__task_switch_out(struct weft__task *t, weft__after_fn after, void *arg, bool done)
+{
+	struct weft__worker *w = weft__worker_current();
+	w->after = after;
+	w->after_arg = arg;
+	weft__fiber_switch(&t->fiber, &w->loop, done);
+}
+
+/* A task that finished: give back its stack, forget it, drop the
+ * runtime's reference. */
+static void task_retire(struct weft__worker *w, struct weft__task *t)
+{
+	if (t->fiber.stack) {
+		weft__tsan_destroy(t->fiber.tsan);
+		weft__stack_put(&w->rt->stacks, &w->stacks, t->fiber.stack);
+		t->fiber.stack = NULL;
+	}
+	weft__task_unregister(w->rt, t);
+	weft_future_unref(&t->fut);
+}
+
+static void run_task(struct weft__worker *w, struct weft__task *t)
+{
+	if (!t->started) {
+		/* Cancelled before it ever ran: its function is never called. */
+		if (weft__task_take_cancel(t)) {
+			weft__task_finish(t, -ECANCELED, NULL);
+			task_retire(w, t);
+			return;
+		}
+		struct weft__stack *st = weft__stack_get(&w->rt->stacks, &w->stacks);
+		if (!st) {
+			weft__task_finish(t, -ENOMEM, NULL);
+			task_retire(w, t);
+			return;
+		}
+		t->fiber.stack = st;
+		t->fiber.lo = st->lo;
+		t->fiber.size = w->rt->stacks.size;
+		t->fiber.tsan = weft__tsan_create();
+		weft__ctx_make(&t->fiber.ctx, st->lo, w->rt->stacks.size, task_entry, t);
+		t->started = true;
+	}
+	t->home = w;
+	w->current = t;
+	w->budget = BUDGET;
+	weft__fiber_switch(&w->loop, &t->fiber, false);
+	w->current = NULL;
+	weft__after_fn after = w->after;
+	w->after = NULL;
+	if (after)
+		after(w, t, w->after_arg);
+	else
+		task_retire(w, t);
+}
+
+static void run_one(struct weft__worker *w, struct weft__runnable *r)
+{
+	if (r->kind == WEFT__RUN_TASK)
+		run_task(w, weft__container_of(r, struct weft__task, run));
+	else
+		weft__cb_run(r);
+}
+
+static void drain_inbox(struct weft__worker *w)
+{
+	if (weft__mpsc_empty(&w->inbox))
+		return;
+	struct weft__runnable *last;
+	size_t n;
+	struct weft__runnable *first = weft__mpsc_take_all(&w->inbox, &last, &n);
+	weft__fifo_append(&w->ready, first, last, n);
+}
+
+static long live_tasks(weft_runtime *rt)
+{
+	long n = 0;
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		n += atomic_load_explicit(&rt->workers[i].tasks.count, memory_order_acquire);
+	return n;
+}
+
+static bool should_exit(weft_runtime *rt)
+{
+	return atomic_load_explicit(&rt->stop, memory_order_acquire) && live_tasks(rt) == 0 &&
+	       weft__inject_empty(&rt->inject);
+}
+
+/* Work that is ours or shared, visible without stealing. */
+static bool work_visible(struct weft__worker *w)
+{
+	return !weft__mpsc_empty(&w->inbox) || !weft__inject_empty(&w->rt->inject) ||
+	       w->ready.len || w->lifo || weft__runq_len(&w->runq);
+}
+
+static bool stealable_anywhere(weft_runtime *rt)
+{
+	if (!weft__inject_empty(&rt->inject))
+		return true;
+	for (unsigned i = 0; i < rt->nworkers; i++)
+		if (weft__runq_len(&rt->workers[i].runq))
+			return true;
+	return false;
+}
+
+/*
+ * Sleeps in io_uring_enter until woken. The dance: publish PARKED with an
+ * RMW, then re-check every source; a waker pushes first and then does its
+ * own RMW on the same word (weft__worker_notify), so one of the two sees
+ * the other.
+ */
+static void park(struct weft__worker *w)
+{
+	weft_runtime *rt = w->rt;
+	if (!rt->single && weft__idle_to_parked(rt, w) && stealable_anywhere(rt))
+		weft__idle_notify_one(rt); /* the last searcher must not leave work behind */
+	unsigned old = atomic_exchange_explicit(&w->park, WEFT__PARKED, memory_order_acq_rel);
+	if (!(old & WEFT__NOTIFIED) && !work_visible(w) && !should_exit(rt))
+		weft__ring_park(&w->ring);
+	atomic_store_explicit(&w->park, 0, memory_order_release);
+	if (!rt->single)
+		weft__idle_from_parked(rt, w);
+}
+
+static void loop_single(struct weft__worker *w)
+{
+	weft_runtime *rt = w->rt;
+	for (;;) {
+		drain_inbox(w);
+		if (!weft__inject_empty(&rt->inject)) {
+			struct weft__runnable *last;
+			size_t n;
+			struct weft__runnable *first =
+				weft__inject_pop_batch(&rt->inject, SIZE_MAX, &last, &n);
+			weft__fifo_append(&w->ready, first, last, n);
+		}
+		if (w->ring.inflight)
+			weft__ring_poll(&w->ring);
+		size_t n = w->ready.len;
+		if (n == 0) {
+			if (should_exit(rt))
+				return;
+			park(w);
+			continue;
+		}
+		/* Exactly what is ready now; what it makes ready waits a turn. */
+		while (n--)
+			run_one(w, weft__fifo_pop(&w->ready));
+	}
+}
+
+/* Takes a batch from the inject queue: one to run, the rest stealable. */
+static struct weft__runnable *pull_inject(struct weft__worker *w)
+{
+	struct weft__runnable *last;
+	size_t n;
+	struct weft__runnable *r = weft__inject_pop_batch(&w->rt->inject, INJECT_BATCH, &last, &n);
+	if (!r)
+		return NULL;
+	struct weft__runnable *rest = r->next;
+	while (rest) {
+		struct weft__runnable *next = rest->next;
+		if (!weft__runq_push_owner(&w->runq, rest)) {
+			/* full: the rest goes back where it came from */
+			size_t k = 0;
+			for (struct weft__runnable *p = rest; p; p = p->next)
+				k++;
+			weft__inject_push_batch(&w->rt->inject, rest, k);
+			break;
+		}
+		rest = next;
+	}
+	if (n > 1)
+		weft__idle_notify_one(w->rt);
+	return r;
+}
+
+static struct weft__runnable *next_local(struct weft__worker *w)
+{
+	unsigned tick = ++w->tick;
+	if (tick % CHECK_INTERVAL == 0) {
+		if (w->ring.inflight)
+			weft__ring_poll(&w->ring);
+		struct weft__runnable *r = pull_inject(w);
+		if (r)
+			return r;
+	}
+	drain_inbox(w);
+	if (w->lifo) {
+		struct weft__task *t = w->lifo;
+		w->lifo = NULL;
+		if (w->lifo_streak < LIFO_MAX) {
+			w->lifo_streak++;
+			return &t->run;
+		}
+		/* Give the queues their turn: t goes to the back. */
+		weft__schedule_yield(w, t);
+	}
+	w->lifo_streak = 0;
+	struct weft__runnable *r;
+	if (tick & 1) {
+		r = weft__fifo_pop(&w->ready);
+		if (!r)
+			r = weft__runq_pop_owner(&w->runq);
+	} else {
+		r = weft__runq_pop_owner(&w->runq);
+		if (!r)
+			r = weft__fifo_pop(&w->ready);
+	}
+	return r;
+}
+
+static uint32_t next_rand(struct weft__worker *w)
+{
+	/* xorshift32: victim choice only */
+	uint32_t x = w->rng;
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return w->rng = x;
+}
+
+static struct weft__runnable *find_work(struct weft__worker *w)
+{
+	weft_runtime *rt = w->rt;
+	drain_inbox(w);
+	struct weft__runnable *r = weft__fifo_pop(&w->ready);
+	if (r)
+		return r;
+	if (w->ring.inflight) {
+		weft__ring_poll(&w->ring);
+		if ((r = next_local(w)))
+			return r;
+	}
+	if ((r = pull_inject(w)))
+		return r;
+	if (!weft__idle_start_search(rt, w))
+		return NULL;
+	unsigned n = rt->nworkers, start = next_rand(w) % n;
+	for (unsigned i = 0; i < n; i++) {
+		struct weft__worker *v = &rt->workers[(start + i) % n];
+		if (v == w)
+			continue;
+		if ((r = weft__runq_steal_half(&v->runq, &w->runq)))
+			return r;
+	}
+	return pull_inject(w);
+}
+
+static void loop_multi(struct weft__worker *w)
+{
+	weft_runtime *rt = w->rt;
+	for (;;) {
+		struct weft__runnable *r = next_local(w);
+		if (!r)
+			r = find_work(w);
+		if (r) {
+			weft__idle_found_work(rt, w);
+			run_one(w, r);
+			continue;
+		}
+		if (should_exit(rt))
+			return;
+		park(w);
+	}
+}
+
+static void report_start(weft_runtime *rt, int rc, const char *why)
+{
+	pthread_mutex_lock(&rt->lock);
+	if (rc && !rt->start_rc) {
+		rt->start_rc = rc;
+		snprintf(rt->start_why, sizeof(rt->start_why), "%s", why);
+	}
+	rt->started++;
+	pthread_cond_broadcast(&rt->cond);
+	pthread_mutex_unlock(&rt->lock);
+}
+
+static void loop_fiber_init(struct weft__fiber *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->tsan = weft__tsan_current();
+	pthread_attr_t attr;
+	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+		void *lo;
+		size_t size;
+		if (pthread_attr_getstack(&attr, &lo, &size) == 0) {
+			f->lo = lo;
+			f->size = size;
+		}
+		pthread_attr_destroy(&attr);
+	}
+}
+
+void *weft__worker_main(void *arg)
+{
+	struct weft__worker *w = arg;
+	weft_runtime *rt = w->rt;
+	tls_worker = w;
+	char why[160] = "";
+	int rc = weft__ring_init(&w->ring, &rt->cfg, why, sizeof(why));
+	if (rc == 0) {
+		w->altstack = weft__guard_thread_init();
+		loop_fiber_init(&w->loop);
+		if (rt->cfg.pin_workers) {
+			long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+			cpu_set_t set;
+			CPU_ZERO(&set);
+			CPU_SET(w->index % (unsigned)(ncpu > 0 ? ncpu : 1), &set);
+			pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+		}
+	}
+	report_start(rt, rc, why);
+	if (rc == 0) {
+		if (rt->single)
+			loop_single(w);
+		else
+			loop_multi(w);
+		weft__stack_cache_flush(&rt->stacks, &w->stacks);
+		weft__guard_thread_exit(w->altstack);
+	}
+	tls_worker = NULL;
+	return NULL;
+}
+
+/* Async-signal-safe: is addr the guard of the fiber running here? */
+bool weft__worker_guard_lookup(const void *addr, char *buf, size_t cap)
+{
+	struct weft__worker *w = tls_worker;
+	struct weft__task *t = w ? w->current : NULL;
+	if (!t || !t->fiber.stack)
+		return false;
+	const char *g = t->fiber.stack->guard;
+	if ((const char *)addr < g || (const char *)addr >= g + w->rt->stacks.guard)
+		return false;
+	weft__task_name_raw(t, buf, cap);
+	return true;
+}

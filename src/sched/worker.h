@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Workers and the runtime that owns them. A worker is one OS thread, one
+ * event loop, one io_uring ring. Fields say who may touch them.
+ */
+#ifndef WEFT_SCHED_WORKER_H
+#define WEFT_SCHED_WORKER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <weft/runtime.h>
+
+#include "core/task.h"
+#include "fiber/fiber.h"
+#include "fiber/stack.h"
+#include "io/ring.h"
+#include "sched/idle.h"
+#include "sched/inject.h"
+#include "sched/mpsc.h"
+#include "sched/runq.h"
+#include "sched/spinlock.h"
+
+/* The park word (weft__worker.park). */
+enum {
+	WEFT__PARKED = 1u,   /* the owner is parked or about to be */
+	WEFT__NOTIFIED = 2u, /* a wake was sent or the owner must not sleep */
+};
+
+/* Live tasks, for weft_all_tasks and shutdown; one per worker so that
+ * spawning tasks on different workers does not share a lock. */
+struct weft__tasklist {
+	weft__spinlock lock;
+	struct weft__task *head; /* under lock */
+	_Atomic long count;      /* written under lock; read anywhere */
+};
+
+/* What the loop does with a task that just switched out. */
+typedef void (*weft__after_fn)(struct weft__worker *w, struct weft__task *t, void *arg);
+
+struct weft__worker {
+	weft_runtime *rt;
+	unsigned index;
+	pthread_t thread;
+
+	/* Owner only. */
+	struct weft__fiber loop;          /* the loop's own context */
+	struct weft__task *current;       /* the task running now */
+	weft__after_fn after;             /* set by the task before it switches out */
+	void *after_arg;
+	struct weft__fifo ready;          /* one worker: asyncio's FIFO ready queue;
+	                                   * several: resumed home tasks */
+	struct weft__task *lifo;          /* several workers: next to run */
+	unsigned lifo_streak;
+	unsigned tick;
+	unsigned budget;                  /* co-operative budget of `current` */
+	uint32_t rng;
+	uint64_t id_next, id_end;         /* this worker's block of task ids */
+	bool searching;
+	struct weft__ring ring;
+	struct weft__stack_cache stacks;
+	void *altstack;
+
+	/* Shared. */
+	struct weft__runq runq;           /* stealable: new and migratable tasks */
+	struct weft__mpsc inbox;          /* wakes of home tasks from elsewhere */
+	_Atomic unsigned park;            /* WEFT__PARKED | WEFT__NOTIFIED */
+	bool is_sleeper;                  /* under rt->idle.lock */
+	struct weft__tasklist tasks;
+} __attribute__((aligned(64)));
+
+/* A runtime's handle that futures keep; outlives the runtime. */
+struct weft__rtstub {
+	_Atomic uint32_t refs;
+	atomic_bool dead;
+	weft_runtime *rt; /* valid while !dead */
+};
+
+struct weft_runtime {
+	weft_config cfg;
+	unsigned nworkers;
+	bool single;                     /* one worker: asyncio's exact order */
+	struct weft__worker *workers;
+	struct weft__rtstub *stub;
+	struct weft__inject inject;
+	struct weft__idle idle;
+	struct weft__stack_pool stacks;
+	atomic_bool closing;             /* shutdown began: refuse foreign work */
+	atomic_bool stop;                /* workers exit once nothing is left */
+	_Atomic long live;               /* tasks not yet finished */
+	_Atomic uint64_t next_id;
+	pthread_mutex_t lock;            /* start-up reports, shutdown waits */
+	pthread_cond_t cond;
+	unsigned started;                /* under lock */
+	int start_rc;                    /* under lock */
+	char start_why[160];             /* under lock */
+	bool waiting_idle;               /* under lock: destroy waits for live == 0 */
+};
+
+/*
+ * The worker running on this thread, or NULL. Read through a function GCC
+ * cannot see into (noipa), never cached across a suspension: a migratable
+ * task may resume on another thread.
+ */
+struct weft__worker *weft__worker_current(void);
+
+/* Worker thread entry. */
+void *weft__worker_main(void *arg);
+
+/* Called by a task on its own fiber: switch to the loop, which then calls
+ * after(w, t, arg). Returns when the task is resumed (maybe elsewhere). */
+void weft__task_switch_out(struct weft__task *t, weft__after_fn after, void *arg, bool done);
+
+/* Scheduling (sched/schedule.c). Any thread unless stated. */
+void weft__schedule_new(weft_runtime *rt, struct weft__task *t);
+void weft__schedule_callback(weft_runtime *rt, struct weft__runnable *r);
+/* Owner only: puts a task that yielded at the back of its queue. */
+void weft__schedule_yield(struct weft__worker *w, struct weft__task *t);
+/* Makes w look for work: wakes it if it is parked. Any thread. */
+void weft__worker_notify(struct weft__worker *w);
+
+/* The stack-overflow handler's question (fiber/guard.h). */
+bool weft__worker_guard_lookup(const void *addr, char *buf, size_t cap);
+
+/* Bookkeeping of live tasks (core/runtime.c). */
+void weft__task_register(struct weft__worker *w, weft_runtime *rt, struct weft__task *t);
+void weft__task_unregister(weft_runtime *rt, struct weft__task *t);
+
+#endif
