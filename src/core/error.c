@@ -7,6 +7,7 @@
 
 #include <weft/error.h>
 
+#include "core/debug.h"
 #include "core/task.h"
 
 WEFT_API const char *weft_strerror(int code)
@@ -40,5 +41,25 @@ WEFT_API int weft_fail(int code, const char *fmt, ...)
 	va_end(ap);
 	free(t->fail_msg);
 	t->fail_msg = msg;
+	return code;
+}
+
+atomic_bool weft__debug_on;
+
+void weft__debug_enable(void)
+{
+	atomic_store_explicit(&weft__debug_on, true, memory_order_relaxed);
+}
+
+__attribute__((constructor)) static void debug_from_env(void)
+{
+	const char *e = getenv("WEFT_DEBUG");
+	if (e && *e && strcmp(e, "0") != 0)
+		weft__debug_enable();
+}
+
+int weft__misuse_report(int code, const char *fn, const char *what)
+{
+	fprintf(stderr, "weft: %s: %s (%s)\n", fn, what, weft_strerror(code));
 	return code;
 }

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/debug.h"
 #include "core/future.h"
 #include "core/local.h"
 #include "core/task.h"
@@ -156,7 +157,9 @@ int weft__future_complete(weft_future *f, int rc, void *value, char *msg)
 	if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__PENDING) {
 		weft__spin_unlock(&f->lock);
 		free(msg);
-		return -EALREADY;
+		/* a cancel racing a completion is normal; a second result is not */
+		return rc == -ECANCELED ? -EALREADY
+					: weft__misuse(-EALREADY, "the future is already done");
 	}
 	f->rc = rc;
 	f->value = value;
@@ -372,9 +375,9 @@ static double now_real(void)
 WEFT_API int weft_future_wait(weft_future *f, double timeout, void **result)
 {
 	if (!f)
-		return -EINVAL;
+		return weft__misuse(-EINVAL, "NULL future");
 	if (weft__worker_current())
-		return -EPERM;
+		return weft__misuse(-EPERM, "would block a worker thread; use weft_await in a task");
 	if (weft__future_is_done(f))
 		return outcome(f, result);
 	if (!(timeout > 0))

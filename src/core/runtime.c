@@ -11,6 +11,7 @@
 #include <weft/runtime.h>
 #include <weft/task.h>
 
+#include "core/debug.h"
 #include "core/future.h"
 #include "core/task.h"
 #include "fiber/guard.h"
@@ -155,7 +156,7 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 		return -EINVAL;
 	*out = NULL;
 	if (weft__worker_current())
-		return -EPERM;
+		return weft__misuse(-EPERM, "called on a worker thread (a nested runtime)");
 	weft_runtime *rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return -ENOMEM;
@@ -164,6 +165,8 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 		free(rt);
 		return rc;
 	}
+	if (rt->cfg.debug)
+		weft__debug_enable();
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	rt->nworkers = rt->cfg.workers ? rt->cfg.workers : (unsigned)(ncpu > 0 ? ncpu : 1);
 	rt->single = rt->nworkers == 1;
@@ -233,9 +236,9 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 WEFT_API int weft_runtime_run(weft_runtime *rt, weft_task_fn fn, void *arg, void **result)
 {
 	if (!rt || !fn)
-		return -EINVAL;
+		return weft__misuse(-EINVAL, "NULL runtime or function");
 	if (weft__worker_current())
-		return -EPERM;
+		return weft__misuse(-EPERM, "called on a worker thread");
 	weft_future *main = weft_spawn(rt, fn, arg, NULL);
 	int rc = weft_future_wait(main, WEFT_FOREVER, result);
 	weft_future_unref(main);
@@ -290,9 +293,8 @@ WEFT_API int weft_runtime_destroy(weft_runtime *rt)
 {
 	if (!rt)
 		return -EINVAL;
-	struct weft__worker *w = weft__worker_current();
-	if (w)
-		return -EPERM;
+	if (weft__worker_current())
+		return weft__misuse(-EPERM, "called on a worker thread");
 	atomic_store_explicit(&rt->closing, true, memory_order_release);
 	cancel_all_and_wait(rt);
 	atomic_store_explicit(&rt->stop, true, memory_order_release);
@@ -307,9 +309,9 @@ WEFT_API int weft_runtime_destroy(weft_runtime *rt)
 WEFT_API int weft_run(weft_task_fn fn, void *arg, const weft_config *cfg, void **result)
 {
 	if (weft__worker_current())
-		return -EPERM;
+		return weft__misuse(-EPERM, "called on a worker thread (a nested weft_run)");
 	if (!fn)
-		return -EINVAL;
+		return weft__misuse(-EINVAL, "NULL function");
 	weft_runtime *rt;
 	int rc = weft_runtime_create(cfg, &rt);
 	if (rc)

@@ -9,6 +9,7 @@
 #include <weft/task.h>
 #include <weft/time.h>
 
+#include "core/debug.h"
 #include "core/local.h"
 #include "core/task.h"
 #include "sched/worker.h"
@@ -85,7 +86,8 @@ WEFT_API weft_future *weft_spawn(weft_runtime *rt, weft_task_fn fn, void *arg, c
 {
 	struct weft__worker *w = weft__worker_current();
 	if (!rt || !fn)
-		return weft__future_failed(rt ? rt->stub : NULL, -EINVAL);
+		return weft__future_failed(rt ? rt->stub : NULL,
+					   weft__misuse(-EINVAL, rt ? "NULL function" : "NULL runtime"));
 	return spawn(rt, fn, arg, name, w);
 }
 
@@ -93,9 +95,10 @@ WEFT_API weft_future *weft_create_task(weft_task_fn fn, void *arg, const char *n
 {
 	struct weft__worker *w = weft__worker_current();
 	if (!w || !w->current)
-		return weft__future_failed(w ? w->rt->stub : NULL, -EPERM);
+		return weft__future_failed(w ? w->rt->stub : NULL,
+					   weft__misuse(-EPERM, "called outside a task"));
 	if (!fn)
-		return weft__future_failed(w->rt->stub, -EINVAL);
+		return weft__future_failed(w->rt->stub, weft__misuse(-EINVAL, "NULL function"));
 	return spawn(w->rt, fn, arg, name, w);
 }
 
@@ -187,13 +190,13 @@ static void wait_on(struct weft__task *t, weft_future *f)
 WEFT_API int weft_await(weft_future *f, void **result)
 {
 	if (!f)
-		return -EINVAL;
+		return weft__misuse(-EINVAL, "NULL future");
 	struct weft__worker *w = weft__worker_current();
 	struct weft__task *t = w ? w->current : NULL;
 	if (!t)
-		return -EPERM;
+		return weft__misuse(-EPERM, "called outside a task");
 	if (&t->fut == f)
-		return -EDEADLK;
+		return weft__misuse(-EDEADLK, "a task cannot await itself");
 	if (!weft__future_is_done(f)) {
 		wait_on(t, f);
 	} else if (!w->rt->single && --w->budget == 0) {
@@ -207,7 +210,7 @@ WEFT_API int weft_sleep(double seconds)
 {
 	struct weft__task *t = weft__task_current();
 	if (!t)
-		return -EPERM;
+		return weft__misuse(-EPERM, "called outside a task");
 	if (seconds > 0)
 		return -ENOSYS; /* timed sleeps arrive with the timer wheel */
 	weft__task_switch_out(t, after_yield, NULL, false);
