@@ -49,7 +49,8 @@ static weft_future *spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const ch
 	 * create tasks while it runs (asyncio lets cleanup code do so). */
 	if (atomic_load_explicit(inside ? &rt->stop : &rt->closing, memory_order_acquire))
 		return weft__future_failed(rt->stub, -ESHUTDOWN);
-	struct weft__task *t = malloc(sizeof(*t));
+	/* aligned: the hot line of the task must be one cache line */
+	struct weft__task *t = aligned_alloc(_Alignof(struct weft__task), sizeof(*t));
 	if (!t)
 		return weft__future_failed(rt->stub, -ENOMEM);
 	weft__future_init(&t->fut, WEFT__FUT_TASK, rt->stub);

@@ -20,17 +20,19 @@ struct weft__tasklist;
 
 struct weft__task {
 	weft_future fut;                 /* first: a task is a future */
-	struct weft__runnable run;       /* its place in a run queue */
-	struct weft__waiter await_node;  /* registered on the awaited future */
+	/* One cache line that every switch touches (64-byte aligned). */
+	_Alignas(64) struct weft__runnable run; /* its place in a run queue */
 	struct weft__fiber fiber;        /* stack is NULL until the first run */
+	struct weft__worker *home;       /* where it last ran; NULL before */
+	atomic_bool must_cancel;         /* written under fut.lock: deliver
+	                                  * -ECANCELED at the next suspension */
+	atomic_bool migratable;
+	bool started;                    /* the worker running it only */
+	struct weft__waiter await_node;  /* registered on the awaited future */
+	/* Cold. */
 	weft_task_fn fn;
 	void *arg;
 	uint64_t id;                     /* N of "Task-N" */
-	struct weft__worker *home;       /* where it last ran; NULL before */
-	atomic_bool migratable;
-	atomic_bool must_cancel;         /* written under fut.lock: deliver
-	                                  * -ECANCELED at the next suspension */
-	bool started;                    /* the worker running it only */
 	/* Under fut.lock: */
 	char *name;                      /* NULL: "Task-<id>" */
 	char default_name[24];           /* formatted on first ask */

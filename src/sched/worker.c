@@ -61,11 +61,8 @@ void weft__task_switch_out(struct weft__task *t, weft__after_fn after, void *arg
  * runtime's reference. */
 static void task_retire(struct weft__worker *w, struct weft__task *t)
 {
-	if (t->fiber.stack) {
-		weft__tsan_destroy(t->fiber.tsan);
-		weft__stack_put(&w->rt->stacks, &w->stacks, t->fiber.stack);
-		t->fiber.stack = NULL;
-	}
+	if (t->fiber.stack)
+		weft__stack_put(&w->rt->stacks, &w->stacks, weft__fiber_release(&t->fiber));
 	weft__task_unregister(w->rt, t);
 	weft_future_unref(&t->fut);
 }
@@ -85,14 +82,11 @@ static void run_task(struct weft__worker *w, struct weft__task *t)
 			task_retire(w, t);
 			return;
 		}
-		t->fiber.stack = st;
-		t->fiber.lo = st->lo;
-		t->fiber.size = w->rt->stacks.size;
-		t->fiber.tsan = weft__tsan_create();
-		weft__ctx_make(&t->fiber.ctx, st->lo, w->rt->stacks.size, task_entry, t);
+		weft__fiber_prepare(&t->fiber, st, st->lo, w->rt->stacks.size, task_entry, t);
 		t->started = true;
 	}
-	t->home = w;
+	if (t->home != w)
+		t->home = w;
 	w->current = t;
 	w->budget = BUDGET;
 	weft__fiber_switch(&w->loop, &t->fiber, false);
@@ -111,6 +105,25 @@ static void run_one(struct weft__worker *w, struct weft__runnable *r)
 		run_task(w, weft__container_of(r, struct weft__task, run));
 	else
 		weft__cb_run(r);
+}
+
+/*
+ * Pops from a FIFO and starts loading what the next pops need: the entry
+ * after next, and the next task's stack top. With many tasks these are
+ * cold, and a switch stalls on them.
+ */
+static inline struct weft__runnable *pop_prefetch(struct weft__fifo *q)
+{
+	struct weft__runnable *r = weft__fifo_pop(q);
+	struct weft__runnable *next = r->next;
+	if (next) {
+		__builtin_prefetch(next->next);
+		if (next->kind == WEFT__RUN_TASK) {
+			struct weft__task *t = weft__container_of(next, struct weft__task, run);
+			__builtin_prefetch(t->fiber.ctx.sp);
+		}
+	}
+	return r;
 }
 
 static void drain_inbox(struct weft__worker *w)
@@ -196,7 +209,7 @@ static void loop_single(struct weft__worker *w)
 		}
 		/* Exactly what is ready now; what it makes ready waits a turn. */
 		while (n--)
-			run_one(w, weft__fifo_pop(&w->ready));
+			run_one(w, pop_prefetch(&w->ready));
 	}
 }
 
@@ -330,18 +343,17 @@ static void report_start(weft_runtime *rt, int rc, const char *why)
 
 static void loop_fiber_init(struct weft__fiber *f)
 {
-	memset(f, 0, sizeof(*f));
-	f->tsan = weft__tsan_current();
+	void *lo = NULL;
+	size_t size = 0;
 	pthread_attr_t attr;
 	if (pthread_getattr_np(pthread_self(), &attr) == 0) {
-		void *lo;
-		size_t size;
-		if (pthread_attr_getstack(&attr, &lo, &size) == 0) {
-			f->lo = lo;
-			f->size = size;
+		if (pthread_attr_getstack(&attr, &lo, &size)) {
+			lo = NULL;
+			size = 0;
 		}
 		pthread_attr_destroy(&attr);
 	}
+	weft__fiber_init_thread(f, lo, size);
 }
 
 void *weft__worker_main(void *arg)
