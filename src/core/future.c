@@ -14,6 +14,7 @@
 #include "core/future.h"
 #include "core/local.h"
 #include "core/task.h"
+#include "core/task_slab.h"
 #include "sched/worker.h"
 
 /* The future returned when even a failed future cannot be allocated. */
@@ -101,11 +102,14 @@ WEFT_API void weft_future_unref(weft_future *f)
 			free(weft__container_of(w, struct weft__cb, w));
 		w = next;
 	}
-	if (f->kind == WEFT__FUT_TASK)
-		weft__task_free((struct weft__task *)f);
 	free(f->msg);
 	weft__stub_unref(f->rt);
-	free(f);
+	if (f->kind == WEFT__FUT_TASK) {
+		weft__task_free((struct weft__task *)f);
+		weft__task_dealloc((struct weft__task *)f);
+	} else {
+		free(f);
+	}
 }
 
 /* A foreign thread blocked in weft_future_wait. */

@@ -11,6 +11,7 @@
 
 #include "core/debug.h"
 #include "core/local.h"
+#include "core/task_slab.h"
 #include "core/task.h"
 #include "sched/worker.h"
 
@@ -49,8 +50,7 @@ static weft_future *spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const ch
 	 * create tasks while it runs (asyncio lets cleanup code do so). */
 	if (atomic_load_explicit(inside ? &rt->stop : &rt->closing, memory_order_acquire))
 		return weft__future_failed(rt->stub, -ESHUTDOWN);
-	/* aligned: the hot line of the task must be one cache line */
-	struct weft__task *t = aligned_alloc(_Alignof(struct weft__task), sizeof(*t));
+	struct weft__task *t = weft__task_alloc(inside ? w : NULL);
 	if (!t)
 		return weft__future_failed(rt->stub, -ENOMEM);
 	weft__future_init(&t->fut, WEFT__FUT_TASK, rt->stub);
@@ -69,7 +69,7 @@ static weft_future *spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const ch
 	t->name = NULL;
 	t->default_name[0] = '\0';
 	if (name && !(t->name = strdup(name))) {
-		free(t);
+		weft__task_dealloc(t);
 		weft__stub_unref(rt->stub);
 		return weft__future_failed(rt->stub, -ENOMEM);
 	}

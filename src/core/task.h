@@ -45,6 +45,7 @@ struct weft__task {
 	/* The runtime's list of live tasks (weft_all_tasks, shutdown). */
 	struct weft__task *prev, *next;
 	struct weft__tasklist *list;
+	struct weft__task_slab *slab;    /* the memory it lives in */
 };
 
 static inline struct weft__task *weft__task_of(weft_future *f)

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "core/task.h"
+#include "core/task_slab.h"
 #include "fiber/guard.h"
 #include "sched/idle.h"
 #include "sched/worker.h"
@@ -381,6 +382,7 @@ void *weft__worker_main(void *arg)
 		else
 			loop_multi(w);
 		weft__stack_cache_flush(&rt->stacks, &w->stacks);
+		weft__task_slab_retire(w);
 		weft__guard_thread_exit(w->altstack);
 	}
 	tls_worker = NULL;

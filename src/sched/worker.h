@@ -61,6 +61,8 @@ struct weft__worker {
 	bool searching;
 	struct weft__ring ring;
 	struct weft__stack_cache stacks;
+	struct weft__task_slab *slab;     /* tasks are carved from it */
+	unsigned slab_used;
 	void *altstack;
 
 	/* Shared. */
