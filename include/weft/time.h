@@ -6,11 +6,12 @@
 #include <weft/common.h>
 
 /*
- * asyncio.sleep. `seconds` <= 0 (or NaN) yields: the task goes to the back
- * of the ready queue and every task ready now runs once before it resumes.
- * Returns 0, or -ECANCELED when a cancellation is delivered here, -EPERM
- * outside a task. Timed sleeps (seconds > 0) need the timer wheel and
- * return -ENOSYS until it is built. Suspends; tasks only.
+ * asyncio.sleep. Suspends the calling task for at least `seconds` (never
+ * less; a timer on its worker's heap wakes it). `seconds` <= 0 (or NaN)
+ * yields: the task goes to the back of the ready queue and every task
+ * ready now runs once before it resumes. Returns 0, or -ECANCELED when a
+ * cancellation is delivered here (a sleeping task wakes at once), -EPERM
+ * outside a task, -ENOMEM. Suspends; tasks only.
  */
 WEFT_API int weft_sleep(double seconds);
 

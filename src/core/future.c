@@ -161,9 +161,7 @@ int weft__future_complete(weft_future *f, int rc, void *value, char *msg)
 	if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__PENDING) {
 		weft__spin_unlock(&f->lock);
 		free(msg);
-		/* a cancel racing a completion is normal; a second result is not */
-		return rc == -ECANCELED ? -EALREADY
-					: weft__misuse(-EALREADY, "the future is already done");
+		return -EALREADY;
 	}
 	f->rc = rc;
 	f->value = value;
@@ -222,7 +220,8 @@ WEFT_API int weft_future_set_result(weft_future *f, void *value)
 {
 	if (!f || f->kind != WEFT__FUT_PLAIN)
 		return f && f->kind == WEFT__FUT_STATIC ? -EALREADY : -EINVAL;
-	return weft__future_complete(f, 0, value, NULL);
+	int rc = weft__future_complete(f, 0, value, NULL);
+	return rc == -EALREADY ? weft__misuse(rc, "the future is already done") : rc;
 }
 
 WEFT_API int weft_future_set_exception(weft_future *f, int code, const char *msg)
@@ -235,7 +234,7 @@ WEFT_API int weft_future_set_exception(weft_future *f, int code, const char *msg
 	int rc = weft__future_complete(f, code, NULL, copy);
 	if (rc == 0 && msg && !copy)
 		return -ENOMEM;
-	return rc;
+	return rc == -EALREADY ? weft__misuse(rc, "the future is already done") : rc;
 }
 
 WEFT_API bool weft_future_done(const weft_future *f)

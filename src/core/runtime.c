@@ -239,7 +239,7 @@ WEFT_API int weft_runtime_run(weft_runtime *rt, weft_task_fn fn, void *arg, void
 		return weft__misuse(-EINVAL, "NULL runtime or function");
 	if (weft__worker_current())
 		return weft__misuse(-EPERM, "called on a worker thread");
-	weft_future *main = weft_spawn(rt, fn, arg, NULL);
+	weft_future *main = weft_spawn(rt, fn, arg, "main");
 	int rc = weft_future_wait(main, WEFT_FOREVER, result);
 	weft_future_unref(main);
 	return rc;

@@ -213,7 +213,7 @@ WEFT_API int weft_sleep(double seconds)
 	if (!t)
 		return weft__misuse(-EPERM, "called outside a task");
 	if (seconds > 0)
-		return -ENOSYS; /* timed sleeps arrive with the timer wheel */
+		return weft__sleep_timed(seconds);
 	weft__task_switch_out(t, after_yield, NULL, false);
 	return take_cancel(t) ? -ECANCELED : 0;
 }

@@ -62,6 +62,9 @@ void weft__task_free(struct weft__task *t);
 /* Completes the running task with its function's outcome. */
 void weft__task_finish(struct weft__task *t, int rc, void *value);
 
+/* weft_sleep for seconds > 0, on the calling task (core/time.c). */
+int weft__sleep_timed(double seconds);
+
 /* Takes a pending cancellation for delivery; true if there was one. */
 bool weft__task_take_cancel(struct weft__task *t);
 

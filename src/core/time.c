@@ -1,11 +1,75 @@
 /* SPDX-License-Identifier: MIT */
-#include <time.h>
+/* weft_time and timed sleeps (asyncio.sleep: a future completed by a timer). */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
 
 #include <weft/time.h>
 
+#include "core/future.h"
+#include "core/task.h"
+#include "io/timer.h"
+#include "sched/worker.h"
+
 WEFT_API double weft_time(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+	return (double)weft__now_ns() * 1e-9;
+}
+
+/* A timer that completes a future; shared by the worker's heap and the
+ * sleeping task, freed by whichever lets go last. */
+struct sleeper {
+	struct weft__timer tm;
+	weft_future *fut;
+	_Atomic uint32_t refs;
+	struct weft__worker *owner; /* whose heap holds tm */
+};
+
+static void sleeper_unref(struct sleeper *sl)
+{
+	if (atomic_fetch_sub_explicit(&sl->refs, 1, memory_order_acq_rel) == 1) {
+		weft_future_unref(sl->fut);
+		free(sl);
+	}
+}
+
+static void sleeper_fire(struct weft__timer *tm, bool discard)
+{
+	struct sleeper *sl = weft__container_of(tm, struct sleeper, tm);
+	if (!discard)
+		weft__future_complete(sl->fut, 0, NULL, NULL); /* -EALREADY if cancelled */
+	sleeper_unref(sl);
+}
+
+int weft__sleep_timed(double seconds)
+{
+	struct weft__worker *w = weft__worker_current();
+	weft_future *fut = weft_future_create(w->rt);
+	struct sleeper *sl = malloc(sizeof(*sl));
+	if (!sl || weft__future_is_done(fut)) {
+		free(sl);
+		weft_future_unref(fut);
+		return -ENOMEM;
+	}
+	sl->fut = fut;
+	atomic_init(&sl->refs, 2);
+	sl->owner = w;
+	sl->tm.fire = sleeper_fire;
+	double ns = ceil(seconds * 1e9); /* never early */
+	uint64_t now = weft__now_ns();
+	sl->tm.when = ns >= (double)(UINT64_MAX - now - 1) ? UINT64_MAX - 1 : now + (uint64_t)ns;
+	if (weft__timer_add(&w->timers, &sl->tm)) {
+		weft_future_unref(fut);
+		free(sl);
+		return -ENOMEM;
+	}
+	int rc = weft_await(fut, NULL);
+	/* Cancelled before the deadline: take the timer out now if we are on
+	 * its worker; a migrated task leaves it to fire into a done future. */
+	if (weft__worker_current() == sl->owner && sl->tm.index != UINT32_MAX) {
+		weft__timer_remove(&sl->owner->timers, &sl->tm);
+		sleeper_unref(sl);
+	}
+	sleeper_unref(sl);
+	return rc;
 }

@@ -31,6 +31,7 @@ static struct weft__stack *fresh(struct weft__stack_pool *pool, struct weft__sta
 enum {
 	CHUNK_STACKS = 16, /* stacks per mapping */
 	CACHE_MAX = 64,    /* a worker keeps at most this many idle stacks */
+	DIRTY_KEEP = 256,  /* resident stacks the pool keeps for quick reuse */
 };
 
 struct weft__stack_chunk {
@@ -57,6 +58,8 @@ int weft__stack_pool_init(struct weft__stack_pool *pool, size_t size)
 	pool->size = (size + page - 1) & ~(page - 1);
 	pool->guard = page;
 	pool->free = NULL;
+	pool->dirty = NULL;
+	pool->ndirty = 0;
 	pool->chunks = NULL;
 	pool->guard_madvise = true; /* probed on the first chunk */
 	return pthread_mutex_init(&pool->lock, NULL) ? -ENOMEM : 0;
@@ -111,19 +114,27 @@ struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, struct weft__
 		return fresh(pool, st);
 	}
 	pthread_mutex_lock(&pool->lock);
-	if (!pool->free && chunk_add(pool)) {
+	if (!pool->dirty && !pool->free && chunk_add(pool)) {
 		pthread_mutex_unlock(&pool->lock);
 		return NULL;
 	}
-	/* Refill a few at once so the lock is not taken per task. */
-	st = pool->free;
-	pool->free = st->next;
-	for (int i = 0; i < CHUNK_STACKS / 2 && pool->free; i++) {
-		struct weft__stack *s = pool->free;
-		pool->free = s->next;
-		s->next = cache->head;
-		cache->head = s;
-		cache->n++;
+	/* Refill a few at once so the lock is not taken per task; resident
+	 * (dirty) stacks first, they cost no page faults. */
+	for (int i = 0; i <= CHUNK_STACKS / 2; i++) {
+		struct weft__stack **list = pool->dirty ? &pool->dirty : &pool->free;
+		struct weft__stack *s = *list;
+		if (!s)
+			break;
+		*list = s->next;
+		if (list == &pool->dirty)
+			pool->ndirty--;
+		if (!st) {
+			st = s;
+		} else {
+			s->next = cache->head;
+			cache->head = s;
+			cache->n++;
+		}
 	}
 	pthread_mutex_unlock(&pool->lock);
 	return fresh(pool, st);
@@ -136,25 +147,47 @@ void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack_cache *ca
 	cache->head = st;
 	if (++cache->n <= CACHE_MAX)
 		return;
-	/* Spill half, with their memory released: a burst of suspended tasks
-	 * must not keep its stacks' pages once it is over. */
-	struct weft__stack *spill = NULL;
-	for (unsigned i = 0; i < CACHE_MAX / 2; i++) {
-		struct weft__stack *s = cache->head;
-		cache->head = s->next;
-		cache->n--;
-		madvise(s->lo, pool->size, MADV_DONTNEED);
-		s->next = spill;
-		spill = s;
-	}
+	/* Spill half to the pool as dirty: releasing pages is for idle time. */
+	struct weft__stack *first = cache->head, *last = first;
+	for (unsigned i = 1; i < CACHE_MAX / 2; i++)
+		last = last->next;
+	cache->head = last->next;
+	cache->n -= CACHE_MAX / 2;
 	pthread_mutex_lock(&pool->lock);
-	while (spill) {
-		struct weft__stack *s = spill;
-		spill = s->next;
-		s->next = pool->free;
-		pool->free = s;
-	}
+	last->next = pool->dirty;
+	pool->dirty = first;
+	pool->ndirty += CACHE_MAX / 2;
 	pthread_mutex_unlock(&pool->lock);
+}
+
+size_t weft__stack_trim(struct weft__stack_pool *pool, size_t max)
+{
+	enum { BATCH = 64 };
+	size_t done = 0;
+	for (;;) {
+		struct weft__stack *batch[BATCH];
+		unsigned n = 0;
+		pthread_mutex_lock(&pool->lock);
+		while (n < BATCH && done + n < max && pool->ndirty > DIRTY_KEEP) {
+			batch[n] = pool->dirty;
+			pool->dirty = batch[n]->next;
+			pool->ndirty--;
+			n++;
+		}
+		size_t above = pool->ndirty > DIRTY_KEEP ? pool->ndirty - DIRTY_KEEP : 0;
+		pthread_mutex_unlock(&pool->lock);
+		if (!n)
+			return above;
+		for (unsigned i = 0; i < n; i++)
+			madvise(batch[i]->lo, pool->size, MADV_DONTNEED);
+		pthread_mutex_lock(&pool->lock);
+		for (unsigned i = 0; i < n; i++) {
+			batch[i]->next = pool->free;
+			pool->free = batch[i];
+		}
+		pthread_mutex_unlock(&pool->lock);
+		done += n;
+	}
 }
 
 void weft__stack_cache_flush(struct weft__stack_pool *pool, struct weft__stack_cache *cache)
@@ -163,8 +196,9 @@ void weft__stack_cache_flush(struct weft__stack_pool *pool, struct weft__stack_c
 	while (cache->head) {
 		struct weft__stack *s = cache->head;
 		cache->head = s->next;
-		s->next = pool->free;
-		pool->free = s;
+		s->next = pool->dirty;
+		pool->dirty = s;
+		pool->ndirty++;
 	}
 	cache->n = 0;
 	pthread_mutex_unlock(&pool->lock);
@@ -183,5 +217,6 @@ void weft__stack_pool_destroy(struct weft__stack_pool *pool)
 	}
 	pool->chunks = NULL;
 	pool->free = NULL;
+	pool->dirty = NULL;
 	pthread_mutex_destroy(&pool->lock);
 }

@@ -3,6 +3,12 @@
  * Fiber stacks: carved from large MAP_NORESERVE mappings, each with a guard
  * page below it, handed to a task when it first runs and returned to the
  * worker's cache when it finishes.
+ *
+ * Releasing a stack's pages (MADV_DONTNEED) costs a syscall per stack, so
+ * it is kept off the hot path, as Go's scavenger does: stacks spilled from
+ * a worker's cache go to the pool still "dirty" (pages resident, quick to
+ * reuse), and a worker about to park trims the dirty list back to a
+ * watermark (weft__stack_trim).
  */
 #ifndef WEFT_FIBER_STACK_H
 #define WEFT_FIBER_STACK_H
@@ -24,7 +30,9 @@ struct weft__stack_chunk;
  * spill, never per task. */
 struct weft__stack_pool {
 	pthread_mutex_t lock;
-	struct weft__stack *free;        /* under lock */
+	struct weft__stack *dirty;       /* under lock: pages still resident */
+	struct weft__stack *free;        /* under lock: pages released */
+	size_t ndirty;                   /* under lock */
 	struct weft__stack_chunk *chunks; /* under lock */
 	size_t size;                     /* usable bytes per stack */
 	size_t guard;                    /* guard bytes per stack */
@@ -48,6 +56,11 @@ struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, struct weft__
 /* Returns a finished fiber's stack. Owner of `cache` only. */
 void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack_cache *cache,
 		     struct weft__stack *st);
+/* Releases the pages of dirty pooled stacks beyond the watermark, at most
+ * `max` of them; returns how many are still above it. Any worker, when
+ * idle. */
+size_t weft__stack_trim(struct weft__stack_pool *pool, size_t max);
+
 /* Gives the whole cache back to the pool (a worker stopping). */
 void weft__stack_cache_flush(struct weft__stack_pool *pool, struct weft__stack_cache *cache);
 

@@ -128,11 +128,22 @@ static void handle_cqes(struct weft__ring *r)
 	io_uring_cq_advance(&r->ring, seen);
 }
 
-void weft__ring_park(struct weft__ring *r)
+void weft__ring_park(struct weft__ring *r, uint64_t timeout_ns)
 {
 	arm_eventfd(r);
-	int rc = io_uring_submit_and_wait(&r->ring, 1);
-	(void)rc; /* -EINTR (a signal) is an ordinary early return */
+	int rc;
+	if (timeout_ns == UINT64_MAX) {
+		rc = io_uring_submit_and_wait(&r->ring, 1);
+	} else {
+		/* with IORING_FEAT_EXT_ARG the timeout costs no SQE */
+		struct __kernel_timespec ts = {
+			.tv_sec = (long long)(timeout_ns / 1000000000u),
+			.tv_nsec = (long long)(timeout_ns % 1000000000u),
+		};
+		struct io_uring_cqe *cqe;
+		rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
+	}
+	(void)rc; /* -ETIME and -EINTR are ordinary early returns */
 	handle_cqes(r);
 }
 

@@ -52,10 +52,10 @@ void weft__ring_wake_from(struct weft__ring *from, const struct weft__ring *to);
 void weft__ring_wake_foreign(const struct weft__ring *to);
 
 /*
- * Blocks until a CQE arrives (a wake, a completion), then handles every
- * CQE present. Owner only.
+ * Blocks until a CQE arrives (a wake, a completion) or timeout_ns pass
+ * (UINT64_MAX: no timeout), then handles every CQE present. Owner only.
  */
-void weft__ring_park(struct weft__ring *r);
+void weft__ring_park(struct weft__ring *r, uint64_t timeout_ns);
 
 /* Submits what is queued and handles the CQEs already there, without
  * blocking. Owner only. */

@@ -110,7 +110,10 @@ void weft__task_wake(struct weft__task *t)
 	} else if (mig) {
 		to_outside(rt, &t->run);
 	} else {
-		weft__mpsc_push(&t->home->inbox, &t->run);
-		weft__worker_notify(t->home);
+		/* Read home before the push: once t is in the inbox its home
+		 * may run it, write home, finish it and free it. */
+		struct weft__worker *home = t->home;
+		weft__mpsc_push(&home->inbox, &t->run);
+		weft__worker_notify(home);
 	}
 }

@@ -127,6 +127,27 @@ static inline struct weft__runnable *pop_prefetch(struct weft__fifo *q)
 	return r;
 }
 
+/* Fires the timers that are due; what they wake joins the ready queue. */
+static void fire_timers(struct weft__worker *w)
+{
+	if (!w->timers.n)
+		return;
+	uint64_t now = weft__now_ns();
+	struct weft__timer *tm;
+	while ((tm = weft__timer_pop_due(&w->timers, now)))
+		tm->fire(tm, false);
+}
+
+static void discard_timers(struct weft__worker *w)
+{
+	while (w->timers.n) {
+		struct weft__timer *tm = w->timers.v[0];
+		weft__timer_remove(&w->timers, tm);
+		tm->fire(tm, true);
+	}
+	weft__timer_heap_free(&w->timers);
+}
+
 static void drain_inbox(struct weft__worker *w)
 {
 	if (weft__mpsc_empty(&w->inbox))
@@ -177,11 +198,22 @@ static bool stealable_anywhere(weft_runtime *rt)
 static void park(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
+	/* Idle time is when stack pages go back to the kernel. */
+	size_t untrimmed = weft__stack_trim(&rt->stacks, 4096);
 	if (!rt->single && weft__idle_to_parked(rt, w) && stealable_anywhere(rt))
 		weft__idle_notify_one(rt); /* the last searcher must not leave work behind */
 	unsigned old = atomic_exchange_explicit(&w->park, WEFT__PARKED, memory_order_acq_rel);
-	if (!(old & WEFT__NOTIFIED) && !work_visible(w) && !should_exit(rt))
-		weft__ring_park(&w->ring);
+	if (!(old & WEFT__NOTIFIED) && !work_visible(w) && !should_exit(rt)) {
+		uint64_t next = weft__timer_next(&w->timers), timeout = UINT64_MAX;
+		if (next != WEFT__NO_DEADLINE) {
+			uint64_t now = weft__now_ns();
+			timeout = next > now ? next - now : 0;
+		}
+		if (untrimmed && timeout > 1000000)
+			timeout = 1000000; /* come back soon to trim the rest */
+		if (timeout)
+			weft__ring_park(&w->ring, timeout);
+	}
 	atomic_store_explicit(&w->park, 0, memory_order_release);
 	if (!rt->single)
 		weft__idle_from_parked(rt, w);
@@ -201,6 +233,7 @@ static void loop_single(struct weft__worker *w)
 		}
 		if (w->ring.inflight)
 			weft__ring_poll(&w->ring);
+		fire_timers(w);
 		size_t n = w->ready.len;
 		if (n == 0) {
 			if (should_exit(rt))
@@ -246,6 +279,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 	if (tick % CHECK_INTERVAL == 0) {
 		if (w->ring.inflight)
 			weft__ring_poll(&w->ring);
+		fire_timers(w);
 		struct weft__runnable *r = pull_inject(w);
 		if (r)
 			return r;
@@ -289,9 +323,15 @@ static struct weft__runnable *find_work(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
 	drain_inbox(w);
+	fire_timers(w);
 	struct weft__runnable *r = weft__fifo_pop(&w->ready);
 	if (r)
 		return r;
+	if (!r && w->lifo) {
+		r = &w->lifo->run;
+		w->lifo = NULL;
+		return r;
+	}
 	if (w->ring.inflight) {
 		weft__ring_poll(&w->ring);
 		if ((r = next_local(w)))
@@ -381,6 +421,7 @@ void *weft__worker_main(void *arg)
 			loop_single(w);
 		else
 			loop_multi(w);
+		discard_timers(w);
 		weft__stack_cache_flush(&rt->stacks, &w->stacks);
 		weft__task_slab_retire(w);
 		weft__guard_thread_exit(w->altstack);

@@ -17,6 +17,7 @@
 #include "fiber/fiber.h"
 #include "fiber/stack.h"
 #include "io/ring.h"
+#include "io/timer.h"
 #include "sched/idle.h"
 #include "sched/inject.h"
 #include "sched/mpsc.h"
@@ -60,6 +61,7 @@ struct weft__worker {
 	uint64_t id_next, id_end;         /* this worker's block of task ids */
 	bool searching;
 	struct weft__ring ring;
+	struct weft__timer_heap timers;
 	struct weft__stack_cache stacks;
 	struct weft__task_slab *slab;     /* tasks are carved from it */
 	unsigned slab_used;
