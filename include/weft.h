@@ -7,6 +7,7 @@
 extern "C" {
 #endif
 
+#include <weft/call.h>
 #include <weft/common.h>
 #include <weft/error.h>
 #include <weft/future.h>

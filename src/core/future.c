@@ -87,6 +87,8 @@ WEFT_API weft_future *weft_future_ref(weft_future *f)
 	return f;
 }
 
+static void cb_free(struct weft__cb *cb);
+
 WEFT_API void weft_future_unref(weft_future *f)
 {
 	if (!f || f->kind == WEFT__FUT_STATIC)
@@ -99,7 +101,7 @@ WEFT_API void weft_future_unref(weft_future *f)
 	while (w) {
 		struct weft__waiter *next = w->next;
 		if (w->kind == WEFT__WAIT_CALLBACK)
-			free(weft__container_of(w, struct weft__cb, w));
+			cb_free(weft__container_of(w, struct weft__cb, w));
 		w = next;
 	}
 	free(f->msg);
@@ -309,6 +311,8 @@ WEFT_API int weft_future_add_done_callback(weft_future *f, weft_done_cb cb, void
 	node->fn = cb;
 	node->arg = arg;
 	node->fut = NULL;
+	struct weft__worker *w = weft__worker_current();
+	node->locals = w ? weft__locals_ref(w->current ? w->current->locals : w->cb_locals) : NULL;
 	if (!weft__future_add_waiter(f, &node->w)) {
 		node->fut = weft_future_ref(f);
 		weft__schedule_callback(f->rt->rt, &node->run);
@@ -341,25 +345,32 @@ WEFT_API size_t weft_future_remove_done_callback(weft_future *f, weft_done_cb cb
 	weft__spin_unlock(&f->lock);
 	while (gone) {
 		struct weft__cb *next = (struct weft__cb *)gone->fut;
-		free(gone);
+		gone->fut = NULL;
+		cb_free(gone);
 		gone = next;
 	}
 	return n;
 }
 
-void weft__cb_run(struct weft__runnable *r)
+static void cb_free(struct weft__cb *cb)
+{
+	weft_future_unref(cb->fut);
+	weft__locals_unref(cb->locals);
+	free(cb);
+}
+
+void weft__cb_run(struct weft__worker *w, struct weft__runnable *r)
 {
 	struct weft__cb *cb = weft__container_of(r, struct weft__cb, run);
+	w->cb_locals = cb->locals;
 	cb->fn(cb->fut, cb->arg);
-	weft_future_unref(cb->fut);
-	free(cb);
+	w->cb_locals = NULL;
+	cb_free(cb);
 }
 
 void weft__cb_discard(struct weft__runnable *r)
 {
-	struct weft__cb *cb = weft__container_of(r, struct weft__cb, run);
-	weft_future_unref(cb->fut);
-	free(cb);
+	cb_free(weft__container_of(r, struct weft__cb, run));
 }
 
 static int futex_wait(_Atomic uint32_t *addr, uint32_t val, const struct timespec *rel)

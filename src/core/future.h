@@ -71,6 +71,7 @@ struct weft__cb {
 	weft_done_cb fn;
 	void *arg;
 	weft_future *fut; /* a reference, taken when scheduled */
+	struct weft__locals *locals; /* the registering task's values */
 };
 
 /* Initialises the header of a future of `kind` in the runtime of `stub`
@@ -93,8 +94,9 @@ bool weft__future_add_waiter(weft_future *f, struct weft__waiter *w);
 /* Unregisters w if still registered; returns true if it was. */
 bool weft__future_remove_waiter(weft_future *f, struct weft__waiter *w);
 
-/* Runs a scheduled callback (on a worker) and releases it. */
-void weft__cb_run(struct weft__runnable *r);
+struct weft__worker;
+/* Runs a scheduled callback (on worker w) and releases it. */
+void weft__cb_run(struct weft__worker *w, struct weft__runnable *r);
 /* Releases a scheduled callback that will never run (runtime gone). */
 void weft__cb_discard(struct weft__runnable *r);
 

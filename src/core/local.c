@@ -7,6 +7,7 @@
 
 #include "core/local.h"
 #include "core/task.h"
+#include "sched/worker.h"
 
 #define MAX_KEYS 65536u
 
@@ -34,10 +35,14 @@ WEFT_API int weft_local_key_create(weft_local_key *key)
 
 WEFT_API void *weft_local_get(weft_local_key key)
 {
-	struct weft__task *t = weft__task_current();
-	if (!t || !t->locals || key == 0 || key > t->locals->n)
+	struct weft__worker *w = weft__worker_current();
+	if (!w)
 		return NULL;
-	return t->locals->v[key - 1];
+	/* a callback sees the values of the task that scheduled it */
+	struct weft__locals *l = w->current ? w->current->locals : w->cb_locals;
+	if (!l || key == 0 || key > l->n)
+		return NULL;
+	return l->v[key - 1];
 }
 
 WEFT_API int weft_local_set(weft_local_key key, void *value)

@@ -285,6 +285,8 @@ static void discard_leftovers(weft_runtime *rt)
 		struct weft__runnable *next = r->next;
 		if (r->kind == WEFT__RUN_CALLBACK)
 			weft__cb_discard(r);
+		else if (r->kind == WEFT__RUN_CALL)
+			weft__call_discard(r);
 		r = next;
 	}
 }

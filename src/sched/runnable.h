@@ -7,7 +7,8 @@
 
 enum weft__run_kind {
 	WEFT__RUN_TASK,
-	WEFT__RUN_CALLBACK,
+	WEFT__RUN_CALLBACK, /* a done callback (core/future.c) */
+	WEFT__RUN_CALL,     /* call_soon/call_later (core/call.c) */
 };
 
 /* Embedded in what it schedules; in at most one queue at a time. */

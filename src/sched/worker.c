@@ -102,10 +102,17 @@ static void run_task(struct weft__worker *w, struct weft__task *t)
 
 static void run_one(struct weft__worker *w, struct weft__runnable *r)
 {
-	if (r->kind == WEFT__RUN_TASK)
+	switch (r->kind) {
+	case WEFT__RUN_TASK:
 		run_task(w, weft__container_of(r, struct weft__task, run));
-	else
-		weft__cb_run(r);
+		break;
+	case WEFT__RUN_CALLBACK:
+		weft__cb_run(w, r);
+		break;
+	default:
+		weft__call_run(w, r);
+		break;
+	}
 }
 
 /*

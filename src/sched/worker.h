@@ -49,6 +49,7 @@ struct weft__worker {
 	/* Owner only. */
 	struct weft__fiber loop;          /* the loop's own context */
 	struct weft__task *current;       /* the task running now */
+	struct weft__locals *cb_locals;   /* the values a running callback sees */
 	weft__after_fn after;             /* set by the task before it switches out */
 	void *after_arg;
 	struct weft__fifo ready;          /* one worker: asyncio's FIFO ready queue;
@@ -127,6 +128,10 @@ void weft__worker_notify(struct weft__worker *w);
 
 /* The stack-overflow handler's question (fiber/guard.h). */
 bool weft__worker_guard_lookup(const void *addr, char *buf, size_t cap);
+
+/* call_soon/call_later runnables (core/call.c). */
+void weft__call_run(struct weft__worker *w, struct weft__runnable *r);
+void weft__call_discard(struct weft__runnable *r);
 
 /* Bookkeeping of live tasks (core/runtime.c). */
 void weft__task_register(struct weft__worker *w, weft_runtime *rt, struct weft__task *t);
