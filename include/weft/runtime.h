@@ -36,6 +36,10 @@ typedef struct weft_config {
 	                          * COOP_TASKRUN fallback (tests cover both) */
 	bool pin_workers;        /* pin worker i to online CPU i mod ncpu */
 	enum weft_segv_mode segv_handler;
+	bool paused_clock;       /* tests: time inside the runtime moves only by
+	                          * weft_clock_advance, or jumps to the next
+	                          * timer when every task is idle (tokio's
+	                          * start_paused); needs workers == 1 */
 } weft_config;
 
 /* Fills `cfg` with the defaults. Any thread. */
@@ -44,7 +48,8 @@ WEFT_API void weft_config_init(weft_config *cfg);
 /*
  * Creates a runtime and starts its workers (they park until there is work).
  * Returns 0 and sets *out, or: -EINVAL (NULL out, bad config: size smaller
- * than the first field, workers > 1024), -ENOMEM, -EAGAIN (a worker thread
+ * than the first field, workers > 1024, paused_clock without workers == 1),
+ * -ENOMEM, -EAGAIN (a worker thread
  * could not be started), WEFT_ENOURING (io_uring cannot be set up; with
  * cfg.debug the kernel's reason is printed). Never suspends. Any thread
  * except a worker of a runtime (-EPERM: a nested runtime would block it).

@@ -15,7 +15,20 @@
  */
 WEFT_API int weft_sleep(double seconds);
 
-/* Process-wide monotonic time in seconds (never goes backwards). Any thread. */
+/*
+ * The runtime's clock in seconds: process-wide monotonic time (never goes
+ * backwards), or, on the worker of a runtime created with paused_clock,
+ * that runtime's paused clock. Any thread (foreign threads always read
+ * real time).
+ */
 WEFT_API double weft_time(void);
+
+/*
+ * Moves a paused clock forward by `seconds` (tokio's time::advance): the
+ * timers that become due fire at once, so the tasks they wake run in the
+ * next loop turn. Returns 0, or -EPERM (not on the worker of a runtime
+ * with paused_clock), -EINVAL (negative or NaN). Never suspends.
+ */
+WEFT_API int weft_clock_advance(double seconds);
 
 #endif

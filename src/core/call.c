@@ -5,7 +5,6 @@
 #include <stdlib.h>
 
 #include <weft/call.h>
-#include <weft/time.h>
 
 #include "core/debug.h"
 #include "core/local.h"
@@ -70,7 +69,22 @@ static void on_timer(struct weft__timer *tm, bool discard)
 	weft__schedule_callback(h->owner->rt, &h->run);
 }
 
-static int schedule(bool timed, double when, weft_call_fn fn, void *arg, weft_handle **out)
+/* Deadlines: relative ones are added in nanoseconds, so that a paused
+ * clock advanced by exactly `delay` finds them due (no rounding through
+ * double seconds). */
+enum when_kind { SOON, AFTER, AT };
+
+static uint64_t deadline(enum when_kind kind, double t, uint64_t now)
+{
+	double ns = kind == AFTER ? ceil(t * 1e9) : ceil(t * 1e9) - (double)now;
+	if (!(ns > 0)) /* also NaN */
+		return now;
+	if (ns >= (double)(UINT64_MAX - 1 - now))
+		return UINT64_MAX - 1;
+	return now + (uint64_t)ns;
+}
+
+static int schedule(enum when_kind kind, double t, weft_call_fn fn, void *arg, weft_handle **out)
 {
 	if (out)
 		*out = NULL;
@@ -85,22 +99,15 @@ static int schedule(bool timed, double when, weft_call_fn fn, void *arg, weft_ha
 	h->run.kind = WEFT__RUN_CALL;
 	atomic_init(&h->refs, out ? 2 : 1);
 	atomic_init(&h->state, PENDING);
-	h->timed = timed;
+	h->timed = kind != SOON;
 	h->fn = fn;
 	h->arg = arg;
 	h->owner = w;
 	h->locals = weft__locals_ref(w->current ? w->current->locals : w->cb_locals);
 	h->tm.index = UINT32_MAX;
-	if (timed) {
+	if (h->timed) {
 		h->tm.fire = on_timer;
-		uint64_t now = weft__now_ns();
-		double at = when * 1e9;
-		if (!(at > (double)now)) /* also NaN */
-			h->tm.when = now;
-		else if (at >= (double)(UINT64_MAX - 1))
-			h->tm.when = UINT64_MAX - 1;
-		else
-			h->tm.when = (uint64_t)ceil(at);
+		h->tm.when = deadline(kind, t, weft__clock_ns(w));
 		if (weft__timer_add(&w->timers, &h->tm)) {
 			weft__locals_unref(h->locals);
 			free(h);
@@ -116,18 +123,17 @@ static int schedule(bool timed, double when, weft_call_fn fn, void *arg, weft_ha
 
 WEFT_API int weft_call_soon(weft_call_fn fn, void *arg, weft_handle **handle)
 {
-	return schedule(false, 0, fn, arg, handle);
+	return schedule(SOON, 0, fn, arg, handle);
 }
 
 WEFT_API int weft_call_later(double delay, weft_call_fn fn, void *arg, weft_handle **handle)
 {
-	double when = weft_time() + (delay > 0 ? delay : 0);
-	return schedule(true, when, fn, arg, handle);
+	return schedule(AFTER, delay, fn, arg, handle);
 }
 
 WEFT_API int weft_call_at(double when, weft_call_fn fn, void *arg, weft_handle **handle)
 {
-	return schedule(true, when, fn, arg, handle);
+	return schedule(AT, when, fn, arg, handle);
 }
 
 WEFT_API bool weft_handle_cancel(weft_handle *h)

@@ -15,6 +15,7 @@
 #include "core/future.h"
 #include "core/task.h"
 #include "fiber/guard.h"
+#include "io/timer.h"
 #include "sched/worker.h"
 
 #define MAX_WORKERS 1024
@@ -38,6 +39,10 @@ static int config_copy(weft_config *out, const weft_config *in)
 	memcpy(out, in, in->size < sizeof(*out) ? in->size : sizeof(*out));
 	out->size = sizeof(*out);
 	if (out->workers > MAX_WORKERS || out->segv_handler > WEFT_SEGV_NEVER)
+		return -EINVAL;
+	/* tokio allows a paused clock only on its current-thread runtime:
+	 * with several workers "every task is idle" has no single owner */
+	if (out->paused_clock && out->workers != 1)
 		return -EINVAL;
 	return 0;
 }
@@ -170,6 +175,8 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	rt->nworkers = rt->cfg.workers ? rt->cfg.workers : (unsigned)(ncpu > 0 ? ncpu : 1);
 	rt->single = rt->nworkers == 1;
+	rt->paused = rt->cfg.paused_clock;
+	rt->paused_ns = weft__now_ns();
 	rt->stub = calloc(1, sizeof(*rt->stub));
 	rt->workers = aligned_alloc(64, sizeof(*rt->workers) * rt->nworkers);
 	if (!rt->stub || !rt->workers) {

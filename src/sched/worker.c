@@ -135,11 +135,11 @@ static inline struct weft__runnable *pop_prefetch(struct weft__fifo *q)
 }
 
 /* Fires the timers that are due; what they wake joins the ready queue. */
-static void fire_timers(struct weft__worker *w)
+void weft__fire_timers(struct weft__worker *w)
 {
 	if (!w->timers.n)
 		return;
-	uint64_t now = weft__now_ns();
+	uint64_t now = weft__clock_ns(w);
 	struct weft__timer *tm;
 	while ((tm = weft__timer_pop_due(&w->timers, now)))
 		tm->fire(tm, false);
@@ -212,7 +212,7 @@ static void park(struct weft__worker *w)
 	unsigned old = atomic_exchange_explicit(&w->park, WEFT__PARKED, memory_order_acq_rel);
 	if (!(old & WEFT__NOTIFIED) && !work_visible(w) && !should_exit(rt)) {
 		uint64_t next = weft__timer_next(&w->timers), timeout = UINT64_MAX;
-		if (next != WEFT__NO_DEADLINE) {
+		if (next != WEFT__NO_DEADLINE && !rt->paused) {
 			uint64_t now = weft__now_ns();
 			timeout = next > now ? next - now : 0;
 		}
@@ -240,11 +240,20 @@ static void loop_single(struct weft__worker *w)
 		}
 		if (w->ring.inflight)
 			weft__ring_poll(&w->ring);
-		fire_timers(w);
+		weft__fire_timers(w);
 		size_t n = w->ready.len;
 		if (n == 0) {
 			if (should_exit(rt))
 				return;
+			if (rt->paused && w->timers.n && live_tasks(rt)) {
+				/* Every task is idle: a paused clock jumps to the
+				 * next deadline (after one last look at the ring).
+				 * With no task left nothing waits for time. */
+				weft__ring_poll(&w->ring);
+				if (!w->ready.len && !work_visible(w))
+					rt->paused_ns = weft__timer_next(&w->timers);
+				continue;
+			}
 			park(w);
 			continue;
 		}
@@ -286,7 +295,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 	if (tick % CHECK_INTERVAL == 0) {
 		if (w->ring.inflight)
 			weft__ring_poll(&w->ring);
-		fire_timers(w);
+		weft__fire_timers(w);
 		struct weft__runnable *r = pull_inject(w);
 		if (r)
 			return r;
@@ -330,7 +339,7 @@ static struct weft__runnable *find_work(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
 	drain_inbox(w);
-	fire_timers(w);
+	weft__fire_timers(w);
 	struct weft__runnable *r = weft__fifo_pop(&w->ready);
 	if (r)
 		return r;

@@ -87,6 +87,8 @@ struct weft_runtime {
 	weft_config cfg;
 	unsigned nworkers;
 	bool single;                     /* one worker: asyncio's exact order */
+	bool paused;                     /* cfg.paused_clock (then single) */
+	uint64_t paused_ns;              /* the paused clock; its worker only */
 	struct weft__worker *workers;
 	struct weft__rtstub *stub;
 	struct weft__inject inject;
@@ -125,6 +127,15 @@ void weft__schedule_callback(weft_runtime *rt, struct weft__runnable *r);
 void weft__schedule_yield(struct weft__worker *w, struct weft__task *t);
 /* Makes w look for work: wakes it if it is parked. Any thread. */
 void weft__worker_notify(struct weft__worker *w);
+
+/* The clock timers use on worker w: real, or w's runtime's paused one. */
+static inline uint64_t weft__clock_ns(const struct weft__worker *w)
+{
+	return w && w->rt->paused ? w->rt->paused_ns : weft__now_ns();
+}
+
+/* Fires w's due timers (owner only). */
+void weft__fire_timers(struct weft__worker *w);
 
 /* The stack-overflow handler's question (fiber/guard.h). */
 bool weft__worker_guard_lookup(const void *addr, char *buf, size_t cap);
