@@ -31,8 +31,9 @@ WEFT_API void weft_future_unref(weft_future *f);
 /*
  * Completes f with `value`. Done callbacks and waiting tasks are scheduled,
  * never run inside this call. Returns 0, or -EINVAL (NULL, or f is a task:
- * only its function completes it), -EALREADY (already done), -ESHUTDOWN
- * (f's runtime has been destroyed). Never suspends. Any thread.
+ * only its function completes it), -EALREADY (already done, checked
+ * first), -ESHUTDOWN (f's runtime has been destroyed). Never suspends. Any
+ * thread.
  */
 WEFT_API int weft_future_set_result(weft_future *f, void *value);
 
@@ -70,9 +71,10 @@ WEFT_API const char *weft_future_message(const weft_future *f);
 
 /*
  * Requests cancellation (Future.cancel / Task.cancel). A plain future ends
- * cancelled at once. A task: see weft/task.h. `msg` is copied (NULL: none).
- * Returns false when f is NULL, done, or refuses cancellation. Never
- * suspends. Any thread.
+ * cancelled at once; so does one whose runtime was destroyed (its waiters
+ * elsewhere must not hang; its callbacks are dropped). A task: see
+ * weft/task.h. `msg` is copied (NULL: none). Returns false when f is NULL,
+ * done, or refuses cancellation. Never suspends. Any thread.
  */
 WEFT_API bool weft_cancel(weft_future *f, const char *msg);
 

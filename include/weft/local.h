@@ -17,8 +17,9 @@ typedef unsigned weft_local_key;
  */
 WEFT_API int weft_local_key_create(weft_local_key *key);
 
-/* The calling task's value for key; NULL if unset, unknown key, or outside
- * a task. */
+/* The calling task's value for key; in a done callback or a call_soon /
+ * call_later callback, the value of the task that scheduled it (captured
+ * then, as contextvars does). NULL if unset, unknown key, or elsewhere. */
 WEFT_API void *weft_local_get(weft_local_key key);
 
 /*

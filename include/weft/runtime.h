@@ -71,7 +71,8 @@ WEFT_API int weft_runtime_run(weft_runtime *rt, weft_task_fn fn, void *arg, void
  * (again, for tasks created meanwhile) until none is left; callbacks already
  * scheduled run; the workers stop; everything is released. Futures still
  * referenced stay readable; completing them then fails with -ESHUTDOWN.
- * Returns 0, or -EINVAL (NULL), -EPERM (called on one of rt's workers).
+ * Returns 0, or -EINVAL (NULL), -EPERM (called on a worker thread of any
+ * runtime).
  * Blocks the OS thread; foreign threads only. `rt` is freed memory after.
  */
 WEFT_API int weft_runtime_destroy(weft_runtime *rt);

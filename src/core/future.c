@@ -44,6 +44,13 @@ void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *
 
 weft_future *weft__future_failed(struct weft__rtstub *stub, int rc)
 {
+	if (!stub) {
+		/* on a worker, a failed future still belongs somewhere: its
+		 * callbacks run in the calling worker's runtime */
+		struct weft__worker *w = weft__worker_current();
+		if (w)
+			stub = w->rt->stub;
+	}
 	weft_future *f = malloc(sizeof(*f));
 	if (!f)
 		return &enomem_future;
@@ -127,7 +134,10 @@ static void futex_wake(_Atomic uint32_t *addr)
 
 static void dispatch(weft_future *f, struct weft__waiter *w)
 {
-	weft_runtime *rt = f->rt ? f->rt->rt : NULL;
+	/* A future of a destroyed runtime can still be cancelled (its waiters
+	 * in other runtimes and threads must not hang); its callbacks have
+	 * nowhere to run and are dropped. */
+	weft_runtime *rt = stub_dead(f) ? NULL : f->rt->rt;
 	while (w) {
 		/* read first: a woken task may reuse its node at once */
 		struct weft__waiter *next = w->next;
@@ -137,8 +147,12 @@ static void dispatch(weft_future *f, struct weft__waiter *w)
 			break;
 		case WEFT__WAIT_CALLBACK: {
 			struct weft__cb *cb = weft__container_of(w, struct weft__cb, w);
-			cb->fut = weft_future_ref(f);
-			weft__schedule_callback(rt, &cb->run);
+			if (rt) {
+				cb->fut = weft_future_ref(f);
+				weft__schedule_callback(rt, &cb->run);
+			} else {
+				cb_free(cb);
+			}
 			break;
 		}
 		case WEFT__WAIT_THREAD: {
@@ -155,10 +169,6 @@ static void dispatch(weft_future *f, struct weft__waiter *w)
 
 int weft__future_complete(weft_future *f, int rc, void *value, char *msg)
 {
-	if (stub_dead(f)) {
-		free(msg);
-		return -ESHUTDOWN;
-	}
 	weft__spin_lock(&f->lock);
 	if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__PENDING) {
 		weft__spin_unlock(&f->lock);
@@ -222,6 +232,8 @@ WEFT_API int weft_future_set_result(weft_future *f, void *value)
 {
 	if (!f || f->kind != WEFT__FUT_PLAIN)
 		return f && f->kind == WEFT__FUT_STATIC ? -EALREADY : -EINVAL;
+	if (stub_dead(f))
+		return weft__future_is_done(f) ? -EALREADY : -ESHUTDOWN;
 	int rc = weft__future_complete(f, 0, value, NULL);
 	return rc == -EALREADY ? weft__misuse(rc, "the future is already done") : rc;
 }
@@ -232,6 +244,8 @@ WEFT_API int weft_future_set_exception(weft_future *f, int code, const char *msg
 		return -EINVAL;
 	if (f->kind == WEFT__FUT_STATIC)
 		return -EALREADY;
+	if (stub_dead(f))
+		return weft__future_is_done(f) ? -EALREADY : -ESHUTDOWN;
 	char *copy = msg ? strdup(msg) : NULL;
 	int rc = weft__future_complete(f, code, NULL, copy);
 	if (rc == 0 && msg && !copy)

@@ -200,7 +200,15 @@ WEFT_API int weft_await(weft_future *f, void **result)
 		return weft__misuse(-EDEADLK, "a task cannot await itself");
 	if (!weft__future_is_done(f)) {
 		wait_on(t, f);
-	} else if (!w->rt->single && --w->budget == 0) {
+		int rc = weft_future_result(f, result);
+		/* A cancellation requested after f had already ended cancelled
+		 * is delivered by this -ECANCELED: once, as asyncio's __step
+		 * raises one CancelledError. */
+		if (rc == -ECANCELED)
+			take_cancel(t);
+		return rc;
+	}
+	if (!w->rt->single && --w->budget == 0) {
 		/* Invisible yield: it never delivers a cancellation. */
 		weft__task_switch_out(t, after_yield, NULL, false);
 	}

@@ -13,9 +13,8 @@
 #include <stdint.h>
 
 #include "fiber/sanitizer.h"
+#include "fiber/stack.h"
 #include "fiber/switch.h"
-
-struct weft__stack;
 
 struct weft__fiber {
 	struct weft__ctx ctx;      /* valid while the fiber is switched out */
@@ -61,7 +60,9 @@ static inline void weft__fiber_prepare(struct weft__fiber *f, struct weft__stack
 #ifdef WEFT_SANITIZED
 	f->lo = lo;
 	f->size = size;
-	f->tsan = weft__tsan_create();
+	if (!st->tsan)
+		st->tsan = weft__tsan_create();
+	f->tsan = st->tsan;
 	f->asan_fake = NULL;
 #endif
 	/* Cache colouring: stacks are page-aligned, so without an offset
@@ -78,8 +79,7 @@ static inline struct weft__stack *weft__fiber_release(struct weft__fiber *f)
 	struct weft__stack *st = f->stack;
 	f->stack = NULL;
 #ifdef WEFT_SANITIZED
-	weft__tsan_destroy(f->tsan);
-	f->tsan = NULL;
+	f->tsan = NULL; /* it stays with the stack */
 #endif
 	return st;
 }

@@ -97,6 +97,7 @@ static int chunk_add(struct weft__stack_pool *pool)
 			return -ENOMEM;
 		}
 		st->vg_id = VALGRIND_STACK_REGISTER(st->lo, (char *)st->lo + pool->size);
+		st->tsan = NULL;
 		st->next = pool->free;
 		pool->free = st;
 	}
@@ -209,8 +210,11 @@ void weft__stack_pool_destroy(struct weft__stack_pool *pool)
 	struct weft__stack_chunk *c = pool->chunks;
 	while (c) {
 		struct weft__stack_chunk *next = c->next;
-		for (int i = 0; i < CHUNK_STACKS; i++)
+		for (int i = 0; i < CHUNK_STACKS; i++) {
 			VALGRIND_STACK_DEREGISTER(c->stacks[i].vg_id);
+			if (c->stacks[i].tsan)
+				weft__tsan_destroy(c->stacks[i].tsan);
+		}
 		munmap(c->base, c->len);
 		free(c);
 		c = next;

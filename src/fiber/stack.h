@@ -22,6 +22,9 @@ struct weft__stack {
 	void *lo;                 /* usable [lo, lo + size) */
 	void *guard;              /* the guard page(s) just below lo */
 	unsigned vg_id;           /* Valgrind's stack id */
+	void *tsan;               /* TSan's fiber for this stack, made on first
+	                           * use and kept: creating one per task costs
+	                           * an mmap/munmap pair inside TSan */
 };
 
 struct weft__stack_chunk;

@@ -93,12 +93,12 @@ void weft__task_wake(struct weft__task *t)
 	struct weft__worker *w = weft__worker_current();
 	bool local = w && w->rt == rt;
 	if (rt->single) {
-		if (local) {
+		/* From another thread, wakes share the inject queue with
+		 * callbacks and spawns: one queue keeps asyncio's one order. */
+		if (local)
 			weft__fifo_push(&w->ready, &t->run);
-		} else {
-			weft__mpsc_push(&rt->workers[0].inbox, &t->run);
-			weft__worker_notify(&rt->workers[0]);
-		}
+		else
+			to_outside(rt, &t->run);
 		return;
 	}
 	bool mig = atomic_load_explicit(&t->migratable, memory_order_relaxed);

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Misuse is reported, never crashes and never blocks a worker (API.md
+ * "Conventions"): -EINVAL for bad arguments, -EPERM for a call made where
+ * it is not allowed, -EDEADLK for a task awaiting itself; future-returning
+ * calls return a future already failed with the code.
+ */
+#include "test_util.h"
+
+/* Codes seen inside tasks, asserted after the run. */
+static int rc_a = 1, rc_b = 1, rc_c = 1, rc_d = 1;
+static bool flag_a, flag_b;
+
+/* --- weft_await ---------------------------------------------------------------- */
+
+static int await_null_main(void *arg, void **res)
+{
+	rc_a = weft_await(NULL, NULL);
+	void *v = (void *)1;
+	rc_b = weft_await(NULL, &v);
+	flag_a = v == (void *)1; /* untouched */
+	return 0;
+}
+
+Test(misuse, await_null_is_einval, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(1, await_null_main, NULL, NULL), 0);
+	cr_assert_eq(rc_a, -EINVAL);
+	cr_assert_eq(rc_b, -EINVAL);
+	cr_assert(flag_a);
+	cr_assert_eq(weft_await(NULL, NULL), -EINVAL, "NULL outside a task is still -EINVAL");
+}
+
+Test(misuse, await_outside_a_task_is_eperm, .timeout = TEST_TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(1);
+	weft_future *done = weft_future_create(rt);
+	weft_future *pending = weft_future_create(rt);
+	int x;
+	weft_future_set_result(done, &x);
+	void *v = (void *)1;
+	cr_assert_eq(weft_await(done, &v), -EPERM, "even when the future is done");
+	cr_assert_eq(v, (void *)1, "the result is not touched on misuse");
+	cr_assert_eq(weft_await(pending, NULL), -EPERM);
+	cr_assert_not(weft_future_done(pending), "misuse does not touch f");
+	weft_future_unref(done);
+	weft_future_unref(pending);
+	weft_runtime_destroy(rt);
+}
+
+static int await_self_main(void *arg, void **res)
+{
+	weft_future *me = weft_current_task();
+	void *v = (void *)1;
+	rc_a = weft_await(me, &v);
+	flag_a = weft_future_done(me); /* must be false: we are running */
+	flag_b = v == (void *)1;
+	return 0;
+}
+
+Test(misuse, await_self_is_edeadlk, .timeout = TEST_TIMEOUT)
+{
+	void *v = NULL;
+	cr_assert_eq(tu_run_n(1, await_self_main, NULL, &v), 0);
+	cr_assert_eq(rc_a, -EDEADLK);
+	cr_assert_not(flag_a);
+	cr_assert(flag_b);
+}
+
+/* A done callback is not a task: awaiting there is -EPERM. */
+static atomic_int cb_done;
+static int cb_await_rc = 1, cb_wait_rc = 1, cb_sleep_rc = 1;
+
+static void misuse_cb(weft_future *f, void *arg)
+{
+	cb_await_rc = weft_await(f, NULL);
+	cb_wait_rc = weft_future_wait(f, 0, NULL);
+	cb_sleep_rc = weft_sleep(0);
+	atomic_store(&cb_done, 1);
+}
+
+static int cb_misuse_main(void *arg, void **res)
+{
+	weft_future *f = weft_future_create(NULL);
+	weft_future_add_done_callback(f, misuse_cb, NULL);
+	weft_future_set_result(f, NULL);
+	weft_sleep(0);
+	weft_future_unref(f);
+	return 0;
+}
+
+Test(misuse, suspending_calls_inside_a_callback_are_eperm, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(1, cb_misuse_main, NULL, NULL), 0);
+	cr_assert_eq(atomic_load(&cb_done), 1);
+	cr_assert_eq(cb_await_rc, -EPERM);
+	cr_assert_eq(cb_wait_rc, -EPERM, "weft_future_wait on a worker thread");
+	cr_assert_eq(cb_sleep_rc, -EPERM);
+}
+
+/* --- future-returning calls fail as futures -------------------------------------- */
+
+static void assert_failed(weft_future *f, int code)
+{
+	cr_assert_not_null(f, "never NULL");
+	cr_assert(weft_future_done(f));
+	void *v = (void *)1;
+	cr_assert_eq(weft_future_result(f, &v), code);
+	cr_assert_eq(weft_future_exception(f), code);
+	weft_future_unref(f);
+}
+
+Test(misuse, create_task_outside_a_task_is_eperm_future)
+{
+	assert_failed(weft_create_task(tu_return_arg, NULL, NULL), -EPERM);
+	assert_failed(weft_create_task(NULL, NULL, NULL), -EPERM);
+}
+
+static weft_future *null_fn_future;
+
+static int create_null_fn_main(void *arg, void **res)
+{
+	null_fn_future = weft_create_task(NULL, NULL, "nothing");
+	return 0;
+}
+
+Test(misuse, create_task_null_fn_is_einval_future, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(1, create_null_fn_main, NULL, NULL), 0);
+	assert_failed(null_fn_future, -EINVAL);
+}
+
+Test(misuse, spawn_bad_arguments_are_einval_futures, .timeout = TEST_TIMEOUT)
+{
+	assert_failed(weft_spawn(NULL, tu_return_arg, NULL, NULL), -EINVAL);
+	assert_failed(weft_spawn(NULL, NULL, NULL, NULL), -EINVAL);
+	weft_runtime *rt = tu_runtime(1);
+	weft_future *f = weft_spawn(rt, NULL, NULL, "x");
+	cr_assert_not(weft_is_task(f) && !weft_future_done(f));
+	assert_failed(f, -EINVAL);
+	weft_runtime_destroy(rt);
+}
+
+/* A failed future is still a future: awaiting it in a task gives its code. */
+static int await_failed_main(void *arg, void **res)
+{
+	weft_future *f = weft_create_task(NULL, NULL, NULL);
+	rc_a = weft_await(f, NULL);
+	weft_future_unref(f);
+	return 0;
+}
+
+Test(misuse, awaiting_a_failed_future_gives_its_code, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(1, await_failed_main, NULL, NULL), 0);
+	cr_assert_eq(rc_a, -EINVAL);
+}
+
+/* --- suspending outside a task ----------------------------------------------------- */
+
+Test(misuse, sleep_outside_a_task_is_eperm)
+{
+	cr_assert_eq(weft_sleep(0), -EPERM);
+	cr_assert_eq(weft_sleep(0.01), -EPERM);
+	cr_assert_eq(weft_sleep(-1), -EPERM);
+}
+
+/* seconds <= 0 or NaN yields (weft/time.h). Timed sleeps belong to the
+ * timer tests: the brief's "-ENOSYS until the wheel is built" no longer
+ * holds now that weft/time.h documents real timed sleeps. */
+static int nonpositive_sleep_main(void *arg, void **res)
+{
+	rc_b = weft_sleep(NAN);
+	rc_c = weft_sleep(-5);
+	rc_d = weft_sleep(-INFINITY);
+	return 0;
+}
+
+Test(misuse, sleep_nonpositive_or_nan_yields, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(1, nonpositive_sleep_main, NULL, NULL), 0);
+	cr_assert_eq(rc_b, 0);
+	cr_assert_eq(rc_c, 0);
+	cr_assert_eq(rc_d, 0);
+}
+
+/* --- blocking calls on a worker thread ----------------------------------------------- */
+
+static weft_runtime *outer_rt;
+
+static int blocking_main(void *arg, void **res)
+{
+	weft_future *f = weft_future_create(NULL);
+	weft_future_set_result(f, NULL);
+	rc_a = weft_future_wait(f, 0, NULL); /* even on a done future */
+	rc_b = weft_run(tu_return_arg, NULL, NULL, NULL);
+	rc_c = weft_runtime_run(weft_current_runtime(), tu_return_arg, NULL, NULL);
+	rc_d = weft_runtime_destroy(weft_current_runtime());
+	weft_runtime *nested = (weft_runtime *)1;
+	int rc = weft_runtime_create(NULL, &nested);
+	flag_a = rc == -EPERM;
+	flag_b = nested == NULL;
+	outer_rt = weft_current_runtime();
+	weft_future_unref(f);
+	return 0;
+}
+
+Test(misuse, blocking_calls_inside_a_task_are_eperm, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned w = 1; w <= 2; w++) {
+		cr_assert_eq(tu_run_n(w, blocking_main, NULL, NULL), 0);
+		cr_assert_eq(rc_a, -EPERM, "weft_future_wait inside a task");
+		cr_assert_eq(rc_b, -EPERM, "nested weft_run");
+		cr_assert_eq(rc_c, -EPERM, "weft_runtime_run on a worker");
+		cr_assert_eq(rc_d, -EPERM, "weft_runtime_destroy from inside");
+		cr_assert(flag_a, "weft_runtime_create on a worker");
+		cr_assert(flag_b);
+	}
+}
+
+Test(misuse, cancel_null_is_false)
+{
+	cr_assert_not(weft_cancel(NULL, NULL));
+	cr_assert_not(weft_cancel(NULL, "msg"));
+}
+
+Test(misuse, null_runtime_arguments)
+{
+	cr_assert_eq(weft_runtime_run(NULL, tu_return_arg, NULL, NULL), -EINVAL);
+	cr_assert_eq(weft_runtime_destroy(NULL), -EINVAL);
+	cr_assert_eq(weft_runtime_create(NULL, NULL), -EINVAL);
+	cr_assert_eq(weft_run(NULL, NULL, NULL, NULL), -EINVAL);
+	cr_assert_null(weft_current_runtime());
+	cr_assert_null(weft_current_task());
+}
+
+Test(misuse, runtime_run_null_fn_is_einval, .timeout = TEST_TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(1);
+	cr_assert_eq(weft_runtime_run(rt, NULL, NULL, NULL), -EINVAL);
+	cr_assert_eq(weft_runtime_destroy(rt), 0);
+}
+
+/* --- the config struct ------------------------------------------------------------------ */
+
+Test(misuse, config_size_zero_is_einval)
+{
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.size = 0;
+	weft_runtime *rt = (weft_runtime *)1;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	cr_assert_null(rt);
+	cr_assert_eq(weft_run(tu_return_arg, NULL, &cfg, NULL), -EINVAL);
+	/* Smaller than the first field after size: still too small. */
+	cfg.size = offsetof(weft_config, workers);
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+}
+
+Test(misuse, config_bad_values_are_einval)
+{
+	weft_config cfg = tu_config(1025);
+	weft_runtime *rt = NULL;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL, "workers > 1024");
+	cfg = tu_config(1);
+	cfg.segv_handler = (enum weft_segv_mode)99;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+}
+
+Test(misuse, config_init_fills_defaults)
+{
+	weft_config cfg;
+	memset(&cfg, 0xa5, sizeof(cfg));
+	weft_config_init(&cfg);
+	cr_assert_eq(cfg.size, sizeof(weft_config));
+	cr_assert_eq(cfg.workers, 0);
+	cr_assert_eq(cfg.stack_size, 0);
+	cr_assert_not(cfg.migratable);
+	cr_assert_not(cfg.debug);
+	cr_assert_eq(cfg.ring_entries, 0);
+	cr_assert_not(cfg.ring_no_defer);
+	cr_assert_not(cfg.pin_workers);
+	cr_assert_eq(cfg.segv_handler, WEFT_SEGV_AUTO);
+	weft_config_init(NULL); /* harmless */
+}
+
+/* A caller compiled against an older, smaller weft_config (only size and
+ * workers): fields past its size read as defaults. The bytes past it are
+ * filled with garbage that would fail creation if read (ring_entries
+ * 0xffffffff is refused by io_uring_setup, segv_handler out of range). */
+Test(misuse, config_from_older_smaller_abi_works, .timeout = TEST_TIMEOUT)
+{
+	union {
+		weft_config cfg;
+		unsigned char bytes[sizeof(weft_config)];
+	} u;
+	memset(u.bytes, 0xff, sizeof(u.bytes));
+	u.cfg.size = offsetof(weft_config, workers) + sizeof(u.cfg.workers);
+	u.cfg.workers = 3;
+	weft_runtime *rt = tu_runtime_cfg(&u.cfg);
+	cr_assert_eq(weft_runtime_workers(rt), 3);
+	void *v = NULL;
+	cr_assert_eq(weft_runtime_run(rt, tu_return_arg, (void *)5, &v), 0);
+	cr_assert_eq((long)v, 5);
+	cr_assert_eq(weft_runtime_destroy(rt), 0);
+	cr_assert_eq(u.cfg.workers, 3, "the caller's struct is not written");
+}
+
+Test(misuse, config_from_newer_bigger_abi_is_accepted, .timeout = TEST_TIMEOUT)
+{
+	/* A caller built against a later weft with more fields passes a bigger
+	 * size; this weft reads what it knows. */
+	union {
+		weft_config cfg;
+		unsigned char bytes[sizeof(weft_config) + 64];
+	} u;
+	memset(u.bytes, 0, sizeof(u.bytes));
+	weft_config_init(&u.cfg);
+	u.cfg.size = sizeof(u.bytes);
+	u.cfg.workers = 2;
+	weft_runtime *rt = NULL;
+	int rc = weft_runtime_create(&u.cfg, &rt);
+	if (rc == WEFT_ENOURING)
+		cr_skip_test("SKIP: io_uring is not available here");
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(weft_runtime_workers(rt), 2);
+	weft_runtime_destroy(rt);
+}
+
+/* --- a runtime that is shutting down refuses new work -------------------------------------- */
+
+static atomic_int stubborn_cancelled, stubborn_release;
+
+static int stubborn(void *arg, void **res)
+{
+	/* Sees the shutdown's cancel, then keeps the runtime busy until the
+	 * test has checked that new work is refused. */
+	for (;;) {
+		if (weft_sleep(0) == -ECANCELED)
+			atomic_store(&stubborn_cancelled, 1);
+		if (atomic_load(&stubborn_release))
+			return -ECANCELED;
+	}
+}
+
+static void *destroy_thread(void *arg)
+{
+	weft_runtime_destroy(arg);
+	return NULL;
+}
+
+Test(misuse, shutting_down_runtime_refuses_work, .timeout = TEST_TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(2);
+	weft_future *t = weft_spawn(rt, stubborn, NULL, NULL);
+	tu_nap_ms(5);
+	pthread_t th;
+	pthread_create(&th, NULL, destroy_thread, rt);
+	cr_assert(tu_wait_flag(&stubborn_cancelled, 1, 5.0 * WEFT_TEST_SLOW));
+	/* rt is still allocated: destroy is blocked on the stubborn task. */
+	weft_future *late = weft_spawn(rt, tu_return_arg, NULL, NULL);
+	int late_rc = weft_future_result(late, NULL);
+	int run_rc = weft_runtime_run(rt, tu_return_arg, NULL, NULL);
+	atomic_store(&stubborn_release, 1);
+	pthread_join(th, NULL);
+	cr_assert_eq(late_rc, -ESHUTDOWN);
+	cr_assert_eq(run_rc, -ESHUTDOWN);
+	weft_future_unref(late);
+	cr_assert(weft_future_cancelled(t));
+	weft_future_unref(t);
+}

@@ -1,0 +1,592 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The runtime (weft/runtime.h): worker counts, idle CPU, io_uring refused
+ * by the kernel (a real seccomp filter), the COOP_TASKRUN ring fallback,
+ * and behaviour with several workers: every waiter woken, correct results
+ * with and without migration, and the home-worker rule.
+ */
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+/* --- worker counts ---------------------------------------------------------- */
+
+static weft_runtime *seen_rt;
+static unsigned seen_workers;
+
+static int report_runtime(void *arg, void **res)
+{
+	seen_rt = weft_current_runtime();
+	seen_workers = weft_runtime_workers(seen_rt);
+	/* a little work spread over the workers */
+	weft_future *ts[16];
+	for (long i = 0; i < 16; i++)
+		ts[i] = weft_create_task(tu_return_arg, (void *)i, NULL);
+	long sum = 0;
+	for (int i = 0; i < 16; i++) {
+		void *v = NULL;
+		weft_await(ts[i], &v);
+		sum += (long)v;
+		weft_future_unref(ts[i]);
+	}
+	*res = (void *)sum;
+	return 0;
+}
+
+Test(runtime, worker_counts, .timeout = TEST_TIMEOUT)
+{
+	/* More workers than the machine's cores is fine. */
+	static const unsigned counts[] = {1, 2, 4, 8};
+	for (unsigned i = 0; i < 4; i++) {
+		weft_runtime *rt = tu_runtime(counts[i]);
+		cr_assert_eq(weft_runtime_workers(rt), counts[i]);
+		cr_assert_null(weft_current_runtime(), "the test thread is no worker");
+		void *v = NULL;
+		cr_assert_eq(weft_runtime_run(rt, report_runtime, NULL, &v), 0);
+		cr_assert_eq(seen_rt, rt, "weft_current_runtime inside a task");
+		cr_assert_eq(seen_workers, counts[i]);
+		cr_assert_eq((long)v, 15 * 16 / 2);
+		cr_assert_eq(weft_runtime_destroy(rt), 0);
+	}
+	cr_assert_eq(weft_runtime_workers(NULL), 0);
+}
+
+Test(runtime, default_workers_is_one_per_cpu, .timeout = TEST_TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime_cfg(NULL);
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cr_assert_eq(weft_runtime_workers(rt), (unsigned)(ncpu > 0 ? ncpu : 1));
+	weft_runtime_destroy(rt);
+
+	weft_config cfg = tu_config(0);
+	rt = tu_runtime_cfg(&cfg);
+	cr_assert_eq(weft_runtime_workers(rt), (unsigned)(ncpu > 0 ? ncpu : 1));
+	weft_runtime_destroy(rt);
+}
+
+Test(runtime, pinned_workers_run, .timeout = TEST_TIMEOUT)
+{
+	weft_config cfg = tu_config(3);
+	cfg.pin_workers = true;
+	void *v = NULL;
+	cr_assert_eq(tu_run(report_runtime, NULL, &cfg, &v), 0);
+	cr_assert_eq((long)v, 15 * 16 / 2);
+}
+
+/* --- an idle runtime does not spin ---------------------------------------- */
+
+static double process_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void assert_idle_cheap(weft_runtime *rt, const char *what)
+{
+	/* Let start-up (and any earlier work) settle first. */
+	tu_nap_ms(50);
+	double c0 = process_cpu();
+	tu_nap_ms(300);
+	double used = process_cpu() - c0;
+	cr_assert_lt(used, 0.100, "%s: %.1f ms of CPU in 300 ms idle (busy spinning?)", what,
+		     used * 1e3);
+	(void)rt;
+}
+
+Test(runtime, idle_uses_no_cpu, .timeout = TEST_TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(0);
+	assert_idle_cheap(rt, "default workers");
+	weft_runtime_destroy(rt);
+
+	rt = tu_runtime(1);
+	assert_idle_cheap(rt, "1 worker");
+	weft_runtime_destroy(rt);
+
+	rt = tu_runtime(8);
+	assert_idle_cheap(rt, "8 workers");
+	weft_runtime_destroy(rt);
+}
+
+Test(runtime, idle_after_work_uses_no_cpu, .timeout = TEST_TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(4);
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(weft_runtime_run(rt, report_runtime, NULL, NULL), 0);
+	assert_idle_cheap(rt, "4 workers after work");
+	weft_runtime_destroy(rt);
+}
+
+Test(runtime, idle_with_ring_fallback_uses_no_cpu, .timeout = TEST_TIMEOUT)
+{
+	weft_config cfg = tu_config(2);
+	cfg.ring_no_defer = true;
+	weft_runtime *rt = tu_runtime_cfg(&cfg);
+	cr_assert_eq(weft_runtime_run(rt, report_runtime, NULL, NULL), 0);
+	assert_idle_cheap(rt, "COOP_TASKRUN fallback");
+	weft_runtime_destroy(rt);
+}
+
+/* --- io_uring refused by the kernel ---------------------------------------- */
+
+#if defined(__x86_64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+/*
+ * Makes io_uring_setup fail with `err` for this thread and the threads it
+ * creates from now on (the runtime's workers), as a container's seccomp
+ * profile does. Criterion runs each test in its own process, so the filter
+ * dies with the test.
+ */
+static void deny_io_uring_setup(int err)
+{
+#ifdef TEST_AUDIT_ARCH
+	struct sock_filter filter[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = {
+		.len = (unsigned short)(sizeof(filter) / sizeof(filter[0])),
+		.filter = filter,
+	};
+	cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0, "PR_SET_NO_NEW_PRIVS: %s",
+		     strerror(errno));
+	cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0,
+		     "PR_SET_SECCOMP: %s", strerror(errno));
+	/* The filter works: the raw syscall now fails as asked. */
+	long rc = syscall(__NR_io_uring_setup, 4, NULL);
+	cr_assert_eq(rc, -1);
+	cr_assert_eq(errno, err);
+#else
+	cr_skip_test("SKIP: no seccomp arch constant for this machine in the test");
+#endif
+}
+
+/* Runs weft_runtime_create with stderr captured; returns its code. */
+static int create_capturing_stderr(weft_config *cfg, weft_runtime **rt, char *out, size_t cap)
+{
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *tmp = tmpfile();
+	cr_assert_not_null(tmp);
+	dup2(fileno(tmp), 2);
+	int rc = weft_runtime_create(cfg, rt);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	size_t n = fread(out, 1, cap - 1, tmp);
+	out[n] = '\0';
+	fclose(tmp);
+	return rc;
+}
+
+static void check_enouring(int err)
+{
+	deny_io_uring_setup(err);
+	static const unsigned counts[] = {1, 3};
+	for (int i = 0; i < 2; i++) {
+		weft_config cfg = tu_config(counts[i]);
+		weft_runtime *rt = (weft_runtime *)&cfg; /* must be overwritten */
+		cr_assert_eq(weft_runtime_create(&cfg, &rt), WEFT_ENOURING);
+		cr_assert_null(rt, "*out is not set on failure");
+	}
+	/* The fallback ring modes are refused as well. */
+	weft_config cfg = tu_config(2);
+	cfg.ring_no_defer = true;
+	weft_runtime *rt = NULL;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), WEFT_ENOURING);
+	/* asyncio.run's equivalent reports the creation error. */
+	cr_assert_eq(weft_run(tu_return_arg, NULL, NULL, NULL), WEFT_ENOURING);
+	/* With debug, the kernel's reason is printed. */
+	cfg = tu_config(1);
+	cfg.debug = true;
+	char text[1024];
+	cr_assert_eq(create_capturing_stderr(&cfg, &rt, text, sizeof(text)), WEFT_ENOURING);
+	cr_assert_not_null(strstr(text, strerror(err)), "debug output lacks the reason: %s",
+			   text);
+}
+
+Test(runtime, no_io_uring_enosys, .timeout = TEST_TIMEOUT)
+{
+	check_enouring(ENOSYS); /* a kernel built without io_uring */
+}
+
+Test(runtime, no_io_uring_eperm, .timeout = TEST_TIMEOUT)
+{
+	check_enouring(EPERM); /* kernel.io_uring_disabled, a container's profile */
+}
+
+/* --- several workers ------------------------------------------------------- */
+
+/* Recursive fan-out: sum(n) = n + sum of two children's sums, through
+ * tasks (a few thousand of them). */
+static int tree(void *arg, void **res)
+{
+	long depth = (long)arg;
+	if (depth == 0) {
+		weft_sleep(0);
+		*res = (void *)1;
+		return 0;
+	}
+	weft_future *a = weft_create_task(tree, (void *)(depth - 1), NULL);
+	weft_future *b = weft_create_task(tree, (void *)(depth - 1), NULL);
+	void *va = NULL, *vb = NULL;
+	int ra = weft_await(a, &va);
+	int rb = weft_await(b, &vb);
+	weft_future_unref(a);
+	weft_future_unref(b);
+	if (ra || rb)
+		return ra ? ra : rb;
+	*res = (void *)((long)va + (long)vb + 1);
+	return 0;
+}
+
+static void check_tree(weft_config *cfg, const char *what)
+{
+	enum { DEPTH = 10 };
+	void *v = NULL;
+	cr_assert_eq(tu_run(tree, (void *)(long)DEPTH, cfg, &v), 0, "%s", what);
+	cr_assert_eq((long)v, (1L << (DEPTH + 1)) - 1, "%s", what);
+}
+
+Test(runtime, results_correct_with_several_workers, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned w = 1; w <= 4; w *= 2) {
+		weft_config cfg = tu_config(w);
+		check_tree(&cfg, "home mode");
+	}
+}
+
+Test(runtime, results_correct_migratable, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned w = 1; w <= 4; w *= 2) {
+		weft_config cfg = tu_config(w);
+		cfg.migratable = true;
+		check_tree(&cfg, "migratable mode");
+	}
+}
+
+Test(runtime, ring_fallback_works, .timeout = TEST_TIMEOUT)
+{
+	/* COOP_TASKRUN instead of SINGLE_ISSUER|DEFER_TASKRUN: cross-worker
+	 * wakes (MSG_RING) and foreign wakes (eventfd) still work. */
+	for (unsigned w = 1; w <= 4; w *= 2) {
+		weft_config cfg = tu_config(w);
+		cfg.ring_no_defer = true;
+		check_tree(&cfg, "ring_no_defer");
+		weft_runtime *rt = tu_runtime_cfg(&cfg);
+		for (int i = 0; i < 3; i++) {
+			tu_nap_ms(5); /* let the workers park */
+			void *v = NULL;
+			cr_assert_eq(weft_runtime_run(rt, report_runtime, NULL, &v), 0);
+			cr_assert_eq((long)v, 15 * 16 / 2);
+		}
+		weft_runtime_destroy(rt);
+	}
+}
+
+Test(runtime, small_ring_works, .timeout = TEST_TIMEOUT)
+{
+	weft_config cfg = tu_config(4);
+	cfg.ring_entries = 4;
+	check_tree(&cfg, "ring_entries=4");
+}
+
+/* Every waiter of one future is woken. */
+enum { NWAITERS = 100 };
+static atomic_int waiters_ready, waiters_ok;
+
+static int gate_waiter(void *arg, void **res)
+{
+	atomic_fetch_add(&waiters_ready, 1);
+	void *v = NULL;
+	int rc = weft_await(arg, &v);
+	if (rc == 0 && (long)v == 77)
+		atomic_fetch_add(&waiters_ok, 1);
+	return rc;
+}
+
+static int gate_setter(void *arg, void **res)
+{
+	/* Wait (yielding) until every waiter has run, then open the gate. */
+	while (atomic_load(&waiters_ready) < NWAITERS)
+		weft_sleep(0);
+	return weft_future_set_result(arg, (void *)77);
+}
+
+static int gate_main(void *arg, void **res)
+{
+	weft_future *gate = weft_future_create(NULL);
+	weft_future *ts[NWAITERS];
+	for (int i = 0; i < NWAITERS; i++)
+		ts[i] = weft_create_task(gate_waiter, gate, NULL);
+	weft_future *s = weft_create_task(gate_setter, gate, NULL);
+	int bad = 0;
+	for (int i = 0; i < NWAITERS; i++) {
+		if (weft_await(ts[i], NULL))
+			bad++;
+		weft_future_unref(ts[i]);
+	}
+	if (weft_await(s, NULL))
+		bad++;
+	weft_future_unref(s);
+	weft_future_unref(gate);
+	return bad ? -EPROTO : 0;
+}
+
+Test(runtime, all_waiters_woken, .timeout = TEST_TIMEOUT)
+{
+	static const unsigned counts[] = {1, 2, 4};
+	for (int m = 0; m < 2; m++) {
+		for (int i = 0; i < 3; i++) {
+			atomic_store(&waiters_ready, 0);
+			atomic_store(&waiters_ok, 0);
+			weft_config cfg = tu_config(counts[i]);
+			cfg.migratable = m;
+			cr_assert_eq(tu_run(gate_main, NULL, &cfg, NULL), 0);
+			cr_assert_eq(atomic_load(&waiters_ok), NWAITERS, "workers=%u migratable=%d",
+				     counts[i], m);
+		}
+	}
+}
+
+Test(runtime, all_waiters_woken_by_foreign_thread, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned w = 2; w <= 4; w *= 2) {
+		atomic_store(&waiters_ready, 0);
+		atomic_store(&waiters_ok, 0);
+		weft_runtime *rt = tu_runtime(w);
+		weft_future *gate = weft_future_create(rt);
+		weft_future *ts[NWAITERS];
+		for (int i = 0; i < NWAITERS; i++)
+			ts[i] = weft_spawn(rt, gate_waiter, gate, NULL);
+		cr_assert(tu_wait_flag(&waiters_ready, NWAITERS, 5.0 * WEFT_TEST_SLOW));
+		cr_assert_eq(weft_future_set_result(gate, (void *)77), 0);
+		for (int i = 0; i < NWAITERS; i++) {
+			cr_assert_eq(weft_future_wait(ts[i], 5.0 * WEFT_TEST_SLOW, NULL), 0);
+			weft_future_unref(ts[i]);
+		}
+		cr_assert_eq(atomic_load(&waiters_ok), NWAITERS);
+		weft_future_unref(gate);
+		weft_runtime_destroy(rt);
+	}
+}
+
+/* --- the home-worker rule ---------------------------------------------------- */
+
+/* A non-migratable task resumes on the OS thread it started on, after
+ * sleep(0)s and after awaits of futures completed on other workers. */
+enum { NHOME = 24, ROUNDS = 20 };
+static atomic_int moved, home_rounds, helpers_elsewhere;
+static int set_from_helper(void *arg, void **res)
+{
+	void **pair = arg;
+	weft_sleep(0);
+	if (!pthread_equal(pthread_self(), *(pthread_t *)pair[1]))
+		atomic_fetch_add(&helpers_elsewhere, 1);
+	weft_future_set_result(pair[0], (void *)1);
+	return 0;
+}
+
+static int homebody(void *arg, void **res)
+{
+	if (arg) {
+		/* Takes effect at the next wake-up; the sleep(0) makes the
+		 * thread it resumes on its home from then on. */
+		weft_task_set_migratable(weft_current_task(), false);
+		weft_sleep(0);
+	}
+	pthread_t start = pthread_self();
+	for (int r = 0; r < ROUNDS; r++) {
+		weft_sleep(0);
+		if (!pthread_equal(pthread_self(), start))
+			atomic_fetch_add(&moved, 1);
+		weft_future *f = weft_future_create(NULL);
+		void *pair[2] = {f, &start};
+		weft_future *h = weft_create_task(set_from_helper, pair, NULL);
+		weft_await(f, NULL);
+		if (!pthread_equal(pthread_self(), start))
+			atomic_fetch_add(&moved, 1);
+		weft_await(h, NULL);
+		if (!pthread_equal(pthread_self(), start))
+			atomic_fetch_add(&moved, 1);
+		weft_future_unref(h);
+		weft_future_unref(f);
+		atomic_fetch_add(&home_rounds, 1);
+	}
+	return 0;
+}
+
+static int home_main(void *arg, void **res)
+{
+	weft_future *ts[NHOME];
+	for (int i = 0; i < NHOME; i++)
+		ts[i] = weft_create_task(homebody, arg, NULL);
+	for (int i = 0; i < NHOME; i++) {
+		weft_await(ts[i], NULL);
+		weft_future_unref(ts[i]);
+	}
+	return 0;
+}
+
+Test(runtime, non_migratable_tasks_stay_on_their_thread, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned w = 2; w <= 4; w *= 2) {
+		atomic_store(&moved, 0);
+		atomic_store(&home_rounds, 0);
+		cr_assert_eq(tu_run_n(w, home_main, NULL, NULL), 0);
+		cr_assert_eq(atomic_load(&home_rounds), NHOME * ROUNDS);
+		cr_assert_eq(atomic_load(&moved), 0,
+			     "workers=%u: a non-migratable task resumed on another thread %d times", w,
+			     atomic_load(&moved));
+		cr_log_info("workers=%u: %d of %d helpers completed a future from another thread",
+			    w, atomic_load(&helpers_elsewhere), NHOME * ROUNDS);
+		atomic_store(&helpers_elsewhere, 0);
+	}
+}
+
+Test(runtime, per_task_non_migratable_in_migratable_runtime, .timeout = TEST_TIMEOUT)
+{
+	/* weft_task_set_migratable(t, false) before t first runs: t keeps to
+	 * its home worker even though the runtime's default is migratable. */
+	weft_config cfg = tu_config(4);
+	cfg.migratable = true;
+	cr_assert_eq(tu_run(home_main, (void *)1, &cfg, NULL), 0);
+	cr_assert_eq(atomic_load(&home_rounds), NHOME * ROUNDS);
+	cr_assert_eq(atomic_load(&moved), 0, "moved %d times", atomic_load(&moved));
+}
+
+/* Per-task migratable in a home-mode runtime: still correct results. */
+static int migratable_child(void *arg, void **res)
+{
+	long n = (long)arg;
+	for (int i = 0; i < 10; i++)
+		weft_sleep(0);
+	*res = (void *)(n * n);
+	return 0;
+}
+
+static int per_task_migratable_main(void *arg, void **res)
+{
+	enum { N = 64 };
+	weft_future *ts[N];
+	for (long i = 0; i < N; i++) {
+		ts[i] = weft_create_task(migratable_child, (void *)i, NULL);
+		if (weft_task_set_migratable(ts[i], i % 2 == 0) != 0)
+			return -EPROTO;
+	}
+	long sum = 0;
+	for (int i = 0; i < N; i++) {
+		void *v = NULL;
+		if (weft_await(ts[i], &v))
+			return -EPROTO;
+		sum += (long)v;
+		weft_future_unref(ts[i]);
+	}
+	*res = (void *)sum;
+	return 0;
+}
+
+Test(runtime, per_task_migratable_results_correct, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned w = 2; w <= 4; w *= 2) {
+		void *v = NULL;
+		cr_assert_eq(tu_run_n(w, per_task_migratable_main, NULL, &v), 0);
+		cr_assert_eq((long)v, 63L * 64 * 127 / 6, "workers=%u", w);
+	}
+	cr_assert_eq(weft_task_set_migratable(NULL, true), -EINVAL);
+}
+
+/* --- shutdown ---------------------------------------------------------------- */
+
+static atomic_int cb_count;
+
+static void counting_cb(weft_future *f, void *arg)
+{
+	atomic_fetch_add(&cb_count, 1);
+}
+
+Test(runtime, destroy_runs_callbacks_already_scheduled, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned w = 1; w <= 2; w++) {
+		atomic_store(&cb_count, 0);
+		weft_runtime *rt = tu_runtime(w);
+		weft_future *f = weft_future_create(rt);
+		weft_future_set_result(f, NULL);
+		for (int i = 0; i < 200; i++)
+			cr_assert_eq(weft_future_add_done_callback(f, counting_cb, NULL), 0);
+		cr_assert_eq(weft_runtime_destroy(rt), 0);
+		cr_assert_eq(atomic_load(&cb_count), 200, "workers=%u", w);
+		weft_future_unref(f);
+	}
+}
+
+/* A task that creates more tasks while being cancelled at shutdown: they
+ * are cancelled too and destroy still returns. */
+static int respawner(void *arg, void **res)
+{
+	for (;;) {
+		int rc = weft_sleep(0);
+		if (rc) {
+			/* cleanup code may still create tasks (asyncio allows it) */
+			if ((long)arg < 3)
+				weft_future_unref(weft_create_task(respawner,
+								   (void *)((long)arg + 1), NULL));
+			return rc;
+		}
+	}
+}
+
+Test(runtime, destroy_cancels_tasks_created_during_shutdown, .timeout = TEST_TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(2);
+	weft_future *t = weft_spawn(rt, respawner, NULL, NULL);
+	tu_nap_ms(10);
+	cr_assert_eq(weft_runtime_destroy(rt), 0);
+	cr_assert(weft_future_cancelled(t));
+	weft_future_unref(t);
+}
+
+/* A task of runtime A awaits a plain future of runtime B; B is destroyed
+ * (the future can no longer be completed: -ESHUTDOWN), then A is. A's
+ * destroy must still cancel that task and return (weft/runtime.h:
+ * "every remaining task is cancelled and awaited ... Returns 0"). */
+static weft_future *foreign_rt_fut;
+static atomic_int xwait_started;
+
+static int await_other_runtime(void *arg, void **res)
+{
+	atomic_store(&xwait_started, 1);
+	return weft_await(foreign_rt_fut, NULL);
+}
+
+Test(runtime, destroy_with_task_awaiting_dead_runtimes_future, .timeout = TEST_TIMEOUT)
+{
+	weft_runtime *a = tu_runtime(1);
+	weft_runtime *b = tu_runtime(1);
+	foreign_rt_fut = weft_future_create(b);
+	weft_future *t = weft_spawn(a, await_other_runtime, NULL, NULL);
+	cr_assert(tu_wait_flag(&xwait_started, 1, 5.0 * WEFT_TEST_SLOW));
+	cr_assert_eq(weft_runtime_destroy(b), 0);
+	cr_assert_eq(weft_runtime_destroy(a), 0);
+	cr_assert(weft_future_done(t));
+	weft_future_unref(t);
+	weft_future_unref(foreign_rt_fut);
+}

@@ -1,0 +1,151 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Helpers shared by the Criterion behaviour suites (test_future.c,
+ * test_task.c, ...). Everything is static inline so each test file only
+ * pays for what it uses.
+ *
+ * The one rule: cr_assert only on the test's own thread. Task functions
+ * and done callbacks run on worker threads; they record what they saw (in
+ * plain variables written before the runtime hands the outcome back, or in
+ * atomics) and the test asserts once weft_run / weft_future_wait returned.
+ */
+#ifndef WEFT_TEST_UTIL_H
+#define WEFT_TEST_UTIL_H
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <weft.h>
+
+#ifndef WEFT_TEST_SLOW
+#define WEFT_TEST_SLOW 1
+#endif
+
+/* Timeout of a test that waits on a runtime. */
+#define TEST_TIMEOUT (10 * WEFT_TEST_SLOW)
+
+static inline weft_config tu_config(unsigned workers)
+{
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.workers = workers;
+	return cfg;
+}
+
+/* weft_run, skipping the test loudly when the kernel refuses io_uring. */
+static inline int tu_run(weft_task_fn fn, void *arg, const weft_config *cfg, void **res)
+{
+	int rc = weft_run(fn, arg, cfg, res);
+	if (rc == WEFT_ENOURING)
+		cr_skip_test("SKIP: io_uring is not available here (%s)", weft_strerror(rc));
+	return rc;
+}
+
+/* weft_run with `workers` workers. */
+static inline int tu_run_n(unsigned workers, weft_task_fn fn, void *arg, void **res)
+{
+	weft_config cfg = tu_config(workers);
+	return tu_run(fn, arg, &cfg, res);
+}
+
+/* weft_runtime_create, skipping loudly without io_uring, asserting otherwise. */
+static inline weft_runtime *tu_runtime_cfg(const weft_config *cfg)
+{
+	weft_runtime *rt = NULL;
+	int rc = weft_runtime_create(cfg, &rt);
+	if (rc == WEFT_ENOURING)
+		cr_skip_test("SKIP: io_uring is not available here (%s)", weft_strerror(rc));
+	cr_assert_eq(rc, 0, "weft_runtime_create: %s", weft_strerror(rc));
+	cr_assert_not_null(rt);
+	return rt;
+}
+
+static inline weft_runtime *tu_runtime(unsigned workers)
+{
+	weft_config cfg = tu_config(workers);
+	return tu_runtime_cfg(&cfg);
+}
+
+static inline double tu_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static inline void tu_nap_ms(long ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* Foreign thread: polls until *flag >= want or `secs` pass; true if reached. */
+static inline bool tu_wait_flag(atomic_int *flag, int want, double secs)
+{
+	double end = tu_now() + secs;
+	while (atomic_load(flag) < want) {
+		if (tu_now() > end)
+			return false;
+		tu_nap_ms(1);
+	}
+	return true;
+}
+
+/*
+ * An event log: tasks and callbacks append names, the test compares the
+ * whole sequence as one string ("A1 B1 C1"), so a failure shows both.
+ */
+#define TU_LOG_MAX 128
+
+struct tu_log {
+	atomic_int n;
+	const char *ev[TU_LOG_MAX];
+};
+
+static inline void tu_log_add(struct tu_log *l, const char *ev)
+{
+	int i = atomic_fetch_add(&l->n, 1);
+	if (i < TU_LOG_MAX)
+		l->ev[i] = ev;
+}
+
+static inline int tu_log_len(struct tu_log *l)
+{
+	return atomic_load(&l->n);
+}
+
+/* Joins the log with spaces into buf (static per call site is fine). */
+static inline const char *tu_log_str(struct tu_log *l, char *buf, size_t cap)
+{
+	size_t off = 0;
+	int n = atomic_load(&l->n);
+	buf[0] = '\0';
+	for (int i = 0; i < n && i < TU_LOG_MAX; i++) {
+		int k = snprintf(buf + off, cap - off, "%s%s", i ? " " : "", l->ev[i]);
+		if (k < 0 || (size_t)k >= cap - off)
+			break;
+		off += (size_t)k;
+	}
+	return buf;
+}
+
+#define tu_assert_log(l, expected)                                                                 \
+	do {                                                                                       \
+		char tu_buf_[2048];                                                                \
+		cr_assert_str_eq(tu_log_str((l), tu_buf_, sizeof(tu_buf_)), (expected));           \
+	} while (0)
+
+/* A task function that returns its arg as its result. */
+static inline int tu_return_arg(void *arg, void **res)
+{
+	*res = arg;
+	return 0;
+}
+
+#endif
