@@ -11,10 +11,14 @@ extern "C" {
 #include <weft/common.h>
 #include <weft/error.h>
 #include <weft/future.h>
+#include <weft/gather.h>
 #include <weft/local.h>
 #include <weft/runtime.h>
 #include <weft/task.h>
+#include <weft/taskgroup.h>
 #include <weft/time.h>
+#include <weft/timeout.h>
+#include <weft/wait.h>
 
 #ifdef __cplusplus
 }

@@ -77,6 +77,7 @@ static weft_future *spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const ch
 	t->num_cancels = 0;
 	t->cancel_msg = NULL;
 	t->fail_msg = NULL;
+	t->timeouts = NULL;
 	t->locals = inside && w->current ? weft__locals_ref(w->current->locals) : NULL;
 	weft__task_register(inside ? w : NULL, rt, t);
 	weft__schedule_new(rt, t);
@@ -113,6 +114,9 @@ void weft__task_free(struct weft__task *t)
 
 void weft__task_finish(struct weft__task *t, int rc, void *value)
 {
+	/* A timeout scope must be exited before the task returns. */
+	if (t->timeouts)
+		weft__timeout_abort_open(t);
 	char *msg = NULL;
 	weft__spin_lock(&t->fut.lock);
 	if (rc == -ECANCELED) {

@@ -42,6 +42,8 @@ struct weft__task {
 	/* Only the running task touches these: */
 	char *fail_msg;                  /* weft_fail's, moved to fut.msg at exit */
 	struct weft__locals *locals;     /* task-local values (shared, immutable) */
+	struct weft_timeout *timeouts;   /* innermost open timeout scope, linked
+	                                  * outwards (core/timeout.c); NULL if none */
 	/* The runtime's list of live tasks (weft_all_tasks, shutdown). */
 	struct weft__task *prev, *next;
 	struct weft__tasklist *list;
@@ -61,6 +63,11 @@ void weft__task_free(struct weft__task *t);
 
 /* Completes the running task with its function's outcome. */
 void weft__task_finish(struct weft__task *t, int rc, void *value);
+
+/* Called by weft__task_finish when t->timeouts is not NULL: reports the
+ * task that returned inside an open timeout scope and aborts
+ * (core/timeout.c). */
+void weft__timeout_abort_open(struct weft__task *t) __attribute__((noreturn));
 
 /* weft_sleep for seconds > 0, on the calling task (core/time.c). */
 int weft__sleep_timed(double seconds);
