@@ -33,6 +33,7 @@ struct weft__ring {
 	uint64_t efd_buf;   /* the armed read's target */
 	bool efd_armed;     /* a read on efd is in flight */
 	bool deferred;      /* set up with DEFER_TASKRUN: reaping needs a syscall */
+	bool valgrind;      /* under Valgrind: park in poll() on the eventfd */
 	unsigned inflight;  /* weft__io_op operations not yet completed */
 };
 
