@@ -25,18 +25,68 @@ static weft_future enomem_future = {
 	.rc = -ENOMEM,
 };
 
+/*
+ * Bare futures come from a per-worker cache: a one-shot future per
+ * message (ping-pong, sleeps) otherwise costs a malloc/free pair that
+ * overflows glibc's per-thread cache. ASan builds use malloc, so
+ * use-after-free stays visible.
+ */
+enum { FUTURE_CACHE_MAX = 1024 };
+
+static weft_future *future_alloc(void)
+{
+#ifndef WEFT_ASAN
+	struct weft__worker *w = weft__worker_current();
+	if (w && w->futures) {
+		weft_future *f = w->futures;
+		w->futures = *(weft_future **)f;
+		w->nfutures--;
+		f->cached = true;
+		return f;
+	}
+#endif
+	weft_future *f = malloc(sizeof(*f));
+	if (f)
+		f->cached = true;
+	return f;
+}
+
+static void future_dealloc(weft_future *f)
+{
+#ifndef WEFT_ASAN
+	struct weft__worker *w = weft__worker_current();
+	if (w && w->nfutures < FUTURE_CACHE_MAX) {
+		*(weft_future **)f = w->futures;
+		w->futures = f;
+		w->nfutures++;
+		return;
+	}
+#endif
+	free(f);
+}
+
+void weft__future_cache_flush(struct weft__worker *w)
+{
+	while (w->futures) {
+		weft_future *f = w->futures;
+		w->futures = *(weft_future **)f;
+		free(f);
+	}
+	w->nfutures = 0;
+}
+
 void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *stub)
 {
 	atomic_init(&f->refs, 1);
 	f->kind = kind;
 	atomic_init(&f->state, WEFT__PENDING);
 	atomic_init(&f->lock.held, false);
+	f->cached = false; /* composite futures are blocks of their own */
 	f->rc = 0;
 	f->value = NULL;
 	f->msg = NULL;
 	f->rt = stub;
-	if (stub)
-		atomic_fetch_add_explicit(&stub->refs, 1, memory_order_relaxed);
+	weft__stub_ref(stub);
 	f->wait_head = NULL;
 	f->wait_tail = &f->wait_head;
 	f->ops = NULL;
@@ -51,19 +101,36 @@ weft_future *weft__future_failed(struct weft__rtstub *stub, int rc)
 		if (w)
 			stub = w->rt->stub;
 	}
-	weft_future *f = malloc(sizeof(*f));
+	weft_future *f = future_alloc();
 	if (!f)
 		return &enomem_future;
 	weft__future_init(f, WEFT__FUT_PLAIN, stub);
+	f->cached = true;
 	f->rc = rc;
 	atomic_store_explicit(&f->state, rc == -ECANCELED ? WEFT__CANCELLED : WEFT__DONE,
 			      memory_order_release);
 	return f;
 }
 
+void weft__stub_ref(struct weft__rtstub *stub)
+{
+	if (!stub)
+		return;
+	struct weft__worker *w = weft__worker_current();
+	if (w && w->rt->stub == stub)
+		w->stub_refs++;
+	else
+		atomic_fetch_add_explicit(&stub->refs, 1, memory_order_relaxed);
+}
+
 void weft__stub_unref(struct weft__rtstub *stub)
 {
-	if (stub && atomic_fetch_sub_explicit(&stub->refs, 1, memory_order_acq_rel) == 1)
+	if (!stub)
+		return;
+	struct weft__worker *w = weft__worker_current();
+	if (w && w->rt->stub == stub)
+		w->stub_refs--;
+	else if (atomic_fetch_sub_explicit(&stub->refs, 1, memory_order_acq_rel) == 1)
 		free(stub);
 }
 
@@ -80,10 +147,11 @@ WEFT_API weft_future *weft_future_create(weft_runtime *rt)
 			return weft__future_failed(NULL, -EINVAL);
 		rt = w->rt;
 	}
-	weft_future *f = malloc(sizeof(*f));
+	weft_future *f = future_alloc();
 	if (!f)
 		return weft__future_failed(rt->stub, -ENOMEM);
 	weft__future_init(f, WEFT__FUT_PLAIN, rt->stub);
+	f->cached = true;
 	return f;
 }
 
@@ -116,6 +184,8 @@ WEFT_API void weft_future_unref(weft_future *f)
 	if (f->kind == WEFT__FUT_TASK) {
 		weft__task_free((struct weft__task *)f);
 		weft__task_dealloc((struct weft__task *)f);
+	} else if (f->cached) {
+		future_dealloc(f);
 	} else {
 		free(f);
 	}

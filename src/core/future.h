@@ -53,7 +53,10 @@ struct weft_future {
 	unsigned char kind;               /* enum weft__fut_kind, fixed */
 	_Atomic unsigned char state;      /* enum weft__fut_state; DONE is
 	                                   * stored with release after rc/value/msg */
-	weft__spinlock lock;              /* guards the waiter list, the
+	weft__spinlock lock;
+	bool cached;                      /* a bare weft_future from a worker's
+	                                   * cache (weft__future_alloc), not a
+	                                   * block of its own to free() */              /* guards the waiter list, the
 	                                   * completion, and a task's cancel state */
 	int rc;                           /* valid once DONE */
 	void *value;                      /* valid once DONE */
@@ -100,6 +103,10 @@ void weft__cb_run(struct weft__worker *w, struct weft__runnable *r);
 /* Releases a scheduled callback that will never run (runtime gone). */
 void weft__cb_discard(struct weft__runnable *r);
 
+/* Frees a worker's cache of bare futures (the worker stopping). */
+void weft__future_cache_flush(struct weft__worker *w);
+
+void weft__stub_ref(struct weft__rtstub *stub);
 void weft__stub_unref(struct weft__rtstub *stub);
 
 /* A future already failed with rc (the static one for -ENOMEM). */

@@ -125,10 +125,18 @@ static long live_tasks(weft_runtime *rt)
 	return n;
 }
 
-static void stub_release(weft_runtime *rt)
+/* The workers are joined: fold their counts in and drop the bias (and
+ * the runtime's own reference, which the bias stood for). */
+static void stub_release(weft_runtime *rt, unsigned nthreads)
 {
-	atomic_store_explicit(&rt->stub->dead, true, memory_order_release);
-	weft__stub_unref(rt->stub);
+	struct weft__rtstub *stub = rt->stub;
+	atomic_store_explicit(&stub->dead, true, memory_order_release);
+	int64_t local = 0;
+	for (unsigned i = 0; i < nthreads; i++)
+		local += rt->workers[i].stub_refs;
+	int64_t delta = local - WEFT__STUB_BIAS;
+	if (atomic_fetch_add_explicit(&stub->refs, delta, memory_order_acq_rel) + delta == 0)
+		free(stub);
 }
 
 /* Frees what create made; the workers have been joined. */
@@ -142,8 +150,8 @@ static void runtime_free(weft_runtime *rt, unsigned nthreads)
 	weft__inject_destroy(&rt->inject);
 	pthread_cond_destroy(&rt->cond);
 	pthread_mutex_destroy(&rt->lock);
+	stub_release(rt, nthreads);
 	free(rt->workers);
-	stub_release(rt);
 	free(rt);
 }
 
@@ -185,7 +193,7 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 		free(rt);
 		return -ENOMEM;
 	}
-	atomic_init(&rt->stub->refs, 1);
+	atomic_init(&rt->stub->refs, WEFT__STUB_BIAS);
 	atomic_init(&rt->stub->dead, false);
 	rt->stub->rt = rt;
 	memset(rt->workers, 0, sizeof(*rt->workers) * rt->nworkers);

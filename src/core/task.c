@@ -168,7 +168,9 @@ static void after_yield(struct weft__worker *w, struct weft__task *t, void *arg)
 static void wait_on(struct weft__task *t, weft_future *f)
 {
 	weft__spin_lock(&t->fut.lock);
-	t->fut_waiter = weft_future_ref(f);
+	/* No reference of its own: the awaiting caller holds one until
+	 * weft_await returns, and task_cancel takes one under this lock. */
+	t->fut_waiter = f;
 	bool cancel_now = atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
 	char *msg = NULL;
 	if (cancel_now) {
@@ -186,10 +188,8 @@ static void wait_on(struct weft__task *t, weft_future *f)
 	free(msg);
 	weft__task_switch_out(t, after_await, f, false);
 	weft__spin_lock(&t->fut.lock);
-	weft_future *fw = t->fut_waiter;
 	t->fut_waiter = NULL;
 	weft__spin_unlock(&t->fut.lock);
-	weft_future_unref(fw);
 }
 
 WEFT_API int weft_await(weft_future *f, void **result)

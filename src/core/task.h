@@ -36,7 +36,8 @@ struct weft__task {
 	/* Under fut.lock: */
 	char *name;                      /* NULL: "Task-<id>" */
 	char default_name[24];           /* formatted on first ask */
-	weft_future *fut_waiter;         /* what it awaits (a reference) */
+	weft_future *fut_waiter;         /* what it awaits (borrowed: the
+	                                  * awaiting caller holds a reference) */
 	int num_cancels;                 /* cancelling() */
 	char *cancel_msg;                /* the last cancel's message */
 	/* Only the running task touches these: */

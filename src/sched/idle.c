@@ -40,7 +40,7 @@ bool weft__idle_start_search(struct weft_runtime *rt, struct weft__worker *w)
 		if (2 * SEARCHING(s) >= idle->nworkers)
 			return false;
 	} while (!atomic_compare_exchange_weak_explicit(&idle->state, &s, s + 1,
-							memory_order_acq_rel, memory_order_relaxed));
+							memory_order_seq_cst, memory_order_relaxed));
 	w->searching = true;
 	return true;
 }
@@ -48,9 +48,10 @@ bool weft__idle_start_search(struct weft_runtime *rt, struct weft__worker *w)
 void weft__idle_notify_one(struct weft_runtime *rt)
 {
 	struct weft__idle *idle = &rt->idle;
-	/* An RMW, not a load: it must be ordered after the caller's push
-	 * (see the header). */
-	uint32_t s = atomic_fetch_add_explicit(&idle->state, 0, memory_order_acq_rel);
+	/* seq_cst, after the caller's seq_cst push: see the header. A plain
+	 * load keeps this shared line in every core's cache instead of
+	 * bouncing it on each spawn, as an RMW would. */
+	uint32_t s = atomic_load_explicit(&idle->state, memory_order_seq_cst);
 	if (SEARCHING(s) > 0 || UNPARKED(s) >= idle->nworkers)
 		return;
 	pthread_mutex_lock(&idle->lock);
@@ -61,7 +62,7 @@ void weft__idle_notify_one(struct weft_runtime *rt)
 		wake->is_sleeper = false;
 		/* It wakes up as a searcher, counted here so that no second
 		 * waker picks another sleeper for the same work. */
-		atomic_fetch_add_explicit(&idle->state, ONE_UNPARKED + 1, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&idle->state, ONE_UNPARKED + 1, memory_order_seq_cst);
 	}
 	pthread_mutex_unlock(&idle->lock);
 	if (wake)
@@ -73,7 +74,7 @@ void weft__idle_found_work(struct weft_runtime *rt, struct weft__worker *w)
 	if (!w->searching)
 		return;
 	w->searching = false;
-	uint32_t s = atomic_fetch_sub_explicit(&rt->idle.state, 1, memory_order_acq_rel);
+	uint32_t s = atomic_fetch_sub_explicit(&rt->idle.state, 1, memory_order_seq_cst);
 	if (SEARCHING(s) == 1)
 		weft__idle_notify_one(rt);
 }
@@ -83,7 +84,7 @@ bool weft__idle_to_parked(struct weft_runtime *rt, struct weft__worker *w)
 	struct weft__idle *idle = &rt->idle;
 	pthread_mutex_lock(&idle->lock);
 	uint32_t dec = ONE_UNPARKED + (w->searching ? 1 : 0);
-	uint32_t s = atomic_fetch_sub_explicit(&idle->state, dec, memory_order_acq_rel);
+	uint32_t s = atomic_fetch_sub_explicit(&idle->state, dec, memory_order_seq_cst);
 	bool last = w->searching && SEARCHING(s) == 1;
 	w->searching = false;
 	idle->sleepers[idle->nsleepers++] = w->index;
@@ -105,7 +106,7 @@ void weft__idle_from_parked(struct weft_runtime *rt, struct weft__worker *w)
 			}
 		}
 		w->is_sleeper = false;
-		atomic_fetch_add_explicit(&idle->state, ONE_UNPARKED, memory_order_acq_rel);
+		atomic_fetch_add_explicit(&idle->state, ONE_UNPARKED, memory_order_seq_cst);
 	} else {
 		/* notify_one counted it as unparked and searching. */
 		w->searching = true;

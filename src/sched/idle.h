@@ -5,11 +5,13 @@
  * woken only when work appears and no one is searching, so there is
  * neither a thundering herd nor a lost wake-up.
  *
- * The state word packs (unparked << 16) | searching. Wakers read it with
- * a read-modify-write after publishing their work; parkers change it with
- * a read-modify-write before re-checking the queues. Two RMWs on one
- * atomic are totally ordered, so one side always sees the other (no bare
- * fences: ThreadSanitizer does not model them).
+ * The state word packs (unparked << 16) | searching. A waker publishes its
+ * work with a seq_cst store or RMW (run queue tail, inbox or inject push)
+ * and then reads the word with a seq_cst load; a parker changes the word
+ * with a seq_cst RMW and then re-checks the queues with seq_cst loads.
+ * All four are in C11's single total order of seq_cst operations, so
+ * either the waker sees the parker (and wakes someone) or the parker sees
+ * the work. No bare fences: ThreadSanitizer does not model them.
  */
 #ifndef WEFT_SCHED_IDLE_H
 #define WEFT_SCHED_IDLE_H

@@ -39,7 +39,7 @@ void weft__inject_push_batch(struct weft__inject *q, struct weft__runnable *firs
 static inline bool weft__inject_empty(struct weft__inject *q)
 {
 	return weft__mpsc_empty(&q->in) &&
-	       atomic_load_explicit(&q->out_len, memory_order_acquire) == 0;
+	       atomic_load_explicit(&q->out_len, memory_order_seq_cst) == 0;
 }
 
 /*

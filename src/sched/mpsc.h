@@ -20,9 +20,9 @@ struct weft__mpsc {
 
 /*
  * Pushes the chain first..last (linked through ->next, `first` newest).
- * acq_rel: the release publishes the runnables to the consumer's exchange;
- * the acquire half lets a waker's following read of a park word be ordered
- * after it (see idle.c and worker.c).
+ * seq_cst: its release publishes the runnables to the consumer's exchange;
+ * and a pusher's following seq_cst load of the idle word (or RMW of a park
+ * word) must be ordered after it (see sched/idle.h).
  */
 static inline void weft__mpsc_push_chain(struct weft__mpsc *s, struct weft__runnable *first,
 					 struct weft__runnable *last)
@@ -30,7 +30,7 @@ static inline void weft__mpsc_push_chain(struct weft__mpsc *s, struct weft__runn
 	struct weft__runnable *old = atomic_load_explicit(&s->head, memory_order_relaxed);
 	do
 		last->next = old;
-	while (!atomic_compare_exchange_weak_explicit(&s->head, &old, first, memory_order_acq_rel,
+	while (!atomic_compare_exchange_weak_explicit(&s->head, &old, first, memory_order_seq_cst,
 						      memory_order_relaxed));
 }
 
@@ -39,9 +39,10 @@ static inline void weft__mpsc_push(struct weft__mpsc *s, struct weft__runnable *
 	weft__mpsc_push_chain(s, r, r);
 }
 
+/* seq_cst: a parking worker's re-check pairs with a push (sched/idle.h). */
 static inline bool weft__mpsc_empty(struct weft__mpsc *s)
 {
-	return atomic_load_explicit(&s->head, memory_order_relaxed) == NULL;
+	return atomic_load_explicit(&s->head, memory_order_seq_cst) == NULL;
 }
 
 /*

@@ -20,8 +20,10 @@ bool weft__runq_push_owner(struct weft__runq *q, struct weft__runnable *r)
 	if (t - h >= WEFT__RUNQ_CAP)
 		return false;
 	atomic_store_explicit(&q->slot[t & MASK], r, memory_order_relaxed);
-	/* release: publishes the slot to thieves' acquire load of tail */
-	atomic_store_explicit(&q->tail, t + 1, memory_order_release);
+	/* seq_cst (also a release publishing the slot to thieves' acquire of
+	 * tail): the pusher's following seq_cst load of the idle word must not
+	 * move before it; see sched/idle.h. */
+	atomic_store_explicit(&q->tail, t + 1, memory_order_seq_cst);
 	return true;
 }
 

@@ -53,11 +53,13 @@ struct weft__runnable *weft__runq_take_half_owner(struct weft__runq *q,
  */
 struct weft__runnable *weft__runq_steal_half(struct weft__runq *victim, struct weft__runq *dst);
 
-/* Any thread: a racy estimate, exact for the owner when no one steals. */
+/* Any thread: a racy estimate, exact for the owner when no one steals.
+ * seq_cst loads: a parking worker's re-check pairs with the seq_cst tail
+ * store of a push (see sched/idle.h). */
 static inline uint32_t weft__runq_len(struct weft__runq *q)
 {
-	uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
-	uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
+	uint32_t t = atomic_load_explicit(&q->tail, memory_order_seq_cst);
+	uint32_t h = atomic_load_explicit(&q->head, memory_order_seq_cst);
 	return t - h;
 }
 

@@ -26,18 +26,8 @@
 #define BUDGET 128        /* awaits that do not suspend before a forced yield */
 #define INJECT_BATCH 32
 
-static __thread struct weft__worker *tls_worker;
-
-/* noipa: GCC must not merge or hoist this read across a fiber switch. */
-#if defined(__clang__)
-__attribute__((noinline))
-#else
-__attribute__((noipa))
-#endif
-struct weft__worker *weft__worker_current(void)
-{
-	return tls_worker;
-}
+__thread struct weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+#define tls_worker weft__tls_worker
 
 static void task_entry(void *p)
 {
@@ -440,6 +430,7 @@ void *weft__worker_main(void *arg)
 		discard_timers(w);
 		weft__stack_cache_flush(&rt->stacks, &w->stacks);
 		weft__task_slab_retire(w);
+		weft__future_cache_flush(w);
 		weft__guard_thread_exit(w->altstack);
 	}
 	tls_worker = NULL;

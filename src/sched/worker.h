@@ -60,11 +60,14 @@ struct weft__worker {
 	unsigned budget;                  /* co-operative budget of `current` */
 	uint32_t rng;
 	uint64_t id_next, id_end;         /* this worker's block of task ids */
+	int64_t stub_refs;                /* net stub references (see weft__rtstub) */
 	bool searching;
 	struct weft__ring ring;
 	struct weft__timer_heap timers;
 	struct weft__stack_cache stacks;
 	struct weft__task_slab *slab;     /* tasks are carved from it */
+	weft_future *futures;             /* cache of bare futures (core/future.c) */
+	unsigned nfutures;
 	unsigned slab_used;
 	void *altstack;
 
@@ -76,9 +79,19 @@ struct weft__worker {
 	struct weft__tasklist tasks;
 } __attribute__((aligned(64)));
 
-/* A runtime's handle that futures keep; outlives the runtime. */
+/*
+ * A runtime's handle that futures keep; outlives the runtime. Counting a
+ * reference per future on one shared word made every spawn and every
+ * future bounce a cache line between workers, so references taken and
+ * dropped on the runtime's own workers are counted in the worker
+ * (weft__worker.stub_refs, plain integers that may go negative), and
+ * `refs` holds the others plus WEFT__STUB_BIAS while the runtime lives.
+ * weft_runtime_destroy folds the workers' counts in and removes the bias;
+ * from then on `refs` is exact and whoever brings it to 0 frees the stub.
+ */
+#define WEFT__STUB_BIAS ((int64_t)1 << 62)
 struct weft__rtstub {
-	_Atomic uint32_t refs;
+	_Atomic int64_t refs;
 	atomic_bool dead;
 	weft_runtime *rt; /* valid while !dead */
 };
@@ -107,11 +120,27 @@ struct weft_runtime {
 };
 
 /*
- * The worker running on this thread, or NULL. Read through a function GCC
- * cannot see into (noipa), never cached across a suspension: a migratable
- * task may resume on another thread.
+ * The worker running on this thread, or NULL. Never cached across a
+ * suspension: a migratable task may resume on another thread, and GCC and
+ * Clang keep thread-local addresses across calls. So the read is an asm
+ * volatile the compiler can neither merge nor hoist (initial-exec TLS: two
+ * instructions, no call). Only the loop code in worker.c, which never runs
+ * on a task's fiber, touches the variable directly.
  */
-struct weft__worker *weft__worker_current(void);
+extern __thread struct weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
+
+static inline struct weft__worker *weft__worker_current(void)
+{
+#if defined(__x86_64__)
+	struct weft__worker *w;
+	__asm__ volatile("movq weft__tls_worker@gottpoff(%%rip), %0\n\t"
+			 "movq %%fs:(%0), %0"
+			 : "=r"(w));
+	return w;
+#else
+#error "weft: weft__worker_current needs a port for this architecture"
+#endif
+}
 
 /* Worker thread entry. */
 void *weft__worker_main(void *arg);
