@@ -77,7 +77,9 @@ void weft__future_cache_flush(struct weft__worker *w)
 
 void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *stub)
 {
-	atomic_init(&f->refs, 1);
+	/* A task's count stays 0 until spawn publishes it: weft_all_tasks may
+	 * be looking at the slot already. */
+	atomic_store_explicit(&f->refs, kind == WEFT__FUT_TASK ? 0 : 1, memory_order_relaxed);
 	f->kind = kind;
 	atomic_init(&f->state, WEFT__PENDING);
 	atomic_init(&f->lock.held, false);
@@ -131,7 +133,13 @@ void weft__stub_unref(struct weft__rtstub *stub)
 	if (w && w->rt->stub == stub)
 		w->stub_refs--;
 	else if (atomic_fetch_sub_explicit(&stub->refs, 1, memory_order_acq_rel) == 1)
-		free(stub);
+		weft__stub_free(stub);
+}
+
+void weft__stub_free(struct weft__rtstub *stub)
+{
+	weft__slab_reclaim_stub(stub);
+	free(stub);
 }
 
 static bool stub_dead(const weft_future *f)
@@ -180,15 +188,17 @@ WEFT_API void weft_future_unref(weft_future *f)
 		w = next;
 	}
 	free(f->msg);
-	weft__stub_unref(f->rt);
+	struct weft__rtstub *stub = f->rt;
 	if (f->kind == WEFT__FUT_TASK) {
 		weft__task_free((struct weft__task *)f);
-		weft__task_dealloc((struct weft__task *)f);
+		/* before the stub goes: an emptied slab is handed to it */
+		weft__task_dealloc((struct weft__task *)f, stub);
 	} else if (f->cached) {
 		future_dealloc(f);
 	} else {
 		free(f);
 	}
+	weft__stub_unref(stub);
 }
 
 /* A foreign thread blocked in weft_future_wait. */

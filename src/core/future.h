@@ -107,6 +107,8 @@ void weft__cb_discard(struct weft__runnable *r);
 void weft__future_cache_flush(struct weft__worker *w);
 
 void weft__stub_ref(struct weft__rtstub *stub);
+/* Frees a stub whose count reached zero (its runtime is gone). */
+void weft__stub_free(struct weft__rtstub *stub);
 void weft__stub_unref(struct weft__rtstub *stub);
 
 /* A future already failed with rc (the static one for -ENOMEM). */

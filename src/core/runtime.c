@@ -58,73 +58,6 @@ WEFT_API weft_runtime *weft_current_runtime(void)
 	return w ? w->rt : NULL;
 }
 
-void weft__task_register(struct weft__worker *w, weft_runtime *rt, struct weft__task *t)
-{
-	struct weft__tasklist *l = &(w ? w : &rt->workers[0])->tasks;
-	t->list = l;
-	t->prev = NULL;
-	weft__spin_lock(&l->lock);
-	t->next = l->head;
-	if (l->head)
-		l->head->prev = t;
-	l->head = t;
-	atomic_store_explicit(&l->count, atomic_load_explicit(&l->count, memory_order_relaxed) + 1,
-			      memory_order_release);
-	weft__spin_unlock(&l->lock);
-}
-
-void weft__task_unregister(weft_runtime *rt, struct weft__task *t)
-{
-	struct weft__tasklist *l = t->list;
-	weft__spin_lock(&l->lock);
-	if (t->prev)
-		t->prev->next = t->next;
-	else
-		l->head = t->next;
-	if (t->next)
-		t->next->prev = t->prev;
-	long left = atomic_load_explicit(&l->count, memory_order_relaxed) - 1;
-	atomic_store_explicit(&l->count, left, memory_order_release);
-	weft__spin_unlock(&l->lock);
-	if (left == 0) {
-		/* destroy may be waiting for the last task */
-		pthread_mutex_lock(&rt->lock);
-		if (rt->waiting_idle)
-			pthread_cond_broadcast(&rt->cond);
-		pthread_mutex_unlock(&rt->lock);
-	}
-}
-
-WEFT_API long weft_all_tasks(weft_runtime *rt, weft_future **out, size_t cap)
-{
-	if (!rt)
-		rt = weft_current_runtime();
-	if (!rt || (!out && cap))
-		return -EINVAL;
-	long n = 0;
-	for (unsigned i = 0; i < rt->nworkers; i++) {
-		struct weft__tasklist *l = &rt->workers[i].tasks;
-		weft__spin_lock(&l->lock);
-		for (struct weft__task *t = l->head; t; t = t->next) {
-			if (weft__future_is_done(&t->fut))
-				continue;
-			if ((size_t)n < cap)
-				out[n] = weft_future_ref(&t->fut);
-			n++;
-		}
-		weft__spin_unlock(&l->lock);
-	}
-	return n;
-}
-
-static long live_tasks(weft_runtime *rt)
-{
-	long n = 0;
-	for (unsigned i = 0; i < rt->nworkers; i++)
-		n += atomic_load_explicit(&rt->workers[i].tasks.count, memory_order_acquire);
-	return n;
-}
-
 /* The workers are joined: fold their counts in and drop the bias (and
  * the runtime's own reference, which the bias stood for). */
 static void stub_release(weft_runtime *rt, unsigned nthreads)
@@ -136,7 +69,7 @@ static void stub_release(weft_runtime *rt, unsigned nthreads)
 		local += rt->workers[i].stub_refs;
 	int64_t delta = local - WEFT__STUB_BIAS;
 	if (atomic_fetch_add_explicit(&stub->refs, delta, memory_order_acq_rel) + delta == 0)
-		free(stub);
+		weft__stub_free(stub);
 }
 
 /* Frees what create made; the workers have been joined. */
@@ -146,6 +79,8 @@ static void runtime_free(weft_runtime *rt, unsigned nthreads)
 		if (rt->workers[i].ring.efd >= 0 || rt->workers[i].ring.ring.ring_fd > 0)
 			weft__ring_exit(&rt->workers[i].ring);
 	weft__stack_pool_destroy(&rt->stacks);
+	weft__slab_reclaim(rt); /* emptied slabs still registered */
+	weft__slab_registry_destroy(&rt->slabs);
 	weft__idle_destroy(&rt->idle);
 	weft__inject_destroy(&rt->inject);
 	pthread_cond_destroy(&rt->cond);
@@ -195,9 +130,12 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 	}
 	atomic_init(&rt->stub->refs, WEFT__STUB_BIAS);
 	atomic_init(&rt->stub->dead, false);
+	atomic_init(&rt->stub->empty_slabs.head, NULL);
 	rt->stub->rt = rt;
 	memset(rt->workers, 0, sizeof(*rt->workers) * rt->nworkers);
+	atomic_init(&rt->outside_spawned, 0);
 	if (weft__inject_init(&rt->inject) || weft__idle_init(&rt->idle, rt->nworkers) ||
+	    weft__slab_registry_init(&rt->slabs) ||
 	    weft__stack_pool_init(&rt->stacks, rt->cfg.stack_size) ||
 	    pthread_mutex_init(&rt->lock, NULL) || pthread_cond_init(&rt->cond, NULL)) {
 		/* init functions only fail on allocation; partial state is
@@ -216,8 +154,8 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 		weft__runq_init(&w->runq);
 		atomic_init(&w->inbox.head, NULL);
 		atomic_init(&w->park, 0);
-		atomic_init(&w->tasks.lock.held, false);
-		atomic_init(&w->tasks.count, 0);
+		atomic_init(&w->spawned, 0);
+		atomic_init(&w->retired, 0);
 	}
 	enum weft_segv_mode segv = rt->cfg.segv_handler;
 	if (segv != WEFT_SEGV_NEVER)
@@ -265,7 +203,9 @@ static void cancel_all_and_wait(weft_runtime *rt)
 {
 	enum { BATCH = 256 };
 	weft_future *batch[BATCH];
-	while (live_tasks(rt) > 0) {
+	while (weft__live_tasks(rt) > 0) {
+		/* parked workers unlink the tasks others finished for them */
+		weft__idle_notify_all(rt);
 		long n = weft_all_tasks(rt, batch, BATCH);
 		for (long i = 0; i < n && i < BATCH; i++) {
 			weft_cancel(batch[i], NULL);
@@ -273,7 +213,7 @@ static void cancel_all_and_wait(weft_runtime *rt)
 		}
 		pthread_mutex_lock(&rt->lock);
 		rt->waiting_idle = true;
-		if (live_tasks(rt) > 0) {
+		if (weft__live_tasks(rt) > 0) {
 			/* a timed wait: tasks created meanwhile are cancelled
 			 * on the next pass */
 			struct timespec ts;

@@ -50,11 +50,10 @@ static weft_future *spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const ch
 	 * create tasks while it runs (asyncio lets cleanup code do so). */
 	if (atomic_load_explicit(inside ? &rt->stop : &rt->closing, memory_order_acquire))
 		return weft__future_failed(rt->stub, -ESHUTDOWN);
-	struct weft__task *t = weft__task_alloc(inside ? w : NULL);
+	struct weft__task *t = weft__task_alloc(rt, inside ? w : NULL);
 	if (!t)
 		return weft__future_failed(rt->stub, -ENOMEM);
 	weft__future_init(&t->fut, WEFT__FUT_TASK, rt->stub);
-	atomic_init(&t->fut.refs, 2); /* the caller's and the runtime's */
 	t->fut.ops = &task_ops;
 	t->run.kind = WEFT__RUN_TASK;
 	t->await_node.kind = WEFT__WAIT_TASK;
@@ -69,7 +68,7 @@ static weft_future *spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const ch
 	t->name = NULL;
 	t->default_name[0] = '\0';
 	if (name && !(t->name = strdup(name))) {
-		weft__task_dealloc(t);
+		weft__task_dealloc(t, rt->stub);
 		weft__stub_unref(rt->stub);
 		return weft__future_failed(rt->stub, -ENOMEM);
 	}
@@ -79,7 +78,10 @@ static weft_future *spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const ch
 	t->fail_msg = NULL;
 	t->timeouts = NULL;
 	t->locals = inside && w->current ? weft__locals_ref(w->current->locals) : NULL;
-	weft__task_register(inside ? w : NULL, rt, t);
+	weft__task_count_spawned(inside ? w : NULL, rt);
+	/* Published last (release): weft_all_tasks takes references only on
+	 * tasks whose count is not 0 (core/task_slab.c). */
+	atomic_store_explicit(&t->fut.refs, 2, memory_order_release); /* caller + runtime */
 	weft__schedule_new(rt, t);
 	return &t->fut;
 }

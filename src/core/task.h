@@ -16,7 +16,6 @@
 #include "sched/runnable.h"
 
 struct weft__worker;
-struct weft__tasklist;
 
 struct weft__task {
 	weft_future fut;                 /* first: a task is a future */
@@ -45,9 +44,6 @@ struct weft__task {
 	struct weft__locals *locals;     /* task-local values (shared, immutable) */
 	struct weft_timeout *timeouts;   /* innermost open timeout scope, linked
 	                                  * outwards (core/timeout.c); NULL if none */
-	/* The runtime's list of live tasks (weft_all_tasks, shutdown). */
-	struct weft__task *prev, *next;
-	struct weft__tasklist *list;
 	struct weft__task_slab *slab;    /* the memory it lives in */
 };
 

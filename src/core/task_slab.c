@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "core/future.h"
 #include "core/task.h"
 #include "core/task_slab.h"
 #include "fiber/sanitizer.h"
@@ -16,30 +18,70 @@
 struct weft__task_slab {
 	/* Tasks not yet freed, plus the slots the owner has not handed out. */
 	_Atomic uint32_t live;
+	uint32_t index;                /* in the registry; under its lock */
+	struct weft__runnable empty;   /* link on the stub's empty_slabs */
 	_Alignas(64) struct weft__task tasks[SLAB_TASKS];
 };
 
-static struct weft__task_slab *slab_new(void)
+int weft__slab_registry_init(struct weft__slab_registry *r)
+{
+	r->v = NULL;
+	r->n = r->cap = 0;
+	return pthread_mutex_init(&r->lock, NULL) ? -ENOMEM : 0;
+}
+
+void weft__slab_registry_destroy(struct weft__slab_registry *r)
+{
+	free(r->v);
+	r->v = NULL;
+	r->n = r->cap = 0;
+	pthread_mutex_destroy(&r->lock);
+}
+
+static struct weft__task_slab *slab_new(weft_runtime *rt)
 {
 	struct weft__task_slab *s = aligned_alloc(64, sizeof(*s));
-	if (s)
-		atomic_init(&s->live, SLAB_TASKS);
+	if (!s)
+		return NULL;
+	atomic_init(&s->live, SLAB_TASKS);
+	for (unsigned i = 0; i < SLAB_TASKS; i++)
+		atomic_init(&s->tasks[i].fut.refs, 0); /* not handed out */
+	struct weft__slab_registry *r = &rt->slabs;
+	pthread_mutex_lock(&r->lock);
+	if (r->n == r->cap) {
+		size_t cap = r->cap ? r->cap * 2 : 64;
+		struct weft__task_slab **v = realloc(r->v, cap * sizeof(*v));
+		if (!v) {
+			pthread_mutex_unlock(&r->lock);
+			free(s);
+			return NULL;
+		}
+		r->v = v;
+		r->cap = cap;
+	}
+	s->index = (uint32_t)r->n;
+	r->v[r->n++] = s;
+	pthread_mutex_unlock(&r->lock);
 	return s;
 }
 
-static void slab_put(struct weft__task_slab *s, uint32_t n)
+static void slab_put(struct weft__task_slab *s, uint32_t n, struct weft__rtstub *stub)
 {
 	/* acq_rel: the last one out must see every other task's writes */
-	if (atomic_fetch_sub_explicit(&s->live, n, memory_order_acq_rel) == n)
-		free(s);
+	if (atomic_fetch_sub_explicit(&s->live, n, memory_order_acq_rel) != n)
+		return;
+	if (atomic_load_explicit(&stub->dead, memory_order_acquire))
+		free(s); /* the registry went with the runtime */
+	else
+		weft__mpsc_push(&stub->empty_slabs, &s->empty);
 }
 
-struct weft__task *weft__task_alloc(struct weft__worker *w)
+struct weft__task *weft__task_alloc(weft_runtime *rt, struct weft__worker *w)
 {
 	struct weft__task_slab *s;
 	unsigned i;
 	if (!w || SLAB_TASKS == 1) {
-		if (!(s = slab_new()))
+		if (!(s = slab_new(rt)))
 			return NULL;
 		/* hand back the slots a foreign thread cannot use */
 		if (SLAB_TASKS > 1)
@@ -47,7 +89,7 @@ struct weft__task *weft__task_alloc(struct weft__worker *w)
 		i = 0;
 	} else {
 		if (!w->slab || w->slab_used == SLAB_TASKS) {
-			if (!(w->slab = slab_new()))
+			if (!(w->slab = slab_new(rt)))
 				return NULL;
 			w->slab_used = 0;
 		}
@@ -58,15 +100,90 @@ struct weft__task *weft__task_alloc(struct weft__worker *w)
 	return &s->tasks[i];
 }
 
-void weft__task_dealloc(struct weft__task *t)
+void weft__task_dealloc(struct weft__task *t, struct weft__rtstub *stub)
 {
-	slab_put(t->slab, 1);
+	slab_put(t->slab, 1, stub);
 }
 
 void weft__task_slab_retire(struct weft__worker *w)
 {
 	if (w->slab && w->slab_used < SLAB_TASKS)
-		slab_put(w->slab, SLAB_TASKS - w->slab_used);
+		slab_put(w->slab, SLAB_TASKS - w->slab_used, w->rt->stub);
 	w->slab = NULL;
 	w->slab_used = 0;
+}
+
+void weft__slab_reclaim(weft_runtime *rt)
+{
+	struct weft__mpsc *empty = &rt->stub->empty_slabs;
+	if (weft__mpsc_empty(empty))
+		return;
+	struct weft__runnable *last, *r;
+	size_t n;
+	r = weft__mpsc_take_all(empty, &last, &n);
+	struct weft__slab_registry *reg = &rt->slabs;
+	pthread_mutex_lock(&reg->lock);
+	for (struct weft__runnable *p = r; p; p = p->next) {
+		struct weft__task_slab *s = weft__container_of(p, struct weft__task_slab, empty);
+		struct weft__task_slab *moved = reg->v[--reg->n];
+		reg->v[s->index] = moved;
+		moved->index = s->index;
+	}
+	pthread_mutex_unlock(&reg->lock);
+	while (r) {
+		struct weft__runnable *next = r->next;
+		free(weft__container_of(r, struct weft__task_slab, empty));
+		r = next;
+	}
+}
+
+void weft__slab_reclaim_stub(struct weft__rtstub *stub)
+{
+	struct weft__runnable *last, *r;
+	size_t n;
+	r = weft__mpsc_take_all(&stub->empty_slabs, &last, &n);
+	while (r) {
+		struct weft__runnable *next = r->next;
+		free(weft__container_of(r, struct weft__task_slab, empty));
+		r = next;
+	}
+}
+
+/* A reference to f unless it is being (or has been) freed: refs at 0. */
+static bool try_ref(weft_future *f)
+{
+	uint32_t n = atomic_load_explicit(&f->refs, memory_order_relaxed);
+	while (n) {
+		if (atomic_compare_exchange_weak_explicit(&f->refs, &n, n + 1,
+							  memory_order_acquire,
+							  memory_order_relaxed))
+			return true;
+	}
+	return false;
+}
+
+long weft__slab_each_live(weft_runtime *rt, void (*fn)(weft_future *f, void *arg), void *arg)
+{
+	long count = 0;
+	struct weft__slab_registry *reg = &rt->slabs;
+	pthread_mutex_lock(&reg->lock);
+	for (size_t i = 0; i < reg->n; i++) {
+		struct weft__task_slab *s = reg->v[i];
+		for (unsigned k = 0; k < SLAB_TASKS; k++) {
+			weft_future *f = &s->tasks[k].fut;
+			/* The slab cannot be freed while we hold the lock; a task
+			 * in it may be, which try_ref tells. */
+			if (!try_ref(f))
+				continue;
+			if (weft__future_is_done(f)) {
+				weft_future_unref(f); /* may empty the slab: it is only
+						       * pushed on the stub's stack */
+				continue;
+			}
+			count++;
+			fn(f, arg);
+		}
+	}
+	pthread_mutex_unlock(&reg->lock);
+	return count;
 }

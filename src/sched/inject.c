@@ -5,9 +5,8 @@
 
 int weft__inject_init(struct weft__inject *q)
 {
-	atomic_init(&q->in.head, NULL);
-	q->out = (struct weft__fifo){0};
-	atomic_init(&q->out_len, 0);
+	q->q = (struct weft__fifo){0};
+	atomic_init(&q->len, 0);
 	return pthread_mutex_init(&q->lock, NULL) ? -ENOMEM : 0;
 }
 
@@ -16,18 +15,27 @@ void weft__inject_destroy(struct weft__inject *q)
 	pthread_mutex_destroy(&q->lock);
 }
 
+void weft__inject_push(struct weft__inject *q, struct weft__runnable *r)
+{
+	pthread_mutex_lock(&q->lock);
+	weft__fifo_push(&q->q, r);
+	/* seq_cst: the pusher's next step reads the idle word (sched/idle.h) */
+	atomic_store_explicit(&q->len, q->q.len, memory_order_seq_cst);
+	pthread_mutex_unlock(&q->lock);
+}
+
 void weft__inject_push_batch(struct weft__inject *q, struct weft__runnable *first, size_t n)
 {
-	/* The stack wants its chain newest first: reverse it. */
-	struct weft__runnable *rev = NULL, *last = first;
-	for (size_t i = 0; i < n; i++) {
-		struct weft__runnable *next = first->next;
-		first->next = rev;
-		rev = first;
-		first = next;
-	}
-	if (rev)
-		weft__mpsc_push_chain(&q->in, rev, last);
+	if (!first || !n)
+		return;
+	struct weft__runnable *last = first;
+	for (size_t i = 1; i < n; i++)
+		last = last->next;
+	last->next = NULL;
+	pthread_mutex_lock(&q->lock);
+	weft__fifo_append(&q->q, first, last, n);
+	atomic_store_explicit(&q->len, q->q.len, memory_order_seq_cst);
+	pthread_mutex_unlock(&q->lock);
 }
 
 struct weft__runnable *weft__inject_pop_batch(struct weft__inject *q, size_t max,
@@ -37,21 +45,15 @@ struct weft__runnable *weft__inject_pop_batch(struct weft__inject *q, size_t max
 	if (max == 0 || weft__inject_empty(q))
 		return NULL;
 	pthread_mutex_lock(&q->lock);
-	if (!weft__mpsc_empty(&q->in)) {
-		struct weft__runnable *tail;
-		size_t k;
-		struct weft__runnable *head = weft__mpsc_take_all(&q->in, &tail, &k);
-		weft__fifo_append(&q->out, head, tail, k);
-	}
-	struct weft__runnable *first = q->out.head, *r = NULL;
+	struct weft__runnable *first = q->q.head, *r = NULL;
 	size_t k = 0;
-	while (k < max && q->out.head) {
-		r = weft__fifo_pop(&q->out);
+	while (k < max && q->q.head) {
+		r = weft__fifo_pop(&q->q);
 		k++;
 	}
 	if (r)
 		r->next = NULL;
-	atomic_store_explicit(&q->out_len, q->out.len, memory_order_release);
+	atomic_store_explicit(&q->len, q->q.len, memory_order_relaxed);
 	pthread_mutex_unlock(&q->lock);
 	*last = r;
 	*n = k;

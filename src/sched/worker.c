@@ -54,8 +54,8 @@ static void task_retire(struct weft__worker *w, struct weft__task *t)
 {
 	if (t->fiber.stack)
 		weft__stack_put(&w->rt->stacks, &w->stacks, weft__fiber_release(&t->fiber));
-	weft__task_unregister(w->rt, t);
-	weft_future_unref(&t->fut);
+	weft__task_count_retired(w);
+	weft_future_unref(&t->fut); /* the runtime's reference */
 }
 
 static void run_task(struct weft__worker *w, struct weft__task *t)
@@ -155,17 +155,10 @@ static void drain_inbox(struct weft__worker *w)
 	weft__fifo_append(&w->ready, first, last, n);
 }
 
-static long live_tasks(weft_runtime *rt)
-{
-	long n = 0;
-	for (unsigned i = 0; i < rt->nworkers; i++)
-		n += atomic_load_explicit(&rt->workers[i].tasks.count, memory_order_acquire);
-	return n;
-}
 
 static bool should_exit(weft_runtime *rt)
 {
-	return atomic_load_explicit(&rt->stop, memory_order_acquire) && live_tasks(rt) == 0 &&
+	return atomic_load_explicit(&rt->stop, memory_order_acquire) && weft__live_tasks(rt) == 0 &&
 	       weft__inject_empty(&rt->inject);
 }
 
@@ -195,6 +188,7 @@ static bool stealable_anywhere(weft_runtime *rt)
 static void park(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
+	weft__slab_reclaim(rt);
 	/* Idle time is when stack pages go back to the kernel. */
 	size_t untrimmed = weft__stack_trim(&rt->stacks, 4096);
 	if (!rt->single && weft__idle_to_parked(rt, w) && stealable_anywhere(rt))
@@ -235,7 +229,7 @@ static void loop_single(struct weft__worker *w)
 		if (n == 0) {
 			if (should_exit(rt))
 				return;
-			if (rt->paused && w->timers.n && live_tasks(rt)) {
+			if (rt->paused && w->timers.n && weft__live_tasks(rt)) {
 				/* Every task is idle: a paused clock jumps to the
 				 * next deadline (after one last look at the ring).
 				 * With no task left nothing waits for time. */
@@ -283,6 +277,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 {
 	unsigned tick = ++w->tick;
 	if (tick % CHECK_INTERVAL == 0) {
+		weft__slab_reclaim(w->rt);
 		if (w->ring.inflight)
 			weft__ring_poll(&w->ring);
 		weft__fire_timers(w);

@@ -14,6 +14,7 @@
 #include <weft/runtime.h>
 
 #include "core/task.h"
+#include "core/task_slab.h"
 #include "fiber/fiber.h"
 #include "fiber/stack.h"
 #include "io/ring.h"
@@ -28,14 +29,6 @@
 enum {
 	WEFT__PARKED = 1u,   /* the owner is parked or about to be */
 	WEFT__NOTIFIED = 2u, /* a wake was sent or the owner must not sleep */
-};
-
-/* Live tasks, for weft_all_tasks and shutdown; one per worker so that
- * spawning tasks on different workers does not share a lock. */
-struct weft__tasklist {
-	weft__spinlock lock;
-	struct weft__task *head; /* under lock */
-	_Atomic long count;      /* written under lock; read anywhere */
 };
 
 /* What the loop does with a task that just switched out. */
@@ -76,7 +69,8 @@ struct weft__worker {
 	struct weft__mpsc inbox;          /* wakes of home tasks from elsewhere */
 	_Atomic unsigned park;            /* WEFT__PARKED | WEFT__NOTIFIED */
 	bool is_sleeper;                  /* under rt->idle.lock */
-	struct weft__tasklist tasks;
+	_Atomic uint64_t spawned;         /* tasks it created; only it writes */
+	_Atomic uint64_t retired;         /* tasks it retired; only it writes */
 } __attribute__((aligned(64)));
 
 /*
@@ -93,7 +87,8 @@ struct weft__worker {
 struct weft__rtstub {
 	_Atomic int64_t refs;
 	atomic_bool dead;
-	weft_runtime *rt; /* valid while !dead */
+	weft_runtime *rt;               /* valid while !dead */
+	struct weft__mpsc empty_slabs;  /* task slabs to reclaim (core/task_slab.c) */
 };
 
 struct weft_runtime {
@@ -105,6 +100,8 @@ struct weft_runtime {
 	struct weft__worker *workers;
 	struct weft__rtstub *stub;
 	struct weft__inject inject;
+	_Atomic uint64_t outside_spawned; /* tasks spawned from foreign threads */
+	struct weft__slab_registry slabs; /* every task's slab (core/task_slab.h) */
 	struct weft__idle idle;
 	struct weft__stack_pool stacks;
 	atomic_bool closing;             /* shutdown began: refuse foreign work */
@@ -173,8 +170,11 @@ bool weft__worker_guard_lookup(const void *addr, char *buf, size_t cap);
 void weft__call_run(struct weft__worker *w, struct weft__runnable *r);
 void weft__call_discard(struct weft__runnable *r);
 
-/* Bookkeeping of live tasks (core/runtime.c). */
-void weft__task_register(struct weft__worker *w, weft_runtime *rt, struct weft__task *t);
-void weft__task_unregister(weft_runtime *rt, struct weft__task *t);
+/* Counting live tasks (core/tasklist.c). w: the calling worker if it
+ * belongs to rt, else NULL. */
+void weft__task_count_spawned(struct weft__worker *w, weft_runtime *rt);
+void weft__task_count_retired(struct weft__worker *w);
+/* Never lower than the truth; exact when nothing is spawning. */
+long weft__live_tasks(weft_runtime *rt);
 
 #endif
