@@ -3,10 +3,6 @@
 #ifndef WEFT_H
 #define WEFT_H
 
-#ifdef __cplusplus
-extern "C" {
-#endif
-
 #include <weft/call.h>
 #include <weft/common.h>
 #include <weft/error.h>
@@ -19,9 +15,5 @@ extern "C" {
 #include <weft/time.h>
 #include <weft/timeout.h>
 #include <weft/wait.h>
-
-#ifdef __cplusplus
-}
-#endif
 
 #endif

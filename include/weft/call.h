@@ -11,6 +11,8 @@
 
 #include <weft/common.h>
 
+WEFT_BEGIN_DECLS
+
 /* A scheduled callback (asyncio's Handle / TimerHandle). */
 typedef struct weft_handle weft_handle;
 
@@ -53,5 +55,7 @@ WEFT_API double weft_handle_when(const weft_handle *h);
 
 /* Drops the reference weft_call_* gave. NULL is ignored. Any thread. */
 WEFT_API void weft_handle_unref(weft_handle *h);
+
+WEFT_END_DECLS
 
 #endif

@@ -12,6 +12,15 @@
 
 #include <weft/version.h>
 
+/* Every header's declarations have C linkage for C++ users. */
+#ifdef __cplusplus
+#define WEFT_BEGIN_DECLS extern "C" {
+#define WEFT_END_DECLS }
+#else
+#define WEFT_BEGIN_DECLS
+#define WEFT_END_DECLS
+#endif
+
 /* The library is built with -fvisibility=hidden; only WEFT_API symbols are
  * exported from libweft.so. */
 #define WEFT_API __attribute__((visibility("default")))

@@ -13,6 +13,8 @@
 
 #include <weft/common.h>
 
+WEFT_BEGIN_DECLS
+
 /* weft's own codes (errno has no equivalent). */
 #define WEFT_ERRNO_MAP(X)                                                                          \
 	X(WEFT_EGROUP, -4096, "one or more tasks of a task group failed")                          \
@@ -41,5 +43,7 @@ WEFT_API const char *weft_strerror(int code);
  * Never suspends. Any thread.
  */
 WEFT_API int weft_fail(int code, const char *fmt, ...) WEFT_PRINTF(2, 3);
+
+WEFT_END_DECLS
 
 #endif

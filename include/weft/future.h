@@ -12,6 +12,8 @@
 
 #include <weft/common.h>
 
+WEFT_BEGIN_DECLS
+
 typedef void (*weft_done_cb)(weft_future *f, void *arg);
 
 /*
@@ -113,5 +115,7 @@ WEFT_API int weft_await(weft_future *f, void **result);
  * Foreign threads only.
  */
 WEFT_API int weft_future_wait(weft_future *f, double timeout, void **result);
+
+WEFT_END_DECLS
 
 #endif

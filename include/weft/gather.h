@@ -16,6 +16,8 @@
 
 #include <weft/common.h>
 
+WEFT_BEGIN_DECLS
+
 /* weft_gather flags. */
 enum {
 	/* return_exceptions=True: failures (and cancellations, as
@@ -73,5 +75,7 @@ WEFT_API weft_future *weft_gather(weft_future *const *futs, size_t n, unsigned f
  * -EINVAL (NULL fut), -ENOMEM. Never suspends. Any thread.
  */
 WEFT_API weft_future *weft_shield(weft_future *fut);
+
+WEFT_END_DECLS
 
 #endif

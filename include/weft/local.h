@@ -9,6 +9,8 @@
 
 #include <weft/common.h>
 
+WEFT_BEGIN_DECLS
+
 typedef unsigned weft_local_key;
 
 /*
@@ -28,5 +30,7 @@ WEFT_API void *weft_local_get(weft_local_key key);
  * -EINVAL (key never created), -ENOMEM.
  */
 WEFT_API int weft_local_set(weft_local_key key, void *value);
+
+WEFT_END_DECLS
 
 #endif

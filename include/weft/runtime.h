@@ -11,6 +11,8 @@
 
 #include <weft/common.h>
 
+WEFT_BEGIN_DECLS
+
 /* How the stack-overflow SIGSEGV handler is installed. */
 enum weft_segv_mode {
 	WEFT_SEGV_AUTO = 0, /* only if the process has no SIGSEGV handler yet */
@@ -100,5 +102,7 @@ WEFT_API weft_runtime *weft_current_runtime(void);
 
 /* How many workers `rt` runs (0 for NULL). Any thread. */
 WEFT_API unsigned weft_runtime_workers(const weft_runtime *rt);
+
+WEFT_END_DECLS
 
 #endif

@@ -23,6 +23,8 @@
 
 #include <weft/common.h>
 
+WEFT_BEGIN_DECLS
+
 /*
  * asyncio.create_task: a task running fn(arg) in the calling task's
  * runtime; it starts at a later loop turn. `name` is copied (NULL:
@@ -81,5 +83,7 @@ WEFT_API int weft_task_uncancel(weft_future *task);
  * task's next wake-up.
  */
 WEFT_API int weft_task_set_migratable(weft_future *task, bool migratable);
+
+WEFT_END_DECLS
 
 #endif

@@ -31,6 +31,8 @@
 
 #include <weft/common.h>
 
+WEFT_BEGIN_DECLS
+
 typedef struct weft_taskgroup weft_taskgroup;
 
 /*
@@ -85,5 +87,7 @@ WEFT_API size_t weft_taskgroup_errors(const weft_taskgroup *tg, int *codes, weft
  * suspends. Any thread.
  */
 WEFT_API int weft_taskgroup_free(weft_taskgroup *tg);
+
+WEFT_END_DECLS
 
 #endif

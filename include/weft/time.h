@@ -5,6 +5,8 @@
 
 #include <weft/common.h>
 
+WEFT_BEGIN_DECLS
+
 /*
  * asyncio.sleep. Suspends the calling task for at least `seconds` (never
  * less; a timer on its worker's heap wakes it). `seconds` <= 0 (or NaN)
@@ -30,5 +32,7 @@ WEFT_API double weft_time(void);
  * with paused_clock), -EINVAL (negative or NaN). Never suspends.
  */
 WEFT_API int weft_clock_advance(double seconds);
+
+WEFT_END_DECLS
 
 #endif

