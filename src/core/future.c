@@ -187,7 +187,8 @@ WEFT_API void weft_future_unref(weft_future *f)
 			cb_free(weft__container_of(w, struct weft__cb, w));
 		w = next;
 	}
-	free(f->msg);
+	if (f->msg)
+		free(f->msg);
 	struct weft__rtstub *stub = f->rt;
 	if (f->kind == WEFT__FUT_TASK) {
 		weft__task_free((struct weft__task *)f);
@@ -216,8 +217,9 @@ static void dispatch(weft_future *f, struct weft__waiter *w)
 {
 	/* A future of a destroyed runtime can still be cancelled (its waiters
 	 * in other runtimes and threads must not hang); its callbacks have
-	 * nowhere to run and are dropped. */
-	weft_runtime *rt = stub_dead(f) ? NULL : f->rt->rt;
+	 * nowhere to run and are dropped. Only callbacks need to know. */
+	weft_runtime *rt = NULL;
+	bool rt_known = false;
 	while (w) {
 		/* read first: a woken task may reuse its node at once */
 		struct weft__waiter *next = w->next;
@@ -227,6 +229,10 @@ static void dispatch(weft_future *f, struct weft__waiter *w)
 			break;
 		case WEFT__WAIT_CALLBACK: {
 			struct weft__cb *cb = weft__container_of(w, struct weft__cb, w);
+			if (!rt_known) {
+				rt = stub_dead(f) ? NULL : f->rt->rt;
+				rt_known = true;
+			}
 			if (rt) {
 				cb->fut = weft_future_ref(f);
 				weft__schedule_callback(rt, &cb->run);
