@@ -28,10 +28,20 @@ static void push_stealable(struct weft__worker *w, struct weft__runnable *r)
 /* Owner of w: a task w runs goes to the back of the right queue. */
 static void requeue(struct weft__worker *w, struct weft__task *t)
 {
-	if (atomic_load_explicit(&t->migratable, memory_order_relaxed))
+	/* Not started yet: stealable whatever its migratable flag says. */
+	if (!t->started || atomic_load_explicit(&t->migratable, memory_order_relaxed))
 		push_stealable(w, &t->run);
 	else
 		weft__fifo_push(&w->ready, &t->run);
+}
+
+/* Owner of w: t runs next here; the task it displaces goes to the back. */
+static void put_lifo(struct weft__worker *w, struct weft__task *t)
+{
+	struct weft__task *prev = w->lifo;
+	w->lifo = t;
+	if (prev)
+		requeue(w, prev);
 }
 
 void weft__worker_notify(struct weft__worker *w)
@@ -65,7 +75,10 @@ void weft__schedule_new(weft_runtime *rt, struct weft__task *t)
 	else if (rt->single)
 		weft__fifo_push(&w->ready, &t->run);
 	else
-		push_stealable(w, &t->run);
+		/* tokio's choice: a new task runs next on its creator's worker
+		 * (cache-hot, no wake-up); the one it displaces becomes
+		 * stealable and wakes a worker if nobody is searching. */
+		put_lifo(w, t);
 }
 
 void weft__schedule_callback(weft_runtime *rt, struct weft__runnable *r)
@@ -103,10 +116,7 @@ void weft__task_wake(struct weft__task *t)
 	}
 	bool mig = atomic_load_explicit(&t->migratable, memory_order_relaxed);
 	if (local && (mig || t->home == w)) {
-		struct weft__task *prev = w->lifo;
-		w->lifo = t;
-		if (prev)
-			requeue(w, prev);
+		put_lifo(w, t);
 	} else if (mig) {
 		to_outside(rt, &t->run);
 	} else {

@@ -225,6 +225,7 @@ static void loop_single(struct weft__worker *w)
 		if (w->ring.inflight)
 			weft__ring_poll(&w->ring);
 		weft__fire_timers(w);
+		weft__slab_reclaim(rt); /* a busy worker must not hoard emptied slabs */
 		size_t n = w->ready.len;
 		if (n == 0) {
 			if (should_exit(rt))
