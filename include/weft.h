@@ -9,7 +9,9 @@
 #include <weft/future.h>
 #include <weft/gather.h>
 #include <weft/local.h>
+#include <weft/queue.h>
 #include <weft/runtime.h>
+#include <weft/sync.h>
 #include <weft/task.h>
 #include <weft/taskgroup.h>
 #include <weft/time.h>

@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/* Wait queues of the synchronisation primitives (see sync/waitq.h). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/future.h"
+#include "sched/worker.h"
+#include "sync/waitq.h"
+
+#define WEFT__GATE_CLOSED 0x80000000u
+
+static bool wnode_cancel(weft_future *f, const char *msg);
+
+static const struct weft__future_ops wnode_ops = {.cancel = wnode_cancel};
+
+struct weft__wnode *weft__wnode_new(void)
+{
+	struct weft__worker *w = weft__worker_current();
+	if (!w)
+		return NULL;
+	struct weft__wnode *n = malloc(sizeof(*n));
+	if (!n)
+		return NULL;
+	/* cached stays false: the last unref free()s the whole node */
+	weft__future_init(&n->fut, WEFT__FUT_PLAIN, w->rt->stub);
+	n->fut.ops = &wnode_ops;
+	n->prev = n->next = NULL;
+	n->list = NULL;
+	n->lock = NULL;
+	atomic_init(&n->gate, 0);
+	n->item = NULL;
+	return n;
+}
+
+void weft__wnode_free(struct weft__wnode *n)
+{
+	if (n)
+		weft_future_unref(&n->fut);
+}
+
+static void unlink_node(struct weft__wlist *l, struct weft__wnode *n)
+{
+	if (n->prev)
+		n->prev->next = n->next;
+	else
+		l->head = n->next;
+	if (n->next)
+		n->next->prev = n->prev;
+	else
+		l->tail = n->prev;
+	n->prev = n->next = NULL;
+	n->list = NULL;
+	l->n--;
+}
+
+void weft__wlist_push(struct weft__wlist *l, weft__spinlock *lock, struct weft__wnode *n)
+{
+	n->lock = lock;
+	n->list = l;
+	n->next = NULL;
+	n->prev = l->tail;
+	if (l->tail)
+		l->tail->next = n;
+	else
+		l->head = n;
+	l->tail = n;
+	l->n++;
+}
+
+struct weft__wnode *weft__wlist_pop(struct weft__wlist *l)
+{
+	struct weft__wnode *n = l->head;
+	if (!n)
+		return NULL;
+	unlink_node(l, n);
+	/* The granter's own reference: weft__future_complete reads the
+	 * future after it has woken the task, which may then drop its own. */
+	weft_future_ref(&n->fut);
+	return n;
+}
+
+struct weft__wnode **weft__wlist_pop_all(struct weft__wlist *l, struct weft__wnode **tail)
+{
+	struct weft__wnode *n;
+	while ((n = weft__wlist_pop(l))) {
+		*tail = n;
+		tail = &n->next;
+	}
+	*tail = NULL;
+	return tail;
+}
+
+void weft__wnode_grant(struct weft__wnode *n, int rc, void *value)
+{
+	weft__future_complete(&n->fut, rc, value, NULL);
+	weft_future_unref(&n->fut);
+}
+
+void weft__wnode_grant_chain(struct weft__wnode *chain, int rc, void *value)
+{
+	while (chain) {
+		/* read first: the grant may free the node */
+		struct weft__wnode *next = chain->next;
+		weft__wnode_grant(chain, rc, value);
+		chain = next;
+	}
+}
+
+/*
+ * The node's Future.cancel: removes a waiter still in its list (accepted),
+ * refuses one already granted. Runs on any thread, holding a reference to
+ * the node (task_cancel's, or the awaiting task's own in wait_on).
+ */
+static bool wnode_cancel(weft_future *f, const char *msg)
+{
+	struct weft__wnode *n = (struct weft__wnode *)f;
+	/* acq_rel: pairs with close_gate's RMW. If the task has closed the
+	 * gate it has left the call, and the primitive may be gone: it was
+	 * granted (or cancelled), so refuse without touching the primitive. */
+	if (atomic_fetch_add_explicit(&n->gate, 1, memory_order_acq_rel) & WEFT__GATE_CLOSED)
+		return false;
+	weft__spin_lock(n->lock);
+	struct weft__wlist *l = n->list;
+	if (l) {
+		unlink_node(l, n);
+		if (l->on_cancel)
+			l->on_cancel(l, n);
+	}
+	weft__spin_unlock(n->lock);
+	/* release: the task's acquire in close_gate sees that we are out */
+	atomic_fetch_sub_explicit(&n->gate, 1, memory_order_release);
+	if (!l)
+		return false;
+	weft__future_complete(f, -ECANCELED, NULL, msg ? strdup(msg) : NULL);
+	return true;
+}
+
+/* Closes n's gate and waits for the cancellers inside the primitive (a
+ * window of a few instructions under its lock). */
+static void close_gate(struct weft__wnode *n)
+{
+	/* acq_rel: pairs with wnode_cancel's fetch_add. An add, not an or:
+	 * the bit is set once, and x86 has no fetch_or that returns the old
+	 * value without a cmpxchg loop. */
+	unsigned g = atomic_fetch_add_explicit(&n->gate, WEFT__GATE_CLOSED, memory_order_acq_rel);
+	while (g & ~WEFT__GATE_CLOSED) {
+		__builtin_ia32_pause();
+		/* acquire: pairs with wnode_cancel's release fetch_sub */
+		g = atomic_load_explicit(&n->gate, memory_order_acquire);
+	}
+}
+
+int weft__wnode_wait(struct weft__wnode *n, void **value)
+{
+	void *v = NULL;
+	int rc = weft_await(&n->fut, &v);
+	close_gate(n);
+	weft_future_unref(&n->fut);
+	if (value)
+		*value = v;
+	return rc;
+}
