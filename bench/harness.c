@@ -48,6 +48,28 @@ void bench_iter_stop(struct bench_iter *it)
 	it->timed = true;
 }
 
+void bench_iter_set_seconds(struct bench_iter *it, double seconds)
+{
+	it->t0 = 0;
+	it->t1 = seconds;
+	it->timed = true;
+}
+
+void bench_report_figure(struct bench_report *r, double figure)
+{
+	r->figure = figure;
+	r->has_figure = true;
+}
+
+void bench_report_metric(struct bench_report *r, const char *key, double value)
+{
+	if (r->nmetrics >= BENCH_MAX_METRICS)
+		return;
+	struct bench_metric *m = &r->m[r->nmetrics++];
+	snprintf(m->key, sizeof(m->key), "%s", key);
+	m->value = value;
+}
+
 void bench_iter_fail(struct bench_iter *it, const char *fmt, ...)
 {
 	if (!it->ok)
@@ -155,7 +177,16 @@ struct outcome {
 	long rss_kb;
 	int ok;
 	char why[200];
+	struct bench_report report;
 };
+
+/* The run's figure: the workload's own, else operations per second. */
+static double figure_of(const struct outcome *r)
+{
+	if (r->report.has_figure)
+		return r->report.figure;
+	return r->seconds > 0 ? r->ops / r->seconds : 0;
+}
 
 static long peak_rss_kb(void)
 {
@@ -199,6 +230,8 @@ static void measure(const struct bench_opts *o, const struct bench_variant *v, s
 		out->ops += it.ops;
 		out->iterations++;
 	} while (out->seconds < o->min_seconds);
+	if (out->ok && v->report)
+		v->report(v->ctx, &out->report);
 	if (v->teardown)
 		v->teardown(v->ctx);
 	out->rss_kb = peak_rss_kb();
@@ -395,7 +428,9 @@ static char *json_line(const struct bench_opts *o, const struct bench_variant *v
 	fputs(",\"runtime\":\"weft\",\"variant\":", f);
 	json_string(f, v->variant);
 	fprintf(f, ",\"n\":%.0f,\"seconds\":%.6f,", r->ops, r->seconds);
-	if (r->ok && r->seconds > 0)
+	if (r->ok && r->report.has_figure)
+		fprintf(f, "\"rate\":%.6g", r->report.figure);
+	else if (r->ok && r->seconds > 0)
 		fprintf(f, "\"rate\":%.1f", r->ops / r->seconds);
 	else
 		fputs("\"rate\":null", f); /* no rate claim for a failed run */
@@ -405,6 +440,15 @@ static char *json_line(const struct bench_opts *o, const struct bench_variant *v
 		fprintf(f, ",\"rss_kb\":%ld", r->rss_kb);
 	else
 		fputs(",\"rss_kb\":null", f); /* the run died before measuring it */
+	fprintf(f, ",\"better\":\"%s\"", v->lower_is_better ? "lower" : "higher");
+	for (int i = 0; r->ok && i < r->report.nmetrics; i++) {
+		fputc(',', f);
+		json_string(f, r->report.m[i].key);
+		if (isfinite(r->report.m[i].value))
+			fprintf(f, ":%.6g", r->report.m[i].value);
+		else
+			fputs(":null", f);
+	}
 	fprintf(f, ",\"run\":%d,\"ok\":%s,\"machine\":", run, r->ok ? "true" : "false");
 	machine_json(f);
 	fprintf(f, ",\"workers\":%u,\"iterations\":%ld,\"per_iter\":%.0f,\"min_seconds\":%g",
@@ -446,20 +490,24 @@ static void si(char *buf, size_t cap, double v)
 		v /= 1000;
 		p++;
 	}
-	snprintf(buf, cap, "%.*f%s", v < 10 ? 2 : v < 100 ? 1 : 0, v, prefix[p]);
+	snprintf(buf, cap, "%.*f%s", v < 1 && p == 0 ? 3 : v < 10 ? 2 : v < 100 ? 1 : 0, v,
+		 prefix[p]);
 }
 
 static void human_line(const struct bench_variant *v, const struct outcome *r, int run)
 {
-	printf("%-12s %-18s run %-2d ", v->workload, v->variant, run);
+	printf("%-12s %-8s %-18s run %-2d ", v->workload, "weft", v->variant, run);
 	if (!r->ok) {
 		printf("FAILED: %s\n", r->why);
 		return;
 	}
 	char rate[32];
-	si(rate, sizeof(rate), r->seconds > 0 ? r->ops / r->seconds : 0);
-	printf("%8s %-14s (%.0f in %.3f s, %ld iter, rss %.1f MiB)\n", rate, v->unit, r->ops,
+	si(rate, sizeof(rate), figure_of(r));
+	printf("%8s %-14s (%.0f in %.3f s, %ld iter, rss %.1f MiB", rate, v->unit, r->ops,
 	       r->seconds, r->iterations, (double)r->rss_kb / 1024.0);
+	for (int i = 0; i < r->report.nmetrics; i++)
+		printf(", %s %.4g", r->report.m[i].key, r->report.m[i].value);
+	printf(")\n");
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -488,8 +536,8 @@ int bench_run(const struct bench_opts *o, const struct bench_variant *v)
 		}
 		if (!r.ok)
 			failed++;
-		else if (rates && r.seconds > 0)
-			rates[nok++] = r.ops / r.seconds;
+		else if (rates && (r.seconds > 0 || r.report.has_figure))
+			rates[nok++] = figure_of(&r);
 	}
 	if (nok > 1) {
 		qsort(rates, (size_t)nok, sizeof(*rates), cmp_double);
@@ -498,8 +546,8 @@ int bench_run(const struct bench_opts *o, const struct bench_variant *v)
 		si(m, sizeof(m), med);
 		si(lo, sizeof(lo), rates[0]);
 		si(hi, sizeof(hi), rates[nok - 1]);
-		printf("%-12s %-18s median of %d: %s %s (min %s, max %s)\n", v->workload,
-		       v->variant, nok, m, v->unit, lo, hi);
+		printf("%-12s %-8s %-18s median of %d: %s %s (min %s, max %s)\n", v->workload,
+		       "weft", v->variant, nok, m, v->unit, lo, hi);
 	}
 	free(rates);
 	return failed;
@@ -507,5 +555,5 @@ int bench_run(const struct bench_opts *o, const struct bench_variant *v)
 
 void bench_not_available(const char *workload, const char *variant, const char *why)
 {
-	printf("%-12s %-18s n/a: %s\n", workload, variant, why);
+	printf("%-12s %-8s %-18s n/a: %s\n", workload, "weft", variant, why);
 }

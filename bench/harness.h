@@ -44,9 +44,38 @@ double bench_now(void);
 void bench_iter_start(struct bench_iter *it);
 void bench_iter_stop(struct bench_iter *it);
 
+/* Sets the iteration's measured seconds directly, for a workload that
+ * measures several separate phases (instead of bench_iter_start/stop). */
+void bench_iter_set_seconds(struct bench_iter *it, double seconds);
+
 /* Marks the iteration failed with a message (printf-style). */
 void bench_iter_fail(struct bench_iter *it, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/*
+ * What a workload may add to its run's record, from its report() hook
+ * (called once after the last iteration of a run whose checks passed,
+ * before teardown):
+ *  - a figure that replaces ops/seconds as the run's "rate" (fib_parallel's
+ *    parallel/serial ratio, timers' wall seconds, idle_memory's bytes per
+ *    task);
+ *  - named metrics, written as extra JSON keys ("p99_us": 812.5) and shown
+ *    on the human line.
+ */
+#define BENCH_MAX_METRICS 8
+
+struct bench_report {
+	bool has_figure;
+	double figure;
+	int nmetrics;
+	struct bench_metric {
+		char key[24];
+		double value;
+	} m[BENCH_MAX_METRICS];
+};
+
+void bench_report_figure(struct bench_report *r, double figure);
+void bench_report_metric(struct bench_report *r, const char *key, double value);
 
 /*
  * A workload variant. setup() runs once per run in the child, before any
@@ -60,12 +89,14 @@ struct bench_variant {
 	const char *workload; /* "spawn_many" */
 	const char *variant;  /* "workers=2" */
 	const char *unit;     /* "tasks/s" */
+	bool lower_is_better; /* the figure is a time or a size ("better":"lower") */
 	unsigned workers;     /* for the JSON line; 0 when not meaningful */
 	double per_iter;      /* operations one iteration does (for the log) */
 	void *ctx;
 	int (*setup)(void *ctx, char *why, size_t cap);
 	void (*iter)(void *ctx, struct bench_iter *it);
 	void (*teardown)(void *ctx);
+	void (*report)(void *ctx, struct bench_report *r); /* may be NULL */
 };
 
 struct bench_opts {

@@ -6,6 +6,15 @@
  *   weft_bench list
  *   weft_bench spawn_many [--workers N] [--runs N] [--json FILE] [--quick]
  *   weft_bench ping_pong  [--workers N] [--variant V] ...
+ *   weft_bench all        (every workload that is written)
+ *
+ * Workloads, in BENCH.md's order: spawn_many, yield_many, ping_pong,
+ * chained_spawn, fib_parallel, timers, idle_memory; threadsafe, to_thread
+ * and tcp_echo are slots ("n/a") until their APIs exist. Each section below
+ * has the same shape: a context struct, the main task (timed with
+ * bench_iter_start/stop, self-checking with bench_iter_fail), setup /
+ * iter / teardown (and report, for a figure that is not ops/s), then a
+ * run_<workload>() that fills a bench_variant, and a row in workloads[].
  *
  * Without --workers each workload runs with one worker per online CPU and
  * with one worker (variants "workers=2", "workers=1"). tools/bench.sh runs
@@ -18,6 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <weft.h>
@@ -313,6 +325,720 @@ static void ping_pong_teardown(void *ctx)
 	c->tasks = NULL;
 }
 
+/* ---- ping_pong (queue) ---------------------------------------------------
+ * The same 1,000 pairs x 1,000 round trips over two weft_queues of one
+ * slot each (asyncio.Queue(maxsize=1) each way, as the peers do): A puts
+ * i into ab and gets it back from ba; B gets from ab and puts into ba.
+ * The queues are created in the timed region, as the peers create theirs.
+ * Check: both sides count their exchanges (A only those that came back
+ * equal); a side that fails shuts both queues down (immediately), so its
+ * partner stops with -ESHUTDOWN instead of waiting forever.
+ */
+
+struct pq_pair {
+	weft_queue *ab, *ba;
+	long rounds;
+};
+
+struct ping_pong_q {
+	struct rt_ctx rc;
+	long pairs, rounds;
+	struct pq_pair *pair;
+	weft_future **tasks; /* 2 per pair */
+};
+
+static int pq_fail(struct pq_pair *p, int rc)
+{
+	weft_queue_shutdown(p->ab, true);
+	weft_queue_shutdown(p->ba, true);
+	return rc;
+}
+
+static int pq_a(void *arg, void **result)
+{
+	struct pq_pair *p = arg;
+	long done = 0;
+	for (long i = 0; i < p->rounds; i++) {
+		void *v;
+		int rc = weft_queue_put(p->ab, (void *)(uintptr_t)(i + 1));
+		if (rc || (rc = weft_queue_get(p->ba, &v)))
+			return pq_fail(p, rc);
+		if ((uintptr_t)v == (uintptr_t)(i + 1))
+			done++;
+	}
+	*result = (void *)(uintptr_t)done;
+	return 0;
+}
+
+static int pq_b(void *arg, void **result)
+{
+	struct pq_pair *p = arg;
+	long done = 0;
+	for (long i = 0; i < p->rounds; i++) {
+		void *v;
+		int rc = weft_queue_get(p->ab, &v);
+		if (rc || (rc = weft_queue_put(p->ba, v)))
+			return pq_fail(p, rc);
+		done++;
+	}
+	*result = (void *)(uintptr_t)done;
+	return 0;
+}
+
+static int ping_pong_q_main(void *arg, void **result)
+{
+	struct ping_pong_q *c = arg;
+	struct bench_iter *it = c->rc.it;
+	long np = c->pairs, failed = 0, started = 0;
+	int first_rc = 0;
+	uint64_t sum = 0;
+	bench_iter_start(it);
+	for (long i = 0; i < np; i++) {
+		struct pq_pair *p = &c->pair[i];
+		p->rounds = c->rounds;
+		int rc = weft_queue_create(&p->ab, WEFT_QUEUE_FIFO, 1, NULL, NULL);
+		if (rc == 0 && (rc = weft_queue_create(&p->ba, WEFT_QUEUE_FIFO, 1, NULL, NULL)))
+			weft_queue_destroy(p->ab);
+		if (rc) {
+			if (!failed++)
+				first_rc = rc;
+			break;
+		}
+		c->tasks[2 * i] = weft_create_task(pq_b, p, NULL);
+		c->tasks[2 * i + 1] = weft_create_task(pq_a, p, NULL);
+		started++;
+		/* A side that could not be created must not leave its partner
+		 * waiting forever. */
+		if (weft_future_done(c->tasks[2 * i]) || weft_future_done(c->tasks[2 * i + 1]))
+			pq_fail(p, 0);
+	}
+	for (long i = 0; i < 2 * started; i++) {
+		void *r;
+		int rc = weft_await(c->tasks[i], &r);
+		if (rc) {
+			if (!failed++)
+				first_rc = rc;
+		} else {
+			sum += (uintptr_t)r;
+		}
+		weft_future_unref(c->tasks[i]);
+	}
+	bench_iter_stop(it);
+	for (long i = 0; i < started; i++) {
+		weft_queue_destroy(c->pair[i].ab);
+		weft_queue_destroy(c->pair[i].ba);
+	}
+	it->ops = (double)np * (double)c->rounds;
+	uint64_t want = 2 * (uint64_t)np * (uint64_t)c->rounds;
+	if (failed)
+		bench_iter_fail(it, "%ld failures (first: %s)", failed, weft_strerror(first_rc));
+	else if (sum != want)
+		bench_iter_fail(it, "%" PRIu64 " exchanges counted, expected %" PRIu64, sum, want);
+	return 0;
+}
+
+static int ping_pong_q_setup(void *ctx, char *why, size_t cap)
+{
+	struct ping_pong_q *c = ctx;
+	c->pair = calloc((size_t)c->pairs, sizeof(*c->pair));
+	c->tasks = calloc(2 * (size_t)c->pairs, sizeof(*c->tasks));
+	if (!c->pair || !c->tasks) {
+		snprintf(why, cap, "out of memory");
+		return -ENOMEM;
+	}
+	return rt_setup(&c->rc, why, cap);
+}
+
+static void ping_pong_q_iter(void *ctx, struct bench_iter *it)
+{
+	rt_iter(&((struct ping_pong_q *)ctx)->rc, it, ping_pong_q_main);
+}
+
+static void ping_pong_q_teardown(void *ctx)
+{
+	struct ping_pong_q *c = ctx;
+	rt_teardown(&c->rc);
+	free(c->pair);
+	free(c->tasks);
+	c->pair = NULL;
+	c->tasks = NULL;
+}
+
+/* ---- shared by the workloads below ---------------------------------------- */
+
+/* CLOCK_MONOTONIC in nanoseconds (the clock weft's timers use). */
+static int64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Awaits n tasks and releases them; adds their results to *sum. Returns
+ * the number that failed (the first failure's code in *first_rc). */
+static long await_all(weft_future **tasks, long n, uint64_t *sum, int *first_rc)
+{
+	long failed = 0;
+	for (long i = 0; i < n; i++) {
+		void *r = NULL;
+		int rc = weft_await(tasks[i], &r);
+		if (rc) {
+			if (!failed++)
+				*first_rc = rc;
+		} else {
+			*sum += (uintptr_t)r;
+		}
+		weft_future_unref(tasks[i]);
+	}
+	return failed;
+}
+
+/* A task that could not be created is a future that failed at once; a task
+ * that already ran to completion (stolen and finished) is not a failure. */
+static int spawn_failed(weft_future *t)
+{
+	if (!weft_future_done(t))
+		return 0;
+	int rc = weft_future_exception(t);
+	return rc < 0 && rc != -EBUSY ? rc : 0;
+}
+
+/* Resident set now, from /proc/self/statm (KiB); -1 if unreadable. */
+static long current_rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (!f)
+		return -1;
+	long size = 0, resident = -1;
+	if (fscanf(f, "%ld %ld", &size, &resident) != 2)
+		resident = -1;
+	fclose(f);
+	return resident < 0 ? -1 : resident * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
+static long max_rss_kb(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) ? -1 : ru.ru_maxrss;
+}
+
+/* ---- yield_many ------------------------------------------------------------
+ * 1,000 tasks each yield 1,000 times with weft_sleep(0) (yields/s).
+ * Check: each task returns how many of its yields returned 0; the sum is
+ * tasks x yields.
+ */
+
+struct yield_many {
+	struct rt_ctx rc;
+	long tasks, yields;
+	weft_future **t;
+};
+
+static int yielder(void *arg, void **result)
+{
+	long n = (long)(uintptr_t)arg, done = 0;
+	for (long i = 0; i < n; i++) {
+		int rc = weft_sleep(0);
+		if (rc)
+			return rc;
+		done++;
+	}
+	*result = (void *)(uintptr_t)done;
+	return 0;
+}
+
+static int yield_many_main(void *arg, void **result)
+{
+	struct yield_many *c = arg;
+	struct bench_iter *it = c->rc.it;
+	uint64_t sum = 0;
+	int first_rc = 0;
+	bench_iter_start(it);
+	for (long i = 0; i < c->tasks; i++)
+		c->t[i] = weft_create_task(yielder, (void *)(uintptr_t)c->yields, NULL);
+	long failed = await_all(c->t, c->tasks, &sum, &first_rc);
+	bench_iter_stop(it);
+	it->ops = (double)c->tasks * (double)c->yields;
+	if (failed)
+		bench_iter_fail(it, "%ld of %ld tasks failed (first: %s)", failed, c->tasks,
+				weft_strerror(first_rc));
+	else if (sum != (uint64_t)c->tasks * (uint64_t)c->yields)
+		bench_iter_fail(it, "%" PRIu64 " yields counted, expected %ld", sum,
+				c->tasks * c->yields);
+	return 0;
+}
+
+static int yield_many_setup(void *ctx, char *why, size_t cap)
+{
+	struct yield_many *c = ctx;
+	if (!(c->t = calloc((size_t)c->tasks, sizeof(*c->t)))) {
+		snprintf(why, cap, "out of memory");
+		return -ENOMEM;
+	}
+	return rt_setup(&c->rc, why, cap);
+}
+
+static void yield_many_iter(void *ctx, struct bench_iter *it)
+{
+	rt_iter(&((struct yield_many *)ctx)->rc, it, yield_many_main);
+}
+
+static void yield_many_teardown(void *ctx)
+{
+	struct yield_many *c = ctx;
+	rt_teardown(&c->rc);
+	free(c->t);
+	c->t = NULL;
+}
+
+/* ---- chained_spawn ---------------------------------------------------------
+ * A task spawns a child that spawns a child ... depth 1,000; 1,000 chains
+ * one after another (spawns/s). As tokio's chained_spawn: each link spawns
+ * the next and returns at once (nobody awaits the links); the last link
+ * completes the chain's future.
+ * Check: every chain's future reports `depth` links, each link counted once
+ * (a link counts itself before it spawns the next, so the count is never
+ * raced).
+ */
+
+struct chain {
+	weft_future *done; /* set by the last link with the link count */
+	long links, depth;
+};
+
+struct chained_spawn {
+	struct rt_ctx rc;
+	long chains, depth;
+};
+
+static int chain_link(void *arg, void **result)
+{
+	struct chain *ch = arg;
+	(void)result;
+	if (++ch->links == ch->depth) {
+		weft_future_set_result(ch->done, (void *)(uintptr_t)ch->links);
+		return 0;
+	}
+	weft_future *next = weft_create_task(chain_link, ch, NULL);
+	int rc = spawn_failed(next);
+	if (rc) /* tell the main task instead of leaving it waiting */
+		weft_future_set_exception(ch->done, rc, "could not spawn the next link");
+	weft_future_unref(next);
+	return rc;
+}
+
+static int chained_spawn_main(void *arg, void **result)
+{
+	struct chained_spawn *c = arg;
+	struct bench_iter *it = c->rc.it;
+	bench_iter_start(it);
+	for (long j = 0; j < c->chains; j++) {
+		struct chain ch = {.done = weft_future_create(NULL), .depth = c->depth};
+		weft_future *first = weft_create_task(chain_link, &ch, NULL);
+		int rc = spawn_failed(first);
+		weft_future_unref(first);
+		void *links = NULL;
+		if (!rc)
+			rc = weft_await(ch.done, &links);
+		weft_future_unref(ch.done);
+		if (rc) {
+			bench_iter_fail(it, "chain %ld: %s", j, weft_strerror(rc));
+			break;
+		}
+		if ((long)(uintptr_t)links != c->depth) {
+			bench_iter_fail(it, "chain %ld: %ld links, expected %ld", j,
+					(long)(uintptr_t)links, c->depth);
+			break;
+		}
+	}
+	bench_iter_stop(it);
+	it->ops = (double)c->chains * (double)c->depth;
+	return 0;
+}
+
+static int chained_spawn_setup(void *ctx, char *why, size_t cap)
+{
+	return rt_setup(&((struct chained_spawn *)ctx)->rc, why, cap);
+}
+
+static void chained_spawn_iter(void *ctx, struct bench_iter *it)
+{
+	rt_iter(&((struct chained_spawn *)ctx)->rc, it, chained_spawn_main);
+}
+
+static void chained_spawn_teardown(void *ctx)
+{
+	rt_teardown(&((struct chained_spawn *)ctx)->rc);
+}
+
+/* ---- fib_parallel ----------------------------------------------------------
+ * fib(27): serially when n <= 15, else fib(n-1) in a child task, fib(n-2)
+ * inline, then await the child. The figure is parallel / serial wall time
+ * (ideal on 2 workers: 0.5), serial being plain recursive fib(27) in this
+ * binary, timed in the same iteration on the same worker thread. Each
+ * iteration times FIB_PAIRS (serial, parallel) pairs; the run's figure is
+ * total parallel / total serial time.
+ * Check: both give fib(27) = 196418.
+ */
+
+#define FIB_N 27
+#define FIB_SERIAL_MAX 15
+#define FIB_27 196418
+#define FIB_PAIRS 10
+
+struct fib_parallel {
+	struct rt_ctx rc;
+	double serial_s, parallel_s; /* totals over the run */
+	long fibs;
+};
+
+static volatile int fib_n = FIB_N; /* keeps the compiler from folding fib(27) */
+
+__attribute__((noinline)) static uint64_t fib_serial(int n)
+{
+	return n < 2 ? (uint64_t)n : fib_serial(n - 1) + fib_serial(n - 2);
+}
+
+static int fib_task(void *arg, void **result);
+
+static int fib_par(int n, uint64_t *out)
+{
+	if (n <= FIB_SERIAL_MAX) {
+		*out = fib_serial(n);
+		return 0;
+	}
+	weft_future *child = weft_create_task(fib_task, (void *)(uintptr_t)(n - 1), NULL);
+	uint64_t b = 0;
+	int rc = fib_par(n - 2, &b);
+	void *a = NULL;
+	int rc2 = weft_await(child, &a); /* even after a failure: no task left behind */
+	weft_future_unref(child);
+	if (rc || rc2)
+		return rc ? rc : rc2;
+	*out = (uint64_t)(uintptr_t)a + b;
+	return 0;
+}
+
+static int fib_task(void *arg, void **result)
+{
+	uint64_t v = 0;
+	int rc = fib_par((int)(uintptr_t)arg, &v);
+	if (!rc)
+		*result = (void *)(uintptr_t)v;
+	return rc;
+}
+
+static int fib_parallel_main(void *arg, void **result)
+{
+	struct fib_parallel *c = arg;
+	struct bench_iter *it = c->rc.it;
+	double par = 0;
+	for (int k = 0; k < FIB_PAIRS; k++) {
+		double t0 = bench_now();
+		uint64_t s = fib_serial(fib_n);
+		double t1 = bench_now();
+		uint64_t p = 0;
+		int rc = fib_par(fib_n, &p);
+		double t2 = bench_now();
+		if (rc) {
+			bench_iter_fail(it, "parallel fib: %s", weft_strerror(rc));
+			return 0;
+		}
+		if (s != FIB_27 || p != FIB_27) {
+			bench_iter_fail(it, "fib(27): serial %" PRIu64 ", parallel %" PRIu64
+					    ", expected %d", s, p, FIB_27);
+			return 0;
+		}
+		c->serial_s += t1 - t0;
+		par += t2 - t1;
+	}
+	c->parallel_s += par;
+	c->fibs += FIB_PAIRS;
+	bench_iter_set_seconds(it, par);
+	it->ops = FIB_PAIRS;
+	return 0;
+}
+
+static int fib_parallel_setup(void *ctx, char *why, size_t cap)
+{
+	return rt_setup(&((struct fib_parallel *)ctx)->rc, why, cap);
+}
+
+static void fib_parallel_iter(void *ctx, struct bench_iter *it)
+{
+	rt_iter(&((struct fib_parallel *)ctx)->rc, it, fib_parallel_main);
+}
+
+static void fib_parallel_report(void *ctx, struct bench_report *r)
+{
+	struct fib_parallel *c = ctx;
+	bench_report_figure(r, c->parallel_s / c->serial_s);
+	bench_report_metric(r, "parallel_ms", c->parallel_s / (double)c->fibs * 1e3);
+	bench_report_metric(r, "serial_ms", c->serial_s / (double)c->fibs * 1e3);
+}
+
+static void fib_parallel_teardown(void *ctx)
+{
+	rt_teardown(&((struct fib_parallel *)ctx)->rc);
+}
+
+/* ---- timers ------------------------------------------------------------------
+ * 100,000 tasks; task i sleeps (i x 7919 mod 100) ms. The figure is the
+ * wall time from the first spawn to the last task's end (ideal 0.1 s);
+ * lateness = wake time - (time before the sleep + delay), per task, in µs
+ * (p50/p99/max over every task of the run).
+ * Check: every task ran and slept; no sleep returned early (lateness < 0).
+ */
+
+struct timers {
+	struct rt_ctx rc;
+	long n;
+	weft_future **t;
+	int64_t *slot;       /* per task of an iteration: its delay in, lateness out */
+	int64_t *late;       /* every lateness of the run (ns) */
+	size_t nlate;
+	double wall;         /* total wall seconds */
+	long iterations;
+};
+
+static int sleeper(void *arg, void **result)
+{
+	int64_t *slot = arg;
+	int64_t delay_ns = *slot * 1000000;
+	int64_t t0 = mono_ns();
+	int rc = weft_sleep((double)*slot * 1e-3);
+	int64_t t1 = mono_ns();
+	if (rc)
+		return rc;
+	*slot = t1 - (t0 + delay_ns);
+	*result = (void *)1;
+	return 0;
+}
+
+static int timers_main(void *arg, void **result)
+{
+	struct timers *c = arg;
+	struct bench_iter *it = c->rc.it;
+	for (long i = 0; i < c->n; i++)
+		c->slot[i] = (int64_t)((i * 7919) % 100);
+	uint64_t sum = 0;
+	int first_rc = 0;
+	bench_iter_start(it);
+	for (long i = 0; i < c->n; i++)
+		c->t[i] = weft_create_task(sleeper, &c->slot[i], NULL);
+	long failed = await_all(c->t, c->n, &sum, &first_rc);
+	bench_iter_stop(it);
+	it->ops = (double)c->n;
+	if (failed) {
+		bench_iter_fail(it, "%ld of %ld tasks failed (first: %s)", failed, c->n,
+				weft_strerror(first_rc));
+		return 0;
+	}
+	if (sum != (uint64_t)c->n) {
+		bench_iter_fail(it, "%" PRIu64 " tasks slept, expected %ld", sum, c->n);
+		return 0;
+	}
+	long early = 0;
+	int64_t worst = 0;
+	for (long i = 0; i < c->n; i++) {
+		if (c->slot[i] < 0 && !early++)
+			worst = c->slot[i];
+		c->late[c->nlate++] = c->slot[i];
+	}
+	if (early)
+		bench_iter_fail(it, "%ld sleeps returned early (first by %" PRId64 " ns)", early,
+				-worst);
+	c->wall += it->t1 - it->t0;
+	c->iterations++;
+	return 0;
+}
+
+static int timers_setup(void *ctx, char *why, size_t cap)
+{
+	struct timers *c = ctx;
+	c->t = calloc((size_t)c->n, sizeof(*c->t));
+	c->slot = calloc((size_t)c->n, sizeof(*c->slot));
+	if (!c->t || !c->slot) {
+		snprintf(why, cap, "out of memory");
+		return -ENOMEM;
+	}
+	return rt_setup(&c->rc, why, cap);
+}
+
+static void timers_iter(void *ctx, struct bench_iter *it)
+{
+	struct timers *c = ctx;
+	/* Room for this iteration's latenesses (outside the timing). */
+	int64_t *late = realloc(c->late, (c->nlate + (size_t)c->n) * sizeof(*late));
+	if (!late) {
+		bench_iter_fail(it, "out of memory");
+		return;
+	}
+	c->late = late;
+	rt_iter(&c->rc, it, timers_main);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return (x > y) - (x < y);
+}
+
+static void timers_report(void *ctx, struct bench_report *r)
+{
+	struct timers *c = ctx;
+	if (!c->nlate)
+		return;
+	qsort(c->late, c->nlate, sizeof(*c->late), cmp_i64);
+	bench_report_figure(r, c->wall / (double)c->iterations);
+	bench_report_metric(r, "p50_us", (double)c->late[c->nlate / 2] / 1e3);
+	bench_report_metric(r, "p99_us", (double)c->late[c->nlate * 99 / 100] / 1e3);
+	bench_report_metric(r, "max_us", (double)c->late[c->nlate - 1] / 1e3);
+	bench_report_metric(r, "tasks_per_s", (double)c->nlate / c->wall);
+}
+
+static void timers_teardown(void *ctx)
+{
+	struct timers *c = ctx;
+	rt_teardown(&c->rc);
+	free(c->t);
+	free(c->slot);
+	free(c->late);
+	c->t = NULL;
+	c->slot = c->late = NULL;
+}
+
+/* ---- idle_memory ---------------------------------------------------------------
+ * 1,000,000 tasks all await one plain future, then it is set and they all
+ * finish. The figure is bytes of RSS per suspended task: resident set
+ * (/proc/self/statm) once every task is suspended, minus the resident set
+ * just before the first spawn, divided by the tasks; the worst iteration
+ * of the run (the first, on fresh memory). Also: spawn seconds (first
+ * spawn to every task waiting), release seconds (set_result to the last
+ * task's end), and the peak-RSS (ru_maxrss) delta per task. The task
+ * handles are dropped at spawn: only the tasks themselves are measured.
+ * Check: every task got the event's value, counted by the last one to
+ * finish.
+ */
+
+struct idle_memory {
+	struct rt_ctx rc;
+	long n;
+	weft_future *event;  /* every task awaits it */
+	weft_future *all;    /* set by the last task to finish */
+	atomic_long waiting; /* tasks about to await the event */
+	atomic_long woken;   /* tasks that got the event's value */
+	atomic_long finished;
+	long base_maxrss_kb; /* ru_maxrss before the first spawn of the run */
+	double bytes_per_task, spawn_s, release_s;
+	long iterations;
+};
+
+#define IDLE_TOKEN ((void *)(uintptr_t)0x1d1e)
+
+static int idler(void *arg, void **result)
+{
+	struct idle_memory *c = arg;
+	atomic_fetch_add_explicit(&c->waiting, 1, memory_order_relaxed);
+	void *v = NULL;
+	int rc = weft_await(c->event, &v);
+	if (!rc && v == IDLE_TOKEN)
+		atomic_fetch_add_explicit(&c->woken, 1, memory_order_relaxed);
+	if (atomic_fetch_add_explicit(&c->finished, 1, memory_order_acq_rel) + 1 == c->n)
+		weft_future_set_result(c->all, NULL);
+	(void)result;
+	return rc;
+}
+
+static int idle_memory_main(void *arg, void **result)
+{
+	struct idle_memory *c = arg;
+	struct bench_iter *it = c->rc.it;
+	atomic_store(&c->waiting, 0);
+	atomic_store(&c->woken, 0);
+	atomic_store(&c->finished, 0);
+	c->event = weft_future_create(NULL);
+	c->all = weft_future_create(NULL);
+	long rss0 = current_rss_kb();
+	double t0 = bench_now();
+	long spawned = 0;
+	int rc = 0;
+	for (; spawned < c->n; spawned++) {
+		weft_future *t = weft_create_task(idler, c, NULL);
+		rc = spawn_failed(t);
+		weft_future_unref(t);
+		if (rc)
+			break;
+	}
+	/* Let every task reach its await (one yield suffices with 1 worker). */
+	while (!rc && atomic_load(&c->waiting) < c->n)
+		weft_sleep(0);
+	weft_sleep(0);
+	double t1 = bench_now();
+	long rss1 = current_rss_kb();
+	double t2 = bench_now();
+	weft_future_set_result(c->event, IDLE_TOKEN);
+	int rc2 = spawned == c->n ? weft_await(c->all, NULL) : 0;
+	double t3 = bench_now();
+	if (spawned < c->n) /* the ones that did start must still end */
+		while (atomic_load(&c->finished) < spawned)
+			weft_sleep(0.001);
+	weft_future_unref(c->event);
+	weft_future_unref(c->all);
+	bench_iter_set_seconds(it, (t1 - t0) + (t3 - t2));
+	it->ops = (double)c->n;
+	if (rc) {
+		bench_iter_fail(it, "task %ld could not be spawned: %s", spawned, weft_strerror(rc));
+		return 0;
+	}
+	if (rc2 || atomic_load(&c->woken) != c->n) {
+		bench_iter_fail(it, "%ld of %ld tasks got the event (%s)", atomic_load(&c->woken),
+				c->n, rc2 ? weft_strerror(rc2) : "ok");
+		return 0;
+	}
+	if (rss0 < 0 || rss1 < 0) {
+		bench_iter_fail(it, "cannot read /proc/self/statm");
+		return 0;
+	}
+	double per = (double)(rss1 - rss0) * 1024.0 / (double)c->n;
+	if (!c->iterations || per > c->bytes_per_task)
+		c->bytes_per_task = per;
+	c->spawn_s += t1 - t0;
+	c->release_s += t3 - t2;
+	c->iterations++;
+	return 0;
+}
+
+static int idle_memory_setup(void *ctx, char *why, size_t cap)
+{
+	struct idle_memory *c = ctx;
+	int rc = rt_setup(&c->rc, why, cap);
+	c->base_maxrss_kb = max_rss_kb();
+	return rc;
+}
+
+static void idle_memory_iter(void *ctx, struct bench_iter *it)
+{
+	rt_iter(&((struct idle_memory *)ctx)->rc, it, idle_memory_main);
+}
+
+static void idle_memory_report(void *ctx, struct bench_report *r)
+{
+	struct idle_memory *c = ctx;
+	double it = (double)c->iterations;
+	bench_report_figure(r, c->bytes_per_task);
+	bench_report_metric(r, "spawn_s", c->spawn_s / it);
+	bench_report_metric(r, "release_s", c->release_s / it);
+	bench_report_metric(r, "spawn_release_s", (c->spawn_s + c->release_s) / it);
+	bench_report_metric(r, "maxrss_bytes_per_task",
+			    (double)(max_rss_kb() - c->base_maxrss_kb) * 1024.0 / (double)c->n);
+}
+
+static void idle_memory_teardown(void *ctx)
+{
+	rt_teardown(&((struct idle_memory *)ctx)->rc);
+}
+
 /* ---- the workload table ---------------------------------------------------- */
 
 struct bench_cfg {
@@ -349,8 +1075,21 @@ static int run_ping_pong(const struct bench_cfg *cfg, unsigned workers, const ch
 			 const char *name)
 {
 	if (!strcmp(kind, "queue")) {
-		bench_not_available("ping_pong", name, "needs weft_queue");
-		return 0;
+		struct ping_pong_q q = {.rc = {.workers = workers},
+					.pairs = 1000,
+					.rounds = cfg->o.quick ? 100 : 1000};
+		struct bench_variant qv = {
+			.workload = "ping_pong",
+			.variant = name,
+			.unit = "round trips/s",
+			.workers = workers,
+			.per_iter = (double)q.pairs * (double)q.rounds,
+			.ctx = &q,
+			.setup = ping_pong_q_setup,
+			.iter = ping_pong_q_iter,
+			.teardown = ping_pong_q_teardown,
+		};
+		return bench_run(&cfg->o, &qv);
 	}
 	struct ping_pong c = {.rc = {.workers = workers},
 			      .pairs = 1000,
@@ -365,6 +1104,106 @@ static int run_ping_pong(const struct bench_cfg *cfg, unsigned workers, const ch
 		.setup = ping_pong_setup,
 		.iter = ping_pong_iter,
 		.teardown = ping_pong_teardown,
+	};
+	return bench_run(&cfg->o, &v);
+}
+
+static int run_yield_many(const struct bench_cfg *cfg, unsigned workers, const char *kind,
+			  const char *name)
+{
+	struct yield_many c = {.rc = {.workers = workers},
+			       .tasks = 1000,
+			       .yields = cfg->o.quick ? 100 : 1000};
+	struct bench_variant v = {
+		.workload = "yield_many",
+		.variant = name,
+		.unit = "yields/s",
+		.workers = workers,
+		.per_iter = (double)c.tasks * (double)c.yields,
+		.ctx = &c,
+		.setup = yield_many_setup,
+		.iter = yield_many_iter,
+		.teardown = yield_many_teardown,
+	};
+	return bench_run(&cfg->o, &v);
+}
+
+static int run_chained_spawn(const struct bench_cfg *cfg, unsigned workers, const char *kind,
+			     const char *name)
+{
+	struct chained_spawn c = {.rc = {.workers = workers},
+				  .chains = cfg->o.quick ? 100 : 1000,
+				  .depth = 1000};
+	struct bench_variant v = {
+		.workload = "chained_spawn",
+		.variant = name,
+		.unit = "spawns/s",
+		.workers = workers,
+		.per_iter = (double)c.chains * (double)c.depth,
+		.ctx = &c,
+		.setup = chained_spawn_setup,
+		.iter = chained_spawn_iter,
+		.teardown = chained_spawn_teardown,
+	};
+	return bench_run(&cfg->o, &v);
+}
+
+static int run_fib_parallel(const struct bench_cfg *cfg, unsigned workers, const char *kind,
+			    const char *name)
+{
+	struct fib_parallel c = {.rc = {.workers = workers}};
+	struct bench_variant v = {
+		.workload = "fib_parallel",
+		.variant = name,
+		.unit = "parallel/serial",
+		.lower_is_better = true,
+		.workers = workers,
+		.per_iter = FIB_PAIRS,
+		.ctx = &c,
+		.setup = fib_parallel_setup,
+		.iter = fib_parallel_iter,
+		.teardown = fib_parallel_teardown,
+		.report = fib_parallel_report,
+	};
+	return bench_run(&cfg->o, &v);
+}
+
+static int run_timers(const struct bench_cfg *cfg, unsigned workers, const char *kind,
+		      const char *name)
+{
+	struct timers c = {.rc = {.workers = workers}, .n = cfg->o.quick ? 20000 : 100000};
+	struct bench_variant v = {
+		.workload = "timers",
+		.variant = name,
+		.unit = "s",
+		.lower_is_better = true,
+		.workers = workers,
+		.per_iter = (double)c.n,
+		.ctx = &c,
+		.setup = timers_setup,
+		.iter = timers_iter,
+		.teardown = timers_teardown,
+		.report = timers_report,
+	};
+	return bench_run(&cfg->o, &v);
+}
+
+static int run_idle_memory(const struct bench_cfg *cfg, unsigned workers, const char *kind,
+			   const char *name)
+{
+	struct idle_memory c = {.rc = {.workers = workers}, .n = cfg->o.quick ? 100000 : 1000000};
+	struct bench_variant v = {
+		.workload = "idle_memory",
+		.variant = name,
+		.unit = "B/task",
+		.lower_is_better = true,
+		.workers = workers,
+		.per_iter = (double)c.n,
+		.ctx = &c,
+		.setup = idle_memory_setup,
+		.iter = idle_memory_iter,
+		.teardown = idle_memory_teardown,
+		.report = idle_memory_report,
 	};
 	return bench_run(&cfg->o, &v);
 }
@@ -385,17 +1224,20 @@ static const struct workload {
 } workloads[] = {
 	{"spawn_many", "tasks/s", run_spawn_many, {{NULL, NULL}},
 	 "one task spawns 1,000,000 trivial tasks, then awaits them all"},
+	{"yield_many", "yields/s", run_yield_many, {{NULL, NULL}},
+	 "1,000 tasks each yield 1,000 times (weft_sleep(0))"},
 	{"ping_pong", "round trips/s", run_ping_pong,
-	 {{"future", NULL}, {"queue", "needs weft_queue"}},
+	 {{"future", NULL}, {"queue", NULL}},
 	 "1,000 pairs of tasks, 1,000 round trips each over a one-shot future (or a 1-slot queue)"},
-	/* Slots for the rest of BENCH.md's table, written in later issues. */
-	{"yield_many", "yields/s", NULL, {{NULL, NULL}}, "1,000 tasks each yield 1,000 times"},
-	{"chained_spawn", "spawns/s", NULL, {{NULL, NULL}},
+	{"chained_spawn", "spawns/s", run_chained_spawn, {{NULL, NULL}},
 	 "spawn chains of depth 1,000, 1,000 times"},
-	{"fib_parallel", "parallel/serial", NULL, {{NULL, NULL}},
-	 "fib(27) with child tasks above 15"},
-	{"timers", "s", NULL, {{NULL, NULL}}, "100,000 tasks sleeping 0-99 ms"},
-	{"idle_memory", "B/task", NULL, {{NULL, NULL}}, "1,000,000 tasks blocked on one event"},
+	{"fib_parallel", "parallel/serial", run_fib_parallel, {{NULL, NULL}},
+	 "fib(27) with child tasks above 15, / serial fib(27) (lower is better)"},
+	{"timers", "s", run_timers, {{NULL, NULL}},
+	 "100,000 tasks sleeping 0-99 ms: wall s (ideal 0.1), lateness p50/p99"},
+	{"idle_memory", "B/task", run_idle_memory, {{NULL, NULL}},
+	 "1,000,000 tasks blocked on one future: RSS bytes per task"},
+	/* Slots for BENCH.md's workloads whose APIs come with later issues. */
 	{"threadsafe", "calls/s", NULL, {{NULL, "needs run_coroutine_threadsafe"}},
 	 "4 foreign threads x 250,000 submit-and-wait calls"},
 	{"to_thread", "calls/s", NULL, {{NULL, "needs to_thread"}},
@@ -474,7 +1316,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: weft_bench list [--workers N]\n"
 		"       weft_bench WORKLOAD... [options]   (or 'all')\n"
-		"workloads: spawn_many, ping_pong (see 'list'; BENCH.md defines them)\n"
+		"workloads: spawn_many, yield_many, ping_pong, chained_spawn, fib_parallel,\n"
+		"           timers, idle_memory (see 'list'; BENCH.md defines them)\n"
 		"options:\n"
 		"  --workers N      only this worker count (default: online CPUs, then 1)\n"
 		"  --variant V      only this variant (as 'list' names it, e.g. future,workers=1)\n"
@@ -549,7 +1392,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nnames; i++) {
 		const struct workload *wl = find_workload(names[i]);
 		if (!wl->run) {
-			printf("%-12s %-18s n/a: not yet written\n", wl->name, "-");
+			printf("%-12s %-8s %-18s n/a: not yet written\n", wl->name, "weft", "-");
 			continue;
 		}
 		bool matched = false;

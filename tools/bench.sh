@@ -2,15 +2,19 @@
 # SPDX-License-Identifier: MIT
 #
 # The throughput suite's one command (BENCH.md): installs what is missing,
-# builds weft in release mode in its own build directory, runs every
-# workload variant several times, interleaved (A run 1, B run 1, A run 2,
-# ...), writes one JSON line per (workload, variant, run) to
-# bench/results/results-<timestamp>.jsonl and prints a table of medians
-# with their spread (min-max).
+# builds weft in release mode in its own build directory (and, with
+# --peers, the Go and tokio peers from Debian's packages), runs every
+# workload variant of every runtime several times, interleaved (round 1:
+# workload A on weft, go, tokio, asyncio, uvloop, then workload B ...;
+# round 2 ...), writes one JSON line per (workload, runtime, variant, run)
+# to bench/results/results-<timestamp>.jsonl, prints a table of medians
+# with their spread (min-max) and the ratio weft/peer, and draws the chart
+# (tools/plot.sh, gnuplot) next to the results.
 #
-#   tools/bench.sh                 5 runs of everything
-#   tools/bench.sh --quick         reduced counts, 3 runs (under a minute)
-#   tools/bench.sh --only ping_pong --runs 9
+#   tools/bench.sh                 5 runs of weft's workloads
+#   tools/bench.sh --peers         ... and of Go, tokio, asyncio, uvloop
+#   tools/bench.sh --quick         reduced counts, short runs (under a minute)
+#   tools/bench.sh --peers --only ping_pong,timers --runs 9
 #   tools/bench.sh --summarize bench/results/results-XXXX.jsonl
 #
 # The machines are shared and noisy: quote medians with their spread, and
@@ -20,13 +24,20 @@ set -euo pipefail
 usage() {
 	cat <<'EOF'
 usage: tools/bench.sh [options]
-  --runs N          runs of every variant (default 5; 3 with --quick)
-  --quick           reduced counts: a smoke run, not figures to quote
+  --runs N          runs of every variant (default 5; 3 with --quick, 2 with
+                    --quick --peers)
+  --quick           reduced counts and --min-time 0.2 (0.15 with --peers): a
+                    smoke run (under a minute), not figures to quote
+  --min-time S      measured work per run, seconds (default 0.5, BENCH.md)
   --only NAME       only this workload (repeatable, or a comma list)
-  --peers           also run the peers (Go, tokio, asyncio): not built yet
-  --build-dir DIR   where to build (default build/bench)
-  --no-install      never apt-get; fail if something is missing
+  --peers           also run the peers: Go, tokio, asyncio, uvloop
+  --runtimes LIST   only these runtimes (comma list of weft, go, tokio,
+                    asyncio, uvloop; implies --peers when it names a peer)
+  --build-dir DIR   where to build (default build/bench; peers in DIR/peers)
+  --no-install      never apt-get; skip what is missing
+  --no-plot         no chart
   --summarize FILE  only print the table of an existing results file
+  --tsv             with --summarize: tab-separated medians (for tools/plot.sh)
   -h, --help        this text
 EOF
 }
@@ -36,11 +47,15 @@ cd "$root"
 
 runs=""
 quick=0
+min_time=""
 only=()
 peers=0
+runtimes_opt=""
 build_dir=build/bench
 install=1
+plot=1
 summarize=""
+tsv=0
 cmdline="tools/bench.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -48,34 +63,73 @@ while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --runs needs N >= 1" >&2; exit 2; }
 		runs=$2; shift 2 ;;
 	--quick) quick=1; shift ;;
+	--min-time)
+		[ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench.sh: --min-time needs seconds" >&2; exit 2; }
+		min_time=$2; shift 2 ;;
 	--only)
 		[ $# -ge 2 ] || { echo "bench.sh: --only needs a workload" >&2; exit 2; }
 		IFS=, read -r -a names <<<"$2"
 		only+=("${names[@]}"); shift 2 ;;
 	--peers) peers=1; shift ;;
+	--runtimes)
+		[ $# -ge 2 ] || { echo "bench.sh: --runtimes needs a list" >&2; exit 2; }
+		runtimes_opt=$2; shift 2 ;;
 	--build-dir)
 		[ $# -ge 2 ] || { echo "bench.sh: --build-dir needs a directory" >&2; exit 2; }
 		build_dir=$2; shift 2 ;;
 	--no-install) install=0; shift ;;
+	--no-plot) plot=0; shift ;;
 	--summarize)
 		[ $# -ge 2 ] || { echo "bench.sh: --summarize needs a file" >&2; exit 2; }
 		summarize=$2; shift 2 ;;
+	--tsv) tsv=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
 	esac
 done
+
+all_runtimes=(weft go tokio asyncio uvloop)
+want=()
+if [ -n "$runtimes_opt" ]; then
+	IFS=, read -r -a want <<<"$runtimes_opt"
+	for r in "${want[@]}"; do
+		case " ${all_runtimes[*]} " in *" $r "*) ;; *)
+			echo "bench.sh: unknown runtime '$r' (${all_runtimes[*]})" >&2; exit 2 ;;
+		esac
+		[ "$r" = weft ] || peers=1
+	done
+elif [ $peers = 1 ]; then
+	want=("${all_runtimes[@]}")
+else
+	want=(weft)
+fi
+wanted() { # $1: runtime
+	case " ${want[*]} " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+
 if [ -z "$runs" ]; then
-	if [ $quick = 1 ]; then runs=3; else runs=5; fi
+	if [ $quick = 1 ] && [ $peers = 1 ]; then runs=2
+	elif [ $quick = 1 ]; then runs=3
+	else runs=5; fi
+fi
+if [ -z "$min_time" ]; then
+	if [ $quick = 1 ] && [ $peers = 1 ]; then min_time=0.15
+	elif [ $quick = 1 ]; then min_time=0.2
+	else min_time=0.5; fi
 fi
 
 # ---- the table of medians -------------------------------------------------
 
-# Reads JSON lines (ours and, later, the peers': flat keys in any order,
-# plus the nested "machine" object) and prints, per (workload, runtime,
-# variant) in order of first appearance: median rate, min-max, unit, runs
-# that passed their self-check, median peak RSS.
+# Reads JSON lines (weft's and the peers': flat keys in any order, plus the
+# nested "machine" object) and prints, per (workload, variant, runtime), in
+# order of first appearance of the workload and variant, the runtimes in the
+# order weft, go, tokio, asyncio, uvloop: median figure, min-max, unit,
+# runs that passed their self-check, median peak RSS, weft's median over
+# this runtime's, and the medians of the workload's extra metrics.
+# With $2 = tsv: one tab-separated line per group instead (tools/plot.sh).
 summarize() {
-	awk '
+	awk -v mode="${2:-table}" '
 	function field(line, key,    pat, i, s, j) {
 		pat = "\"" key "\":"
 		i = index(line, pat)
@@ -94,7 +148,7 @@ summarize() {
 		split(" k M G", pre, " ")
 		p = 0
 		while (v >= 1000 && p < 3) { v /= 1000; p++ }
-		return sprintf(v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v, p ? " " pre[p] : "")
+		return sprintf(v < 1 && p == 0 ? "%.3f%s" : v < 10 ? "%.2f%s" : v < 100 ? "%.1f%s" : "%.0f%s", v, p ? " " pre[p] : "")
 	}
 	function median(arr, n,    i, j, t) {
 		for (i = 2; i <= n; i++) {
@@ -104,59 +158,135 @@ summarize() {
 		}
 		return n % 2 ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
 	}
+	function metric_median(k, name,    i, n, a) {
+		n = 0
+		for (i = 1; i <= nok[k]; i++)
+			if ((k, i, name) in met) a[++n] = met[k, i, name]
+		return n ? median(a, n) : ""
+	}
+	function notes(k, w,    s, a, b) {
+		if (w == "timers") {
+			a = metric_median(k, "p50_us"); b = metric_median(k, "p99_us")
+			if (a != "") s = sprintf("late p50 %s us, p99 %s us", si(a), si(b))
+		} else if (w == "fib_parallel") {
+			a = metric_median(k, "parallel_ms"); b = metric_median(k, "serial_ms")
+			if (a != "") s = sprintf("parallel %.2f ms, serial %.2f ms", a, b)
+		} else if (w == "idle_memory") {
+			a = metric_median(k, "spawn_release_s")
+			if (a != "") s = sprintf("spawn+release %.3f s", a)
+		}
+		return s
+	}
+	BEGIN {
+		nrt = split("weft go tokio asyncio uvloop", rtorder, " ")
+		for (i = 1; i <= nrt; i++) rtrank[rtorder[i]] = i
+		nmet = split("p50_us p99_us max_us parallel_ms serial_ms spawn_s release_s spawn_release_s maxrss_bytes_per_task", metname, " ")
+	}
 	/^\{/ {
 		w = field($0, "workload"); rt = field($0, "runtime"); v = field($0, "variant")
 		if (w == "") next
-		k = w SUBSEP rt SUBSEP v
-		if (!(k in total)) { order[++ngroups] = k; W[k] = w; R[k] = rt; V[k] = v }
+		wv = w SUBSEP v
+		if (!(wv in seenwv)) { seenwv[wv] = 1; wvorder[++nwv] = wv; WW[wv] = w; VV[wv] = v }
+		if (!(rt in rtrank)) {
+			nrt++
+			rtorder[nrt] = rt
+			rtrank[rt] = nrt
+		}
+		k = w SUBSEP v SUBSEP rt
 		total[k]++
 		unit[k] = field($0, "unit")
+		better[k] = field($0, "better")
+		if (better[k] == "") better[k] = "higher"
 		if (machine == "") {
 			machine = sprintf("%s cores, %s, kernel %s", field($0, "cores"),
 				field($0, "cpu"), field($0, "kernel"))
-			build = field($0, "build")
 		}
+		if (rt == "weft" && build == "") build = field($0, "build")
 		if (field($0, "quick") == "true") quick = 1
 		if (field($0, "ok") == "true" && field($0, "rate") != "null") {
 			n = ++nok[k]
 			rate[k, n] = field($0, "rate") + 0
 			rss[k, n] = field($0, "rss_kb") + 0
+			for (m = 1; m <= nmet; m++) {
+				x = field($0, metname[m])
+				if (x != "" && x != "null") met[k, n, metname[m]] = x + 0
+			}
 		} else {
 			err = field($0, "error")
 			if (err != "") lasterr[k] = err
 		}
 	}
 	END {
-		if (!ngroups) { print "no results"; exit }
-		printf "machine: %s; build: %s%s\n", machine, build, quick ? "; QUICK counts (not figures to quote)" : ""
-		printf "%-12s %-8s %-18s %10s  %-19s %-14s %5s %8s\n", "workload", "runtime", "variant",
-			"median", "spread (min-max)", "unit", "ok", "rss MiB"
-		for (g = 1; g <= ngroups; g++) {
-			k = order[g]; n = nok[k] + 0
-			if (n == 0) {
-				printf "%-12s %-8s %-18s %10s  %-19s %-14s %2d/%-2d  FAILED: %s\n", W[k], R[k], V[k],
-					"-", "-", unit[k], 0, total[k], lasterr[k]
-				continue
-			}
-			lo = hi = rate[k, 1]
+		if (!nwv) { print "no results"; exit }
+		# medians first: the ratio needs weft median of the same row
+		for (g = 1; g <= nwv; g++) for (r = 1; r <= nrt; r++) {
+			k = wvorder[g] SUBSEP rtorder[r]
+			n = nok[k] + 0
+			if (!n) continue
+			lo[k] = hi[k] = rate[k, 1]
 			for (i = 1; i <= n; i++) {
 				a[i] = rate[k, i]; b[i] = rss[k, i]
-				if (a[i] < lo) lo = a[i]
-				if (a[i] > hi) hi = a[i]
+				if (a[i] < lo[k]) lo[k] = a[i]
+				if (a[i] > hi[k]) hi[k] = a[i]
 			}
-			med = median(a, n); mrss = median(b, n)
-			printf "%-12s %-8s %-18s %10s  %-19s %-14s %2d/%-2d %8.1f\n", W[k], R[k], V[k], si(med),
-				si(lo) " - " si(hi), unit[k], n, total[k], mrss / 1024
+			med[k] = median(a, n); mrss[k] = median(b, n)
 		}
+		if (mode == "tsv") {
+			printf "#workload\tvariant\truntime\tmedian\tmin\tmax\tunit\tbetter\tok\truns\n"
+			for (g = 1; g <= nwv; g++) for (r = 1; r <= nrt; r++) {
+				k = wvorder[g] SUBSEP rtorder[r]
+				if (!(k in total)) continue
+				printf "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\n", WW[wvorder[g]], VV[wvorder[g]],
+					rtorder[r], (k in med) ? med[k] : "?", (k in med) ? lo[k] : "?",
+					(k in med) ? hi[k] : "?", unit[k], better[k], nok[k], total[k]
+			}
+			exit
+		}
+		printf "machine: %s; weft build: %s%s\n", machine, build, quick ? "; QUICK counts (not figures to quote)" : ""
+		printf "%-13s %-18s %-8s %10s  %-19s %-16s %5s %8s %9s  %s\n", "workload", "variant", "runtime",
+			"median", "spread (min-max)", "unit", "ok", "rss MiB", "weft/this", "notes"
+		for (g = 1; g <= nwv; g++) for (r = 1; r <= nrt; r++) {
+			wv = wvorder[g]; rt = rtorder[r]; k = wv SUBSEP rt
+			if (!(k in total)) continue
+			u = unit[k] (better[k] == "lower" ? " (low)" : "")
+			n = nok[k] + 0
+			if (n == 0) {
+				printf "%-13s %-18s %-8s %10s  %-19s %-16s %2d/%-2d  FAILED: %s\n", WW[wv], VV[wv], rt,
+					"-", "-", u, 0, total[k], lasterr[k]
+				continue
+			}
+			kw = wv SUBSEP "weft"
+			ratio = "-"
+			if (rt == "weft") ratio = "1"
+			else if ((kw in med) && med[k] > 0) ratio = sprintf("%.2f", med[kw] / med[k])
+			printf "%-13s %-18s %-8s %10s  %-19s %-16s %2d/%-2d %8.1f %9s  %s\n", WW[wv], VV[wv], rt,
+				si(med[k]), si(lo[k]) " - " si(hi[k]), u, n, total[k], mrss[k] / 1024, ratio, notes(k, WW[wv])
+		}
+		print "weft/this: weft median / this runtime median, same variant, same run of the script."
+		print "  Figures per second: above 1, weft is ahead. (low) figures (s, B/task, parallel/serial): below 1, weft is ahead."
 	}' "$1"
 }
 
 if [ -n "$summarize" ]; then
-	summarize "$summarize"
+	if [ $tsv = 1 ]; then summarize "$summarize" tsv; else summarize "$summarize"; fi
 	exit 0
 fi
 
 # ---- dependencies ------------------------------------------------------------
+
+is_root_apt() {
+	[ $install = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null
+}
+
+apt_updated=0
+apt_install() { # packages...; returns apt-get's status
+	export DEBIAN_FRONTEND=noninteractive
+	if [ $apt_updated = 0 ]; then
+		apt-get update -qq || true
+		apt_updated=1
+	fi
+	apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
 
 ensure_deps() {
 	local missing=() optional=()
@@ -170,15 +300,14 @@ ensure_deps() {
 	else
 		missing+=(liburing-dev libck-dev)
 	fi
-	# valgrind is for profiling (docs/BENCHMARKS.md), not for the figures.
+	# valgrind is for profiling (docs/BENCHMARKS.md), gnuplot for the chart.
 	command -v valgrind >/dev/null || optional+=(valgrind)
+	[ $plot = 1 ] && ! command -v gnuplot >/dev/null && optional+=(gnuplot-nox)
 	local all=("${missing[@]}" "${optional[@]}")
 	[ ${#all[@]} -eq 0 ] && return 0
-	if [ $install = 1 ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	if is_root_apt; then
 		echo "bench.sh: installing ${all[*]}"
-		export DEBIAN_FRONTEND=noninteractive
-		apt-get update -qq
-		if ! apt-get install -y -qq --no-install-recommends "${all[@]}" >/dev/null; then
+		if ! apt_install "${all[@]}"; then
 			[ ${#missing[@]} -eq 0 ] || { echo "bench.sh: apt-get failed" >&2; exit 1; }
 			echo "bench.sh: could not install ${optional[*]} (optional); going on" >&2
 		fi
@@ -187,7 +316,7 @@ ensure_deps() {
 		echo "  sudo apt-get install ${all[*]}" >&2
 		exit 1
 	else
-		echo "bench.sh: note: ${optional[*]} not installed (only needed for profiling)" >&2
+		echo "bench.sh: note: ${optional[*]} not installed (profiling, chart)" >&2
 	fi
 }
 
@@ -209,16 +338,127 @@ build() {
 	}
 }
 
-# ---- slots for what is not written yet --------------------------------------
+# ---- the peers (bench/peers/, BENCH.md "Peers") ------------------------------
+#
+# Each peer is built from Debian's packages, offline: Go's standard library
+# only (golang-go), tokio from librust-tokio-dev through cargo's replaced
+# source (bench/peers/tokio/.cargo/config.toml), asyncio and uvloop on
+# Debian's /usr/bin/python3 (python3-uvloop). A peer whose toolchain is
+# missing and cannot be installed is skipped with a note: it never fails
+# the run. Every peer takes the same command line as weft_bench
+# (WORKLOAD --variant V --runs 1 --run-base R --json FILE [--quick]
+# --min-time S) and lists its variants with `list`.
 
-# The peers (Go, tokio, asyncio/uvloop) of the benchmark-suite issue will be
-# built here (from Debian packages, bench/peers/) and run inside the same
-# interleaved rounds as weft, appending to the same results file.
-build_peers() {
-	[ $peers = 1 ] && echo "peers: not yet built (benchmark-suite issue)"
-	return 0
+declare -A peer_cmd=()  # runtime -> command prefix (eval'd words)
+declare -A peer_note=() # runtime -> why it is skipped
+peer_dir="$build_dir/peers"
+
+# BENCH_GO, BENCH_CARGO, BENCH_PYTHON override the toolchains found.
+go_bin() { # Debian's go first
+	if [ -n "${BENCH_GO:-}" ]; then command -v "$BENCH_GO" || true
+	elif [ -x /usr/bin/go ]; then echo /usr/bin/go
+	elif [ -x /usr/lib/go/bin/go ]; then echo /usr/lib/go/bin/go
+	else command -v go || true; fi
 }
-run_peers_round() { # $1: run number
+
+# Debian's cargo with Debian's rustc (rustup's may be first on PATH);
+# else whatever cargo there is, which must still build offline.
+cargo_env() {
+	if [ -n "${BENCH_CARGO:-}" ]; then echo "$BENCH_CARGO"
+	elif [ -x /usr/bin/cargo ] && [ -x /usr/bin/rustc ]; then
+		echo "RUSTC=/usr/bin/rustc /usr/bin/cargo"
+	elif command -v cargo >/dev/null; then
+		echo "cargo"
+	fi
+}
+
+py_bin() {
+	if [ -n "${BENCH_PYTHON:-}" ]; then command -v "$BENCH_PYTHON" || true
+	elif [ -x /usr/bin/python3 ]; then echo /usr/bin/python3; else command -v python3 || true; fi
+}
+
+ensure_peer_deps() {
+	local pkgs=()
+	if wanted go && [ -z "$(go_bin)" ]; then pkgs+=(golang-go); fi
+	if wanted tokio; then
+		[ -x /usr/bin/cargo ] || pkgs+=(cargo)
+		[ -x /usr/bin/rustc ] || pkgs+=(rustc)
+		compgen -G "/usr/share/cargo/registry/tokio-1.*" >/dev/null || pkgs+=(librust-tokio-dev)
+	fi
+	if wanted uvloop && ! "$(py_bin)" -c 'import uvloop' 2>/dev/null; then
+		pkgs+=(python3-uvloop)
+	fi
+	if wanted asyncio && [ -z "$(py_bin)" ]; then pkgs+=(python3); fi
+	[ ${#pkgs[@]} -eq 0 ] && return 0
+	if is_root_apt; then
+		echo "bench.sh: installing for the peers: ${pkgs[*]}"
+		apt_install "${pkgs[@]}" || echo "bench.sh: apt-get could not install all of ${pkgs[*]}; the peers that need them are skipped" >&2
+	else
+		echo "bench.sh: the peers need ${pkgs[*]} (not installed; e.g. sudo apt-get install ${pkgs[*]}); those peers are skipped" >&2
+	fi
+}
+
+build_go() {
+	local go log abs
+	go=$(go_bin)
+	[ -n "$go" ] || { peer_note[go]="no Go toolchain (apt-get install golang-go)"; return 0; }
+	abs=$(cd "$peer_dir" && pwd)
+	if ! log=$(cd bench/peers/go && GOFLAGS=-mod=mod GOPROXY=off GO111MODULE=on \
+		GOCACHE="$abs/go-cache" GOPATH="$abs/go-path" GOTOOLCHAIN=local \
+		"$go" build -o "$abs/go-peer" . 2>&1); then
+		peer_note[go]="the Go peer did not build: $(tail -n 3 <<<"$log" | tr '\n' ' ' || true)"
+		return 0
+	fi
+	peer_cmd[go]="$abs/go-peer"
+}
+
+build_tokio() {
+	local cargo log abs
+	cargo=$(cargo_env)
+	[ -n "$cargo" ] || { peer_note[tokio]="no cargo (apt-get install cargo rustc librust-tokio-dev)"; return 0; }
+	compgen -G "/usr/share/cargo/registry/tokio-1.*" >/dev/null ||
+		{ peer_note[tokio]="no tokio crate in /usr/share/cargo/registry (apt-get install librust-tokio-dev)"; return 0; }
+	abs=$(cd "$peer_dir" && pwd)
+	if ! log=$(cd bench/peers/tokio && eval "CARGO_TARGET_DIR='$abs/tokio-target' $cargo build --release --offline --quiet" 2>&1); then
+		local why
+		why=$( (grep -m2 -E 'error' <<<"$log" || tail -n 3 <<<"$log") | tr '\n' ' ')
+		[ -n "${why// /}" ] || why="cargo failed"
+		peer_note[tokio]="the tokio peer did not build offline: $why"
+		return 0
+	fi
+	peer_cmd[tokio]="$abs/tokio-target/release/tokio-peer"
+}
+
+build_python() {
+	local py
+	py=$(py_bin)
+	if [ -z "$py" ]; then
+		peer_note[asyncio]="no python3"
+		peer_note[uvloop]="no python3"
+		return 0
+	fi
+	wanted asyncio && peer_cmd[asyncio]="$py $root/bench/peers/python/peer.py --loop asyncio"
+	if wanted uvloop; then
+		if "$py" -c 'import uvloop' 2>/dev/null; then
+			peer_cmd[uvloop]="$py $root/bench/peers/python/peer.py --loop uvloop"
+		else
+			peer_note[uvloop]="uvloop is not importable by $py (apt-get install python3-uvloop)"
+		fi
+	fi
+}
+
+build_peers() {
+	[ $peers = 1 ] || return 0
+	ensure_peer_deps
+	mkdir -p "$peer_dir"
+	if wanted go; then echo "bench.sh: building the Go peer"; build_go; fi
+	if wanted tokio; then echo "bench.sh: building the tokio peer (cargo --offline, Debian's crates)"; build_tokio; fi
+	build_python
+	local r
+	for r in go tokio asyncio uvloop; do
+		wanted "$r" || continue
+		[ -n "${peer_note[$r]:-}" ] && echo "bench.sh: skipping $r: ${peer_note[$r]}" >&2
+	done
 	return 0
 }
 
@@ -236,6 +476,7 @@ echo "bench.sh: building weft (release) in $build_dir"
 build
 build_peers
 bin="$build_dir/bench/weft_bench"
+peer_cmd[weft]="$bin"
 
 selected() { # $1: workload
 	[ ${#only[@]} -eq 0 ] && return 0
@@ -245,20 +486,51 @@ selected() { # $1: workload
 }
 
 listing=$("$bin" list)
-ready=()
-na=()
-while read -r w v status rest; do
-	selected "$w" || continue
-	if [ "$status" = ready ]; then
-		ready+=("$w $v")
-	elif [ "$v" != - ]; then
-		na+=("$(printf '%-12s %-8s %-18s %s' "$w" weft "$v" "$status ${rest%%#*}")")
-	fi
-done <<<"$listing"
 for n in "${only[@]}"; do
 	grep -q "^$n " <<<"$listing" || { echo "bench.sh: no workload '$n' (see: $bin list)" >&2; exit 2; }
 done
-if [ ${#ready[@]} -eq 0 ]; then
+
+# The jobs: for every (workload, variant) in weft's order, each runtime
+# that has it ready; rows no runtime can run are noted as n/a.
+runtimes=()
+for r in "${all_runtimes[@]}"; do
+	wanted "$r" && [ -n "${peer_cmd[$r]:-}" ] && runtimes+=("$r")
+done
+declare -A ready=() # "runtime workload variant" -> 1
+declare -A wv_seen=()
+declare -A na_of=() # "workload variant" -> "runtime (why); ..."
+wv_order=()
+for r in "${runtimes[@]}"; do
+	if ! lst=$(eval "${peer_cmd[$r]} list" 2>&1); then
+		echo "bench.sh: skipping $r: its list failed: $lst" >&2
+		continue
+	fi
+	while read -r w v status rest; do
+		[ -n "$w" ] && selected "$w" || continue
+		[ -n "${wv_seen["$w $v"]:-}" ] || { wv_seen["$w $v"]=1; wv_order+=("$w $v"); }
+		if [ "$status" = ready ]; then
+			ready["$r $w $v"]=1
+		else
+			why="${rest%%#*}"
+			why="${why%"${why##*[! ]}"}"
+			na_of["$w $v"]+="${na_of["$w $v"]:+; }$r${why:+ ($why)}"
+		fi
+	done <<<"$lst"
+done
+na=()
+for wv in "${wv_order[@]}"; do
+	[ -n "${na_of[$wv]:-}" ] || continue
+	read -r w v <<<"$wv"
+	na+=("$(printf '%-13s %-18s n/a: %s' "$w" "$v" "${na_of[$wv]}")")
+done
+# weft's order first, then what only peers have (in their order)
+jobs=()
+for wv in "${wv_order[@]}"; do
+	for r in "${runtimes[@]}"; do
+		[ -n "${ready["$r $wv"]:-}" ] && jobs+=("$r $wv")
+	done
+done
+if [ ${#jobs[@]} -eq 0 ]; then
 	echo "bench.sh: nothing to run for --only ${only[*]}"
 	grep -E "^($(IFS='|'; echo "${only[*]}")) " <<<"$listing" || true
 	exit 0
@@ -269,35 +541,56 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=bench/results/results-$stamp.jsonl
 quick_opt=()
 [ $quick = 1 ] && quick_opt=(--quick)
-echo "bench.sh: $runs runs of ${#ready[@]} variants, interleaved; results in $out"
+echo "bench.sh: $runs runs of ${#jobs[@]} variants (${runtimes[*]}), interleaved; results in $out"
 
 # The machines are shared: say how busy this one was while we measured.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+t_start=$(date +%s)
 failed=0
 for ((r = 1; r <= runs; r++)); do
-	for wv in "${ready[@]}"; do
-		read -r w v <<<"$wv"
-		"$bin" "$w" --variant "$v" --runs 1 --run-base "$r" --json "$out" "${quick_opt[@]}" ||
+	for job in "${jobs[@]}"; do
+		read -r rt w v <<<"$job"
+		# weft_bench has its own per-run timeout (forked runs); the peers
+		# get the same limit from timeout(1).
+		if ! eval "timeout -k 10 600 ${peer_cmd[$rt]}" '"$w" --variant "$v" --runs 1 --run-base "$r" \
+			--json "$out" --min-time "$min_time" "${quick_opt[@]}"'; then
 			failed=$((failed + 1))
+		fi
 	done
 	run_tcp_echo_round "$r"
-	run_peers_round "$r"
 done
 
 table=bench/results/results-$stamp.txt
+chart=bench/results/results-$stamp.svg
 {
 	echo
-	echo "weft benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'): medians of $runs interleaved runs"
+	echo "weft benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'): medians of $runs interleaved runs ($(($(date +%s) - t_start)) s)"
 	echo "command: $cmdline"
 	echo "weft: $(GIT_OPTIONAL_LOCKS=0 git rev-parse --short HEAD 2>/dev/null || echo unknown) (HEAD; the working tree may differ)"
+	for rt in "${runtimes[@]}"; do
+		[ "$rt" = weft ] && continue
+		b=$(grep -m1 "\"runtime\":\"$rt\"" "$out" | sed -n 's/.*"build":"\([^"]*\)".*/\1/p' || true)
+		echo "$rt: ${b:-no result}"
+	done
 	echo "load average (1/5/15 min) before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown) (on $(nproc 2>/dev/null || echo ?) CPUs)"
 	summarize "$out"
 	for line in "${na[@]}"; do echo "$line"; done
-	later=$(awk '$2 == "-" { printf "%s%s", sep, $1; sep = ", " }' <<<"$listing")
-	[ -n "$later" ] && [ ${#only[@]} -eq 0 ] && echo "not yet written: $later"
-	[ $peers = 1 ] && echo "peers: not yet built (benchmark-suite issue)"
+	for rt in go tokio asyncio uvloop; do
+		wanted "$rt" && [ -n "${peer_note[$rt]:-}" ] && echo "skipped $rt: ${peer_note[$rt]}"
+	done
 	echo "results: $out"
 } | tee "$table"
+if [ $plot = 1 ]; then
+	if command -v gnuplot >/dev/null; then
+		if tools/plot.sh "$out" "$chart" >/dev/null; then
+			echo "chart: $chart" | tee -a "$table"
+		else
+			echo "bench.sh: tools/plot.sh failed (no chart)" >&2
+		fi
+	else
+		echo "bench.sh: no gnuplot, no chart (apt-get install gnuplot-nox)" >&2
+	fi
+fi
 if [ $failed -gt 0 ]; then
 	echo "bench.sh: $failed run(s) failed their self-check or crashed (ok=false in $out)" >&2
 	exit 1

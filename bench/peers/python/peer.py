@@ -1,0 +1,596 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""The Python peers of weft's throughput suite (BENCH.md): asyncio, whose
+semantics weft copies, on its default loop and on uvloop.
+
+The same workloads as bench/weft_bench.c, measured the same way as
+bench/harness.c (a monotonic clock around the workload only, repeated until
+at least --min-time seconds of work, peak RSS from getrusage, a self-check
+per workload), written as the same JSON lines (runtime "asyncio" or
+"uvloop"). Counts are smaller than weft's where a full count would take
+Python tens of seconds (BENCH.md allows it); the figures are per operation
+(rates), so they compare. The counts used are in each JSON line ("n",
+"per_iter").
+
+    peer.py --loop asyncio list
+    peer.py --loop uvloop WORKLOAD [--variant V] [--runs N] [--run-base N]
+            [--json FILE] [--json-stdout] [--min-time S] [--quick] [--no-fork]
+
+Run it with Debian's /usr/bin/python3 (python3-uvloop is installed there).
+A loop is one thread: the only variant is "workers=1" (ping_pong:
+"future,workers=1" over a fresh asyncio.Future per message, as weft's
+futures, and "queue,workers=1" over asyncio.Queue(maxsize=1)). Each run is a
+process of its own (the script re-executes itself with --no-fork), as
+weft_bench forks.
+"""
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+# ---- the harness --------------------------------------------------------------
+
+
+class Fail(Exception):
+    """An iteration's self-check failed."""
+
+
+def peak_rss_kb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+
+
+def current_rss_kb():
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGESIZE") // 1024
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+def cpu_model():
+    best, model = 99, "unknown"
+    keys = ["model name", "Model", "Hardware", "cpu model"]
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if ":" not in line:
+                    continue
+                for k, key in enumerate(keys[:best]):
+                    if line.startswith(key):
+                        model, best = line.split(":", 1)[1].strip(), k
+                        break
+    except OSError:
+        pass
+    return model
+
+
+def machine():
+    u = os.uname()
+    return {"cores": os.cpu_count(), "cpus_allowed": len(os.sched_getaffinity(0)),
+            "kernel": u.release, "arch": u.machine, "cpu": cpu_model()}
+
+
+def si(v):
+    prefix = ["", " k", " M", " G"]
+    p = 0
+    while v >= 1000 and p < 3:
+        v /= 1000
+        p += 1
+    prec = 3 if v < 1 and p == 0 else 2 if v < 10 else 1 if v < 100 else 0
+    return f"{v:.{prec}f}{prefix[p]}"
+
+
+class Variant:
+    def __init__(self, workload, variant, unit, per_iter, iteration, report=None,
+                 lower_is_better=False):
+        self.workload, self.variant, self.unit = workload, variant, unit
+        self.per_iter, self.iteration, self.report = per_iter, iteration, report
+        self.lower_is_better = lower_is_better
+
+
+def new_loop(kind):
+    if kind == "uvloop":
+        import uvloop
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def measure(o, v):
+    """Runs iterations (each a coroutine run as the loop's main task) until
+    min_seconds of measured work; returns the outcome dict."""
+    out = {"ops": 0.0, "seconds": 0.0, "iterations": 0, "ok": True, "why": "",
+           "figure": None, "metrics": []}
+    loop = new_loop(o.loop)
+    try:
+        while True:
+            try:
+                ops, secs = loop.run_until_complete(v.iteration())
+            except Fail as e:
+                out["ok"], out["why"] = False, f"iteration {out['iterations'] + 1}: {e}"
+                break
+            except Exception as e:  # a crash of the workload is a failed run
+                out["ok"] = False
+                out["why"] = f"iteration {out['iterations'] + 1}: {type(e).__name__}: {e}"
+                break
+            out["ops"] += ops
+            out["seconds"] += secs
+            out["iterations"] += 1
+            if out["seconds"] >= o.min_time:
+                break
+        if out["ok"] and v.report:
+            out["figure"], out["metrics"] = v.report()
+    finally:
+        loop.close()
+    out["rss_kb"] = peak_rss_kb()
+    return out
+
+
+def rate_of(r):
+    if r["figure"] is not None:
+        return r["figure"]
+    return r["ops"] / r["seconds"] if r["seconds"] > 0 else 0.0
+
+
+def json_line(o, v, r, run):
+    d = {"workload": v.workload, "runtime": o.loop, "variant": v.variant,
+         "n": round(r["ops"]), "seconds": round(r["seconds"], 6),
+         "rate": rate_of(r) if r["ok"] else None, "unit": v.unit,
+         "rss_kb": r["rss_kb"] if r["rss_kb"] > 0 else None,
+         "better": "lower" if v.lower_is_better else "higher"}
+    if r["ok"]:
+        for k, val in r["metrics"]:
+            d[k] = val
+    if o.loop == "uvloop":
+        import uvloop
+        build = f"uvloop {uvloop.__version__}, Python {platform.python_version()}"
+    else:
+        build = f"asyncio, Python {platform.python_version()}"
+    d.update({"run": run, "ok": r["ok"], "machine": machine(), "workers": 1,
+              "iterations": r["iterations"], "per_iter": v.per_iter,
+              "min_seconds": o.min_time, "quick": o.quick, "forked": True, "build": build,
+              "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "error": None if r["ok"] else r["why"]})
+    return json.dumps(d, separators=(",", ":")) + "\n"
+
+
+def bench_run(o, v):
+    failed = 0
+    for i in range(o.runs):
+        run = o.run_base + i
+        r = measure(o, v)
+        head = f"{v.workload:<12} {o.loop:<8} {v.variant:<18} run {run:<2} "
+        if not r["ok"]:
+            print(head + "FAILED: " + r["why"])
+            failed += 1
+        else:
+            extra = "".join(f", {k} {val:.4g}" for k, val in r["metrics"])
+            print(head + f"{si(rate_of(r)):>8} {v.unit:<14} ({r['ops']:.0f} in "
+                  f"{r['seconds']:.3f} s, {r['iterations']} iter, rss "
+                  f"{r['rss_kb'] / 1024:.1f} MiB{extra})")
+        line = json_line(o, v, r, run)
+        if o.json_stdout:
+            sys.stdout.write(line)
+        if o.json:
+            try:
+                with open(o.json, "a") as f:
+                    f.write(line)
+            except OSError as e:
+                print(f"peer.py: cannot append to {o.json}: {e}", file=sys.stderr)
+        sys.stdout.flush()
+    return failed
+
+
+# ---- spawn_many -------------------------------------------------------------------
+# One task creates n trivial tasks, then awaits them all. Check: task i
+# returns 2i+1; the sum of n results is n^2.
+
+async def trivial(i):
+    return 2 * i + 1
+
+
+def spawn_many(n):
+    async def iteration():
+        t0 = time.monotonic()
+        tasks = [asyncio.create_task(trivial(i)) for i in range(n)]
+        s = 0
+        for t in tasks:
+            s += await t
+        secs = time.monotonic() - t0
+        if s != n * n:
+            raise Fail(f"sum of results {s}, expected {n * n}")
+        return n, secs
+    return iteration
+
+
+# ---- yield_many ------------------------------------------------------------------------
+
+async def yielder(n):
+    done = 0
+    for _ in range(n):
+        await asyncio.sleep(0)
+        done += 1
+    return done
+
+
+def yield_many(tasks, yields):
+    async def iteration():
+        t0 = time.monotonic()
+        ts = [asyncio.create_task(yielder(yields)) for _ in range(tasks)]
+        s = 0
+        for t in ts:
+            s += await t
+        secs = time.monotonic() - t0
+        if s != tasks * yields:
+            raise Fail(f"{s} yields counted, expected {tasks * yields}")
+        return tasks * yields, secs
+    return iteration
+
+
+# ---- ping_pong -----------------------------------------------------------------------
+# future: each message is a fresh Future created by the side that will
+# await it, handed to the peer as the result of the peer's previous one.
+# queue: an asyncio.Queue(maxsize=1) each way.
+
+async def pp_a(first, rounds):
+    loop = asyncio.get_running_loop()
+    theirs, n = first, 0
+    for _ in range(rounds):
+        mine = loop.create_future()
+        theirs.set_result(mine)
+        theirs = await mine
+        n += 1
+    return n
+
+
+async def pp_b(first, rounds):
+    loop = asyncio.get_running_loop()
+    mine, n = first, 0
+    for _ in range(rounds):
+        theirs = await mine
+        mine = loop.create_future()
+        theirs.set_result(mine)
+        n += 1
+    return n
+
+
+async def pq_a(ab, ba, rounds):
+    n = 0
+    for i in range(rounds):
+        await ab.put(i)
+        if await ba.get() == i:
+            n += 1
+    return n
+
+
+async def pq_b(ab, ba, rounds):
+    for _ in range(rounds):
+        await ba.put(await ab.get())
+    return rounds
+
+
+def ping_pong(pairs, rounds, queue):
+    async def iteration():
+        loop = asyncio.get_running_loop()
+        t0 = time.monotonic()
+        ts = []
+        for _ in range(pairs):
+            if queue:
+                ab, ba = asyncio.Queue(maxsize=1), asyncio.Queue(maxsize=1)
+                ts.append(asyncio.create_task(pq_b(ab, ba, rounds)))
+                ts.append(asyncio.create_task(pq_a(ab, ba, rounds)))
+            else:
+                first = loop.create_future()
+                ts.append(asyncio.create_task(pp_b(first, rounds)))
+                ts.append(asyncio.create_task(pp_a(first, rounds)))
+        s = 0
+        for t in ts:
+            s += await t
+        secs = time.monotonic() - t0
+        if s != 2 * pairs * rounds:
+            raise Fail(f"{s} exchanges counted, expected {2 * pairs * rounds}")
+        return pairs * rounds, secs
+    return iteration
+
+
+# ---- chained_spawn ---------------------------------------------------------------------
+# Each link creates the next task and returns; the last completes a future.
+# The links are kept in a set while they run (asyncio keeps only weak
+# references to tasks), and drop themselves when done.
+
+def chained_spawn(chains, depth):
+    async def iteration():
+        loop = asyncio.get_running_loop()
+        alive = set()
+
+        async def link(links, done):
+            links += 1
+            if links == depth:
+                done.set_result(links)
+                return
+            t = asyncio.create_task(link(links, done))
+            alive.add(t)
+            t.add_done_callback(alive.discard)
+
+        t0 = time.monotonic()
+        for j in range(chains):
+            done = loop.create_future()
+            t = asyncio.create_task(link(0, done))
+            alive.add(t)
+            t.add_done_callback(alive.discard)
+            got = await done
+            if got != depth:
+                raise Fail(f"chain {j}: {got} links, expected {depth}")
+        return chains * depth, time.monotonic() - t0
+    return iteration
+
+
+# ---- fib_parallel ----------------------------------------------------------------------
+# Python has no parallelism on one loop: the "parallel" version measures
+# what the task structure costs over plain recursion (figure >= 1).
+
+FIB_N, FIB_SERIAL_MAX, FIB_27 = 27, 15, 196418
+
+
+def fib_serial(n):
+    return n if n < 2 else fib_serial(n - 1) + fib_serial(n - 2)
+
+
+async def fib_par(n):
+    if n <= FIB_SERIAL_MAX:
+        return fib_serial(n)
+    child = asyncio.create_task(fib_par(n - 1))
+    b = await fib_par(n - 2)
+    return await child + b
+
+
+def fib_parallel(tot):
+    async def iteration():
+        t0 = time.monotonic()
+        s = fib_serial(FIB_N)
+        t1 = time.monotonic()
+        p = await fib_par(FIB_N)
+        t2 = time.monotonic()
+        if s != FIB_27 or p != FIB_27:
+            raise Fail(f"fib(27): serial {s}, parallel {p}, expected {FIB_27}")
+        tot["serial"] += t1 - t0
+        tot["parallel"] += t2 - t1
+        tot["fibs"] += 1
+        return 1, t2 - t1
+    return iteration
+
+
+def fib_report(tot):
+    def report():
+        return tot["parallel"] / tot["serial"], [
+            ("parallel_ms", tot["parallel"] / tot["fibs"] * 1e3),
+            ("serial_ms", tot["serial"] / tot["fibs"] * 1e3)]
+    return report
+
+
+# ---- timers ---------------------------------------------------------------------------
+
+async def sleeper(i, late):
+    d_ns = (i * 7919 % 100) * 1_000_000
+    before = time.monotonic_ns()
+    await asyncio.sleep(d_ns / 1e9)
+    late[i] = time.monotonic_ns() - (before + d_ns)
+
+
+def timers(n, tot):
+    async def iteration():
+        late = [None] * n
+        t0 = time.monotonic()
+        ts = [asyncio.create_task(sleeper(i, late)) for i in range(n)]
+        for t in ts:
+            await t
+        wall = time.monotonic() - t0
+        if any(x is None for x in late):
+            raise Fail("a task did not sleep")
+        tot["late"].extend(late)
+        early = [x for x in late if x < 0]
+        if early:
+            raise Fail(f"{len(early)} sleeps returned early (by up to {-min(early) / 1e3:.0f} µs)")
+        tot["wall"] += wall
+        tot["iters"] += 1
+        return n, wall
+    return iteration
+
+
+def timers_report(tot):
+    def report():
+        late = sorted(tot["late"])
+        n = len(late)
+        return tot["wall"] / tot["iters"], [
+            ("p50_us", late[n // 2] / 1e3), ("p99_us", late[n * 99 // 100] / 1e3),
+            ("max_us", late[-1] / 1e3), ("tasks_per_s", n / tot["wall"])]
+    return report
+
+
+# ---- idle_memory ----------------------------------------------------------------------
+# n tasks all await one Future; then its result is set. Figure: bytes of
+# RSS per waiting task (statm once all wait, minus statm before the first
+# create_task). Tasks are kept in a set only (asyncio's own strong refs).
+
+def idle_memory(n, tot):
+    async def iteration():
+        loop = asyncio.get_running_loop()
+        event = loop.create_future()
+        all_done = loop.create_future()
+        state = {"waiting": 0, "woken": 0, "finished": 0}
+        alive = set()
+
+        async def idler():
+            state["waiting"] += 1
+            if await event == 0x1D1E:
+                state["woken"] += 1
+            state["finished"] += 1
+            if state["finished"] == n:
+                all_done.set_result(None)
+
+        gc.collect()
+        rss0 = current_rss_kb()
+        t0 = time.monotonic()
+        for _ in range(n):
+            t = asyncio.create_task(idler())
+            alive.add(t)
+        while state["waiting"] < n:
+            await asyncio.sleep(0)
+        t1 = time.monotonic()
+        rss1 = current_rss_kb()
+        t2 = time.monotonic()
+        event.set_result(0x1D1E)
+        await all_done
+        t3 = time.monotonic()
+        alive.clear()
+        if state["woken"] != n:
+            raise Fail(f"{state['woken']} of {n} tasks got the event")
+        per = (rss1 - rss0) * 1024 / n
+        if tot["iters"] == 0 or per > tot["per_task"]:
+            tot["per_task"] = per
+        tot["spawn"] += t1 - t0
+        tot["release"] += t3 - t2
+        tot["iters"] += 1
+        return n, (t1 - t0) + (t3 - t2)
+    return iteration
+
+
+def idle_report(tot, n):
+    def report():
+        it = tot["iters"]
+        return tot["per_task"], [
+            ("spawn_s", tot["spawn"] / it), ("release_s", tot["release"] / it),
+            ("spawn_release_s", (tot["spawn"] + tot["release"]) / it),
+            ("maxrss_bytes_per_task", (peak_rss_kb() - tot["base_maxrss_kb"]) * 1024 / n)]
+    return report
+
+
+# ---- the workload table -----------------------------------------------------------------
+
+WORKLOADS = [
+    ("spawn_many", "tasks/s", [""], ""),
+    ("yield_many", "yields/s", [""], ""),
+    ("ping_pong", "round trips/s", ["future", "queue"], ""),
+    ("chained_spawn", "spawns/s", [""], ""),
+    ("fib_parallel", "parallel/serial", [""], ""),
+    ("timers", "s", [""], ""),
+    ("idle_memory", "B/task", [""], ""),
+    ("threadsafe", "calls/s", [], "waits for weft's thread bridges"),
+    ("to_thread", "calls/s", [], "waits for weft's thread bridges"),
+    ("tcp_echo", "messages/s", [], "not yet written"),
+]
+
+
+def variant_name(kind):
+    return f"{kind},workers=1" if kind else "workers=1"
+
+
+def make_variant(o, name, unit, kind):
+    q = o.quick
+    vn = variant_name(kind)
+    if name == "spawn_many":
+        n = 20_000 if q else 100_000
+        return Variant(name, vn, unit, n, spawn_many(n))
+    if name == "yield_many":
+        y = 20 if q else 100
+        return Variant(name, vn, unit, 1000 * y, yield_many(1000, y))
+    if name == "ping_pong":
+        r = 20 if q else 100
+        return Variant(name, vn, unit, 1000 * r, ping_pong(1000, r, kind == "queue"))
+    if name == "chained_spawn":
+        c = 20 if q else 100
+        return Variant(name, vn, unit, c * 1000, chained_spawn(c, 1000))
+    if name == "fib_parallel":
+        tot = {"serial": 0.0, "parallel": 0.0, "fibs": 0}
+        return Variant(name, vn, unit, 1, fib_parallel(tot), fib_report(tot), True)
+    if name == "timers":
+        n = 20_000 if q else 100_000
+        tot = {"late": [], "wall": 0.0, "iters": 0}
+        return Variant(name, vn, unit, n, timers(n, tot), timers_report(tot), True)
+    if name == "idle_memory":
+        n = 20_000 if q else 100_000
+        tot = {"per_task": 0.0, "spawn": 0.0, "release": 0.0, "iters": 0,
+               "base_maxrss_kb": peak_rss_kb()}
+        return Variant(name, vn, unit, n, idle_memory(n, tot), idle_report(tot, n), True)
+    raise KeyError(name)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
+    ap.add_argument("--variant")
+    ap.add_argument("--runs", type=int, default=1)
+    ap.add_argument("--run-base", type=int, default=1)
+    ap.add_argument("--json")
+    ap.add_argument("--json-stdout", action="store_true")
+    ap.add_argument("--min-time", type=float, default=0.5)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-fork", action="store_true")
+    ap.add_argument("names", nargs="*")
+    o = ap.parse_args()
+    if o.loop == "uvloop":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            print("peer.py: uvloop is not installed (apt-get install python3-uvloop; "
+                  "run with /usr/bin/python3)", file=sys.stderr)
+            return 3
+    if o.names == ["list"]:
+        for name, _unit, kinds, na in WORKLOADS:
+            if na:
+                print(f"{name:<14} {'-':<20} n/a: {na}")
+            for k in kinds:
+                print(f"{name:<14} {variant_name(k):<20} ready")
+        return 0
+    if not o.names:
+        ap.print_usage(sys.stderr)
+        return 2
+    failed = 0
+    table = {w[0]: w for w in WORKLOADS}
+    for name in o.names:
+        if name not in table:
+            print(f"peer.py: unknown workload {name}", file=sys.stderr)
+            return 2
+        _n, unit, kinds, na = table[name]
+        if na:
+            print(f"{name:<12} {o.loop:<8} {'-':<18} n/a: {na}")
+            continue
+        matched = False
+        for k in kinds:
+            vn = variant_name(k)
+            if o.variant and o.variant != vn:
+                continue
+            matched = True
+            if o.no_fork:
+                failed += bench_run(o, make_variant(o, name, unit, k))
+                continue
+            for r in range(o.runs):
+                args = [sys.executable, os.path.abspath(__file__), "--loop", o.loop, name,
+                        "--variant", vn, "--runs", "1", "--run-base", str(o.run_base + r),
+                        "--min-time", str(o.min_time), "--no-fork"]
+                if o.json:
+                    args += ["--json", o.json]
+                if o.json_stdout:
+                    args.append("--json-stdout")
+                if o.quick:
+                    args.append("--quick")
+                rc = subprocess.call(args)
+                if rc:
+                    failed += 1
+                    if rc < 0:
+                        print(f"{name:<12} {o.loop:<8} {vn:<18} run {o.run_base + r:<2} "
+                              f"FAILED: killed by signal {-rc}")
+        if not matched:
+            print(f"peer.py: {name} has no variant {o.variant!r}", file=sys.stderr)
+            return 2
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
