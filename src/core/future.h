@@ -53,11 +53,11 @@ struct weft_future {
 	unsigned char kind;               /* enum weft__fut_kind, fixed */
 	_Atomic unsigned char state;      /* enum weft__fut_state; DONE is
 	                                   * stored with release after rc/value/msg */
-	weft__spinlock lock;
-	bool cached;                      /* a bare weft_future from a worker's
-	                                   * cache (weft__future_alloc), not a
-	                                   * block of its own to free() */              /* guards the waiter list, the
+	weft__spinlock lock;              /* guards the waiter list, the
 	                                   * completion, and a task's cancel state */
+	bool cached;                      /* a bare weft_future from a worker's
+	                                   * cache (core/future.c), not a block
+	                                   * of its own to free() */
 	int rc;                           /* valid once DONE */
 	void *value;                      /* valid once DONE */
 	char *msg;                        /* valid once DONE; owned */
@@ -84,7 +84,8 @@ void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *
 /*
  * Completes f (caller holds no lock) and dispatches its waiters. `msg` is
  * owned by f afterwards (freed if f was already done). Returns 0 or
- * -EALREADY.
+ * -EALREADY. The caller must hold a reference: f is read after its lock
+ * is released, when a woken task may already have dropped its own.
  */
 int weft__future_complete(weft_future *f, int rc, void *value, char *msg);
 
