@@ -14,6 +14,7 @@
 #include <weft/sync.h>
 #include <weft/task.h>
 #include <weft/taskgroup.h>
+#include <weft/thread.h>
 #include <weft/time.h>
 #include <weft/timeout.h>
 #include <weft/wait.h>

@@ -37,8 +37,9 @@ WEFT_API const char *weft_strerror(int code);
 /*
  * Records a message for the failure of the calling task and returns `code`,
  * so a task function can `return weft_fail(-EIO, "read %s", path);`.
- * weft_future_message() reads it back once the task is done. Outside a task
- * nothing is recorded and `code` is still returned. `code` should be
+ * weft_future_message() reads it back once the task is done. In a
+ * weft_to_thread call (weft/thread.h) it becomes the message of the call's
+ * future. Elsewhere nothing is recorded and `code` is still returned. `code` should be
  * negative; a non-negative code is returned as is and records nothing.
  * Never suspends. Any thread.
  */

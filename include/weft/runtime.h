@@ -42,15 +42,25 @@ typedef struct weft_config {
 	                          * weft_clock_advance, or jumps to the next
 	                          * timer when every task is idle (tokio's
 	                          * start_paused); needs workers == 1 */
+	/* The blocking pool that runs weft_to_thread calls (weft/thread.h). */
+	unsigned blocking_threads_max; /* most pool threads at once; 0: 512
+	                                * (tokio's default; asyncio's executor
+	                                * has min(32, cpus + 4)); at most 65536 */
+	double blocking_keepalive;     /* seconds an idle pool thread waits for
+	                                * a call before it exits; 0: 10 (tokio's);
+	                                * WEFT_FOREVER: never; negative or NaN
+	                                * is -EINVAL */
 } weft_config;
 
-/* Fills `cfg` with the defaults. Any thread. */
+/* Fills `cfg` with the defaults (blocking_threads_max 512,
+ * blocking_keepalive 10; 0 in the other fields). Any thread. */
 WEFT_API void weft_config_init(weft_config *cfg);
 
 /*
  * Creates a runtime and starts its workers (they park until there is work).
  * Returns 0 and sets *out, or: -EINVAL (NULL out, bad config: size smaller
- * than the first field, workers > 1024, paused_clock without workers == 1),
+ * than the first field, workers > 1024, paused_clock without workers == 1,
+ * blocking_threads_max > 65536, blocking_keepalive negative or NaN),
  * -ENOMEM, -EAGAIN (a worker thread
  * could not be started), WEFT_ENOURING (io_uring cannot be set up; with
  * cfg.debug the kernel's reason is printed). Never suspends. Any thread
@@ -70,11 +80,14 @@ WEFT_API int weft_runtime_run(weft_runtime *rt, weft_task_fn fn, void *arg, void
 /*
  * Shuts `rt` down as asyncio.run does at its end: new outside work is
  * refused with -ESHUTDOWN; every remaining task is cancelled and awaited
- * (again, for tasks created meanwhile) until none is left; callbacks already
- * scheduled run; the workers stop; everything is released. Futures still
+ * (again, for tasks created meanwhile) until none is left; the blocking
+ * pool is drained (to_thread calls still queued end cancelled, running ones
+ * are waited for, its threads are joined); callbacks already scheduled run;
+ * the workers stop; everything is released. Futures still
  * referenced stay readable; completing them then fails with -ESHUTDOWN.
  * Returns 0, or -EINVAL (NULL), -EPERM (called on a worker thread of any
- * runtime).
+ * runtime, or on a blocking-pool thread of rt: the drain would wait for
+ * its own caller).
  * Blocks the OS thread; foreign threads only. `rt` is freed memory after.
  */
 WEFT_API int weft_runtime_destroy(weft_runtime *rt);
@@ -97,7 +110,8 @@ WEFT_API int weft_run(weft_task_fn fn, void *arg, const weft_config *cfg, void *
  */
 WEFT_API weft_future *weft_spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const char *name);
 
-/* The runtime of the calling worker thread, or NULL on other threads. */
+/* The runtime of the calling worker thread or blocking-pool thread
+ * (weft/thread.h), or NULL on other threads. */
 WEFT_API weft_runtime *weft_current_runtime(void);
 
 /* How many workers `rt` runs (0 for NULL). Any thread. */

@@ -7,6 +7,7 @@
 
 #include <weft/error.h>
 
+#include "bridge/context.h"
 #include "core/debug.h"
 #include "core/task.h"
 
@@ -31,7 +32,9 @@ WEFT_API const char *weft_strerror(int code)
 WEFT_API int weft_fail(int code, const char *fmt, ...)
 {
 	struct weft__task *t = weft__task_current();
-	if (code >= 0 || !t || !fmt)
+	/* a to_thread call's message goes to its future (bridge/pool.c) */
+	char **slot = t ? &t->fail_msg : weft__thread_ctx.in_call ? &weft__thread_ctx.fail_msg : NULL;
+	if (code >= 0 || !slot || !fmt)
 		return code;
 	va_list ap;
 	va_start(ap, fmt);
@@ -39,8 +42,8 @@ WEFT_API int weft_fail(int code, const char *fmt, ...)
 	if (vasprintf(&msg, fmt, ap) < 0)
 		msg = NULL; /* the code is what matters; the message is lost */
 	va_end(ap);
-	free(t->fail_msg);
-	t->fail_msg = msg;
+	free(*slot);
+	*slot = msg;
 	return code;
 }
 

@@ -5,6 +5,7 @@
 
 #include <weft/local.h>
 
+#include "bridge/context.h"
 #include "core/local.h"
 #include "core/task.h"
 #include "sched/worker.h"
@@ -36,10 +37,10 @@ WEFT_API int weft_local_key_create(weft_local_key *key)
 WEFT_API void *weft_local_get(weft_local_key key)
 {
 	struct weft__worker *w = weft__worker_current();
-	if (!w)
-		return NULL;
-	/* a callback sees the values of the task that scheduled it */
-	struct weft__locals *l = w->current ? w->current->locals : w->cb_locals;
+	/* a callback sees the values of the task that scheduled it; a
+	 * blocking-pool thread those of the task that called to_thread */
+	struct weft__locals *l = w ? (w->current ? w->current->locals : w->cb_locals)
+				   : weft__thread_ctx.locals;
 	if (!l || key == 0 || key > l->n)
 		return NULL;
 	return l->v[key - 1];
@@ -48,11 +49,15 @@ WEFT_API void *weft_local_get(weft_local_key key)
 WEFT_API int weft_local_set(weft_local_key key, void *value)
 {
 	struct weft__task *t = weft__task_current();
-	if (!t)
+	/* In a to_thread call the thread's copy changes (contextvars' copied
+	 * context), never the task's. */
+	struct weft__locals **slot = t ? &t->locals
+				       : weft__thread_ctx.in_call ? &weft__thread_ctx.locals : NULL;
+	if (!slot)
 		return -EPERM;
 	if (key == 0 || key > atomic_load_explicit(&keys_made, memory_order_relaxed))
 		return -EINVAL;
-	struct weft__locals *l = t->locals;
+	struct weft__locals *l = *slot;
 	/* acquire: a child that dropped its reference must be done reading */
 	bool mine = l && atomic_load_explicit(&l->refs, memory_order_acquire) == 1;
 	if (!mine || key > l->n) {
@@ -67,7 +72,7 @@ WEFT_API int weft_local_set(weft_local_key key, void *value)
 			memcpy(c->v, l->v, have * sizeof(void *));
 		memset(c->v + have, 0, (n - have) * sizeof(void *));
 		weft__locals_unref(l);
-		t->locals = l = c;
+		*slot = l = c;
 	}
 	l->v[key - 1] = value;
 	return 0;

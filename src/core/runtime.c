@@ -11,6 +11,8 @@
 #include <weft/runtime.h>
 #include <weft/task.h>
 
+#include "bridge/bridge.h"
+#include "bridge/context.h"
 #include "core/debug.h"
 #include "core/future.h"
 #include "core/task.h"
@@ -26,6 +28,8 @@ WEFT_API void weft_config_init(weft_config *cfg)
 		return;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->size = sizeof(*cfg);
+	cfg->blocking_threads_max = WEFT__BLOCKING_MAX_DEFAULT;
+	cfg->blocking_keepalive = WEFT__BLOCKING_KEEPALIVE_DEFAULT;
 }
 
 /* Copies what the caller's (maybe older, smaller) struct has. */
@@ -44,6 +48,9 @@ static int config_copy(weft_config *out, const weft_config *in)
 	 * with several workers "every task is idle" has no single owner */
 	if (out->paused_clock && out->workers != 1)
 		return -EINVAL;
+	/* the blocking pool (bridge/bridge.h); 0 means the default */
+	if (out->blocking_threads_max > WEFT__BLOCKING_MAX_LIMIT || !(out->blocking_keepalive >= 0))
+		return -EINVAL;
 	return 0;
 }
 
@@ -55,7 +62,7 @@ WEFT_API unsigned weft_runtime_workers(const weft_runtime *rt)
 WEFT_API weft_runtime *weft_current_runtime(void)
 {
 	struct weft__worker *w = weft__worker_current();
-	return w ? w->rt : NULL;
+	return w ? w->rt : weft__thread_ctx.rt; /* a blocking-pool thread's runtime */
 }
 
 /* The workers are joined: fold their counts in and drop the bias (and
@@ -83,6 +90,7 @@ static void runtime_free(weft_runtime *rt, unsigned nthreads)
 	weft__slab_registry_destroy(&rt->slabs);
 	weft__idle_destroy(&rt->idle);
 	weft__inject_destroy(&rt->inject);
+	weft__bridge_destroy(rt);
 	pthread_cond_destroy(&rt->cond);
 	pthread_mutex_destroy(&rt->lock);
 	stub_release(rt, nthreads);
@@ -137,7 +145,8 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 	if (weft__inject_init(&rt->inject) || weft__idle_init(&rt->idle, rt->nworkers) ||
 	    weft__slab_registry_init(&rt->slabs) ||
 	    weft__stack_pool_init(&rt->stacks, rt->cfg.stack_size) ||
-	    pthread_mutex_init(&rt->lock, NULL) || pthread_cond_init(&rt->cond, NULL)) {
+	    pthread_mutex_init(&rt->lock, NULL) || pthread_cond_init(&rt->cond, NULL) ||
+	    weft__bridge_init(rt)) {
 		/* init functions only fail on allocation; partial state is
 		 * released by the process on this rare path */
 		free(rt->workers);
@@ -252,13 +261,22 @@ WEFT_API int weft_runtime_destroy(weft_runtime *rt)
 		return -EINVAL;
 	if (weft__worker_current())
 		return weft__misuse(-EPERM, "called on a worker thread");
-	atomic_store_explicit(&rt->closing, true, memory_order_release);
+	if (weft__blocking_on_pool_of(rt))
+		return weft__misuse(-EPERM, "called in a to_thread call of this runtime");
+	/* seq_cst: the guard of threadsafe submissions (bridge/threadsafe.c) */
+	atomic_store_explicit(&rt->closing, true, memory_order_seq_cst);
+	weft__bridge_quiesce(rt);
 	cancel_all_and_wait(rt);
+	/* Every task is done (a task awaiting a started to_thread call waited
+	 * for it): drain the blocking pool while workers still run the done
+	 * callbacks of the calls it cancels. */
+	weft__bridge_drain(rt);
 	atomic_store_explicit(&rt->stop, true, memory_order_release);
 	/* A task created between the last check and stop is still cancelled. */
 	cancel_all_and_wait(rt);
 	stop_and_join(rt, rt->nworkers);
 	discard_leftovers(rt);
+	weft__bridge_quiesce(rt); /* late refused submitters, before the free */
 	runtime_free(rt, rt->nworkers);
 	return 0;
 }

@@ -9,6 +9,7 @@
 #include <weft/task.h>
 #include <weft/time.h>
 
+#include "bridge/bridge.h"
 #include "core/debug.h"
 #include "core/local.h"
 #include "core/task_slab.h"
@@ -46,9 +47,9 @@ static weft_future *spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const ch
 			  struct weft__worker *w)
 {
 	bool inside = w && w->rt == rt;
-	/* Outside work is refused once shutdown begins; tasks may still
-	 * create tasks while it runs (asyncio lets cleanup code do so). */
-	if (atomic_load_explicit(inside ? &rt->stop : &rt->closing, memory_order_acquire))
+	/* Tasks may still create tasks while shutdown runs (asyncio lets
+	 * cleanup code do so); outside work is refused by the caller's guard. */
+	if (inside && atomic_load_explicit(&rt->stop, memory_order_acquire))
 		return weft__future_failed(rt->stub, -ESHUTDOWN);
 	struct weft__task *t = weft__task_alloc(rt, inside ? w : NULL);
 	if (!t)
@@ -92,7 +93,15 @@ WEFT_API weft_future *weft_spawn(weft_runtime *rt, weft_task_fn fn, void *arg, c
 	if (!rt || !fn)
 		return weft__future_failed(rt ? rt->stub : NULL,
 					   weft__misuse(-EINVAL, rt ? "NULL function" : "NULL runtime"));
-	return spawn(rt, fn, arg, name, w);
+	if (w && w->rt == rt)
+		return spawn(rt, fn, arg, name, w);
+	/* From outside, a submission racing weft_runtime_destroy's start is
+	 * either refused or waited for (bridge/threadsafe.c), never lost. */
+	if (!weft__bridge_enter(rt))
+		return weft__future_failed(rt->stub, -ESHUTDOWN);
+	weft_future *f = spawn(rt, fn, arg, name, w);
+	weft__bridge_exit(rt);
+	return f;
 }
 
 WEFT_API weft_future *weft_create_task(weft_task_fn fn, void *arg, const char *name)

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge/bridge.h"
 #include "core/task.h"
 #include "core/task_slab.h"
 #include "fiber/guard.h"
@@ -230,10 +231,13 @@ static void loop_single(struct weft__worker *w)
 		if (n == 0) {
 			if (should_exit(rt))
 				return;
-			if (rt->paused && w->timers.n && weft__live_tasks(rt)) {
+			if (rt->paused && w->timers.n && weft__live_tasks(rt) &&
+			    !weft__blocking_busy(rt)) {
 				/* Every task is idle: a paused clock jumps to the
 				 * next deadline (after one last look at the ring).
-				 * With no task left nothing waits for time. */
+				 * With no task left nothing waits for time; with a
+				 * to_thread call in flight a task may be woken by
+				 * it: park (its end wakes this worker). */
 				weft__ring_poll(&w->ring);
 				if (!w->ready.len && !work_visible(w))
 					rt->paused_ns = weft__timer_next(&w->timers);

@@ -114,6 +114,8 @@ struct weft_runtime {
 	int start_rc;                    /* under lock */
 	char start_why[160];             /* under lock */
 	bool waiting_idle;               /* under lock: destroy waits for live == 0 */
+	struct weft__bridge *bridge;     /* thread bridges: the shutdown guard and
+	                                  * the blocking pool (bridge/bridge.h) */
 };
 
 /*

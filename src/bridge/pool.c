@@ -1,0 +1,460 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The blocking pool and weft_to_thread (asyncio.to_thread, tokio's
+ * spawn_blocking).
+ *
+ * A call is a future with a cancel hook, queued in a FIFO under the pool's
+ * mutex. Submitting takes the lock for a push and one decision: wake an
+ * idle thread (claimed by count, as tokio's num_notify, so two calls never
+ * count on the same idle thread), start a new one if the pool is below its
+ * maximum, or leave the call queued for the next thread that frees up.
+ * A thread that waits `keepalive` seconds without being claimed exits;
+ * exiting threads join their predecessor, so at most one exited thread is
+ * ever left unjoined, and the drain joins it.
+ *
+ * States of a call: QUEUED -> RUNNING (a pool thread took it) or
+ * QUEUED -> CANCELLED (weft_cancel, or the drain), both under the lock;
+ * RUNNING -> DONE when fn has returned. The future is completed after the
+ * state leaves QUEUED; the pool's reference is dropped last.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <weft/thread.h>
+
+#include "bridge/bridge.h"
+#include "bridge/context.h"
+#include "core/debug.h"
+#include "core/future.h"
+#include "core/local.h"
+#include "core/task.h"
+#include "sched/worker.h"
+
+__thread struct weft__thread_ctx weft__thread_ctx;
+
+enum call_state { QUEUED, RUNNING, CANCELLED, DONE };
+
+struct weft__blocking_call {
+	weft_future fut;                 /* first: the last unref frees the call */
+	struct weft__blocking_call *prev, *next; /* queue links, under lock */
+	_Atomic int state;               /* enum call_state; changes from QUEUED
+	                                  * under the lock only */
+	weft_task_fn fn;
+	void *arg;
+	struct weft__locals *locals;     /* the caller's values until the call
+	                                  * starts or is dropped (then NULL) */
+	struct weft__bridge *bridge;     /* valid while the call is QUEUED */
+};
+
+struct weft__pool_thread {
+	pthread_t tid;  /* written by the thread itself before it exits */
+	struct weft__bridge *b;
+};
+
+static bool call_cancel(weft_future *f, const char *msg);
+
+static const struct weft__future_ops call_ops = {.cancel = call_cancel};
+
+/* ---- queue (caller holds b->lock) ---- */
+
+static void queue_push(struct weft__bridge *b, struct weft__blocking_call *c)
+{
+	c->next = NULL;
+	c->prev = b->tail;
+	if (b->tail)
+		b->tail->next = c;
+	else
+		b->head = c;
+	b->tail = c;
+	b->nqueued++;
+}
+
+static void queue_unlink(struct weft__bridge *b, struct weft__blocking_call *c)
+{
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		b->head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	else
+		b->tail = c->prev;
+	c->prev = c->next = NULL;
+	b->nqueued--;
+}
+
+/* ---- completion ---- */
+
+/* The call is complete (its future is done): count it out and drop the
+ * pool's reference. Any thread. */
+static void call_retire(struct weft__bridge *b, struct weft__blocking_call *c)
+{
+	weft_runtime *rt = b->rt;
+	/* seq_cst RMW, then the RMW on the park word in weft__worker_notify:
+	 * a paused worker that read inflight != 0 and parks afterwards sees
+	 * NOTIFIED, or its park exchange came first and this wakes it
+	 * (decision 8). */
+	if (atomic_fetch_sub_explicit(&b->inflight, 1, memory_order_seq_cst) == 1 && rt->paused)
+		weft__worker_notify(&rt->workers[0]);
+	weft_future_unref(&c->fut);
+}
+
+/* Ends a call that never ran (cancelled, drained, or no thread to run it). */
+static void call_drop(struct weft__bridge *b, struct weft__blocking_call *c, int rc, char *msg)
+{
+	weft__locals_unref(c->locals);
+	c->locals = NULL;
+	weft__future_complete(&c->fut, rc, NULL, msg);
+	call_retire(b, c);
+}
+
+/* Pool thread: runs c with the caller's context, completes its future. */
+static void call_run(struct weft__bridge *b, struct weft__blocking_call *c)
+{
+	struct weft__thread_ctx *ctx = &weft__thread_ctx;
+	ctx->locals = c->locals; /* the reference moves to the thread */
+	c->locals = NULL;
+	ctx->fail_msg = NULL;
+	ctx->in_call = true;
+	void *value = NULL;
+	int rc = c->fn(c->arg, &value);
+	ctx->in_call = false;
+	char *msg = ctx->fail_msg;
+	ctx->fail_msg = NULL;
+	weft__locals_unref(ctx->locals);
+	ctx->locals = NULL;
+	if (rc > 0)
+		rc = 0; /* as a task: a positive return counts as success */
+	if (rc == 0) {
+		free(msg);
+		msg = NULL;
+	}
+	atomic_store_explicit(&c->state, DONE, memory_order_relaxed);
+	/* -EALREADY only if someone completed the future by hand: ignored */
+	weft__future_complete(&c->fut, rc, rc == 0 ? value : NULL, msg);
+	call_retire(b, c);
+}
+
+/* Future.cancel on a call: accepted only while it is queued. */
+static bool call_cancel(weft_future *f, const char *msg)
+{
+	struct weft__blocking_call *c = (struct weft__blocking_call *)f;
+	/* A call that left the queue never goes back: answer without the
+	 * pool, which may be gone with its runtime. acquire: pairs with the
+	 * stores made under the lock. */
+	if (atomic_load_explicit(&c->state, memory_order_acquire) != QUEUED)
+		return false;
+	struct weft__bridge *b = c->bridge;
+	pthread_mutex_lock(&b->lock);
+	bool queued = atomic_load_explicit(&c->state, memory_order_relaxed) == QUEUED;
+	if (queued) {
+		queue_unlink(b, c);
+		atomic_store_explicit(&c->state, CANCELLED, memory_order_release);
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (!queued)
+		return false;
+	call_drop(b, c, -ECANCELED, msg ? strdup(msg) : NULL);
+	return true;
+}
+
+/* ---- pool threads ---- */
+
+/* Caller holds b->lock: the oldest queued call, now RUNNING, or NULL. */
+static struct weft__blocking_call *take_call(struct weft__bridge *b)
+{
+	struct weft__blocking_call *c = b->head;
+	if (c) {
+		queue_unlink(b, c);
+		atomic_store_explicit(&c->state, RUNNING, memory_order_release);
+	}
+	return c;
+}
+
+static struct timespec deadline_after(double seconds)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	double whole = floor(seconds);
+	ts.tv_sec += (time_t)whole;
+	ts.tv_nsec += (long)((seconds - whole) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+/* Caller holds b->lock. Waits to be claimed for a call; returns false
+ * when the thread should exit instead (keep-alive over, or closed). */
+static bool wait_for_work(struct weft__bridge *b)
+{
+	b->nidle++;
+	bool forever = b->keepalive > 1e9; /* ~31 years, or WEFT_FOREVER */
+	struct timespec until = forever ? (struct timespec){0} : deadline_after(b->keepalive);
+	for (;;) {
+		int rc = forever ? pthread_cond_wait(&b->work, &b->lock)
+				 : pthread_cond_timedwait(&b->work, &b->lock, &until);
+		if (b->nnotify) {
+			/* A submitter counted us out of nidle and in here. */
+			b->nnotify--;
+			return true;
+		}
+		if (b->closed || rc == ETIMEDOUT) {
+			b->nidle--;
+			/* Never leave a queued call without a thread. */
+			return !b->closed && b->head;
+		}
+	}
+}
+
+static void *pool_main(void *p)
+{
+	struct weft__pool_thread *me = p;
+	struct weft__bridge *b = me->b;
+	weft__thread_ctx.rt = b->rt;
+	pthread_setname_np(pthread_self(), "weft-blocking");
+	if (b->reset_affinity)
+		pthread_setaffinity_np(pthread_self(), sizeof(b->affinity), &b->affinity);
+	pthread_mutex_lock(&b->lock);
+	for (;;) {
+		struct weft__blocking_call *c;
+		while ((c = take_call(b))) {
+			pthread_mutex_unlock(&b->lock);
+			call_run(b, c);
+			pthread_mutex_lock(&b->lock);
+		}
+		if (b->closed || !wait_for_work(b))
+			break;
+	}
+	b->nthreads--;
+	me->tid = pthread_self();
+	struct weft__pool_thread *prev = b->dead;
+	b->dead = me;
+	if (b->nthreads == 0)
+		pthread_cond_broadcast(&b->gone);
+	pthread_mutex_unlock(&b->lock);
+	/* Nothing of the runtime is touched from here on: the drain may be
+	 * freeing it. The predecessor has left the lock too; join it. */
+	if (prev) {
+		pthread_join(prev->tid, NULL);
+		free(prev);
+	}
+	weft__thread_ctx.rt = NULL;
+	return NULL;
+}
+
+/*
+ * Starts one pool thread (counted in nthreads by the caller). On failure
+ * the count is taken back, and if no thread is left, the queued calls
+ * fail with -EAGAIN: nothing would ever run them.
+ */
+static void start_thread(struct weft__bridge *b)
+{
+	struct weft__pool_thread *t = malloc(sizeof(*t));
+	pthread_t tid;
+	if (t) {
+		t->b = b;
+		if (pthread_create(&tid, NULL, pool_main, t) == 0)
+			return; /* tid is not used: the thread may be gone already */
+		free(t);
+	}
+	struct weft__blocking_call *orphans = NULL;
+	pthread_mutex_lock(&b->lock);
+	b->nthreads--;
+	if (b->nthreads == 0) {
+		struct weft__blocking_call *c;
+		while ((c = take_call(b))) {
+			atomic_store_explicit(&c->state, CANCELLED, memory_order_release);
+			c->next = orphans;
+			orphans = c;
+		}
+		if (b->closed)
+			pthread_cond_broadcast(&b->gone);
+	}
+	pthread_mutex_unlock(&b->lock);
+	while (orphans) {
+		struct weft__blocking_call *next = orphans->next;
+		call_drop(b, orphans, -EAGAIN, NULL);
+		orphans = next;
+	}
+}
+
+/* ---- to_thread ---- */
+
+WEFT_API weft_future *weft_to_thread(weft_task_fn fn, void *arg)
+{
+	struct weft__worker *w = weft__worker_current();
+	struct weft__task *t = w ? w->current : NULL;
+	if (!t)
+		return weft__future_failed(w ? w->rt->stub : NULL,
+					   weft__misuse(-EPERM, "called outside a task"));
+	weft_runtime *rt = w->rt;
+	if (!fn)
+		return weft__future_failed(rt->stub, weft__misuse(-EINVAL, "NULL function"));
+	/* A cancellation pending (one a started call or an I/O wait refused)
+	 * is delivered here: the call never starts and its future comes back
+	 * cancelled. Passing it on to the new call instead could be refused
+	 * again if a pool thread took the call first, and a task looping over
+	 * to_thread calls would never see it. */
+	if (weft__task_take_cancel(t))
+		return weft__future_failed(rt->stub, -ECANCELED);
+	struct weft__bridge *b = rt->bridge;
+	struct weft__blocking_call *c = malloc(sizeof(*c));
+	if (!c)
+		return weft__future_failed(rt->stub, -ENOMEM);
+	weft__future_init(&c->fut, WEFT__FUT_PLAIN, rt->stub);
+	c->fut.ops = &call_ops;
+	atomic_store_explicit(&c->fut.refs, 2, memory_order_relaxed); /* caller + pool */
+	atomic_init(&c->state, QUEUED);
+	c->fn = fn;
+	c->arg = arg;
+	c->locals = weft__locals_ref(t->locals);
+	c->bridge = b;
+
+	bool start = false;
+	pthread_mutex_lock(&b->lock);
+	if (b->closed) {
+		pthread_mutex_unlock(&b->lock);
+		atomic_store_explicit(&c->state, DONE, memory_order_relaxed);
+		weft__locals_unref(c->locals);
+		c->locals = NULL;
+		weft__future_complete(&c->fut, -ESHUTDOWN, NULL, NULL);
+		weft_future_unref(&c->fut); /* the pool's */
+		return &c->fut;
+	}
+	queue_push(b, c);
+	/* Counted before any thread can take it: call_retire pairs. */
+	atomic_fetch_add_explicit(&b->inflight, 1, memory_order_seq_cst);
+	if (b->nidle > 0) {
+		b->nidle--;
+		b->nnotify++;
+		pthread_cond_signal(&b->work);
+	} else if (b->nthreads < b->max) {
+		b->nthreads++;
+		if (b->nthreads > b->peak)
+			b->peak = b->nthreads;
+		start = true;
+	}
+	pthread_mutex_unlock(&b->lock);
+	if (start)
+		start_thread(b); /* outside the lock: thread creation is slow */
+	return &c->fut;
+}
+
+/* ---- life cycle ---- */
+
+int weft__bridge_init(weft_runtime *rt)
+{
+	struct weft__bridge *b = aligned_alloc(64, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	memset(b, 0, sizeof(*b));
+	atomic_init(&b->submitting, 0);
+	atomic_init(&b->inflight, 0);
+	b->rt = rt;
+	b->max = rt->cfg.blocking_threads_max ? rt->cfg.blocking_threads_max
+					      : WEFT__BLOCKING_MAX_DEFAULT;
+	b->keepalive = rt->cfg.blocking_keepalive > 0 ? rt->cfg.blocking_keepalive
+						      : WEFT__BLOCKING_KEEPALIVE_DEFAULT;
+	/* Pool threads are started on workers and would inherit a pinned
+	 * worker's single CPU: they take back the creator's set. */
+	b->reset_affinity = rt->cfg.pin_workers &&
+			    pthread_getaffinity_np(pthread_self(), sizeof(b->affinity),
+						   &b->affinity) == 0;
+	pthread_condattr_t ca;
+	if (pthread_condattr_init(&ca)) {
+		free(b);
+		return -ENOMEM;
+	}
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	int rc = pthread_mutex_init(&b->lock, NULL);
+	if (!rc && (rc = pthread_cond_init(&b->work, &ca)))
+		pthread_mutex_destroy(&b->lock);
+	if (!rc && (rc = pthread_cond_init(&b->gone, &ca))) {
+		pthread_cond_destroy(&b->work);
+		pthread_mutex_destroy(&b->lock);
+	}
+	pthread_condattr_destroy(&ca);
+	if (rc) {
+		free(b);
+		return -ENOMEM;
+	}
+	rt->bridge = b;
+	return 0;
+}
+
+void weft__bridge_drain(weft_runtime *rt)
+{
+	struct weft__bridge *b = rt->bridge;
+	if (!b)
+		return;
+	struct weft__blocking_call *queued = NULL, **tail = &queued, *c;
+	pthread_mutex_lock(&b->lock);
+	b->closed = true;
+	while ((c = b->head)) {
+		queue_unlink(b, c);
+		atomic_store_explicit(&c->state, CANCELLED, memory_order_release);
+		*tail = c;
+		tail = &c->next;
+	}
+	*tail = NULL;
+	pthread_cond_broadcast(&b->work); /* idle threads exit */
+	pthread_mutex_unlock(&b->lock);
+	/* Oldest first, as they were queued. Their done callbacks still run:
+	 * the workers have not stopped. */
+	while (queued) {
+		struct weft__blocking_call *next = queued->next;
+		call_drop(b, queued, -ECANCELED, NULL);
+		queued = next;
+	}
+	pthread_mutex_lock(&b->lock);
+	while (b->nthreads > 0)
+		pthread_cond_wait(&b->gone, &b->lock);
+	struct weft__pool_thread *last = b->dead;
+	b->dead = NULL;
+	pthread_mutex_unlock(&b->lock);
+	if (last) {
+		pthread_join(last->tid, NULL);
+		free(last);
+	}
+}
+
+void weft__bridge_destroy(weft_runtime *rt)
+{
+	struct weft__bridge *b = rt->bridge;
+	if (!b)
+		return;
+	weft__bridge_drain(rt); /* a no-op unless creation failed half way */
+	pthread_cond_destroy(&b->gone);
+	pthread_cond_destroy(&b->work);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+	rt->bridge = NULL;
+}
+
+bool weft__blocking_busy(weft_runtime *rt)
+{
+	/* seq_cst: the paused worker's read before it parks (call_retire) */
+	return atomic_load_explicit(&rt->bridge->inflight, memory_order_seq_cst) != 0;
+}
+
+void weft__blocking_stats(weft_runtime *rt, struct weft__blocking_stats *out)
+{
+	struct weft__bridge *b = rt->bridge;
+	pthread_mutex_lock(&b->lock);
+	out->threads = b->nthreads;
+	out->idle = b->nidle;
+	out->peak = b->peak;
+	out->queued = b->nqueued;
+	pthread_mutex_unlock(&b->lock);
+	out->inflight = atomic_load_explicit(&b->inflight, memory_order_relaxed);
+}
+
+bool weft__blocking_on_pool_of(weft_runtime *rt)
+{
+	return rt && weft__thread_ctx.rt == rt;
+}
