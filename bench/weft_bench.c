@@ -9,8 +9,8 @@
  *   weft_bench all        (every workload that is written)
  *
  * Workloads, in BENCH.md's order: spawn_many, yield_many, ping_pong,
- * chained_spawn, fib_parallel, timers, idle_memory; threadsafe, to_thread
- * and tcp_echo are slots ("n/a") until their APIs exist. Each section below
+ * chained_spawn, fib_parallel, timers, idle_memory, threadsafe, to_thread;
+ * tcp_echo is a slot ("n/a") until its API exists. Each section below
  * has the same shape: a context struct, the main task (timed with
  * bench_iter_start/stop, self-checking with bench_iter_fail), setup /
  * iter / teardown (and report, for a figure that is not ops/s), then a
@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1039,6 +1040,144 @@ static void idle_memory_teardown(void *ctx)
 	rt_teardown(&((struct idle_memory *)ctx)->rc);
 }
 
+/* ---- threadsafe ------------------------------------------------------------
+ * 4 foreign OS threads each make `calls` round trips one after another:
+ * submit a trivial task with weft_run_coroutine_threadsafe, wait for its
+ * result with weft_future_wait, next (calls/s; a latency test).
+ * Check: every wait returned 0 with the task's result (2i+1 for call i).
+ */
+
+#define THREADSAFE_THREADS 4
+
+struct threadsafe {
+	struct rt_ctx rc;
+	long calls; /* per thread */
+	_Atomic long bad;
+	_Atomic int first_rc;
+};
+
+static int threadsafe_leaf(void *arg, void **result)
+{
+	*result = (void *)((uintptr_t)arg * 2 + 1);
+	return 0;
+}
+
+static void *threadsafe_thread(void *arg)
+{
+	struct threadsafe *c = arg;
+	for (long i = 0; i < c->calls; i++) {
+		weft_future *f = weft_run_coroutine_threadsafe(c->rc.rt, threadsafe_leaf,
+							       (void *)(uintptr_t)i);
+		void *r = NULL;
+		int rc = weft_future_wait(f, WEFT_FOREVER, &r);
+		weft_future_unref(f);
+		if (rc || r != (void *)((uintptr_t)i * 2 + 1)) {
+			int zero = 0;
+			atomic_compare_exchange_strong(&c->first_rc, &zero, rc ? rc : -EBADMSG);
+			atomic_fetch_add(&c->bad, 1);
+		}
+	}
+	return NULL;
+}
+
+static int threadsafe_setup(void *ctx, char *why, size_t cap)
+{
+	return rt_setup(&((struct threadsafe *)ctx)->rc, why, cap);
+}
+
+static void threadsafe_iter(void *ctx, struct bench_iter *it)
+{
+	struct threadsafe *c = ctx;
+	atomic_store(&c->bad, 0);
+	atomic_store(&c->first_rc, 0);
+	pthread_t th[THREADSAFE_THREADS];
+	int made = 0;
+	bench_iter_start(it);
+	for (; made < THREADSAFE_THREADS; made++)
+		if (pthread_create(&th[made], NULL, threadsafe_thread, c))
+			break;
+	for (int i = 0; i < made; i++)
+		pthread_join(th[i], NULL);
+	bench_iter_stop(it);
+	it->ops = (double)made * (double)c->calls;
+	if (made < THREADSAFE_THREADS)
+		bench_iter_fail(it, "only %d of %d threads started", made, THREADSAFE_THREADS);
+	else if (atomic_load(&c->bad))
+		bench_iter_fail(it, "%ld calls failed (first: %s)", (long)atomic_load(&c->bad),
+				weft_strerror(atomic_load(&c->first_rc)));
+}
+
+static void threadsafe_teardown(void *ctx)
+{
+	rt_teardown(&((struct threadsafe *)ctx)->rc);
+}
+
+/* ---- to_thread -------------------------------------------------------------
+ * One task makes `calls` weft_to_thread calls of a trivial function,
+ * keeping 64 in flight: it awaits the oldest and submits the next
+ * (calls/s). The pool has its defaults (up to 512 threads; 64 are used).
+ * Check: every await returned 0 with the call's result (2i+1 for call i).
+ */
+
+#define TO_THREAD_WINDOW 64
+
+struct to_thread {
+	struct rt_ctx rc;
+	long calls;
+};
+
+static int to_thread_leaf(void *arg, void **result)
+{
+	*result = (void *)((uintptr_t)arg * 2 + 1);
+	return 0;
+}
+
+static int to_thread_main(void *arg, void **result)
+{
+	struct to_thread *c = arg;
+	struct bench_iter *it = c->rc.it;
+	weft_future *window[TO_THREAD_WINDOW];
+	long bad = 0, next = 0;
+	int first_rc = 0;
+	bench_iter_start(it);
+	for (long done = 0; done < c->calls; done++) {
+		while (next < c->calls && next < done + TO_THREAD_WINDOW) {
+			window[next % TO_THREAD_WINDOW] =
+				weft_to_thread(to_thread_leaf, (void *)(uintptr_t)next);
+			next++;
+		}
+		weft_future *f = window[done % TO_THREAD_WINDOW];
+		void *r = NULL;
+		int rc = weft_await(f, &r);
+		weft_future_unref(f);
+		if (rc || r != (void *)((uintptr_t)done * 2 + 1)) {
+			if (!bad++)
+				first_rc = rc ? rc : -EBADMSG;
+		}
+	}
+	bench_iter_stop(it);
+	it->ops = (double)c->calls;
+	if (bad)
+		bench_iter_fail(it, "%ld of %ld calls failed (first: %s)", bad, c->calls,
+				weft_strerror(first_rc));
+	return 0;
+}
+
+static int to_thread_setup(void *ctx, char *why, size_t cap)
+{
+	return rt_setup(&((struct to_thread *)ctx)->rc, why, cap);
+}
+
+static void to_thread_iter(void *ctx, struct bench_iter *it)
+{
+	rt_iter(&((struct to_thread *)ctx)->rc, it, to_thread_main);
+}
+
+static void to_thread_teardown(void *ctx)
+{
+	rt_teardown(&((struct to_thread *)ctx)->rc);
+}
+
 /* ---- the workload table ---------------------------------------------------- */
 
 struct bench_cfg {
@@ -1208,6 +1347,42 @@ static int run_idle_memory(const struct bench_cfg *cfg, unsigned workers, const 
 	return bench_run(&cfg->o, &v);
 }
 
+static int run_threadsafe(const struct bench_cfg *cfg, unsigned workers, const char *kind,
+			  const char *name)
+{
+	struct threadsafe c = {.rc = {.workers = workers}, .calls = cfg->o.quick ? 25000 : 250000};
+	struct bench_variant v = {
+		.workload = "threadsafe",
+		.variant = name,
+		.unit = "calls/s",
+		.workers = workers,
+		.per_iter = (double)THREADSAFE_THREADS * (double)c.calls,
+		.ctx = &c,
+		.setup = threadsafe_setup,
+		.iter = threadsafe_iter,
+		.teardown = threadsafe_teardown,
+	};
+	return bench_run(&cfg->o, &v);
+}
+
+static int run_to_thread(const struct bench_cfg *cfg, unsigned workers, const char *kind,
+			 const char *name)
+{
+	struct to_thread c = {.rc = {.workers = workers}, .calls = cfg->o.quick ? 10000 : 100000};
+	struct bench_variant v = {
+		.workload = "to_thread",
+		.variant = name,
+		.unit = "calls/s",
+		.workers = workers,
+		.per_iter = (double)c.calls,
+		.ctx = &c,
+		.setup = to_thread_setup,
+		.iter = to_thread_iter,
+		.teardown = to_thread_teardown,
+	};
+	return bench_run(&cfg->o, &v);
+}
+
 /* A kind of a workload: NULL for the first (only) kind means the variant
  * name is just "workers=N"; otherwise "<kind>,workers=N". */
 struct kind {
@@ -1237,11 +1412,11 @@ static const struct workload {
 	 "100,000 tasks sleeping 0-99 ms: wall s (ideal 0.1), lateness p50/p99"},
 	{"idle_memory", "B/task", run_idle_memory, {{NULL, NULL}},
 	 "1,000,000 tasks blocked on one future: RSS bytes per task"},
-	/* Slots for BENCH.md's workloads whose APIs come with later issues. */
-	{"threadsafe", "calls/s", NULL, {{NULL, "needs run_coroutine_threadsafe"}},
+	{"threadsafe", "calls/s", run_threadsafe, {{NULL, NULL}},
 	 "4 foreign threads x 250,000 submit-and-wait calls"},
-	{"to_thread", "calls/s", NULL, {{NULL, "needs to_thread"}},
+	{"to_thread", "calls/s", run_to_thread, {{NULL, NULL}},
 	 "100,000 to_thread calls, 64 in flight"},
+	/* Slots for BENCH.md's workloads whose APIs come with later issues. */
 	{"tcp_echo", "messages/s", NULL, {{NULL, "needs weft net"}},
 	 "echo server on 127.0.0.1, C = 1, 50, 500 connections"},
 };
@@ -1317,7 +1492,8 @@ static void usage(FILE *f)
 		"usage: weft_bench list [--workers N]\n"
 		"       weft_bench WORKLOAD... [options]   (or 'all')\n"
 		"workloads: spawn_many, yield_many, ping_pong, chained_spawn, fib_parallel,\n"
-		"           timers, idle_memory (see 'list'; BENCH.md defines them)\n"
+		"           timers, idle_memory, threadsafe, to_thread (see 'list'; BENCH.md\n"
+		"           defines them)\n"
 		"options:\n"
 		"  --workers N      only this worker count (default: online CPUs, then 1)\n"
 		"  --variant V      only this variant (as 'list' names it, e.g. future,workers=1)\n"
