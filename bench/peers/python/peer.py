@@ -26,6 +26,7 @@ weft_bench forks.
 
 import argparse
 import asyncio
+import collections
 import gc
 import json
 import os
@@ -33,6 +34,7 @@ import platform
 import resource
 import subprocess
 import sys
+import threading
 import time
 
 # ---- the harness --------------------------------------------------------------
@@ -471,6 +473,96 @@ def idle_report(tot, n):
     return report
 
 
+# ---- threadsafe -------------------------------------------------------------------------
+# The loop runs in the main thread; 4 threading.Threads each make `calls`
+# round trips one after another: run_coroutine_threadsafe(trivial(i),
+# loop).result(), next. Each thread reports on a future of the main task
+# (call_soon_threadsafe), so the loop is never blocked waiting for them.
+# The clock includes starting the threads, as weft's. Check: call i
+# returned 2i+1.
+
+THREADSAFE_THREADS = 4
+
+
+def threadsafe(calls):
+    async def iteration():
+        loop = asyncio.get_running_loop()
+
+        def caller(done):
+            bad, first = 0, None
+            try:
+                for i in range(calls):
+                    try:
+                        r = asyncio.run_coroutine_threadsafe(trivial(i), loop).result()
+                    except Exception as e:
+                        r = f"{type(e).__name__}: {e}"
+                    if r != 2 * i + 1:
+                        bad += 1
+                        first = first or f"call {i} returned {r}, expected {2 * i + 1}"
+            finally:
+                loop.call_soon_threadsafe(done.set_result, (bad, first))
+
+        dones, threads = [], []
+        t0 = time.monotonic()
+        for _ in range(THREADSAFE_THREADS):
+            done = loop.create_future()
+            t = threading.Thread(target=caller, args=(done,))
+            try:
+                t.start()
+            except RuntimeError:
+                break
+            dones.append(done)
+            threads.append(t)
+        results = await asyncio.gather(*dones)
+        secs = time.monotonic() - t0
+        for t in threads:
+            t.join()
+        if len(threads) < THREADSAFE_THREADS:
+            raise Fail(f"only {len(threads)} of {THREADSAFE_THREADS} threads started")
+        bad = sum(b for b, _ in results)
+        if bad:
+            first = next(f for b, f in results if b)
+            raise Fail(f"{bad} of {THREADSAFE_THREADS * calls} calls failed (first: {first})")
+        return THREADSAFE_THREADS * calls, secs
+    return iteration
+
+
+# ---- to_thread ------------------------------------------------------------------------
+# One task makes `calls` asyncio.to_thread calls of a trivial function on
+# the default executor, keeping 64 in flight: await the oldest, submit the
+# next. Each call is a task, so that it is submitted before it is awaited.
+# Check: call i returned 2i+1.
+
+TO_THREAD_WINDOW = 64
+
+
+def double_plus_one(i):
+    return 2 * i + 1
+
+
+def to_thread(calls):
+    async def iteration():
+        window = collections.deque()
+        nxt, bad, first = 0, 0, None
+        t0 = time.monotonic()
+        for done in range(calls):
+            while nxt < calls and nxt < done + TO_THREAD_WINDOW:
+                window.append(asyncio.create_task(asyncio.to_thread(double_plus_one, nxt)))
+                nxt += 1
+            try:
+                r = await window.popleft()
+            except Exception as e:
+                r = f"{type(e).__name__}: {e}"
+            if r != 2 * done + 1:
+                bad += 1
+                first = first or f"call {done} returned {r}, expected {2 * done + 1}"
+        secs = time.monotonic() - t0
+        if bad:
+            raise Fail(f"{bad} of {calls} calls failed (first: {first})")
+        return calls, secs
+    return iteration
+
+
 # ---- the workload table -----------------------------------------------------------------
 
 WORKLOADS = [
@@ -481,8 +573,8 @@ WORKLOADS = [
     ("fib_parallel", "parallel/serial", [""], ""),
     ("timers", "s", [""], ""),
     ("idle_memory", "B/task", [""], ""),
-    ("threadsafe", "calls/s", [], "waits for weft's thread bridges"),
-    ("to_thread", "calls/s", [], "waits for weft's thread bridges"),
+    ("threadsafe", "calls/s", [""], ""),
+    ("to_thread", "calls/s", [""], ""),
     ("tcp_echo", "messages/s", [], "not yet written"),
 ]
 
@@ -518,6 +610,12 @@ def make_variant(o, name, unit, kind):
         tot = {"per_task": 0.0, "spawn": 0.0, "release": 0.0, "iters": 0,
                "base_maxrss_kb": peak_rss_kb()}
         return Variant(name, vn, unit, n, idle_memory(n, tot), idle_report(tot, n), True)
+    if name == "threadsafe":
+        c = 1_000 if q else 5_000  # per thread; asyncio does ~10-20 k calls/s
+        return Variant(name, vn, unit, THREADSAFE_THREADS * c, threadsafe(c))
+    if name == "to_thread":
+        c = 4_000 if q else 20_000
+        return Variant(name, vn, unit, c, to_thread(c))
     raise KeyError(name)
 
 

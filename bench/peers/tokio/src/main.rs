@@ -18,10 +18,12 @@
 // uses an mpsc channel of capacity 1 each way. Each run is a process of
 // its own (the program re-executes itself with --no-fork), as weft_bench
 // forks. Every workload's main body runs inside a spawned task (a worker
-// thread), as weft's main task does, not in block_on's thread.
+// thread), as weft's main task does, not in block_on's thread; threadsafe's
+// callers are foreign std threads on purpose.
 //
 // Built offline from Debian's crates: see .cargo/config.toml.
 
+use std::collections::VecDeque;
 use std::fmt::Write as _;
 use std::future::Future;
 use std::io::Write as _;
@@ -752,6 +754,109 @@ fn idle_memory(n: u64, t: Arc<Mutex<IdleTotals>>) -> impl FnMut(&Runtime) -> Ite
     }
 }
 
+// ---- threadsafe ------------------------------------------------------------------
+// 4 foreign OS threads (std::thread, not the runtime's) each make `calls`
+// round trips one after another: Handle::spawn a trivial task, block for
+// its result, next. The clock includes starting the threads, as weft's.
+// Check: call i returned 2i+1.
+
+const THREADSAFE_THREADS: u64 = 4;
+
+fn threadsafe_caller(h: tokio::runtime::Handle, calls: u64) -> Result<(), String> {
+    let mut bad = 0u64;
+    let mut first = String::new();
+    for i in 0..calls {
+        // The JoinHandle plays weft_run_coroutine_threadsafe's future:
+        // Handle::block_on only polls it here (parking this thread until
+        // the task's waker fires); the task runs on a worker. A oneshot +
+        // blocking_recv parks the same way but adds a second channel.
+        let got = h.block_on(h.spawn(async move { 2 * i + 1 }));
+        let why = match got {
+            Ok(r) if r == 2 * i + 1 => continue,
+            Ok(r) => format!("call {} returned {}, expected {}", i, r, 2 * i + 1),
+            Err(e) => format!("call {}: {}", i, e),
+        };
+        if bad == 0 {
+            first = why;
+        }
+        bad += 1;
+    }
+    if bad > 0 {
+        return Err(format!("{} of {} calls failed (first: {})", bad, calls, first));
+    }
+    Ok(())
+}
+
+fn threadsafe(calls: u64) -> impl FnMut(&Runtime) -> Iter {
+    move |rt| {
+        let t0 = Instant::now();
+        let mut threads = Vec::new();
+        for _ in 0..THREADSAFE_THREADS {
+            let h = rt.handle().clone();
+            match std::thread::Builder::new().spawn(move || threadsafe_caller(h, calls)) {
+                Ok(t) => threads.push(t),
+                Err(_) => break,
+            }
+        }
+        let made = threads.len() as u64;
+        let mut fail = None;
+        for t in threads {
+            let r = t.join().unwrap_or_else(|_| Err("a calling thread panicked".into()));
+            if let (Err(why), None) = (r, &fail) {
+                fail = Some(why);
+            }
+        }
+        let s = t0.elapsed().as_secs_f64();
+        if made < THREADSAFE_THREADS {
+            return Err(format!("only {} of {} threads started", made, THREADSAFE_THREADS));
+        }
+        if let Some(why) = fail {
+            return Err(why);
+        }
+        Ok(((THREADSAFE_THREADS * calls) as f64, s))
+    }
+}
+
+// ---- to_thread -------------------------------------------------------------------
+// One task makes `calls` spawn_blocking calls of a trivial function on the
+// default blocking pool (up to 512 threads), keeping 64 in flight: await
+// the oldest, submit the next. Check: call i returned 2i+1.
+
+const TO_THREAD_WINDOW: u64 = 64;
+
+fn to_thread(calls: u64) -> impl FnMut(&Runtime) -> Iter {
+    move |rt| {
+        on_worker(rt, async move {
+            let t0 = Instant::now();
+            let mut window = VecDeque::with_capacity(TO_THREAD_WINDOW as usize);
+            let (mut next, mut bad) = (0u64, 0u64);
+            let mut first = String::new();
+            for done in 0..calls {
+                while next < calls && next < done + TO_THREAD_WINDOW {
+                    let i = next;
+                    window.push_back(tokio::task::spawn_blocking(move || 2 * i + 1));
+                    next += 1;
+                }
+                let h = window.pop_front().expect("the window holds the next call");
+                let why = match h.await {
+                    Ok(r) if r == 2 * done + 1 => continue,
+                    Ok(r) => format!("call {} returned {}, expected {}", done, r, 2 * done + 1),
+                    Err(e) => format!("call {}: {}", done, e),
+                };
+                if bad == 0 {
+                    first = why;
+                }
+                bad += 1;
+            }
+            let s = t0.elapsed().as_secs_f64();
+            if bad > 0 {
+                return Err(format!("{} of {} calls failed (first: {})", bad, calls, first));
+            }
+            Ok((calls as f64, s))
+        })
+    }
+}
+
 // ---- the workload table -----------------------------------------------------------
 
 struct Workload {
@@ -769,8 +874,8 @@ const WORKLOADS: &[Workload] = &[
     Workload { name: "fib_parallel", unit: "parallel/serial", kinds: &[""], na: "" },
     Workload { name: "timers", unit: "s", kinds: &[""], na: "" },
     Workload { name: "idle_memory", unit: "B/task", kinds: &[""], na: "" },
-    Workload { name: "threadsafe", unit: "calls/s", kinds: &[], na: "waits for weft's thread bridges" },
-    Workload { name: "to_thread", unit: "calls/s", kinds: &[], na: "waits for weft's thread bridges" },
+    Workload { name: "threadsafe", unit: "calls/s", kinds: &[""], na: "" },
+    Workload { name: "to_thread", unit: "calls/s", kinds: &[""], na: "" },
     Workload { name: "tcp_echo", unit: "messages/s", kinds: &[], na: "not yet written" },
 ];
 
@@ -861,6 +966,16 @@ fn make_variant(o: &Opts, w: &Workload, kind: &str, workers: usize) -> Variant {
                     ],
                 }
             }));
+        }
+        "threadsafe" => {
+            let calls = pick(250_000, 25_000);
+            v.per_iter = (THREADSAFE_THREADS * calls) as f64;
+            v.iter = Box::new(threadsafe(calls));
+        }
+        "to_thread" => {
+            let calls = pick(100_000, 10_000);
+            v.per_iter = calls as f64;
+            v.iter = Box::new(to_thread(calls));
         }
         _ => {}
     }
