@@ -920,16 +920,27 @@ static void timers_teardown(void *ctx)
  * handles are dropped at spawn: only the tasks themselves are measured.
  * Check: every task got the event's value, counted by the last one to
  * finish.
+ *
+ * Kinds: default stacks (variants "workers=N": 64 KiB and a guard page
+ * each) and "small_stacks" (weft_config.small_stacks: 2 KiB, packed).
+ * stdio needs a few KiB of stack, so on small stacks the main task reads
+ * the RSS on a pool thread (weft_to_thread); in both kinds the checks and
+ * failure messages come after the run, on the harness thread.
  */
 
 struct idle_memory {
 	struct rt_ctx rc;
 	long n;
+	bool small;          /* the small_stacks kind */
 	weft_future *event;  /* every task awaits it */
 	weft_future *all;    /* set by the last task to finish */
 	atomic_long waiting; /* tasks about to await the event */
 	atomic_long woken;   /* tasks that got the event's value */
 	atomic_long finished;
+	/* What the main task saw, checked on the harness thread: */
+	long spawned, rss0_kb, rss1_kb;
+	int spawn_rc, all_rc;
+	double t[4];
 	long base_maxrss_kb; /* ru_maxrss before the first spawn of the run */
 	double bytes_per_task, spawn_s, release_s;
 	long iterations;
@@ -951,17 +962,35 @@ static int idler(void *arg, void **result)
 	return rc;
 }
 
+static int idle_rss_call(void *arg, void **result)
+{
+	*(long *)arg = current_rss_kb();
+	(void)result;
+	return 0;
+}
+
+/* The resident set, read where stdio has room: a 2 KiB stack has not. */
+static long idle_rss_kb(struct idle_memory *c)
+{
+	if (!c->small)
+		return current_rss_kb();
+	long kb = -1;
+	weft_future *f = weft_to_thread(idle_rss_call, &kb);
+	int rc = weft_await(f, NULL);
+	weft_future_unref(f);
+	return rc ? -1 : kb;
+}
+
 static int idle_memory_main(void *arg, void **result)
 {
 	struct idle_memory *c = arg;
-	struct bench_iter *it = c->rc.it;
 	atomic_store(&c->waiting, 0);
 	atomic_store(&c->woken, 0);
 	atomic_store(&c->finished, 0);
 	c->event = weft_future_create(NULL);
 	c->all = weft_future_create(NULL);
-	long rss0 = current_rss_kb();
-	double t0 = bench_now();
+	c->rss0_kb = idle_rss_kb(c);
+	c->t[0] = bench_now();
 	long spawned = 0;
 	int rc = 0;
 	for (; spawned < c->n; spawned++) {
@@ -975,52 +1004,75 @@ static int idle_memory_main(void *arg, void **result)
 	while (!rc && atomic_load(&c->waiting) < c->n)
 		weft_sleep(0);
 	weft_sleep(0);
-	double t1 = bench_now();
-	long rss1 = current_rss_kb();
-	double t2 = bench_now();
+	c->t[1] = bench_now();
+	c->rss1_kb = idle_rss_kb(c);
+	c->t[2] = bench_now();
 	weft_future_set_result(c->event, IDLE_TOKEN);
-	int rc2 = spawned == c->n ? weft_await(c->all, NULL) : 0;
-	double t3 = bench_now();
+	c->all_rc = spawned == c->n ? weft_await(c->all, NULL) : 0;
+	c->t[3] = bench_now();
 	if (spawned < c->n) /* the ones that did start must still end */
 		while (atomic_load(&c->finished) < spawned)
 			weft_sleep(0.001);
 	weft_future_unref(c->event);
 	weft_future_unref(c->all);
-	bench_iter_set_seconds(it, (t1 - t0) + (t3 - t2));
-	it->ops = (double)c->n;
-	if (rc) {
-		bench_iter_fail(it, "task %ld could not be spawned: %s", spawned, weft_strerror(rc));
-		return 0;
-	}
-	if (rc2 || atomic_load(&c->woken) != c->n) {
-		bench_iter_fail(it, "%ld of %ld tasks got the event (%s)", atomic_load(&c->woken),
-				c->n, rc2 ? weft_strerror(rc2) : "ok");
-		return 0;
-	}
-	if (rss0 < 0 || rss1 < 0) {
-		bench_iter_fail(it, "cannot read /proc/self/statm");
-		return 0;
-	}
-	double per = (double)(rss1 - rss0) * 1024.0 / (double)c->n;
-	if (!c->iterations || per > c->bytes_per_task)
-		c->bytes_per_task = per;
-	c->spawn_s += t1 - t0;
-	c->release_s += t3 - t2;
-	c->iterations++;
+	c->spawned = spawned;
+	c->spawn_rc = rc;
+	(void)result;
 	return 0;
 }
 
 static int idle_memory_setup(void *ctx, char *why, size_t cap)
 {
 	struct idle_memory *c = ctx;
-	int rc = rt_setup(&c->rc, why, cap);
+	int rc;
+	if (c->small) {
+		weft_config cfg;
+		weft_config_init(&cfg);
+		cfg.workers = c->rc.workers;
+		cfg.small_stacks = true;
+		rc = weft_runtime_create(&cfg, &c->rc.rt);
+		if (rc)
+			snprintf(why, cap, "weft_runtime_create: %s", weft_strerror(rc));
+	} else {
+		rc = rt_setup(&c->rc, why, cap);
+	}
 	c->base_maxrss_kb = max_rss_kb();
 	return rc;
 }
 
 static void idle_memory_iter(void *ctx, struct bench_iter *it)
 {
-	rt_iter(&((struct idle_memory *)ctx)->rc, it, idle_memory_main);
+	struct idle_memory *c = ctx;
+	c->spawned = 0;
+	c->spawn_rc = c->all_rc = 0;
+	c->rss0_kb = c->rss1_kb = -1;
+	memset(c->t, 0, sizeof(c->t));
+	rt_iter(&c->rc, it, idle_memory_main);
+	if (!it->ok)
+		return;
+	double *t = c->t;
+	bench_iter_set_seconds(it, (t[1] - t[0]) + (t[3] - t[2]));
+	it->ops = (double)c->n;
+	if (c->spawn_rc) {
+		bench_iter_fail(it, "task %ld could not be spawned: %s", c->spawned,
+				weft_strerror(c->spawn_rc));
+		return;
+	}
+	if (c->all_rc || atomic_load(&c->woken) != c->n) {
+		bench_iter_fail(it, "%ld of %ld tasks got the event (%s)", atomic_load(&c->woken),
+				c->n, c->all_rc ? weft_strerror(c->all_rc) : "ok");
+		return;
+	}
+	if (c->rss0_kb < 0 || c->rss1_kb < 0) {
+		bench_iter_fail(it, "cannot read /proc/self/statm");
+		return;
+	}
+	double per = (double)(c->rss1_kb - c->rss0_kb) * 1024.0 / (double)c->n;
+	if (!c->iterations || per > c->bytes_per_task)
+		c->bytes_per_task = per;
+	c->spawn_s += t[1] - t[0];
+	c->release_s += t[3] - t[2];
+	c->iterations++;
 }
 
 static void idle_memory_report(void *ctx, struct bench_report *r)
@@ -1330,7 +1382,9 @@ static int run_timers(const struct bench_cfg *cfg, unsigned workers, const char 
 static int run_idle_memory(const struct bench_cfg *cfg, unsigned workers, const char *kind,
 			   const char *name)
 {
-	struct idle_memory c = {.rc = {.workers = workers}, .n = cfg->o.quick ? 100000 : 1000000};
+	struct idle_memory c = {.rc = {.workers = workers},
+				.n = cfg->o.quick ? 100000 : 1000000,
+				.small = !strcmp(kind, "small_stacks")};
 	struct bench_variant v = {
 		.workload = "idle_memory",
 		.variant = name,
@@ -1410,8 +1464,8 @@ static const struct workload {
 	 "fib(27) with child tasks above 15, / serial fib(27) (lower is better)"},
 	{"timers", "s", run_timers, {{NULL, NULL}},
 	 "100,000 tasks sleeping 0-99 ms: wall s (ideal 0.1), lateness p50/p99"},
-	{"idle_memory", "B/task", run_idle_memory, {{NULL, NULL}},
-	 "1,000,000 tasks blocked on one future: RSS bytes per task"},
+	{"idle_memory", "B/task", run_idle_memory, {{NULL, NULL}, {"small_stacks", NULL}},
+	 "1,000,000 tasks blocked on one future: RSS bytes per task (or on 2 KiB small stacks)"},
 	{"threadsafe", "calls/s", run_threadsafe, {{NULL, NULL}},
 	 "4 foreign threads x 250,000 submit-and-wait calls"},
 	{"to_thread", "calls/s", run_to_thread, {{NULL, NULL}},

@@ -1,18 +1,24 @@
 /* SPDX-License-Identifier: MIT */
-/* Fibers: per-task FPU state, stack sizes, guard pages (src/fiber). */
+/* Fibers: per-task FPU state, stack sizes, guard pages, small-stack mode
+ * (src/fiber). */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fenv.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <weft.h>
 
 #include "fiber/sanitizer.h"
+#include "fiber/stack.h"
 
 static weft_config one_worker(void)
 {
@@ -152,9 +158,10 @@ static int overflow_main(void *arg, void **res)
 	return 0;
 }
 
-/* Runs a runtime whose task overflows its stack in a child process;
- * returns the child's wait status and its stderr in buf. */
-static int overflow_in_child(enum weft_segv_mode mode, char *buf, size_t cap)
+/* Runs weft_run(fn, arg, cfg) in a child process; returns the child's
+ * wait status and its stderr in buf. */
+static int run_in_child(weft_task_fn fn, void *arg, const weft_config *cfg, char *buf,
+			size_t cap)
 {
 	int fds[2];
 	cr_assert_eq(pipe(fds), 0);
@@ -163,9 +170,7 @@ static int overflow_in_child(enum weft_segv_mode mode, char *buf, size_t cap)
 	if (pid == 0) {
 		dup2(fds[1], STDERR_FILENO);
 		close(fds[0]);
-		weft_config cfg = one_worker();
-		cfg.segv_handler = mode;
-		int rc = weft_run(overflow_main, NULL, &cfg, NULL);
+		int rc = weft_run(fn, arg, cfg, NULL);
 		_exit(rc == WEFT_ENOURING ? 77 : 0);
 	}
 	close(fds[1]);
@@ -180,6 +185,14 @@ static int overflow_in_child(enum weft_segv_mode mode, char *buf, size_t cap)
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
 		cr_skip_test("io_uring is not available here");
 	return status;
+}
+
+/* A runtime whose task overflows its stack, in a child process. */
+static int overflow_in_child(enum weft_segv_mode mode, char *buf, size_t cap)
+{
+	weft_config cfg = one_worker();
+	cfg.segv_handler = mode;
+	return run_in_child(overflow_main, NULL, &cfg, buf, cap);
 }
 
 Test(fiber, guard_page_hit_names_the_task, .timeout = 30 * WEFT_TEST_SLOW)
@@ -202,4 +215,241 @@ Test(fiber, guard_page_without_handler_is_a_plain_segv, .timeout = 30 * WEFT_TES
 	int status = overflow_in_child(WEFT_SEGV_NEVER, err, sizeof(err));
 	cr_assert(WIFSIGNALED(status));
 	cr_assert_null(strstr(err, "weft: stack overflow"));
+}
+
+/* --- small-stack mode ------------------------------------------------- */
+
+#ifdef WEFT_SANITIZED
+#define SMALL_SCALE 4 /* the pool makes small stacks 4x bigger */
+#else
+#define SMALL_SCALE 1
+#endif
+
+static weft_config small_config(unsigned workers, bool migratable)
+{
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.workers = workers;
+	cfg.migratable = migratable;
+	cfg.small_stacks = true;
+	return cfg;
+}
+
+struct small_run {
+	long n;               /* tasks */
+	weft_future *gate;    /* every task ends up awaiting it */
+	atomic_long waiting;  /* tasks past their yield */
+	atomic_long intact;   /* tasks whose locals survived their suspensions */
+};
+
+/* Fills a local buffer, suspends twice (a yield, then the gate) and checks
+ * that nothing else wrote on its stack meanwhile. */
+static int small_task(void *arg, void **res)
+{
+	struct small_run *r = arg;
+	volatile unsigned char buf[512];
+	unsigned char seed = (unsigned char)((uintptr_t)weft_current_task() >> 6);
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)(seed + i);
+	int rc = weft_sleep(0);
+	atomic_fetch_add(&r->waiting, 1);
+	if (!rc)
+		rc = weft_await(r->gate, NULL);
+	bool same = true;
+	for (size_t i = 0; i < sizeof(buf); i++)
+		same &= buf[i] == (unsigned char)(seed + i);
+	if (!rc && same)
+		atomic_fetch_add(&r->intact, 1);
+	*res = (void *)1;
+	return rc;
+}
+
+static int small_main(void *arg, void **res)
+{
+	struct small_run *r = arg;
+	r->gate = weft_future_create(NULL);
+	weft_future **tasks = calloc((size_t)r->n, sizeof(*tasks));
+	if (!tasks)
+		return -ENOMEM;
+	for (long i = 0; i < r->n; i++)
+		tasks[i] = weft_create_task(small_task, r, NULL);
+	while (atomic_load(&r->waiting) < r->n)
+		weft_sleep(0);
+	weft_sleep(0); /* the last ones reach the gate: all suspended at once */
+	weft_future_set_result(r->gate, NULL);
+	long bad = 0;
+	for (long i = 0; i < r->n; i++) {
+		void *v = NULL;
+		if (weft_await(tasks[i], &v) || v != (void *)1)
+			bad++;
+		weft_future_unref(tasks[i]);
+	}
+	free(tasks);
+	weft_future_unref(r->gate);
+	*res = (void *)(intptr_t)bad;
+	return 0;
+}
+
+static void small_round(unsigned workers, bool migratable, long n)
+{
+	struct small_run r = {.n = n};
+	weft_config cfg = small_config(workers, migratable);
+	void *bad = (void *)-1;
+	cr_assert_eq(run_or_skip(small_main, &r, &cfg, &bad), 0);
+	cr_assert_eq((intptr_t)bad, 0);
+	cr_assert_eq(atomic_load(&r.intact), n, "%ld of %ld tasks kept their locals",
+		     atomic_load(&r.intact), n);
+}
+
+Test(fiber, small_stacks_one_worker, .timeout = 30 * WEFT_TEST_SLOW)
+{
+	small_round(1, false, 1000);
+}
+
+Test(fiber, small_stacks_two_workers, .timeout = 30 * WEFT_TEST_SLOW)
+{
+	small_round(2, false, 1000);
+}
+
+Test(fiber, small_stacks_migratable, .timeout = 30 * WEFT_TEST_SLOW)
+{
+	small_round(2, true, 1000);
+}
+
+Test(fiber, small_stacks_hold_many_suspended, .timeout = 60 * WEFT_TEST_SLOW)
+{
+	/* Under sanitizers each small stack is 4x and costs shadow memory. */
+	small_round(2, true, WEFT_TEST_SLOW > 1 ? 20000 : 100000);
+}
+
+/* Writes a local array bigger than its small stack, a few hundred bytes
+ * into the stack below it (free: this is the runtime's second task), then
+ * suspends (arg) or finishes: either switch-out finds the canary broken. */
+static int small_overflow(void *arg, void **res)
+{
+	volatile char buf[SMALL_SCALE * 2048 + 256];
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (char)i;
+	if (arg)
+		weft_sleep(0);
+	*res = (void *)(intptr_t)buf[sizeof(buf) / 2];
+	return 0;
+}
+
+static int small_overflow_main(void *arg, void **res)
+{
+	weft_future *t = weft_create_task(small_overflow, arg, "small-one");
+	weft_await(t, NULL);
+	weft_future_unref(t);
+	return 0;
+}
+
+static void small_overflow_aborts(bool suspend)
+{
+	static char err[16384];
+	weft_config cfg = small_config(1, false);
+	cfg.stack_size = 2048;
+	int status = run_in_child(small_overflow_main, suspend ? (void *)1 : NULL, &cfg, err,
+				  sizeof(err));
+	cr_assert(WIFSIGNALED(status), "the process must die, not go on corrupted: %s", err);
+	cr_assert_eq(WTERMSIG(status), SIGABRT, "stderr: %s", err);
+	cr_assert_not_null(strstr(err, "weft: stack overflow in task small-one"), "stderr: %s", err);
+}
+
+Test(fiber, small_stack_overflow_aborts_at_suspend, .timeout = 30 * WEFT_TEST_SLOW)
+{
+	small_overflow_aborts(true);
+}
+
+Test(fiber, small_stack_overflow_aborts_at_finish, .timeout = 30 * WEFT_TEST_SLOW)
+{
+	small_overflow_aborts(false);
+}
+
+static int nothing(void *arg, void **res)
+{
+	return weft_sleep(0);
+}
+
+Test(fiber, small_stacks_config_is_checked, .timeout = 30 * WEFT_TEST_SLOW)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	const size_t bad[] = {16, 512, 1008, 1000, 1048, page + 16, 2 * page, 1 << 20};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		weft_config cfg = small_config(1, false);
+		cfg.stack_size = bad[i];
+		weft_runtime *rt = (weft_runtime *)&cfg;
+		cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL, "stack_size %zu", bad[i]);
+		cr_assert_null(rt);
+	}
+	const size_t good[] = {0, 1024, 1040, 1536, 2048, page};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		weft_config cfg = small_config(1, false);
+		cfg.stack_size = good[i];
+		cr_assert_eq(run_or_skip(nothing, NULL, &cfg, NULL), 0, "stack_size %zu", good[i]);
+	}
+	/* A caller built before the field: it reads as off, so the size is
+	 * a plain (page-rounded) one. */
+	weft_config old = small_config(1, false);
+	old.size = offsetof(weft_config, small_stacks);
+	old.stack_size = 1000;
+	cr_assert_eq(run_or_skip(nothing, NULL, &old, NULL), 0);
+}
+
+static int by_address(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)(*(struct weft__stack *const *)a)->lo;
+	uintptr_t y = (uintptr_t)(*(struct weft__stack *const *)b)->lo;
+	return x < y ? -1 : x > y;
+}
+
+/* The pool itself: small stacks are packed (exactly `size` apart inside
+ * a chunk), leave the pool with a good canary (also after their chunk
+ * was released), and go back to the kernel a chunk at a time. */
+Test(fiber, small_stack_pool_packs_and_trims, .timeout = 30 * WEFT_TEST_SLOW)
+{
+	enum { N = 2000 };
+	static struct weft__stack *st[N], *sorted[N];
+	struct weft__stack_pool pool;
+	struct weft__stack_cache cache = {0};
+	cr_assert_eq(weft__stack_pool_init(&pool, 1024, true), 0);
+	cr_assert_eq(pool.size, 1024 * SMALL_SCALE);
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < N; i++) {
+			st[i] = weft__stack_get(&pool, &cache);
+			cr_assert_not_null(st[i]);
+			cr_assert(weft__stack_canary_ok(st[i]), "round %d, stack %d", round, i);
+			cr_assert_eq((uintptr_t)st[i]->lo % 16, 0);
+			/* a task using every byte above the canary */
+			memset((char *)st[i]->lo + WEFT__CANARY_BYTES, 0x5a,
+			       pool.size - WEFT__CANARY_BYTES);
+		}
+		/* no stack overlaps another's canary */
+		for (int i = 0; i < N; i++)
+			cr_assert(weft__stack_canary_ok(st[i]), "round %d, stack %d", round, i);
+		memcpy(sorted, st, sizeof(st));
+		qsort(sorted, N, sizeof(sorted[0]), by_address);
+		int packed = 0;
+		for (int i = 1; i < N; i++) {
+			uintptr_t gap = (uintptr_t)sorted[i]->lo - (uintptr_t)sorted[i - 1]->lo;
+			cr_assert_geq(gap, pool.size);
+			packed += gap == pool.size;
+		}
+		cr_assert_geq(packed, N * 15 / 16 - 1, "%d of %d stacks packed", packed, N);
+
+		for (int i = 0; i < N; i++)
+			weft__stack_put(&pool, &cache, st[i]);
+		weft__stack_cache_flush(&pool, &cache);
+		cr_assert_eq(weft__stack_trim(&pool, SIZE_MAX), 0);
+		int resident = 0;
+		for (int i = 0; i < N; i++) {
+			unsigned char v = 0;
+			cr_assert_eq(mincore((void *)((uintptr_t)st[i]->lo & ~(page - 1)), page, &v), 0);
+			resident += v & 1;
+		}
+		/* only the pool's few hundred kept resident, and their chunks */
+		cr_assert_lt(resident, N / 4, "%d of %d stacks resident after the trim", resident, N);
+	}
+	weft__stack_pool_destroy(&pool);
 }

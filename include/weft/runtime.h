@@ -29,7 +29,8 @@ typedef struct weft_config {
 	size_t size;             /* set by weft_config_init: sizeof(weft_config) */
 	unsigned workers;        /* 0: one per online CPU */
 	size_t stack_size;       /* usable bytes per fiber stack; 0: 64 KiB
-	                          * (4x under sanitizers); rounded up to pages */
+	                          * (4x under sanitizers); rounded up to pages
+	                          * (but see small_stacks) */
 	bool migratable;         /* every task may resume on any worker after a
 	                          * suspension (default: on its home worker) */
 	bool debug;              /* say on stderr what went wrong on misuse */
@@ -50,6 +51,26 @@ typedef struct weft_config {
 	                                * a call before it exits; 0: 10 (tokio's);
 	                                * WEFT_FOREVER: never; negative or NaN
 	                                * is -EINVAL */
+	bool small_stacks;       /* small-stack mode, for memory-bound servers
+	                          * with many idle tasks: each stack is exactly
+	                          * stack_size bytes (0: 2 KiB; else a multiple
+	                          * of 16 from 1 KiB to the page size, or
+	                          * -EINVAL; 4x under sanitizers), packed with
+	                          * no guard page. WEAKER than the guard: a
+	                          * canary (32 bytes at the stack's low end) is
+	                          * checked only when a task switches out
+	                          * (suspends or finishes), and a mismatch
+	                          * aborts with "weft: stack overflow in task
+	                          * <name>" after the fact: the overflow may
+	                          * already have corrupted another task's
+	                          * stack, and one that skips the canary (a
+	                          * large frame written in part) goes unseen.
+	                          * Only for tasks that do little between
+	                          * suspensions: await, sleep and spawn take
+	                          * ~0.5-1.5 KiB; printf and the like need a
+	                          * few KiB (use weft_to_thread), and so does
+	                          * the dynamic linker's lazy binding of a
+	                          * first call: link with -Wl,-z,now */
 } weft_config;
 
 /* Fills `cfg` with the defaults (blocking_threads_max 512,
@@ -60,8 +81,9 @@ WEFT_API void weft_config_init(weft_config *cfg);
  * Creates a runtime and starts its workers (they park until there is work).
  * Returns 0 and sets *out, or: -EINVAL (NULL out, bad config: size smaller
  * than the first field, workers > 1024, paused_clock without workers == 1,
- * blocking_threads_max > 65536, blocking_keepalive negative or NaN),
- * -ENOMEM, -EAGAIN (a worker thread
+ * blocking_threads_max > 65536, blocking_keepalive negative or NaN,
+ * small_stacks with a stack_size that is not 0 or a multiple of 16 from
+ * 1024 to the page size), -ENOMEM, -EAGAIN (a worker thread
  * could not be started), WEFT_ENOURING (io_uring cannot be set up; with
  * cfg.debug the kernel's reason is printed). Never suspends. Any thread
  * except a worker of a runtime (-EPERM: a nested runtime would block it).

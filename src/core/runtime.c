@@ -51,6 +51,8 @@ static int config_copy(weft_config *out, const weft_config *in)
 	/* the blocking pool (bridge/bridge.h); 0 means the default */
 	if (out->blocking_threads_max > WEFT__BLOCKING_MAX_LIMIT || !(out->blocking_keepalive >= 0))
 		return -EINVAL;
+	if (!weft__stack_size_ok(out->stack_size, out->small_stacks))
+		return -EINVAL;
 	return 0;
 }
 
@@ -144,7 +146,7 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 	atomic_init(&rt->outside_spawned, 0);
 	if (weft__inject_init(&rt->inject) || weft__idle_init(&rt->idle, rt->nworkers) ||
 	    weft__slab_registry_init(&rt->slabs) ||
-	    weft__stack_pool_init(&rt->stacks, rt->cfg.stack_size) ||
+	    weft__stack_pool_init(&rt->stacks, rt->cfg.stack_size, rt->cfg.small_stacks) ||
 	    pthread_mutex_init(&rt->lock, NULL) || pthread_cond_init(&rt->cond, NULL) ||
 	    weft__bridge_init(rt)) {
 		/* init functions only fail on allocation; partial state is
@@ -158,6 +160,7 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 		struct weft__worker *w = &rt->workers[i];
 		w->rt = rt;
 		w->index = i;
+		w->small_stacks = rt->cfg.small_stacks;
 		w->rng = 0x9e3779b9u * (i + 1);
 		w->ring.efd = -1;
 		weft__runq_init(&w->runq);

@@ -69,6 +69,12 @@ static inline void weft__fiber_prepare(struct weft__fiber *f, struct weft__stack
 	 * every suspended fiber's top frame lands in the same L1 set (a
 	 * yield-heavy load ran ~1.7x faster with it). */
 	size_t colour = (((uintptr_t)lo >> 12) * 7 % 32) * 64;
+	/* A stack gives at most an eighth of itself (small-stack mode:
+	 * 1 KiB and up, whose packing already spreads tops over the page);
+	 * never taken from 16 KiB up (colour < 2 KiB). */
+	_Static_assert(WEFT__SMALL_STACK_MIN / 8 >= 64, "a colour step is 64 bytes");
+	if (__builtin_expect(colour > size / 8, 0))
+		colour %= (size / 8) & ~(size_t)63;
 	weft__ctx_make(&f->ctx, lo, size - colour, entry, arg);
 }
 

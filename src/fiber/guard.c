@@ -27,16 +27,20 @@ static void say(const char *s)
 	}
 }
 
+void weft__stack_overflow_abort(const char *name)
+{
+	say("weft: stack overflow in task ");
+	say(name);
+	say("\n");
+	/* abort() unblocks SIGABRT and restores its default if needed. */
+	abort();
+}
+
 static void on_segv(int sig, siginfo_t *info, void *uctx)
 {
 	char name[128];
-	if (lookup_fn && lookup_fn(info->si_addr, name, sizeof(name))) {
-		say("weft: stack overflow in task ");
-		say(name);
-		say("\n");
-		/* abort() unblocks SIGABRT and restores its default if needed. */
-		abort();
-	}
+	if (lookup_fn && lookup_fn(info->si_addr, name, sizeof(name)))
+		weft__stack_overflow_abort(name);
 	/* Not ours: hand it to whoever was there before. */
 	if (previous.sa_flags & SA_SIGINFO) {
 		previous.sa_sigaction(sig, info, uctx);

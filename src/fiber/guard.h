@@ -25,6 +25,10 @@ typedef bool (*weft__guard_lookup_fn)(const void *addr, char *buf, size_t cap);
  */
 bool weft__guard_install(weft__guard_lookup_fn lookup, bool force);
 
+/* Prints "weft: stack overflow in task <name>" and aborts; also what a
+ * small stack's broken canary ends in. Async-signal-safe. */
+_Noreturn void weft__stack_overflow_abort(const char *name);
+
 /* Gives the calling thread an alternate signal stack (a worker starting);
  * returns the mapping to pass to weft__guard_thread_exit, or NULL. */
 void *weft__guard_thread_init(void);

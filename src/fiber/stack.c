@@ -11,6 +11,11 @@
 
 #ifdef WEFT_ASAN
 void __asan_unpoison_memory_region(const volatile void *addr, size_t size);
+/* A canary may lie under a live frame's redzone (a stack about to
+ * overflow) or in a cached stack's old poison: touching it is not a bug. */
+#define NO_ASAN __attribute__((no_sanitize_address))
+#else
+#define NO_ASAN
 #endif
 
 /* A reused stack may hold ASan poison from its last fiber's frames. */
@@ -38,8 +43,38 @@ struct weft__stack_chunk {
 	struct weft__stack_chunk *next;
 	void *base;
 	size_t len;
+	/* Small-stack mode, under the pool's lock: */
+	unsigned pooled; /* stacks on the pool's lists */
+	bool released;   /* pages given back since the last stack left */
 	struct weft__stack stacks[CHUNK_STACKS];
 };
+
+static struct weft__stack_chunk *chunk_of(struct weft__stack *st)
+{
+	struct weft__stack *first = st - st->index;
+	return (struct weft__stack_chunk *)((char *)first - offsetof(struct weft__stack_chunk, stacks));
+}
+
+/* The canary: words mixed with their own address, so neither a zeroed
+ * page nor a copy of a neighbour's canary passes. */
+#define CANARY_WORDS (WEFT__CANARY_BYTES / 8)
+#define CANARY_WORD(p) (UINT64_C(0x7765667453544b21) ^ (uint64_t)(uintptr_t)(p))
+
+static NO_ASAN void canary_set(struct weft__stack *st)
+{
+	uint64_t *w = st->lo;
+	for (int i = 0; i < CANARY_WORDS; i++)
+		w[i] = CANARY_WORD(&w[i]);
+}
+
+NO_ASAN bool weft__stack_canary_ok(const struct weft__stack *st)
+{
+	const uint64_t *w = st->lo;
+	uint64_t bad = 0;
+	for (int i = 0; i < CANARY_WORDS; i++)
+		bad |= w[i] ^ CANARY_WORD(&w[i]);
+	return !bad;
+}
 
 size_t weft__stack_default_size(void)
 {
@@ -50,19 +85,52 @@ size_t weft__stack_default_size(void)
 #endif
 }
 
-int weft__stack_pool_init(struct weft__stack_pool *pool, size_t size)
+bool weft__stack_size_ok(size_t size, bool small)
+{
+	if (!small || size == 0)
+		return true;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	return size % 16 == 0 && size >= WEFT__SMALL_STACK_MIN && size <= page;
+}
+
+int weft__stack_pool_init(struct weft__stack_pool *pool, size_t size, bool small)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	if (size == 0)
-		size = weft__stack_default_size();
-	pool->size = (size + page - 1) & ~(page - 1);
-	pool->guard = page;
+	pool->small = small;
+	if (small) {
+		/* Exactly `size` bytes, back to back: a multiple of 16 keeps
+		 * every stack's ends aligned. */
+		if (size == 0)
+			size = WEFT__SMALL_STACK_DEFAULT;
+#ifdef WEFT_SANITIZED
+		size *= 4; /* as the default: instrumented frames are bigger */
+#endif
+		pool->size = size;
+		pool->guard = 0;
+	} else {
+		if (size == 0)
+			size = weft__stack_default_size();
+		pool->size = (size + page - 1) & ~(page - 1);
+		pool->guard = page;
+	}
+	pool->chunk_len = ((pool->size + pool->guard) * CHUNK_STACKS + page - 1) & ~(page - 1);
 	pool->free = NULL;
 	pool->dirty = NULL;
 	pool->ndirty = 0;
 	pool->chunks = NULL;
 	pool->guard_madvise = true; /* probed on the first chunk */
 	return pthread_mutex_init(&pool->lock, NULL) ? -ENOMEM : 0;
+}
+
+/* Makes the page(s) at g a guard. Caller holds pool->lock. */
+static int guard_install(struct weft__stack_pool *pool, void *g)
+{
+	if (pool->guard_madvise) {
+		if (madvise(g, pool->guard, MADV_GUARD_INSTALL) == 0)
+			return 0;
+		pool->guard_madvise = false; /* older kernel: mprotect */
+	}
+	return mprotect(g, pool->guard, PROT_NONE);
 }
 
 /* Caller holds pool->lock. */
@@ -72,7 +140,7 @@ static int chunk_add(struct weft__stack_pool *pool)
 	if (!c)
 		return -ENOMEM;
 	size_t stride = pool->size + pool->guard;
-	c->len = stride * CHUNK_STACKS;
+	c->len = pool->chunk_len;
 	/* NORESERVE: a million reserved stacks must not count against
 	 * heuristic overcommit; only touched pages cost memory. */
 	c->base = mmap(NULL, c->len, PROT_READ | PROT_WRITE,
@@ -81,21 +149,23 @@ static int chunk_add(struct weft__stack_pool *pool)
 		free(c);
 		return -ENOMEM;
 	}
+	c->pooled = CHUNK_STACKS;
+	c->released = true; /* nothing is resident yet */
 	for (int i = 0; i < CHUNK_STACKS; i++) {
 		struct weft__stack *st = &c->stacks[i];
 		st->guard = (char *)c->base + (size_t)i * stride;
 		st->lo = (char *)st->guard + pool->guard;
-		int rc = -1;
-		if (pool->guard_madvise) {
-			rc = madvise(st->guard, pool->guard, MADV_GUARD_INSTALL);
-			if (rc)
-				pool->guard_madvise = false; /* older kernel: mprotect */
-		}
-		if (rc && mprotect(st->guard, pool->guard, PROT_NONE)) {
+		st->index = (unsigned)i;
+		/* small stacks have none: their canary is the check */
+		if (!pool->small && guard_install(pool, st->guard)) {
 			munmap(c->base, c->len);
 			free(c);
 			return -ENOMEM;
 		}
+	}
+	/* Published only once the whole chunk is good. */
+	for (int i = 0; i < CHUNK_STACKS; i++) {
+		struct weft__stack *st = &c->stacks[i];
 		st->vg_id = VALGRIND_STACK_REGISTER(st->lo, (char *)st->lo + pool->size);
 		st->tsan = NULL;
 		st->next = pool->free;
@@ -121,7 +191,9 @@ struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, struct weft__
 	}
 	/* Refill a few at once so the lock is not taken per task; resident
 	 * (dirty) stacks first, they cost no page faults. */
-	for (int i = 0; i <= CHUNK_STACKS / 2; i++) {
+	struct weft__stack *got[CHUNK_STACKS / 2 + 1];
+	int n = 0;
+	for (; n <= CHUNK_STACKS / 2; n++) {
 		struct weft__stack **list = pool->dirty ? &pool->dirty : &pool->free;
 		struct weft__stack *s = *list;
 		if (!s)
@@ -129,16 +201,35 @@ struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, struct weft__
 		*list = s->next;
 		if (list == &pool->dirty)
 			pool->ndirty--;
-		if (!st) {
-			st = s;
-		} else {
-			s->next = cache->head;
-			cache->head = s;
+		if (pool->small) {
+			struct weft__stack_chunk *c = chunk_of(s);
+			c->pooled--;
+			c->released = false;
+		}
+		got[n] = s;
+	}
+	pthread_mutex_unlock(&pool->lock);
+	/* Small stacks: a canary on every stack leaving the pool (its chunk
+	 * may have been released); a cached one keeps the canary its last
+	 * task was checked against. Outside the lock: it may fault. */
+	for (int i = 0; i < n; i++) {
+		if (pool->small)
+			canary_set(got[i]);
+		if (i) {
+			got[i]->next = cache->head;
+			cache->head = got[i];
 			cache->n++;
 		}
 	}
-	pthread_mutex_unlock(&pool->lock);
-	return fresh(pool, st);
+	return fresh(pool, got[0]);
+}
+
+/* Small-stack mode, under the pool's lock: count n stacks from `first`
+ * back in their chunks. */
+static void pooled_add(struct weft__stack *first, unsigned n)
+{
+	for (; n--; first = first->next)
+		chunk_of(first)->pooled++;
 }
 
 void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack_cache *cache,
@@ -155,21 +246,60 @@ void weft__stack_put(struct weft__stack_pool *pool, struct weft__stack_cache *ca
 	cache->head = last->next;
 	cache->n -= CACHE_MAX / 2;
 	pthread_mutex_lock(&pool->lock);
+	if (pool->small)
+		pooled_add(first, CACHE_MAX / 2);
 	last->next = pool->dirty;
 	pool->dirty = first;
 	pool->ndirty += CACHE_MAX / 2;
 	pthread_mutex_unlock(&pool->lock);
 }
 
-size_t weft__stack_trim(struct weft__stack_pool *pool, size_t max)
+enum { TRIM_BATCH = 64 };
+
+/*
+ * Small stacks share pages, and MADV_DONTNEED works on whole pages: a
+ * chunk's pages go back only once every stack of it is on the pool's
+ * lists, when the trim moves the last dirty one to the free list. The
+ * madvise is done under the lock so that no stack of the chunk leaves
+ * meanwhile (at most TRIM_BATCH of them per hold; idle workers only).
+ */
+static size_t trim_small(struct weft__stack_pool *pool, size_t max)
 {
-	enum { BATCH = 64 };
 	size_t done = 0;
 	for (;;) {
-		struct weft__stack *batch[BATCH];
 		unsigned n = 0;
 		pthread_mutex_lock(&pool->lock);
-		while (n < BATCH && done + n < max && pool->ndirty > DIRTY_KEEP) {
+		while (n < TRIM_BATCH && done + n < max && pool->ndirty > DIRTY_KEEP) {
+			struct weft__stack *s = pool->dirty;
+			pool->dirty = s->next;
+			pool->ndirty--;
+			s->next = pool->free;
+			pool->free = s;
+			struct weft__stack_chunk *c = chunk_of(s);
+			if (c->pooled == CHUNK_STACKS && !c->released) {
+				madvise(c->base, c->len, MADV_DONTNEED);
+				c->released = true;
+			}
+			n++;
+		}
+		size_t above = pool->ndirty > DIRTY_KEEP ? pool->ndirty - DIRTY_KEEP : 0;
+		pthread_mutex_unlock(&pool->lock);
+		if (!n)
+			return above;
+		done += n;
+	}
+}
+
+size_t weft__stack_trim(struct weft__stack_pool *pool, size_t max)
+{
+	if (pool->small)
+		return trim_small(pool, max);
+	size_t done = 0;
+	for (;;) {
+		struct weft__stack *batch[TRIM_BATCH];
+		unsigned n = 0;
+		pthread_mutex_lock(&pool->lock);
+		while (n < TRIM_BATCH && done + n < max && pool->ndirty > DIRTY_KEEP) {
 			batch[n] = pool->dirty;
 			pool->dirty = batch[n]->next;
 			pool->ndirty--;
@@ -194,6 +324,8 @@ size_t weft__stack_trim(struct weft__stack_pool *pool, size_t max)
 void weft__stack_cache_flush(struct weft__stack_pool *pool, struct weft__stack_cache *cache)
 {
 	pthread_mutex_lock(&pool->lock);
+	if (pool->small)
+		pooled_add(cache->head, cache->n);
 	while (cache->head) {
 		struct weft__stack *s = cache->head;
 		cache->head = s->next;

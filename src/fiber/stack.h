@@ -9,6 +9,13 @@
  * a worker's cache go to the pool still "dirty" (pages resident, quick to
  * reuse), and a worker about to park trims the dirty list back to a
  * watermark (weft__stack_trim).
+ *
+ * Small-stack mode (weft_config.small_stacks) packs sub-page stacks back to
+ * back with no guard: a canary at each stack's low end stands in for the
+ * guard page, written when a stack leaves the pool and checked by the loop
+ * every time a task switches out (weft__stack_canary_ok). Pages cannot be
+ * released per stack there, so trimming releases whole chunks whose stacks
+ * are all in the pool.
  */
 #ifndef WEFT_FIBER_STACK_H
 #define WEFT_FIBER_STACK_H
@@ -19,9 +26,12 @@
 
 struct weft__stack {
 	struct weft__stack *next; /* free-list link while cached */
-	void *lo;                 /* usable [lo, lo + size) */
-	void *guard;              /* the guard page(s) just below lo */
+	void *lo;                 /* usable [lo, lo + size) (small stacks:
+	                           * the canary first) */
+	void *guard;              /* the guard page(s) just below lo (small
+	                           * stacks: lo, and the guard is 0 bytes) */
 	unsigned vg_id;           /* Valgrind's stack id */
+	unsigned index;           /* in its chunk (finds the chunk) */
 	void *tsan;               /* TSan's fiber for this stack, made on first
 	                           * use and kept: creating one per task costs
 	                           * an mmap/munmap pair inside TSan */
@@ -39,7 +49,9 @@ struct weft__stack_pool {
 	struct weft__stack_chunk *chunks; /* under lock */
 	size_t size;                     /* usable bytes per stack */
 	size_t guard;                    /* guard bytes per stack */
+	size_t chunk_len;                /* bytes per chunk mapping */
 	bool guard_madvise;              /* MADV_GUARD_INSTALL works here */
+	bool small;                      /* small-stack mode: no guards, canaries */
 };
 
 /* A worker's own cache (owner only). */
@@ -48,8 +60,20 @@ struct weft__stack_cache {
 	unsigned n;
 };
 
-/* size: usable bytes (0: the default). Returns 0 or -ENOMEM. */
-int weft__stack_pool_init(struct weft__stack_pool *pool, size_t size);
+/* Small-stack mode: the default size, and the bounds a configured one must
+ * keep (a multiple of 16 as well). Under sanitizers the pool makes every
+ * small stack 4x bigger. */
+#define WEFT__SMALL_STACK_DEFAULT 2048
+#define WEFT__SMALL_STACK_MIN 1024
+/* The canary's bytes at a small stack's low end. */
+#define WEFT__CANARY_BYTES 32
+
+/* Is stack_size valid for the mode? (weft_config validation) */
+bool weft__stack_size_ok(size_t size, bool small);
+
+/* size: usable bytes (0: the default); small: small-stack mode (size is
+ * then valid: weft__stack_size_ok). Returns 0 or -ENOMEM. */
+int weft__stack_pool_init(struct weft__stack_pool *pool, size_t size, bool small);
 /* Unmaps every chunk; every stack must have been returned. */
 void weft__stack_pool_destroy(struct weft__stack_pool *pool);
 
@@ -69,5 +93,9 @@ void weft__stack_cache_flush(struct weft__stack_pool *pool, struct weft__stack_c
 
 /* The default usable size: 64 KiB, four times that under sanitizers. */
 size_t weft__stack_default_size(void);
+
+/* Small-stack mode: is st's canary intact? Any thread that runs st's
+ * task or has it switched out. */
+bool weft__stack_canary_ok(const struct weft__stack *st);
 
 #endif

@@ -59,6 +59,17 @@ static void task_retire(struct weft__worker *w, struct weft__task *t)
 	weft_future_unref(&t->fut); /* the runtime's reference */
 }
 
+/* Small-stack mode: t just switched out (suspended or finished); an
+ * overwritten canary means its stack overflowed, maybe into another's. */
+static __attribute__((noinline, cold)) void small_stack_check(struct weft__task *t)
+{
+	if (weft__stack_canary_ok(t->fiber.stack))
+		return;
+	char name[128];
+	weft__task_name_raw(t, name, sizeof(name));
+	weft__stack_overflow_abort(name);
+}
+
 static void run_task(struct weft__worker *w, struct weft__task *t)
 {
 	if (!t->started) {
@@ -82,6 +93,8 @@ static void run_task(struct weft__worker *w, struct weft__task *t)
 	w->current = t;
 	w->budget = BUDGET;
 	weft__fiber_switch(&w->loop, &t->fiber, false);
+	if (__builtin_expect(w->small_stacks, 0))
+		small_stack_check(t);
 	w->current = NULL;
 	weft__after_fn after = w->after;
 	w->after = NULL;

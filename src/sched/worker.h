@@ -37,6 +37,7 @@ typedef void (*weft__after_fn)(struct weft__worker *w, struct weft__task *t, voi
 struct weft__worker {
 	weft_runtime *rt;
 	unsigned index;
+	bool small_stacks;                /* cfg.small_stacks: check canaries */
 	pthread_t thread;
 
 	/* Owner only. */
