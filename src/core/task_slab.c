@@ -23,15 +23,29 @@ struct weft__task_slab {
 	_Alignas(64) struct weft__task tasks[SLAB_TASKS];
 };
 
+/* Spare slabs are linked through their `empty` node. */
+static struct weft__task_slab *spare_next(struct weft__task_slab *s)
+{
+	return s->empty.next ? weft__container_of(s->empty.next, struct weft__task_slab, empty) : NULL;
+}
+
 int weft__slab_registry_init(struct weft__slab_registry *r)
 {
 	r->v = NULL;
 	r->n = r->cap = 0;
+	r->spare = NULL;
+	r->nspare = 0;
 	return pthread_mutex_init(&r->lock, NULL) ? -ENOMEM : 0;
 }
 
 void weft__slab_registry_destroy(struct weft__slab_registry *r)
 {
+	while (r->spare) {
+		struct weft__task_slab *s = r->spare;
+		r->spare = spare_next(s);
+		free(s);
+	}
+	r->nspare = 0;
 	free(r->v);
 	r->v = NULL;
 	r->n = r->cap = 0;
@@ -40,14 +54,21 @@ void weft__slab_registry_destroy(struct weft__slab_registry *r)
 
 static struct weft__task_slab *slab_new(weft_runtime *rt)
 {
-	struct weft__task_slab *s = aligned_alloc(64, sizeof(*s));
-	if (!s)
-		return NULL;
+	struct weft__slab_registry *r = &rt->slabs;
+	pthread_mutex_lock(&r->lock);
+	struct weft__task_slab *s = r->spare;
+	if (s) {
+		r->spare = spare_next(s);
+		r->nspare--;
+	} else {
+		pthread_mutex_unlock(&r->lock);
+		if (!(s = aligned_alloc(64, sizeof(*s))))
+			return NULL;
+		pthread_mutex_lock(&r->lock);
+	}
 	atomic_init(&s->live, SLAB_TASKS);
 	for (unsigned i = 0; i < SLAB_TASKS; i++)
 		atomic_init(&s->tasks[i].fut.refs, 0); /* not handed out */
-	struct weft__slab_registry *r = &rt->slabs;
-	pthread_mutex_lock(&r->lock);
 	if (r->n == r->cap) {
 		size_t cap = r->cap ? r->cap * 2 : 64;
 		struct weft__task_slab **v = realloc(r->v, cap * sizeof(*v));
@@ -129,12 +150,49 @@ void weft__slab_reclaim(weft_runtime *rt)
 		reg->v[s->index] = moved;
 		moved->index = s->index;
 	}
+#ifndef WEFT_ASAN
+	/* Kept for the next spawns (a burst of tasks otherwise costs a
+	 * memalign and a coalescing free per 16); weft__slab_trim gives
+	 * them back when the runtime idles. ASan: freed, so stale task
+	 * pointers stay visible. */
+	while (r) {
+		struct weft__runnable *next = r->next;
+		struct weft__task_slab *s = weft__container_of(r, struct weft__task_slab, empty);
+		s->empty.next = reg->spare ? &reg->spare->empty : NULL;
+		reg->spare = s;
+		reg->nspare++;
+		r = next;
+	}
+#endif
 	pthread_mutex_unlock(&reg->lock);
 	while (r) {
 		struct weft__runnable *next = r->next;
 		free(weft__container_of(r, struct weft__task_slab, empty));
 		r = next;
 	}
+}
+
+size_t weft__slab_trim(weft_runtime *rt, size_t keep, size_t max)
+{
+	struct weft__slab_registry *reg = &rt->slabs;
+	struct weft__task_slab *out = NULL;
+	pthread_mutex_lock(&reg->lock);
+	while (max && reg->nspare > keep) {
+		struct weft__task_slab *s = reg->spare;
+		reg->spare = spare_next(s);
+		reg->nspare--;
+		s->empty.next = out ? &out->empty : NULL;
+		out = s;
+		max--;
+	}
+	size_t above = reg->nspare > keep ? reg->nspare - keep : 0;
+	pthread_mutex_unlock(&reg->lock);
+	while (out) {
+		struct weft__task_slab *next = spare_next(out);
+		free(out);
+		out = next;
+	}
+	return above;
 }
 
 void weft__slab_reclaim_stub(struct weft__rtstub *stub)

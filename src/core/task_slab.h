@@ -14,8 +14,9 @@
  * a per-task list cost a lock or a cache miss on two cores per task. A
  * slab whose last task dies is handed back through the runtime stub's
  * `empty_slabs` stack (the stub outlives every task) and a worker takes it
- * out of the registry and frees it; once the runtime is gone, slabs are
- * freed directly.
+ * out of the registry and keeps it as a spare for the next spawns; idle
+ * workers free spares beyond a few (paced with the stack pages, see
+ * sched/worker.c); once the runtime is gone, slabs are freed directly.
  */
 #ifndef WEFT_CORE_TASK_SLAB_H
 #define WEFT_CORE_TASK_SLAB_H
@@ -34,6 +35,8 @@ struct weft__slab_registry {
 	pthread_mutex_t lock;
 	struct weft__task_slab **v; /* under lock */
 	size_t n, cap;              /* under lock */
+	struct weft__task_slab *spare; /* under lock: emptied, kept for reuse */
+	size_t nspare;                 /* under lock */
 };
 
 int weft__slab_registry_init(struct weft__slab_registry *r);
@@ -54,9 +57,13 @@ void weft__task_dealloc(struct weft__task *t, struct weft__rtstub *stub);
 /* A worker stopping: hands back the slots of its slab it never used. */
 void weft__task_slab_retire(struct weft__worker *w);
 
-/* Takes emptied slabs out of the registry and frees them (any worker of
- * rt, now and then). */
+/* Takes emptied slabs out of the registry and keeps them as spares (any
+ * worker of rt, now and then). */
 void weft__slab_reclaim(struct weft_runtime *rt);
+
+/* Frees spare slabs beyond `keep`, at most `max` of them; returns how many
+ * are still beyond it. Any worker of rt, when idle. */
+size_t weft__slab_trim(struct weft_runtime *rt, size_t keep, size_t max);
 
 /* Frees slabs left on a dead stub's stack (the stub being freed). */
 void weft__slab_reclaim_stub(struct weft__rtstub *stub);

@@ -31,51 +31,43 @@ WEFT_API int weft_clock_advance(double seconds)
 	return 0;
 }
 
-/* A timer that completes a future; shared by the worker's heap and the
- * sleeping task, freed by whichever lets go last. */
+/*
+ * A sleep is one block: the future the task awaits, with the timer that
+ * completes it. The future's count covers both holders (the task and the
+ * worker's heap), and its last unref frees the block (a non-cached
+ * future is free()d whole).
+ */
 struct sleeper {
+	weft_future fut; /* first: the block is freed through it */
 	struct weft__timer tm;
-	weft_future *fut;
-	_Atomic uint32_t refs;
 	struct weft__worker *owner; /* whose heap holds tm */
 };
-
-static void sleeper_unref(struct sleeper *sl)
-{
-	if (atomic_fetch_sub_explicit(&sl->refs, 1, memory_order_acq_rel) == 1) {
-		weft_future_unref(sl->fut);
-		free(sl);
-	}
-}
 
 static void sleeper_fire(struct weft__timer *tm, bool discard)
 {
 	struct sleeper *sl = weft__container_of(tm, struct sleeper, tm);
 	if (!discard)
-		weft__future_complete(sl->fut, 0, NULL, NULL); /* -EALREADY if cancelled */
-	sleeper_unref(sl);
+		weft__future_complete(&sl->fut, 0, NULL, NULL); /* -EALREADY if cancelled */
+	weft_future_unref(&sl->fut);
 }
 
 int weft__sleep_timed(double seconds)
 {
 	struct weft__worker *w = weft__worker_current();
-	weft_future *fut = weft_future_create(w->rt);
 	struct sleeper *sl = malloc(sizeof(*sl));
-	if (!sl || weft__future_is_done(fut)) {
-		free(sl);
-		weft_future_unref(fut);
+	if (!sl)
 		return -ENOMEM;
-	}
-	sl->fut = fut;
-	atomic_init(&sl->refs, 2);
+	weft_future *fut = &sl->fut;
+	weft__future_init(fut, WEFT__FUT_PLAIN, w->rt->stub);
+	atomic_store_explicit(&fut->refs, 2, memory_order_relaxed); /* task + heap */
 	sl->owner = w;
 	sl->tm.fire = sleeper_fire;
 	double ns = ceil(seconds * 1e9); /* never early */
 	uint64_t now = weft__clock_ns(w);
 	sl->tm.when = ns >= (double)(UINT64_MAX - now - 1) ? UINT64_MAX - 1 : now + (uint64_t)ns;
 	if (weft__timer_add(&w->timers, &sl->tm)) {
+		atomic_store_explicit(&fut->refs, 1, memory_order_relaxed);
 		weft_future_unref(fut);
-		free(sl);
 		return -ENOMEM;
 	}
 	int rc = weft_await(fut, NULL);
@@ -83,8 +75,8 @@ int weft__sleep_timed(double seconds)
 	 * its worker; a migrated task leaves it to fire into a done future. */
 	if (weft__worker_current() == sl->owner && sl->tm.index != UINT32_MAX) {
 		weft__timer_remove(&sl->owner->timers, &sl->tm);
-		sleeper_unref(sl);
+		weft_future_unref(fut);
 	}
-	sleeper_unref(sl);
+	weft_future_unref(fut);
 	return rc;
 }

@@ -199,23 +199,68 @@ static bool stealable_anywhere(weft_runtime *rt)
  * own RMW on the same word (weft__worker_notify), so one of the two sees
  * the other.
  */
+/*
+ * Idle time is when stack pages (and spare task slabs) go back to the
+ * kernel, paced as Go's
+ * scavenger is: only once the pool has held more resident stacks than it
+ * keeps for TRIM_DELAY_NS (a burst of tasks, e.g. 100,000 sleeps, reuses
+ * them instead of faulting every page in again), in batches, and never
+ * with a timer due soon (each madvise may cost a TLB-shootdown IPI; a
+ * long run of them would make timers late). Returns when to come back to
+ * trim more (ns from now), or UINT64_MAX for never.
+ */
+enum {
+	TRIM_BATCH = 64,
+	TRIM_DELAY_NS = 1000000000,
+	TRIM_TIMER_GAP_NS = 5000000,
+	TRIM_RETRY_NS = 1000000,
+	SPARE_SLABS_KEEP = 64, /* 1,024 tasks' worth */
+};
+
+static uint64_t trim_stacks(weft_runtime *rt, uint64_t now, uint64_t timer_in)
+{
+	size_t above = weft__stack_trim(&rt->stacks, 0) + weft__slab_trim(rt, SPARE_SLABS_KEEP, 0);
+	uint64_t since = atomic_load_explicit(&rt->trim_since, memory_order_relaxed);
+	if (!above) {
+		if (since)
+			atomic_store_explicit(&rt->trim_since, 0, memory_order_relaxed);
+		return UINT64_MAX;
+	}
+	if (!since) {
+		/* workers race benignly: any of their clocks will do */
+		atomic_store_explicit(&rt->trim_since, now, memory_order_relaxed);
+		return TRIM_DELAY_NS;
+	}
+	if (now - since < TRIM_DELAY_NS)
+		return since + TRIM_DELAY_NS - now;
+	if (timer_in < TRIM_TIMER_GAP_NS)
+		return TRIM_RETRY_NS;
+	size_t more = weft__stack_trim(&rt->stacks, TRIM_BATCH);
+	more += weft__slab_trim(rt, SPARE_SLABS_KEEP, TRIM_BATCH);
+	return more ? TRIM_RETRY_NS : UINT64_MAX;
+}
+
 static void park(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
 	weft__slab_reclaim(rt);
-	/* Idle time is when stack pages go back to the kernel. */
-	size_t untrimmed = weft__stack_trim(&rt->stacks, 4096);
+	uint64_t next = weft__timer_next(&w->timers), now = weft__now_ns();
+	uint64_t timer_in = UINT64_MAX;
+	if (next != WEFT__NO_DEADLINE && !rt->paused)
+		timer_in = next > now ? next - now : 0;
+	uint64_t trim_in = trim_stacks(rt, now, timer_in);
 	if (!rt->single && weft__idle_to_parked(rt, w) && stealable_anywhere(rt))
 		weft__idle_notify_one(rt); /* the last searcher must not leave work behind */
 	unsigned old = atomic_exchange_explicit(&w->park, WEFT__PARKED, memory_order_acq_rel);
 	if (!(old & WEFT__NOTIFIED) && !work_visible(w) && !should_exit(rt)) {
-		uint64_t next = weft__timer_next(&w->timers), timeout = UINT64_MAX;
+		/* the trimming above took time: the timer's wait is re-read */
+		uint64_t timeout = UINT64_MAX;
 		if (next != WEFT__NO_DEADLINE && !rt->paused) {
-			uint64_t now = weft__now_ns();
+			now = weft__now_ns();
 			timeout = next > now ? next - now : 0;
 		}
-		if (untrimmed && timeout > 1000000)
-			timeout = 1000000; /* come back soon to trim the rest */
+		if (trim_in < timeout)
+			timeout = trim_in; /* come back to trim */
 		if (timeout)
 			weft__ring_park(&w->ring, timeout);
 	}

@@ -108,6 +108,8 @@ struct weft_runtime {
 	atomic_bool closing;             /* shutdown began: refuse foreign work */
 	atomic_bool stop;                /* workers exit once nothing is left */
 	_Atomic long live;               /* tasks not yet finished */
+	_Atomic uint64_t trim_since;     /* when the stack pool went above what
+	                                  * it keeps resident (0: it is not) */
 	_Atomic uint64_t next_id;
 	pthread_mutex_t lock;            /* start-up reports, shutdown waits */
 	pthread_cond_t cond;
