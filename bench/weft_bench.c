@@ -43,6 +43,7 @@
  * in setup, outside the timing) and runs one main task per iteration. */
 struct rt_ctx {
 	unsigned workers;
+	bool migratable; /* cfg.migratable: tasks resume on any worker (tokio's model) */
 	weft_runtime *rt;
 	struct bench_iter *it; /* the iteration in progress */
 };
@@ -52,6 +53,7 @@ static int rt_setup(struct rt_ctx *c, char *why, size_t cap)
 	weft_config cfg;
 	weft_config_init(&cfg);
 	cfg.workers = c->workers;
+	cfg.migratable = c->migratable;
 	int rc = weft_runtime_create(&cfg, &c->rt);
 	if (rc)
 		snprintf(why, cap, "weft_runtime_create: %s", weft_strerror(rc));
@@ -1282,7 +1284,9 @@ static int run_ping_pong(const struct bench_cfg *cfg, unsigned workers, const ch
 		};
 		return bench_run(&cfg->o, &qv);
 	}
-	struct ping_pong c = {.rc = {.workers = workers},
+	/* "future,migratable": the same over migratable tasks, which follow
+	 * their waker as tokio's do, so pairs end up on one worker. */
+	struct ping_pong c = {.rc = {.workers = workers, .migratable = strstr(kind, "migratable") != NULL},
 			      .pairs = 1000,
 			      .rounds = cfg->o.quick ? 100 : 1000};
 	struct bench_variant v = {
@@ -1456,8 +1460,9 @@ static const struct workload {
 	{"yield_many", "yields/s", run_yield_many, {{NULL, NULL}},
 	 "1,000 tasks each yield 1,000 times (weft_sleep(0))"},
 	{"ping_pong", "round trips/s", run_ping_pong,
-	 {{"future", NULL}, {"queue", NULL}},
-	 "1,000 pairs of tasks, 1,000 round trips each over a one-shot future (or a 1-slot queue)"},
+	 {{"future", NULL}, {"queue", NULL}, {"future,migratable", NULL}},
+	 "1,000 pairs of tasks, 1,000 round trips each over a one-shot future (or a 1-slot queue;"
+	 " or over futures with migratable tasks)"},
 	{"chained_spawn", "spawns/s", run_chained_spawn, {{NULL, NULL}},
 	 "spawn chains of depth 1,000, 1,000 times"},
 	{"fib_parallel", "parallel/serial", run_fib_parallel, {{NULL, NULL}},

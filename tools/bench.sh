@@ -259,8 +259,18 @@ summarize() {
 			ratio = "-"
 			if (rt == "weft") ratio = "1"
 			else if ((kw in med) && med[k] > 0) ratio = sprintf("%.2f", med[kw] / med[k])
+			note = notes(k, WW[wv])
+			if (rt == "weft" && VV[wv] ~ /,migratable,/) {
+				# a weft-only variant: compare with the plain variant of each peer
+				base = VV[wv]; sub(/,migratable,/, ",", base)
+				for (pq = 1; pq <= nrt; pq++) {
+					kp = WW[wv] SUBSEP base SUBSEP rtorder[pq]
+					if (rtorder[pq] != "weft" && (kp in med) && med[kp] > 0)
+						note = note (note == "" ? "" : "; ") sprintf("vs %s %.2f", rtorder[pq], med[k] / med[kp])
+				}
+			}
 			printf "%-13s %-18s %-8s %10s  %-19s %-16s %2d/%-2d %8.1f %9s  %s\n", WW[wv], VV[wv], rt,
-				si(med[k]), si(lo[k]) " - " si(hi[k]), u, n, total[k], mrss[k] / 1024, ratio, notes(k, WW[wv])
+				si(med[k]), si(lo[k]) " - " si(hi[k]), u, n, total[k], mrss[k] / 1024, ratio, note
 		}
 		print "weft/this: weft median / this runtime median, same variant, same run of the script."
 		print "  Figures per second: above 1, weft is ahead. (low) figures (s, B/task, parallel/serial): below 1, weft is ahead."

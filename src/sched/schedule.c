@@ -124,6 +124,11 @@ void weft__task_wake(struct weft__task *t)
 		 * may run it, write home, finish it and free it. */
 		struct weft__worker *home = t->home;
 		weft__mpsc_push(&home->inbox, &t->run);
-		weft__worker_notify(home);
+		/* A running home finds the push itself: park() re-reads the
+		 * inbox after its seq_cst exchange, and this seq_cst load
+		 * follows the seq_cst push (Dekker), so the RMW on its line is
+		 * needed only once it is parking. */
+		if (atomic_load_explicit(&home->park, memory_order_seq_cst))
+			weft__worker_notify(home);
 	}
 }

@@ -251,7 +251,8 @@ static void park(struct weft__worker *w)
 	uint64_t trim_in = trim_stacks(rt, now, timer_in);
 	if (!rt->single && weft__idle_to_parked(rt, w) && stealable_anywhere(rt))
 		weft__idle_notify_one(rt); /* the last searcher must not leave work behind */
-	unsigned old = atomic_exchange_explicit(&w->park, WEFT__PARKED, memory_order_acq_rel);
+	/* seq_cst: an inbox pusher may only load the word (sched/schedule.c) */
+	unsigned old = atomic_exchange_explicit(&w->park, WEFT__PARKED, memory_order_seq_cst);
 	if (!(old & WEFT__NOTIFIED) && !work_visible(w) && !should_exit(rt)) {
 		/* the trimming above took time: the timer's wait is re-read */
 		uint64_t timeout = UINT64_MAX;
