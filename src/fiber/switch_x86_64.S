@@ -21,10 +21,17 @@ weft__ctx_switch:
 	stmxcsr	(%rsp)
 	fnstcw	4(%rsp)
 	movq	%rsp, (%rdi)
+	movq	%rsp, %rax
 	movq	(%rsi), %rsp
-	ldmxcsr	(%rsp)
-	fldcw	4(%rsp)
-	addq	$8, %rsp
+	/* Reload only what differs: ldmxcsr and fldcw stall the pipeline,
+	 * and nearly every switch finds the same control words. */
+	movl	(%rsp), %ecx
+	cmpl	(%rax), %ecx
+	jne	2f
+1:	movzwl	4(%rsp), %ecx
+	cmpw	4(%rax), %cx
+	jne	3f
+4:	addq	$8, %rsp
 	popq	%r15
 	popq	%r14
 	popq	%r13
@@ -32,6 +39,10 @@ weft__ctx_switch:
 	popq	%rbx
 	popq	%rbp
 	ret
+2:	ldmxcsr	(%rsp)
+	jmp	1b
+3:	fldcw	4(%rsp)
+	jmp	4b
 	.cfi_endproc
 	.size	weft__ctx_switch, .-weft__ctx_switch
 
