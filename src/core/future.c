@@ -26,14 +26,17 @@ static weft_future enomem_future = {
 };
 
 /*
- * Bare futures come from a per-worker cache: a one-shot future per
- * message (ping-pong, sleeps) otherwise costs a malloc/free pair that
- * overflows glibc's per-thread cache. ASan builds use malloc, so
+ * Small blocks that start with a future (bare futures, timed sleeps, the
+ * waiter nodes of src/sync) come from a per-worker cache of
+ * WEFT__BLOCK_SIZE blocks: a one-shot future per message (ping-pong,
+ * sleeps, queue waits) otherwise costs a malloc/free pair that overflows
+ * glibc's per-thread cache. One size serves all three so a block freed by
+ * one kind is reused by the others. ASan builds use malloc, so
  * use-after-free stays visible.
  */
-enum { FUTURE_CACHE_MAX = 1024 };
+enum { BLOCK_CACHE_MAX = 1024 };
 
-static weft_future *future_alloc(void)
+static inline void *block_alloc(void)
 {
 #ifndef WEFT_ASAN
 	struct weft__worker *w = weft__worker_current();
@@ -41,21 +44,17 @@ static weft_future *future_alloc(void)
 		weft_future *f = w->futures;
 		w->futures = *(weft_future **)f;
 		w->nfutures--;
-		f->cached = true;
 		return f;
 	}
 #endif
-	weft_future *f = malloc(sizeof(*f));
-	if (f)
-		f->cached = true;
-	return f;
+	return malloc(WEFT__BLOCK_SIZE);
 }
 
-static void future_dealloc(weft_future *f)
+static void block_free(weft_future *f)
 {
 #ifndef WEFT_ASAN
 	struct weft__worker *w = weft__worker_current();
-	if (w && w->nfutures < FUTURE_CACHE_MAX) {
+	if (w && w->nfutures < BLOCK_CACHE_MAX) {
 		*(weft_future **)f = w->futures;
 		w->futures = f;
 		w->nfutures++;
@@ -63,6 +62,16 @@ static void future_dealloc(weft_future *f)
 	}
 #endif
 	free(f);
+}
+
+void *weft__block_alloc(void)
+{
+	return block_alloc();
+}
+
+static weft_future *future_alloc(void)
+{
+	return block_alloc();
 }
 
 void weft__future_cache_flush(struct weft__worker *w)
@@ -195,7 +204,7 @@ WEFT_API void weft_future_unref(weft_future *f)
 		/* before the stub goes: an emptied slab is handed to it */
 		weft__task_dealloc((struct weft__task *)f, stub);
 	} else if (f->cached) {
-		future_dealloc(f);
+		block_free(f);
 	} else {
 		free(f);
 	}

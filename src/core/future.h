@@ -55,9 +55,9 @@ struct weft_future {
 	                                   * stored with release after rc/value/msg */
 	weft__spinlock lock;              /* guards the waiter list, the
 	                                   * completion, and a task's cancel state */
-	bool cached;                      /* a bare weft_future from a worker's
-	                                   * cache (core/future.c), not a block
-	                                   * of its own to free() */
+	bool cached;                      /* the future heads a block from
+	                                   * weft__block_alloc (core/future.c),
+	                                   * given back there, not free()d */
 	int rc;                           /* valid once DONE */
 	void *value;                      /* valid once DONE */
 	char *msg;                        /* valid once DONE; owned */
@@ -66,6 +66,13 @@ struct weft_future {
 	struct weft__waiter **wait_tail;
 	const struct weft__future_ops *ops;
 };
+
+/* A block of WEFT__BLOCK_SIZE bytes that will start with a future, from
+ * the calling worker's cache (malloc elsewhere); NULL when out of memory.
+ * Set the future's `cached` after weft__future_init: its last unref then
+ * gives the block back. */
+#define WEFT__BLOCK_SIZE 128
+void *weft__block_alloc(void);
 
 /* A done callback: a waiter while registered, a runnable once scheduled. */
 struct weft__cb {

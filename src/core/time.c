@@ -34,8 +34,8 @@ WEFT_API int weft_clock_advance(double seconds)
 /*
  * A sleep is one block: the future the task awaits, with the timer that
  * completes it. The future's count covers both holders (the task and the
- * worker's heap), and its last unref frees the block (a non-cached
- * future is free()d whole).
+ * worker's heap), and its last unref gives the block back
+ * (weft__block_alloc).
  */
 struct sleeper {
 	weft_future fut; /* first: the block is freed through it */
@@ -54,11 +54,13 @@ static void sleeper_fire(struct weft__timer *tm, bool discard)
 int weft__sleep_timed(double seconds)
 {
 	struct weft__worker *w = weft__worker_current();
-	struct sleeper *sl = malloc(sizeof(*sl));
+	_Static_assert(sizeof(struct sleeper) <= WEFT__BLOCK_SIZE, "a sleep fits a block");
+	struct sleeper *sl = weft__block_alloc();
 	if (!sl)
 		return -ENOMEM;
 	weft_future *fut = &sl->fut;
 	weft__future_init(fut, WEFT__FUT_PLAIN, w->rt->stub);
+	fut->cached = true; /* the last unref gives the whole block back */
 	atomic_store_explicit(&fut->refs, 2, memory_order_relaxed); /* task + heap */
 	sl->owner = w;
 	sl->tm.fire = sleeper_fire;

@@ -60,7 +60,7 @@ struct weft__worker {
 	struct weft__timer_heap timers;
 	struct weft__stack_cache stacks;
 	struct weft__task_slab *slab;     /* tasks are carved from it */
-	weft_future *futures;             /* cache of bare futures (core/future.c) */
+	weft_future *futures;             /* cache of future blocks (core/future.c) */
 	unsigned nfutures;
 	unsigned slab_used;
 	void *altstack;

@@ -19,11 +19,12 @@ struct weft__wnode *weft__wnode_new(void)
 	struct weft__worker *w = weft__worker_current();
 	if (!w)
 		return NULL;
-	struct weft__wnode *n = malloc(sizeof(*n));
+	_Static_assert(sizeof(struct weft__wnode) <= WEFT__BLOCK_SIZE, "a node fits a block");
+	struct weft__wnode *n = weft__block_alloc();
 	if (!n)
 		return NULL;
-	/* cached stays false: the last unref free()s the whole node */
 	weft__future_init(&n->fut, WEFT__FUT_PLAIN, w->rt->stub);
+	n->fut.cached = true; /* the last unref gives the whole node back */
 	n->fut.ops = &wnode_ops;
 	n->prev = n->next = NULL;
 	n->list = NULL;
