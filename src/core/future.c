@@ -69,6 +69,16 @@ void *weft__block_alloc(void)
 	return block_alloc();
 }
 
+void *weft__block_alloc_cached(void)
+{
+#ifndef WEFT_ASAN
+	struct weft__worker *w = weft__worker_current();
+	if (w && w->futures)
+		return block_alloc();
+#endif
+	return NULL;
+}
+
 static weft_future *future_alloc(void)
 {
 	return block_alloc();

@@ -73,6 +73,9 @@ struct weft_future {
  * gives the block back. */
 #define WEFT__BLOCK_SIZE 128
 void *weft__block_alloc(void);
+/* The same, from the cache only (NULL when it is empty): never calls
+ * malloc, so it may be used under a spinlock. */
+void *weft__block_alloc_cached(void);
 
 /* A done callback: a waiter while registered, a runnable once scheduled. */
 struct weft__cb {

@@ -259,8 +259,8 @@ static int put(weft_queue *q, void *item, bool wait)
 			rc = -EAGAIN;
 			break;
 		}
-		if (!n) {
-			/* Allocated outside the lock, then everything is checked again. */
+		if (!n && !(n = weft__wnode_new_cached())) {
+			/* malloc outside the lock, then everything is checked again */
 			weft__spin_unlock(&q->lock);
 			if (!(n = weft__wnode_new()))
 				return -ENOMEM;
@@ -323,7 +323,8 @@ static int get(weft_queue *q, void **item, bool wait)
 			rc = -EAGAIN;
 			break;
 		}
-		if (!n) {
+		if (!n && !(n = weft__wnode_new_cached())) {
+			/* malloc outside the lock, then everything is checked again */
 			weft__spin_unlock(&q->lock);
 			if (!(n = weft__wnode_new()))
 				return -ENOMEM;
@@ -392,7 +393,8 @@ WEFT_API int weft_queue_join(weft_queue *q)
 	struct weft__wnode *n = NULL;
 	weft__spin_lock(&q->lock);
 	while (q->unfinished) {
-		if (!n) {
+		if (!n && !(n = weft__wnode_new_cached())) {
+			/* malloc outside the lock, then everything is checked again */
 			weft__spin_unlock(&q->lock);
 			if (!(n = weft__wnode_new()))
 				return -ENOMEM;

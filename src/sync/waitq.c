@@ -14,13 +14,13 @@ static bool wnode_cancel(weft_future *f, const char *msg);
 
 static const struct weft__future_ops wnode_ops = {.cancel = wnode_cancel};
 
-struct weft__wnode *weft__wnode_new(void)
+static struct weft__wnode *wnode_new(bool cached_only)
 {
 	struct weft__worker *w = weft__worker_current();
 	if (!w)
 		return NULL;
 	_Static_assert(sizeof(struct weft__wnode) <= WEFT__BLOCK_SIZE, "a node fits a block");
-	struct weft__wnode *n = weft__block_alloc();
+	struct weft__wnode *n = cached_only ? weft__block_alloc_cached() : weft__block_alloc();
 	if (!n)
 		return NULL;
 	weft__future_init(&n->fut, WEFT__FUT_PLAIN, w->rt->stub);
@@ -32,6 +32,16 @@ struct weft__wnode *weft__wnode_new(void)
 	atomic_init(&n->gate, 0);
 	n->item = NULL;
 	return n;
+}
+
+struct weft__wnode *weft__wnode_new(void)
+{
+	return wnode_new(false);
+}
+
+struct weft__wnode *weft__wnode_new_cached(void)
+{
+	return wnode_new(true);
 }
 
 void weft__wnode_free(struct weft__wnode *n)

@@ -63,6 +63,10 @@ struct weft__wlist {
  * memory. The caller must be a task (a worker thread).
  */
 struct weft__wnode *weft__wnode_new(void);
+/* The same from the worker's block cache only (NULL when it is empty):
+ * never calls malloc, so a primitive may call it under its spinlock and
+ * skip a drop-allocate-retake round. */
+struct weft__wnode *weft__wnode_new_cached(void);
 
 /* Drops a node that was never pushed. */
 void weft__wnode_free(struct weft__wnode *n);
