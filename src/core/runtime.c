@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <valgrind/valgrind.h>
 
 #include <weft/error.h>
 #include <weft/runtime.h>
@@ -128,6 +129,9 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	rt->nworkers = rt->cfg.workers ? rt->cfg.workers : (unsigned)(ncpu > 0 ? ncpu : 1);
 	rt->single = rt->nworkers == 1;
+	/* Valgrind runs one thread at a time: a spinner would only wait */
+	rt->spin = !rt->single && ncpu > 0 && rt->nworkers <= (unsigned long)ncpu &&
+		   !RUNNING_ON_VALGRIND;
 	rt->paused = rt->cfg.paused_clock;
 	rt->paused_ns = weft__now_ns();
 	rt->stub = calloc(1, sizeof(*rt->stub));

@@ -417,6 +417,32 @@ static struct weft__runnable *find_work(struct weft__worker *w)
 	return pull_inject(w);
 }
 
+/*
+ * Before parking, a searcher keeps looking for a moment, as Go's spinning
+ * Ms do: a wake through the ring costs tens of microseconds (more on a
+ * VM), and short gaps between bursts of work (fork-join, request and
+ * reply) are common. Only when there is a CPU per worker: a spinner must
+ * not take the CPU of the worker that is about to give it work.
+ */
+#define SPIN_NS 50000
+
+static struct weft__runnable *spin_for_work(struct weft__worker *w)
+{
+	weft_runtime *rt = w->rt;
+	if (!rt->spin || !w->searching)
+		return NULL;
+	uint64_t end = weft__now_ns() + SPIN_NS;
+	do {
+		for (int i = 0; i < 8; i++)
+			__builtin_ia32_pause();
+		/* next_local fires due timers every CHECK_INTERVAL ticks */
+		struct weft__runnable *r = next_local(w);
+		if (r || (r = find_work(w)))
+			return r;
+	} while (!should_exit(rt) && weft__now_ns() < end);
+	return NULL;
+}
+
 static void loop_multi(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
@@ -424,6 +450,8 @@ static void loop_multi(struct weft__worker *w)
 		struct weft__runnable *r = next_local(w);
 		if (!r)
 			r = find_work(w);
+		if (!r)
+			r = spin_for_work(w);
 		if (r) {
 			weft__idle_found_work(rt, w);
 			run_one(w, r);

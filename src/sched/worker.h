@@ -96,6 +96,8 @@ struct weft_runtime {
 	weft_config cfg;
 	unsigned nworkers;
 	bool single;                     /* one worker: asyncio's exact order */
+	bool spin;                       /* idle searchers spin before parking
+	                                  * (a CPU per worker; sched/worker.c) */
 	bool paused;                     /* cfg.paused_clock (then single) */
 	uint64_t paused_ns;              /* the paused clock; its worker only */
 	struct weft__worker *workers;
