@@ -129,8 +129,12 @@ static bool wnode_cancel(weft_future *f, const char *msg)
 	/* acq_rel: pairs with close_gate's RMW. If the task has closed the
 	 * gate it has left the call, and the primitive may be gone: it was
 	 * granted (or cancelled), so refuse without touching the primitive. */
-	if (atomic_fetch_add_explicit(&n->gate, 1, memory_order_acq_rel) & WEFT__GATE_CLOSED)
+	if (atomic_fetch_add_explicit(&n->gate, 1, memory_order_acq_rel) & WEFT__GATE_CLOSED) {
+		/* Out again at once: a task still in close_gate counts us
+		 * (a bounced canceller that stayed counted hung it forever). */
+		atomic_fetch_sub_explicit(&n->gate, 1, memory_order_release);
 		return false;
+	}
 	weft__spin_lock(n->lock);
 	struct weft__wlist *l = n->list;
 	if (l) {
