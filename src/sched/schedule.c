@@ -12,8 +12,9 @@
 #include "sched/idle.h"
 #include "sched/worker.h"
 
-/* Owner of w: stealable work into its ring, spilling half on overflow. */
-static void push_stealable(struct weft__worker *w, struct weft__runnable *r)
+/* Owner of w: stealable work into its ring, spilling half on overflow;
+ * wakes a parked worker for it if `notify` or if it spilled. */
+static void push_stealable_to(struct weft__worker *w, struct weft__runnable *r, bool notify)
 {
 	while (!weft__runq_push_owner(&w->runq, r)) {
 		struct weft__runnable *last;
@@ -21,18 +22,32 @@ static void push_stealable(struct weft__worker *w, struct weft__runnable *r)
 		struct weft__runnable *first = weft__runq_take_half_owner(&w->runq, &last, &n);
 		if (first)
 			weft__inject_push_batch(&w->rt->inject, first, n);
+		notify = true;
 	}
-	weft__idle_notify_one(w->rt);
+	if (notify)
+		weft__idle_notify_one(w->rt);
+}
+
+static void push_stealable(struct weft__worker *w, struct weft__runnable *r)
+{
+	push_stealable_to(w, r, true);
 }
 
 /* Owner of w: a task w runs goes to the back of the right queue. */
-static void requeue(struct weft__worker *w, struct weft__task *t)
+static void requeue(struct weft__worker *w, struct weft__task *t, bool notify)
 {
 	/* Not started yet: stealable whatever its migratable flag says. */
 	if (!t->started || atomic_load_explicit(&t->migratable, memory_order_relaxed))
-		push_stealable(w, &t->run);
+		push_stealable_to(w, &t->run, notify);
 	else
 		weft__fifo_push(&w->ready, &t->run);
+}
+
+void weft__schedule_lifo_expired(struct weft__worker *w, struct weft__task *t)
+{
+	/* w runs it soon itself, as tokio does after its LIFO budget: waking
+	 * another worker for it made a spawn chain bounce between workers. */
+	requeue(w, t, false);
 }
 
 /* Owner of w: t runs next here; the task it displaces goes to the back. */
@@ -41,7 +56,7 @@ static void put_lifo(struct weft__worker *w, struct weft__task *t)
 	struct weft__task *prev = w->lifo;
 	w->lifo = t;
 	if (prev)
-		requeue(w, prev);
+		requeue(w, prev, true);
 }
 
 void weft__worker_notify(struct weft__worker *w)
@@ -97,7 +112,7 @@ void weft__schedule_yield(struct weft__worker *w, struct weft__task *t)
 	if (w->rt->single)
 		weft__fifo_push(&w->ready, &t->run);
 	else
-		requeue(w, t);
+		requeue(w, t, true);
 }
 
 void weft__task_wake(struct weft__task *t)

@@ -358,7 +358,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 			return &t->run;
 		}
 		/* Give the queues their turn: t goes to the back. */
-		weft__schedule_yield(w, t);
+		weft__schedule_lifo_expired(w, t);
 	}
 	w->lifo_streak = 0;
 	struct weft__runnable *r;

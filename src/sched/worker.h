@@ -158,6 +158,9 @@ void weft__schedule_new(weft_runtime *rt, struct weft__task *t);
 void weft__schedule_callback(weft_runtime *rt, struct weft__runnable *r);
 /* Owner only: puts a task that yielded at the back of its queue. */
 void weft__schedule_yield(struct weft__worker *w, struct weft__task *t);
+/* Owner only: the LIFO-slot task that exceeded its streak goes to the back
+ * of w's queues without waking another worker. */
+void weft__schedule_lifo_expired(struct weft__worker *w, struct weft__task *t);
 /* Makes w look for work: wakes it if it is parked. Any thread. */
 void weft__worker_notify(struct weft__worker *w);
 
