@@ -242,12 +242,18 @@ static int submit_and_wait(void *arg, void **res)
 	return rc;
 }
 
-static int await_submit_and_wait(void *arg, void **res)
+/* Runs fn(arg) through weft_to_thread and awaits it (tasks only). */
+static int await_call(weft_task_fn fn, void *arg, void **res)
 {
-	weft_future *f = weft_to_thread(submit_and_wait, (void *)99);
+	weft_future *f = weft_to_thread(fn, arg);
 	int rc = weft_await(f, res);
 	weft_future_unref(f);
 	return rc;
+}
+
+static int await_submit_and_wait(void *arg, void **res)
+{
+	return await_call(submit_and_wait, (void *)99, res);
 }
 
 /* A pool thread is not a worker: it may block in weft_future_wait. */
@@ -304,10 +310,7 @@ static int submit_until_refused(void *arg, void **res)
 
 static int await_to_thread_arg(void *arg, void **res)
 {
-	weft_future *f = weft_to_thread(submit_until_refused, arg);
-	int rc = weft_await(f, res);
-	weft_future_unref(f);
-	return rc;
+	return await_call(submit_until_refused, arg, res);
 }
 
 static void refused_after_shutdown(bool tasks)
@@ -487,10 +490,7 @@ static int to_thread_where(void *arg, void **res)
 {
 	atomic_store(&task_rt, weft_current_runtime());
 	atomic_store(&task_thread, pthread_self());
-	weft_future *f = weft_to_thread(where_am_i, (void *)21);
-	int rc = weft_await(f, res);
-	weft_future_unref(f);
-	return rc;
+	return await_call(where_am_i, (void *)21, res);
 }
 
 /* asyncio: test_threads test_to_thread */
@@ -577,10 +577,7 @@ static int positive(void *arg, void **res)
 
 static int await_positive(void *arg, void **res)
 {
-	weft_future *f = weft_to_thread(positive, NULL);
-	int rc = weft_await(f, res);
-	weft_future_unref(f);
-	return rc;
+	return await_call(positive, NULL, res);
 }
 
 Test(thread, to_thread_positive_return_is_success, .timeout = TIMEOUT)
@@ -981,9 +978,16 @@ static int await_running_call(void *arg, void **res)
 	return 0;
 }
 
-static int cancel_task_awaiting_running(void *arg, void **res)
+/* Runs arg (a struct victim) as a task, cancels it once its to_thread
+ * call has started, lets the call finish, and awaits the task. */
+struct victim {
+	weft_task_fn fn;
+};
+
+static int cancel_once_call_started(void *arg, void **res)
 {
-	weft_future *t = weft_create_task(await_running_call, NULL, NULL);
+	const struct victim *v = arg;
+	weft_future *t = weft_create_task(v->fn, NULL, NULL);
 	while (!atomic_load(&started))
 		weft_sleep(0.001);
 	weft_sleep(0.01);
@@ -999,7 +1003,8 @@ static int cancel_task_awaiting_running(void *arg, void **res)
  * raises CancelledError at once and abandons the thread instead. */
 Test(thread, cancelled_task_gets_the_started_calls_outcome_then_ecanceled, .timeout = TIMEOUT)
 {
-	cr_assert_eq(tu_run_n(2, cancel_task_awaiting_running, NULL, NULL), 0);
+	static const struct victim v = {await_running_call};
+	cr_assert_eq(tu_run_n(2, cancel_once_call_started, (void *)&v, NULL), 0);
 	cr_assert_eq(atomic_load(&await_rc), 0);
 	cr_assert_eq(atomic_load(&await_value), (void *)55);
 	cr_assert_eq(atomic_load(&next_rc), -ECANCELED);
@@ -1022,24 +1027,12 @@ static int call_again_with_cancel_pending(void *arg, void **res)
 	return 0;
 }
 
-static int cancel_then_call_again(void *arg, void **res)
-{
-	weft_future *t = weft_create_task(call_again_with_cancel_pending, NULL, NULL);
-	while (!atomic_load(&started))
-		weft_sleep(0.001);
-	weft_sleep(0.01);
-	weft_cancel(t, NULL);
-	atomic_store(&gate, 1);
-	int rc = weft_await(t, NULL);
-	weft_future_unref(t);
-	return rc;
-}
-
 /* The pending cancellation is delivered by the next to_thread call, which
  * never starts: a loop of calls always ends when its task is cancelled. */
 Test(thread, to_thread_with_a_cancel_pending_returns_a_cancelled_call, .timeout = TIMEOUT)
 {
-	cr_assert_eq(tu_run_n(2, cancel_then_call_again, NULL, NULL), 0);
+	static const struct victim v = {call_again_with_cancel_pending};
+	cr_assert_eq(tu_run_n(2, cancel_once_call_started, (void *)&v, NULL), 0);
 	cr_assert_eq(atomic_load(&pending_call_cancelled), 1);
 	cr_assert_eq(atomic_load(&pending_await_rc), -ECANCELED);
 	cr_assert_eq(atomic_load(&pending_after_rc), 0, "delivered once");
@@ -1216,10 +1209,7 @@ static int destroy_own_runtime(void *arg, void **res)
 
 static int await_destroy_attempt(void *arg, void **res)
 {
-	weft_future *f = weft_to_thread(destroy_own_runtime, NULL);
-	int rc = weft_await(f, NULL);
-	weft_future_unref(f);
-	return rc;
+	return await_call(destroy_own_runtime, NULL, NULL);
 }
 
 Test(thread, destroy_from_a_pool_thread_is_eperm, .timeout = TIMEOUT)
