@@ -224,8 +224,11 @@ WEFT_API void weft_future_unref(weft_future *f)
 /* A foreign thread blocked in weft_future_wait. */
 struct thread_waiter {
 	struct weft__waiter w;
-	_Atomic uint32_t done;
+	_Atomic uint32_t done; /* THREAD_* */
 };
+
+enum { THREAD_WAITING, THREAD_DONE, THREAD_SLEEPING };
+enum { THREAD_SPINS = 256 }; /* ~10 us of pause */
 
 static void futex_wake(_Atomic uint32_t *addr)
 {
@@ -262,9 +265,11 @@ static void dispatch(weft_future *f, struct weft__waiter *w)
 		}
 		case WEFT__WAIT_THREAD: {
 			struct thread_waiter *tw = (struct thread_waiter *)w;
-			/* release: pairs with the acquire in weft_future_wait */
-			atomic_store_explicit(&tw->done, 1, memory_order_release);
-			futex_wake(&tw->done);
+			/* acq_rel: our release pairs with the waiter's acquire; only
+			 * a waiter that said it sleeps needs the syscall */
+			if (atomic_exchange_explicit(&tw->done, THREAD_DONE, memory_order_acq_rel) ==
+			    THREAD_SLEEPING)
+				futex_wake(&tw->done);
 			break;
 		}
 		}
@@ -519,9 +524,19 @@ WEFT_API int weft_future_wait(weft_future *f, double timeout, void **result)
 	atomic_init(&tw.done, 0);
 	if (!weft__future_add_waiter(f, &tw.w))
 		return outcome(f, result);
+	/* A submit-and-wait round trip often ends within microseconds: spin
+	 * a little before sleeping, which also spares the waker's futex wake.
+	 * acquire: pairs with dispatch's exchange. */
+	for (int i = 0; i < THREAD_SPINS; i++) {
+		if (atomic_load_explicit(&tw.done, memory_order_acquire) == THREAD_DONE)
+			return outcome(f, result);
+		__builtin_ia32_pause();
+	}
 	double deadline = isinf(timeout) ? INFINITY : now_real() + timeout;
-	/* acquire: pairs with dispatch's release store */
-	while (!atomic_load_explicit(&tw.done, memory_order_acquire)) {
+	uint32_t expect = THREAD_WAITING;
+	atomic_compare_exchange_strong_explicit(&tw.done, &expect, THREAD_SLEEPING,
+						memory_order_acq_rel, memory_order_acquire);
+	while (atomic_load_explicit(&tw.done, memory_order_acquire) != THREAD_DONE) {
 		struct timespec rel, *relp = NULL;
 		if (!isinf(deadline)) {
 			double left = deadline - now_real();
@@ -536,7 +551,7 @@ WEFT_API int weft_future_wait(weft_future *f, double timeout, void **result)
 			rel.tv_nsec = (long)((left - (double)rel.tv_sec) * 1e9);
 			relp = &rel;
 		}
-		futex_wait(&tw.done, 0, relp);
+		futex_wait(&tw.done, THREAD_SLEEPING, relp);
 	}
 	return outcome(f, result);
 }

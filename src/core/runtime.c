@@ -129,8 +129,11 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	rt->nworkers = rt->cfg.workers ? rt->cfg.workers : (unsigned)(ncpu > 0 ? ncpu : 1);
 	rt->single = rt->nworkers == 1;
-	/* Valgrind runs one thread at a time: a spinner would only wait */
-	rt->spin = !rt->single && ncpu > 0 && rt->nworkers <= (unsigned long)ncpu &&
+	/* Idle workers spin before parking (sched/worker.c) only with a CPU
+	 * per worker, and a second one for a lone worker's submitters; a
+	 * paused clock wants idle to mean idle; Valgrind runs one thread at
+	 * a time. */
+	rt->spin = ncpu > 1 && rt->nworkers <= (unsigned long)ncpu && !rt->cfg.paused_clock &&
 		   !RUNNING_ON_VALGRIND;
 	rt->paused = rt->cfg.paused_clock;
 	rt->paused_ns = weft__now_ns();

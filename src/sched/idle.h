@@ -43,8 +43,8 @@ void weft__idle_found_work(struct weft_runtime *rt, struct weft__worker *w);
 /* Any thread, after publishing stealable work: wake one parked worker if
  * no one is searching. */
 void weft__idle_notify_one(struct weft_runtime *rt);
-/* Owner of w, before parking: returns true if it was the last searcher
- * (the caller must then re-check every queue). */
+/* Owner of w, before parking: returns true if it was the last searcher.
+ * The caller then re-checks every queue (park() does so for any parker). */
 bool weft__idle_to_parked(struct weft_runtime *rt, struct weft__worker *w);
 /* Owner of w, after waking: counts it as unparked again, unless a waker
  * already did (then w is a searcher). */

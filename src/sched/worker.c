@@ -41,13 +41,6 @@ static void task_entry(void *p)
 	__builtin_unreachable();
 }
 
-void weft__task_switch_out(struct weft__task *t, weft__after_fn after, void *arg, bool done)
-{
-	struct weft__worker *w = weft__worker_current();
-	w->after = after;
-	w->after_arg = arg;
-	weft__fiber_switch(&t->fiber, &w->loop, done);
-}
 
 /* A task that finished: give back its stack, forget it, drop the
  * runtime's reference. */
@@ -70,7 +63,14 @@ static __attribute__((noinline, cold)) void small_stack_check(struct weft__task 
 	weft__stack_overflow_abort(name);
 }
 
-static void run_task(struct weft__worker *w, struct weft__task *t)
+/*
+ * run_task and run_one are inlined into the loops, and the idle paths
+ * (park, spinning) kept out of line: a switch pairs the loop's call with
+ * the task's return and back, so each call level between the loop and
+ * the switch costs mispredicted returns on every switch. One such level
+ * more made yield_many ~50% slower on one worker.
+ */
+static inline __attribute__((always_inline)) void run_task(struct weft__worker *w, struct weft__task *t)
 {
 	if (!t->started) {
 		/* Cancelled before it ever ran: its function is never called. */
@@ -104,7 +104,7 @@ static void run_task(struct weft__worker *w, struct weft__task *t)
 		task_retire(w, t);
 }
 
-static void run_one(struct weft__worker *w, struct weft__runnable *r)
+static inline __attribute__((always_inline)) void run_one(struct weft__worker *w, struct weft__runnable *r)
 {
 	switch (r->kind) {
 	case WEFT__RUN_TASK:
@@ -240,7 +240,7 @@ static uint64_t trim_stacks(weft_runtime *rt, uint64_t now, uint64_t timer_in)
 	return more ? TRIM_RETRY_NS : UINT64_MAX;
 }
 
-static void park(struct weft__worker *w)
+static __attribute__((noinline)) void park(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
 	weft__slab_reclaim(rt);
@@ -249,8 +249,16 @@ static void park(struct weft__worker *w)
 	if (next != WEFT__NO_DEADLINE && !rt->paused)
 		timer_in = next > now ? next - now : 0;
 	uint64_t trim_in = trim_stacks(rt, now, timer_in);
-	if (!rt->single && weft__idle_to_parked(rt, w) && stealable_anywhere(rt))
-		weft__idle_notify_one(rt); /* the last searcher must not leave work behind */
+	/* Every parker re-checks, not only the last searcher: a searcher that
+	 * just found work wakes someone only if all others are parked, so a
+	 * worker still on its way to park (refused as a second searcher) would
+	 * sleep next to stealable work nobody else will take (tokio's Idle
+	 * has the same window). Dekker on the idle word: see sched/idle.h. */
+	if (!rt->single) {
+		weft__idle_to_parked(rt, w);
+		if (stealable_anywhere(rt))
+			weft__idle_notify_one(rt);
+	}
 	/* seq_cst: an inbox pusher may only load the word (sched/schedule.c) */
 	unsigned old = atomic_exchange_explicit(&w->park, WEFT__PARKED, memory_order_seq_cst);
 	if (!(old & WEFT__NOTIFIED) && !work_visible(w) && !should_exit(rt)) {
@@ -268,6 +276,43 @@ static void park(struct weft__worker *w)
 	atomic_store_explicit(&w->park, 0, memory_order_release);
 	if (!rt->single)
 		weft__idle_from_parked(rt, w);
+}
+
+/*
+ * Before parking, an idle worker keeps looking for a moment, as Go's
+ * spinning Ms do: a wake through the ring costs tens of microseconds (more
+ * on a VM), and short gaps between bursts of work (fork-join, request and
+ * reply, a foreign thread's next submission) are common. Only when there
+ * is a CPU per worker and one to spare for whoever brings the work
+ * (rt->spin).
+ */
+#define SPIN_NS 50000
+
+/* One worker: true once work is visible, a completion may be waiting or a
+ * timer is due (the loop then takes them in asyncio's order); false when
+ * the spin ran out and the worker should park. */
+static __attribute__((noinline)) bool spin_single(struct weft__worker *w)
+{
+	weft_runtime *rt = w->rt;
+	if (!rt->spin)
+		return false;
+	uint64_t now = weft__now_ns(), end = now + SPIN_NS;
+	uint64_t next = weft__timer_next(&w->timers);
+	do {
+		for (int i = 0; i < 8; i++)
+			__builtin_ia32_pause();
+		if (work_visible(w))
+			return true;
+		if (w->ring.inflight) {
+			weft__ring_poll(&w->ring);
+			if (w->ready.len)
+				return true;
+		}
+		now = weft__now_ns();
+		if (next != WEFT__NO_DEADLINE && next <= now)
+			return true;
+	} while (now < end && !should_exit(rt));
+	return false;
 }
 
 static void loop_single(struct weft__worker *w)
@@ -302,7 +347,8 @@ static void loop_single(struct weft__worker *w)
 					rt->paused_ns = weft__timer_next(&w->timers);
 				continue;
 			}
-			park(w);
+			if (!spin_single(w))
+				park(w);
 			continue;
 		}
 		/* Exactly what is ready now; what it makes ready waits a turn. */
@@ -417,16 +463,8 @@ static struct weft__runnable *find_work(struct weft__worker *w)
 	return pull_inject(w);
 }
 
-/*
- * Before parking, a searcher keeps looking for a moment, as Go's spinning
- * Ms do: a wake through the ring costs tens of microseconds (more on a
- * VM), and short gaps between bursts of work (fork-join, request and
- * reply) are common. Only when there is a CPU per worker: a spinner must
- * not take the CPU of the worker that is about to give it work.
- */
-#define SPIN_NS 50000
 
-static struct weft__runnable *spin_for_work(struct weft__worker *w)
+static __attribute__((noinline)) struct weft__runnable *spin_for_work(struct weft__worker *w)
 {
 	weft_runtime *rt = w->rt;
 	if (!rt->spin || !w->searching)

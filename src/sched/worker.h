@@ -96,8 +96,8 @@ struct weft_runtime {
 	weft_config cfg;
 	unsigned nworkers;
 	bool single;                     /* one worker: asyncio's exact order */
-	bool spin;                       /* idle searchers spin before parking
-	                                  * (a CPU per worker; sched/worker.c) */
+	bool spin;                       /* idle workers spin before parking
+	                                  * (sched/worker.c) */
 	bool paused;                     /* cfg.paused_clock (then single) */
 	uint64_t paused_ns;              /* the paused clock; its worker only */
 	struct weft__worker *workers;
@@ -150,8 +150,19 @@ static inline struct weft__worker *weft__worker_current(void)
 void *weft__worker_main(void *arg);
 
 /* Called by a task on its own fiber: switch to the loop, which then calls
- * after(w, t, arg). Returns when the task is resumed (maybe elsewhere). */
-void weft__task_switch_out(struct weft__task *t, weft__after_fn after, void *arg, bool done);
+ * after(w, t, arg). Returns when the task is resumed (maybe elsewhere).
+ * Inline, as the loop's dispatch is (worker.c): every call level between
+ * the code that switches and the switch itself costs a mispredicted
+ * return per switch, since a switch pairs one side's call with the other
+ * side's return. */
+static inline __attribute__((always_inline)) void
+weft__task_switch_out(struct weft__task *t, weft__after_fn after, void *arg, bool done)
+{
+	struct weft__worker *w = weft__worker_current();
+	w->after = after;
+	w->after_arg = arg;
+	weft__fiber_switch(&t->fiber, &w->loop, done);
+}
 
 /* Scheduling (sched/schedule.c). Any thread unless stated. */
 void weft__schedule_new(weft_runtime *rt, struct weft__task *t);
