@@ -9,13 +9,13 @@
  * (Lib/test/test_asyncio: test_tasks.RunCoroutineThreadsafeTests,
  * test_threads.ToThreadTests, test_events).
  */
-#include <dirent.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 
 #include "bridge/bridge.h" /* weft__blocking_stats: the pool's thread counts */
 #include "test_util.h"
+#include "proc_threads.h"
 
 #define TIMEOUT (20 * WEFT_TEST_SLOW)
 #define LONG (10.0 * WEFT_TEST_SLOW) /* seconds a helper waits before giving up */
@@ -57,19 +57,6 @@ static weft_config pool_config(unsigned workers, unsigned max, double keepalive)
 	cfg.blocking_threads_max = max;
 	cfg.blocking_keepalive = keepalive;
 	return cfg;
-}
-
-static int threads_in_process(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
-		return -1;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
 }
 
 /* --- run_coroutine_threadsafe ------------------------------------------------ */

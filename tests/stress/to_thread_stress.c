@@ -20,7 +20,6 @@
  *
  * Each phase runs with 2 and 4 workers; a watchdog fails a stalled phase.
  */
-#include <dirent.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -28,6 +27,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "../proc_threads.h"
 
 #define POOL 4
 #define LIMIT 20.0 /* seconds */
@@ -74,19 +74,6 @@ static void wait_or_die(weft_future *f, const char *what)
 		fprintf(stderr, "to_thread_stress: FAIL: %s did not finish\n", what);
 		_exit(1);
 	}
-}
-
-static int threads_in_process(void)
-{
-	int n = 0;
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
-		return -1;
-	struct dirent *e;
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
 }
 
 /* ---- phase 1: many calls, a small pool ---- */
