@@ -112,7 +112,8 @@ WEFT_API int weft_await(weft_future *f, void **result);
  * (real time; WEFT_FOREVER: none; <= 0: do not wait) pass; returns f's
  * outcome as weft_await does, or -ETIMEDOUT (f is left running), -EINVAL
  * (NULL f), -EPERM (called on a worker thread: it would block the loop).
- * Foreign threads only.
+ * It spins for a few microseconds before sleeping on a futex (a
+ * submit-and-wait round trip often ends by then). Foreign threads only.
  */
 WEFT_API int weft_future_wait(weft_future *f, double timeout, void **result);
 
