@@ -282,9 +282,8 @@ static __attribute__((noinline)) void park(struct weft__worker *w)
  * Before parking, an idle worker keeps looking for a moment, as Go's
  * spinning Ms do: a wake through the ring costs tens of microseconds (more
  * on a VM), and short gaps between bursts of work (fork-join, request and
- * reply, a foreign thread's next submission) are common. Only when there
- * is a CPU per worker and one to spare for whoever brings the work
- * (rt->spin).
+ * reply, a foreign thread's next submission) are common. Only with more
+ * than one CPU and at most one worker per CPU (rt->spin, core/runtime.c).
  */
 #define SPIN_NS 50000
 
