@@ -70,7 +70,9 @@ typedef struct weft_config {
 	                          * ~0.5-1.5 KiB; printf and the like need a
 	                          * few KiB (use weft_to_thread), and so does
 	                          * the dynamic linker's lazy binding of a
-	                          * first call: link with -Wl,-z,now */
+	                          * first call: link with -Wl,-z,now
+	                          * (libweft itself is), or run with
+	                          * LD_BIND_NOW=1 to cover every library */
 } weft_config;
 
 /* Fills `cfg` with the defaults (blocking_threads_max 512,
