@@ -7,6 +7,8 @@
  */
 #include "test_util.h"
 
+#include <criterion/redirect.h> /* after criterion.h (test_util.h) */
+
 /* Codes seen inside tasks, asserted after the run. */
 static int rc_a = 1, rc_b = 1, rc_c = 1, rc_d = 1;
 static bool flag_a, flag_b;
@@ -368,4 +370,43 @@ Test(misuse, shutting_down_runtime_refuses_work, .timeout = TEST_TIMEOUT)
 	weft_future_unref(late);
 	cr_assert(weft_future_cancelled(t));
 	weft_future_unref(t);
+}
+
+/* --- debug mode's stall detector ------------------------------------------ */
+
+/* asyncio's debug mode logs a callback or task step that took longer than
+ * loop.slow_callback_duration (0.1 s); weft's reports such a task step. */
+static int hog_step(void *arg, void **res)
+{
+	double t0 = tu_now();
+	while (tu_now() - t0 < 0.15)
+		; /* keeps its worker without suspending */
+	return 0;
+}
+
+static int run_named_hog(void *arg, void **res)
+{
+	weft_future *t = weft_create_task(hog_step, NULL, "hog");
+	int rc = weft_await(t, NULL);
+	weft_future_unref(t);
+	return rc;
+}
+
+static void redirect_stderr(void)
+{
+	cr_redirect_stderr();
+}
+
+Test(misuse, debug_mode_reports_a_task_step_that_stalls_its_worker, .init = redirect_stderr,
+     .timeout = TEST_TIMEOUT)
+{
+	weft_config cfg = tu_config(1);
+	cfg.debug = true;
+	cr_assert_eq(tu_run(run_named_hog, NULL, &cfg, NULL), 0);
+	fflush(stderr);
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
+	buf[n] = '\0';
+	cr_assert(strstr(buf, "weft: task hog ran ") && strstr(buf, "without suspending"),
+		  "stderr was: %s", buf);
 }

@@ -168,6 +168,7 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 		w->rt = rt;
 		w->index = i;
 		w->small_stacks = rt->cfg.small_stacks;
+		w->debug = atomic_load_explicit(&weft__debug_on, memory_order_relaxed);
 		w->rng = 0x9e3779b9u * (i + 1);
 		w->ring.efd = -1;
 		weft__runq_init(&w->runq);

@@ -64,6 +64,24 @@ static __attribute__((noinline, cold)) void small_stack_check(struct weft__task 
 }
 
 /*
+ * Debug mode's stall detector (asyncio's slow-callback warning): a task
+ * step that kept its worker longer than WEFT__SLOW_STEP_NS is reported
+ * once it switches out. t is still alive: the loop holds its reference.
+ */
+static __attribute__((noinline, cold)) void slow_step_check(struct weft__task *t, uint64_t t0)
+{
+	uint64_t dt = weft__now_ns() - t0;
+	if (dt < WEFT__SLOW_STEP_NS)
+		return;
+	char name[128];
+	weft__task_name_raw(t, name, sizeof(name));
+	fprintf(stderr,
+		"weft: task %s ran %.1f ms without suspending: nothing else ran on its "
+		"worker meanwhile (debug mode reports steps over %.0f ms)\n",
+		name, (double)dt / 1e6, (double)WEFT__SLOW_STEP_NS / 1e6);
+}
+
+/*
  * run_task and run_one are inlined into the loops, and the idle paths
  * (park, spinning) kept out of line: a switch pairs the loop's call with
  * the task's return and back, so each call level between the loop and
@@ -92,9 +110,14 @@ static inline __attribute__((always_inline)) void run_task(struct weft__worker *
 		t->home = w;
 	w->current = t;
 	w->budget = BUDGET;
+	uint64_t t0 = 0;
+	if (__builtin_expect(w->debug, 0))
+		t0 = weft__now_ns();
 	weft__fiber_switch(&w->loop, &t->fiber, false);
 	if (__builtin_expect(w->small_stacks, 0))
 		small_stack_check(t);
+	if (__builtin_expect(w->debug, 0))
+		slow_step_check(t, t0);
 	w->current = NULL;
 	weft__after_fn after = w->after;
 	w->after = NULL;

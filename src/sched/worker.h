@@ -34,10 +34,15 @@ enum {
 /* What the loop does with a task that just switched out. */
 typedef void (*weft__after_fn)(struct weft__worker *w, struct weft__task *t, void *arg);
 
+/* Debug mode reports a task step longer than this (asyncio's
+ * loop.slow_callback_duration, 0.1 s). */
+#define WEFT__SLOW_STEP_NS 100000000u
+
 struct weft__worker {
 	weft_runtime *rt;
 	unsigned index;
 	bool small_stacks;                /* cfg.small_stacks: check canaries */
+	bool debug;                       /* debug mode: report slow task steps */
 	pthread_t thread;
 
 	/* Owner only. */
