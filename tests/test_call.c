@@ -7,6 +7,8 @@
 
 #include <weft.h>
 
+#include "test_util.h"
+
 #define TIMEOUT (20 * WEFT_TEST_SLOW)
 
 static char trace[64];
@@ -15,17 +17,6 @@ static int ntrace;
 static void mark(void *arg)
 {
 	trace[ntrace++] = (char)(intptr_t)arg;
-}
-
-static int run1(weft_task_fn fn)
-{
-	weft_config cfg;
-	weft_config_init(&cfg);
-	cfg.workers = 1;
-	int rc = weft_run(fn, NULL, &cfg, NULL);
-	if (rc == WEFT_ENOURING)
-		cr_skip_test("io_uring is not available here");
-	return rc;
 }
 
 static int other(void *arg, void **res)
@@ -52,7 +43,7 @@ static int soon_main(void *arg, void **res)
 Test(call, call_soon_runs_in_order_after_ready_tasks, .timeout = TIMEOUT)
 {
 	ntrace = 0;
-	cr_assert_eq(run1(soon_main), 0);
+	cr_assert_eq(tu_run_n(1, soon_main, NULL, NULL), 0);
 	trace[ntrace] = 0;
 	cr_assert_str_eq(trace, "tabcm");
 }
@@ -76,7 +67,7 @@ static int later_main(void *arg, void **res)
 Test(call, call_later_runs_by_deadline_then_by_order, .timeout = TIMEOUT)
 {
 	ntrace = 0;
-	cr_assert_eq(run1(later_main), 0);
+	cr_assert_eq(tu_run_n(1, later_main, NULL, NULL), 0);
 	trace[ntrace] = 0;
 	cr_assert_str_eq(trace, "12x3");
 	cr_assert(when_delta > -1e-6 && when_delta < 1e-3);
@@ -105,7 +96,7 @@ static int cancel_main(void *arg, void **res)
 Test(call, cancelled_handles_never_run, .timeout = TIMEOUT)
 {
 	ntrace = 0;
-	cr_assert_eq(run1(cancel_main), 0);
+	cr_assert_eq(tu_run_n(1, cancel_main, NULL, NULL), 0);
 	trace[ntrace] = 0;
 	cr_assert_str_eq(trace, "r");
 	cr_assert(cancel_rc[0]);
@@ -137,7 +128,7 @@ static int locals_main(void *arg, void **res)
 Test(call, callbacks_see_the_scheduling_tasks_values, .timeout = TIMEOUT)
 {
 	cr_assert_eq(weft_local_key_create(&key), 0);
-	cr_assert_eq(run1(locals_main), 0);
+	cr_assert_eq(tu_run_n(1, locals_main, NULL, NULL), 0);
 	/* contextvars: the context is captured when the callback is scheduled */
 	cr_assert_eq(seen_value, (void *)0x1234);
 	cr_assert_eq(seen_sleep_rc, -EPERM);
@@ -160,7 +151,7 @@ static int null_fn_main(void *arg, void **res)
 
 Test(call, null_function_is_einval, .timeout = TIMEOUT)
 {
-	cr_assert_eq(run1(null_fn_main), 0);
+	cr_assert_eq(tu_run_n(1, null_fn_main, NULL, NULL), 0);
 }
 
 /* A far-off timer pending at shutdown is dropped, not run, not leaked. */
@@ -173,6 +164,6 @@ static int forgotten_main(void *arg, void **res)
 Test(call, pending_timer_at_shutdown_is_dropped, .timeout = TIMEOUT)
 {
 	ntrace = 0;
-	cr_assert_eq(run1(forgotten_main), 0);
+	cr_assert_eq(tu_run_n(1, forgotten_main, NULL, NULL), 0);
 	cr_assert_eq(ntrace, 0);
 }

@@ -33,39 +33,6 @@ static void reset(void)
 	atomic_store(&lg.n, 0);
 }
 
-static int run1(weft_task_fn fn)
-{
-	weft_config cfg = tu_config(1);
-	cfg.paused_clock = true;
-	return tu_run(fn, NULL, &cfg, NULL);
-}
-
-static void yield(void)
-{
-	weft_sleep(0);
-}
-
-static weft_future *spawn(weft_task_fn fn, void *arg)
-{
-	return weft_create_task(fn, arg, NULL);
-}
-
-static void reap(int n)
-{
-	for (int i = 0; i < n; i++) {
-		if (t[i]) {
-			weft_await(t[i], NULL);
-			weft_future_unref(t[i]);
-			t[i] = NULL;
-		}
-	}
-}
-
-static int outcome(weft_future *f)
-{
-	return weft_future_done(f) ? weft_future_exception(f) : 99;
-}
-
 /* The value a finished task returned (as an int), or -1. */
 static int value_of(weft_future *f)
 {
@@ -249,21 +216,21 @@ static int putter3(void *arg, void **res)
 static int maxsize_main(void *arg, void **res)
 {
 	have_been_put = 0;
-	t[0] = spawn(putter3, NULL);
-	yield();
-	yield();
+	t[0] = tu_spawn(putter3, NULL);
+	tu_yield();
+	tu_yield();
 	r[0] = have_been_put;
 	void *x;
 	r[1] = weft_queue_get(q, &x);
 	v[0] = I(x);
-	yield();
+	tu_yield();
 	r[2] = have_been_put;
 	weft_queue_get(q, &x);
 	v[1] = I(x);
 	weft_queue_get(q, &x);
 	v[2] = I(x);
-	r[3] = outcome(t[0]);
-	reap(1);
+	r[3] = tu_outcome(t[0]);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -271,7 +238,7 @@ Test(queue, maxsize, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(2);
-	cr_assert_eq(run1(maxsize_main), 0);
+	cr_assert_eq(tu_run_paused(maxsize_main, NULL), 0);
 	cr_assert_eq(r[0], 2, "blocked after two");
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 0);
@@ -298,7 +265,7 @@ Test(queue, blocking_get, .timeout = TEST_TIMEOUT)
 	reset();
 	fifo(0);
 	weft_queue_put_nowait(q, V(1));
-	cr_assert_eq(run1(blocking_get_main), 0);
+	cr_assert_eq(tu_run_paused(blocking_get_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(v[0], 1);
 	cr_assert_eq(weft_queue_destroy(q), 0);
@@ -308,9 +275,9 @@ Test(queue, blocking_get, .timeout = TEST_TIMEOUT)
  * full queue lets the first blocked putter in. */
 static int get_with_waiting_putters_main(void *arg, void **res)
 {
-	t[0] = spawn(q_put, V('a'));
-	t[1] = spawn(q_put, V('b'));
-	yield();
+	t[0] = tu_spawn(q_put, V('a'));
+	t[1] = tu_spawn(q_put, V('b'));
+	tu_yield();
 	void *x;
 	r[0] = weft_queue_get(q, &x);
 	v[0] = I(x);
@@ -318,7 +285,7 @@ static int get_with_waiting_putters_main(void *arg, void **res)
 	v[1] = I(x);
 	r[2] = weft_await(t[0], NULL);
 	r[3] = weft_await(t[1], NULL);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -326,7 +293,7 @@ Test(queue, get_with_waiting_putters, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(1);
-	cr_assert_eq(run1(get_with_waiting_putters_main), 0);
+	cr_assert_eq(tu_run_paused(get_with_waiting_putters_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(v[0], 'a');
 	cr_assert_eq(r[1], 0);
@@ -345,14 +312,14 @@ static void put_one(void *arg)
 static int blocking_get_wait_main(void *arg, void **res)
 {
 	double t0 = weft_time();
-	t[0] = spawn(q_get, NULL);
-	yield();
+	t[0] = tu_spawn(q_get, NULL);
+	tu_yield();
 	b[0] = weft_future_done(t[0]);
 	weft_call_later(0.01, put_one, V(1), NULL);
 	r[0] = weft_await(t[0], NULL);
 	v[0] = value_of(t[0]);
 	r[1] = (int)((weft_time() - t0) * 1000 + 0.5);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -360,7 +327,7 @@ Test(queue, blocking_get_wait, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(blocking_get_wait_main), 0);
+	cr_assert_eq(tu_run_paused(blocking_get_wait_main, NULL), 0);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(v[0], 1);
@@ -372,18 +339,18 @@ Test(queue, blocking_get_wait, .timeout = TEST_TIMEOUT)
  * to the next one. */
 static int get_cancelled_race_main(void *arg, void **res)
 {
-	t[0] = spawn(q_get, NULL);
-	t[1] = spawn(q_get, NULL);
-	yield();
+	t[0] = tu_spawn(q_get, NULL);
+	t[1] = tu_spawn(q_get, NULL);
+	tu_yield();
 	weft_cancel(t[0], NULL);
-	yield();
+	tu_yield();
 	b[0] = weft_future_done(t[0]);
-	r[0] = outcome(t[0]);
+	r[0] = tu_outcome(t[0]);
 	weft_queue_put(q, V('a'));
-	yield();
+	tu_yield();
 	r[1] = weft_await(t[1], NULL);
 	v[0] = value_of(t[1]);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -391,7 +358,7 @@ Test(queue, get_cancelled_race, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(get_cancelled_race_main), 0);
+	cr_assert_eq(tu_run_paused(get_cancelled_race_main, NULL), 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 0);
@@ -403,8 +370,8 @@ Test(queue, get_cancelled_race, .timeout = TEST_TIMEOUT)
 static int getters_fifo_main(void *arg, void **res)
 {
 	for (int i = 0; i < 4; i++) {
-		t[i] = spawn(q_get, NULL);
-		yield();
+		t[i] = tu_spawn(q_get, NULL);
+		tu_yield();
 	}
 	for (int i = 0; i < 4; i++)
 		weft_queue_put_nowait(q, V(10 + i));
@@ -413,7 +380,7 @@ static int getters_fifo_main(void *arg, void **res)
 		weft_await(t[i], NULL);
 		v[i] = value_of(t[i]);
 	}
-	reap(4);
+	tu_reap(t, 4);
 	return 0;
 }
 
@@ -421,7 +388,7 @@ Test(queue, getters_served_in_fifo_order, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(getters_fifo_main), 0);
+	cr_assert_eq(tu_run_paused(getters_fifo_main, NULL), 0);
 	cr_assert(b[0], "items went straight to the getters");
 	for (int i = 0; i < 4; i++)
 		cr_assert_eq(v[i], 10 + i);
@@ -432,14 +399,14 @@ Test(queue, getters_served_in_fifo_order, .timeout = TEST_TIMEOUT)
  * cannot take it (asyncio would let get_nowait barge). */
 static int no_barging_main(void *arg, void **res)
 {
-	t[0] = spawn(q_get, NULL);
-	yield();
+	t[0] = tu_spawn(q_get, NULL);
+	tu_yield();
 	weft_queue_put_nowait(q, V(7));
 	void *x;
 	r[0] = weft_queue_get_nowait(q, &x);
 	r[1] = weft_await(t[0], NULL);
 	v[0] = value_of(t[0]);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -447,7 +414,7 @@ Test(queue, get_nowait_cannot_barge_past_a_getter, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(no_barging_main), 0);
+	cr_assert_eq(tu_run_paused(no_barging_main, NULL), 0);
 	cr_assert_eq(r[0], -EAGAIN);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 7);
@@ -481,11 +448,11 @@ static int consumer(void *arg, void **res)
 
 static int getters_waiting_main(void *arg, void **res)
 {
-	t[0] = spawn(producer, V(5));
-	t[1] = spawn(consumer, V(5));
+	t[0] = tu_spawn(producer, V(5));
+	t[1] = tu_spawn(consumer, V(5));
 	r[0] = weft_await(t[0], NULL);
 	r[1] = weft_await(t[1], NULL);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -493,7 +460,7 @@ Test(queue, why_are_getters_waiting, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(1);
-	cr_assert_eq(run1(getters_waiting_main), 0);
+	cr_assert_eq(tu_run_paused(getters_waiting_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(weft_queue_destroy(q), 0);
@@ -503,9 +470,9 @@ Test(queue, why_are_getters_waiting, .timeout = TEST_TIMEOUT)
  * through wait_for leaves no getter behind. */
 static int getter_timeout_main(void *arg, void **res)
 {
-	t[0] = spawn(q_get, NULL);
+	t[0] = tu_spawn(q_get, NULL);
 	r[0] = weft_wait_for(t[0], 0.1, NULL);
-	reap(1);
+	tu_reap(t, 1);
 	r[1] = weft_queue_destroy(q);
 	q = NULL;
 	return 0;
@@ -515,7 +482,7 @@ Test(queue, cancelled_getters_not_held, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(5);
-	cr_assert_eq(run1(getter_timeout_main), 0);
+	cr_assert_eq(tu_run_paused(getter_timeout_main, NULL), 0);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert_eq(r[1], 0, "no getter left: destroy works");
 }
@@ -537,7 +504,7 @@ Test(queue, timeout_scope_around_get, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(get_scope_main), 0);
+	cr_assert_eq(tu_run_paused(get_scope_main, NULL), 0);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert_eq(z[0], 1);
 	cr_assert_eq(weft_queue_destroy(q), 0);
@@ -561,8 +528,8 @@ static int reader(void *arg, void **res)
 
 static int drop_one_pending_reader_main(void *arg, void **res)
 {
-	t[0] = spawn(reader, NULL);
-	yield();
+	t[0] = tu_spawn(reader, NULL);
+	tu_yield();
 	weft_queue_put_nowait(q, V(1));
 	weft_queue_put_nowait(q, V(2));
 	b[0] = weft_cancel(t[0], NULL);
@@ -571,7 +538,7 @@ static int drop_one_pending_reader_main(void *arg, void **res)
 	void *x;
 	weft_queue_get_nowait(q, &x);
 	v[0] = I(x);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -579,7 +546,7 @@ Test(queue, get_cancel_drop_one_pending_reader, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(drop_one_pending_reader_main), 0);
+	cr_assert_eq(tu_run_paused(drop_one_pending_reader_main, NULL), 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[10], 0, "the handed item is returned");
 	cr_assert_eq(v[10], 1);
@@ -595,8 +562,8 @@ Test(queue, get_cancel_drop_one_pending_reader, .timeout = TEST_TIMEOUT)
 static int many_readers_main(void *arg, void **res)
 {
 	for (int i = 0; i < 3; i++)
-		t[i] = spawn(q_get, NULL);
-	yield();
+		t[i] = tu_spawn(q_get, NULL);
+	tu_yield();
 	weft_queue_put_nowait(q, V(1));
 	weft_queue_put_nowait(q, V(2));
 	weft_cancel(t[0], NULL);
@@ -607,7 +574,7 @@ static int many_readers_main(void *arg, void **res)
 	b[0] = weft_future_done(t[2]);
 	weft_cancel(t[2], NULL);
 	r[2] = weft_await(t[2], NULL);
-	reap(3);
+	tu_reap(t, 3);
 	return 0;
 }
 
@@ -615,7 +582,7 @@ Test(queue, get_cancel_drop_many_pending_readers, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(many_readers_main), 0);
+	cr_assert_eq(tu_run_paused(many_readers_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 1);
@@ -642,7 +609,7 @@ Test(queue, blocking_put, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(blocking_put_main), 0);
+	cr_assert_eq(tu_run_paused(blocking_put_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 1);
@@ -669,12 +636,12 @@ static int blocking_put_wait_main(void *arg, void **res)
 {
 	double t0 = weft_time();
 	weft_call_later(0.01, get_one, NULL, NULL);
-	t[0] = spawn(put_two, NULL);
-	yield();
+	t[0] = tu_spawn(put_two, NULL);
+	tu_yield();
 	b[0] = b[10];
 	r[0] = weft_await(t[0], NULL);
 	r[1] = (int)((weft_time() - t0) * 1000 + 0.5);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -682,7 +649,7 @@ Test(queue, blocking_put_wait, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(1);
-	cr_assert_eq(run1(blocking_put_wait_main), 0);
+	cr_assert_eq(tu_run_paused(blocking_put_wait_main, NULL), 0);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[0], 0);
 	cr_assert(b[10]);
@@ -704,8 +671,8 @@ static int writer(void *arg, void **res)
 static int put_cancel_drop_main(void *arg, void **res)
 {
 	weft_queue_put_nowait(q, V(1));
-	t[0] = spawn(writer, NULL);
-	yield();
+	t[0] = tu_spawn(writer, NULL);
+	tu_yield();
 	void *x;
 	weft_queue_get_nowait(q, &x);
 	v[0] = I(x);
@@ -714,7 +681,7 @@ static int put_cancel_drop_main(void *arg, void **res)
 	r[0] = weft_queue_get_nowait(q, &x);
 	v[1] = I(x);
 	z[0] = weft_queue_qsize(q);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -722,7 +689,7 @@ Test(queue, put_cancel_drop, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(1);
-	cr_assert_eq(run1(put_cancel_drop_main), 0);
+	cr_assert_eq(tu_run_paused(put_cancel_drop_main, NULL), 0);
 	cr_assert_eq(v[0], 1);
 	cr_assert_eq(r[10], 0, "the item moved in: the put succeeded");
 	cr_assert_eq(r[11], -ECANCELED);
@@ -735,13 +702,13 @@ Test(queue, put_cancel_drop, .timeout = TEST_TIMEOUT)
 /* test_put_cancelled: a put into an unbounded queue finishes at once. */
 static int put_cancelled_main(void *arg, void **res)
 {
-	t[0] = spawn(q_put, V(1));
+	t[0] = tu_spawn(q_put, V(1));
 	void *x;
 	r[0] = weft_queue_get(q, &x);
 	v[0] = I(x);
 	b[0] = weft_future_done(t[0]);
-	r[1] = outcome(t[0]);
-	reap(1);
+	r[1] = tu_outcome(t[0]);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -749,7 +716,7 @@ Test(queue, put_cancelled, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(put_cancelled_main), 0);
+	cr_assert_eq(tu_run_paused(put_cancelled_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(v[0], 1);
 	cr_assert(b[0]);
@@ -761,25 +728,25 @@ Test(queue, put_cancelled, .timeout = TEST_TIMEOUT)
  * go in in order. */
 static int put_cancelled_race_main(void *arg, void **res)
 {
-	t[0] = spawn(q_put, V('a'));
-	t[1] = spawn(q_put, V('b'));
-	t[2] = spawn(q_put, V('X'));
-	yield();
+	t[0] = tu_spawn(q_put, V('a'));
+	t[1] = tu_spawn(q_put, V('b'));
+	t[2] = tu_spawn(q_put, V('X'));
+	tu_yield();
 	b[0] = weft_future_done(t[0]);
 	b[1] = weft_future_done(t[1]);
 	weft_cancel(t[2], NULL);
-	yield();
+	tu_yield();
 	b[2] = weft_future_done(t[2]);
-	r[0] = outcome(t[2]);
+	r[0] = tu_outcome(t[2]);
 	void *x;
 	weft_queue_get_nowait(q, &x);
 	v[0] = I(x);
-	yield();
+	tu_yield();
 	weft_queue_get_nowait(q, &x);
 	v[1] = I(x);
 	r[1] = weft_await(t[1], NULL);
 	r[2] = weft_queue_get_nowait(q, &x);
-	reap(3);
+	tu_reap(t, 3);
 	return 0;
 }
 
@@ -787,7 +754,7 @@ Test(queue, put_cancelled_race, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(1);
-	cr_assert_eq(run1(put_cancelled_race_main), 0);
+	cr_assert_eq(tu_run_paused(put_cancelled_race_main, NULL), 0);
 	cr_assert(b[0]);
 	cr_assert_not(b[1]);
 	cr_assert(b[2]);
@@ -802,12 +769,12 @@ Test(queue, put_cancelled_race, .timeout = TEST_TIMEOUT)
 /* test_put_with_waiting_getters */
 static int put_with_waiting_getters_main(void *arg, void **res)
 {
-	t[0] = spawn(q_get, NULL);
-	yield();
+	t[0] = tu_spawn(q_get, NULL);
+	tu_yield();
 	r[0] = weft_queue_put(q, V('a'));
 	r[1] = weft_await(t[0], NULL);
 	v[0] = value_of(t[0]);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -815,7 +782,7 @@ Test(queue, put_with_waiting_getters, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(put_with_waiting_getters_main), 0);
+	cr_assert_eq(tu_run_paused(put_with_waiting_getters_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 'a');
@@ -836,14 +803,14 @@ static int getter_all(void *arg, void **res)
 
 static int putters_waiting_main(void *arg, void **res)
 {
-	t[0] = spawn(getter_all, NULL);
+	t[0] = tu_spawn(getter_all, NULL);
 	for (int i = 0; i < 4; i++)
-		t[1 + i] = spawn(q_put, V(i));
+		t[1 + i] = tu_spawn(q_put, V(i));
 	r[0] = 0;
 	for (int i = 0; i < 5; i++)
 		if (weft_await(t[i], NULL))
 			r[0]++;
-	reap(5);
+	tu_reap(t, 5);
 	return 0;
 }
 
@@ -851,7 +818,7 @@ Test(queue, why_are_putters_waiting, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(2);
-	cr_assert_eq(run1(putters_waiting_main), 0);
+	cr_assert_eq(tu_run_paused(putters_waiting_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(weft_queue_qsize(q), 2);
 	cr_assert_eq(weft_queue_destroy(q), 0);
@@ -861,13 +828,13 @@ Test(queue, why_are_putters_waiting, .timeout = TEST_TIMEOUT)
 static int cancelled_puts_main(void *arg, void **res)
 {
 	weft_queue_put_nowait(q, V(1));
-	t[0] = spawn(q_put, V(1));
-	yield();
+	t[0] = tu_spawn(q_put, V(1));
+	tu_yield();
 	r[0] = weft_queue_destroy(q); /* a putter waits */
 	weft_cancel(t[0], NULL);
 	r[1] = weft_await(t[0], NULL);
 	z[0] = weft_queue_qsize(q);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -875,7 +842,7 @@ Test(queue, cancelled_puts_not_held, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(1);
-	cr_assert_eq(run1(cancelled_puts_main), 0);
+	cr_assert_eq(tu_run_paused(cancelled_puts_main, NULL), 0);
 	cr_assert_eq(r[0], -EBUSY);
 	cr_assert_eq(r[1], -ECANCELED);
 	cr_assert_eq(z[0], 1);
@@ -888,14 +855,14 @@ Test(queue, cancelled_puts_not_held, .timeout = TEST_TIMEOUT)
 static int cancelled_put_after_move_main(void *arg, void **res)
 {
 	weft_queue_put_nowait(q, V(1));
-	t[0] = spawn(writer, NULL);
-	yield();
+	t[0] = tu_spawn(writer, NULL);
+	tu_yield();
 	void *x;
 	weft_queue_get_nowait(q, &x);
 	weft_cancel(t[0], NULL);
 	weft_await(t[0], NULL);
 	z[0] = weft_queue_qsize(q);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -903,7 +870,7 @@ Test(queue, cancelled_put_after_its_item_moved_in, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(1);
-	cr_assert_eq(run1(cancelled_put_after_move_main), 0);
+	cr_assert_eq(tu_run_paused(cancelled_put_after_move_main, NULL), 0);
 	cr_assert_eq(r[10], 0);
 	cr_assert_eq(r[11], -ECANCELED);
 	cr_assert_eq(z[0], 1);
@@ -915,15 +882,15 @@ Test(queue, cancelled_put_after_its_item_moved_in, .timeout = TEST_TIMEOUT)
 static int put_no_barging_main(void *arg, void **res)
 {
 	weft_queue_put_nowait(q, V(1));
-	t[0] = spawn(q_put, V(2));
-	yield();
+	t[0] = tu_spawn(q_put, V(2));
+	tu_yield();
 	void *x;
 	weft_queue_get_nowait(q, &x);
 	r[0] = weft_queue_put_nowait(q, V(3));
 	r[1] = weft_await(t[0], NULL);
 	weft_queue_get_nowait(q, &x);
 	v[0] = I(x);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -931,7 +898,7 @@ Test(queue, put_nowait_cannot_barge_past_a_putter, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(1);
-	cr_assert_eq(run1(put_no_barging_main), 0);
+	cr_assert_eq(tu_run_paused(put_no_barging_main, NULL), 0);
 	cr_assert_eq(r[0], -EAGAIN);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 2);
@@ -953,7 +920,7 @@ Test(queue, timeout_scope_around_put, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(1);
-	cr_assert_eq(run1(put_scope_main), 0);
+	cr_assert_eq(tu_run_paused(put_scope_main, NULL), 0);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert_eq(z[0], 1);
 	void *x;
@@ -967,14 +934,14 @@ static int priority_putter_main(void *arg, void **res)
 {
 	weft_queue_put_nowait(q, V(5));
 	weft_queue_put_nowait(q, V(3));
-	t[0] = spawn(q_put, V(1));
-	yield();
+	t[0] = tu_spawn(q_put, V(1));
+	tu_yield();
 	void *x;
 	for (int i = 0; i < 3; i++) {
 		weft_queue_get(q, &x);
 		v[i] = I(x);
 	}
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -982,7 +949,7 @@ Test(queue, priority_with_blocked_putter, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_queue_create(&q, WEFT_QUEUE_PRIORITY, 2, by_value, NULL), 0);
-	cr_assert_eq(run1(priority_putter_main), 0);
+	cr_assert_eq(tu_run_paused(priority_putter_main, NULL), 0);
 	cr_assert_eq(v[0], 3);
 	cr_assert_eq(v[1], 1);
 	cr_assert_eq(v[2], 5);
@@ -1021,14 +988,14 @@ static int task_done_main(void *arg, void **res)
 {
 	for (int i = 0; i < 100; i++)
 		weft_queue_put_nowait(q, V(i));
-	t[0] = spawn(qworker, NULL);
-	t[1] = spawn(qworker, NULL);
+	t[0] = tu_spawn(qworker, NULL);
+	t[1] = tu_spawn(qworker, NULL);
 	r[0] = weft_queue_join(q);
 	r[1] = atomic_load(&accumulator);
 	atomic_store(&running, false);
 	weft_queue_put_nowait(q, V(0));
 	weft_queue_put_nowait(q, V(0));
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -1038,7 +1005,7 @@ Test(queue, task_done, .timeout = TEST_TIMEOUT)
 	atomic_store(&accumulator, 0);
 	atomic_store(&running, true);
 	fifo(0);
-	cr_assert_eq(run1(task_done_main), 0);
+	cr_assert_eq(tu_run_paused(task_done_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 4950);
 	cr_assert_eq(weft_queue_destroy(q), 0);
@@ -1053,11 +1020,11 @@ static int other(void *arg, void **res)
 
 static int join_empty_main(void *arg, void **res)
 {
-	t[0] = spawn(other, NULL);
+	t[0] = tu_spawn(other, NULL);
 	r[0] = weft_queue_join(q);
 	r[1] = weft_queue_join(q);
 	tu_log_add(&lg, "joined");
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -1065,7 +1032,7 @@ Test(queue, join_empty_queue, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(join_empty_main), 0);
+	cr_assert_eq(tu_run_paused(join_empty_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	tu_assert_log(&lg, "joined other");
@@ -1077,20 +1044,20 @@ static int joiners_main(void *arg, void **res)
 {
 	weft_queue_put_nowait(q, V(1));
 	weft_queue_put_nowait(q, V(2));
-	t[0] = spawn(q_join, NULL);
-	t[1] = spawn(q_join, NULL);
-	yield();
+	t[0] = tu_spawn(q_join, NULL);
+	t[1] = tu_spawn(q_join, NULL);
+	tu_yield();
 	void *x;
 	weft_queue_get_nowait(q, &x);
 	weft_queue_get_nowait(q, &x);
 	weft_queue_task_done(q);
-	yield();
+	tu_yield();
 	b[0] = weft_future_done(t[0]) || weft_future_done(t[1]);
 	weft_queue_task_done(q);
 	r[0] = weft_await(t[0], NULL);
 	r[1] = weft_await(t[1], NULL);
 	r[2] = weft_queue_task_done(q);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -1098,7 +1065,7 @@ Test(queue, task_done_releases_every_joiner, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(joiners_main), 0);
+	cr_assert_eq(tu_run_paused(joiners_main, NULL), 0);
 	cr_assert_not(b[0], "one item still unfinished");
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
@@ -1110,14 +1077,14 @@ Test(queue, task_done_releases_every_joiner, .timeout = TEST_TIMEOUT)
 static int join_cancel_main(void *arg, void **res)
 {
 	weft_queue_put_nowait(q, V(1));
-	t[0] = spawn(q_join, NULL);
-	yield();
+	t[0] = tu_spawn(q_join, NULL);
+	tu_yield();
 	weft_cancel(t[0], NULL);
 	r[0] = weft_await(t[0], NULL);
 	void *x;
 	weft_queue_get_nowait(q, &x);
 	weft_queue_task_done(q);
-	reap(1);
+	tu_reap(t, 1);
 	r[1] = weft_queue_destroy(q);
 	q = NULL;
 	return 0;
@@ -1127,7 +1094,7 @@ Test(queue, join_cancel, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(join_cancel_main), 0);
+	cr_assert_eq(tu_run_paused(join_cancel_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 0);
 }
@@ -1137,12 +1104,12 @@ Test(queue, join_cancel, .timeout = TEST_TIMEOUT)
 /* test_shutdown_empty */
 static int shutdown_empty_main(void *arg, void **res)
 {
-	t[0] = spawn(q_get, NULL);
-	yield();
+	t[0] = tu_spawn(q_get, NULL);
+	tu_yield();
 	r[0] = weft_queue_shutdown(q, false);
 	z[0] = weft_queue_qsize(q);
 	r[1] = weft_queue_join(q);
-	yield();
+	tu_yield();
 	b[0] = weft_future_done(t[0]);
 	r[2] = weft_await(t[0], NULL);
 	r[3] = weft_queue_put(q, V(1));
@@ -1150,7 +1117,7 @@ static int shutdown_empty_main(void *arg, void **res)
 	void *x;
 	r[5] = weft_queue_get(q, &x);
 	r[6] = weft_queue_get_nowait(q, &x);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -1158,7 +1125,7 @@ Test(queue, shutdown_empty, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(shutdown_empty_main), 0);
+	cr_assert_eq(tu_run_paused(shutdown_empty_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(z[0], 0);
 	cr_assert_eq(r[1], 0);
@@ -1176,30 +1143,30 @@ Test(queue, shutdown_empty, .timeout = TEST_TIMEOUT)
 static int shutdown_nonempty_main(void *arg, void **res)
 {
 	weft_queue_put_nowait(q, V('d'));
-	t[0] = spawn(q_join, NULL);
-	t[1] = spawn(q_put, V('e'));
-	yield();
+	t[0] = tu_spawn(q_join, NULL);
+	t[1] = tu_spawn(q_put, V('e'));
+	tu_yield();
 	b[0] = weft_future_done(t[1]);
 	weft_queue_shutdown(q, false);
 	z[0] = weft_queue_qsize(q);
-	yield();
+	tu_yield();
 	b[1] = weft_future_done(t[1]);
 	r[0] = weft_await(t[1], NULL);
 	void *x;
 	r[1] = weft_queue_get(q, &x);
 	v[0] = I(x);
-	yield();
+	tu_yield();
 	b[2] = weft_future_done(t[0]);
 	r[2] = weft_queue_put(q, V(1));
 	r[3] = weft_queue_put_nowait(q, V(1));
 	r[4] = weft_queue_get(q, &x);
 	r[5] = weft_queue_get_nowait(q, &x);
 	r[6] = weft_queue_task_done(q);
-	yield();
+	tu_yield();
 	b[3] = weft_future_done(t[0]);
 	r[7] = weft_await(t[0], NULL);
 	r[8] = weft_queue_task_done(q);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -1207,7 +1174,7 @@ Test(queue, shutdown_nonempty, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(1);
-	cr_assert_eq(run1(shutdown_nonempty_main), 0);
+	cr_assert_eq(tu_run_paused(shutdown_nonempty_main, NULL), 0);
 	cr_assert_not(b[0]);
 	cr_assert_eq(z[0], 1);
 	cr_assert(b[1]);
@@ -1231,10 +1198,10 @@ Test(queue, shutdown_nonempty, .timeout = TEST_TIMEOUT)
 static int shutdown_immediate_main(void *arg, void **res)
 {
 	weft_queue_put_nowait(q, V('d'));
-	t[0] = spawn(q_join, NULL);
+	t[0] = tu_spawn(q_join, NULL);
 	weft_queue_shutdown(q, true);
 	z[0] = weft_queue_qsize(q);
-	yield();
+	tu_yield();
 	b[0] = weft_future_done(t[0]);
 	r[0] = weft_await(t[0], NULL);
 	r[1] = weft_queue_put(q, V(1));
@@ -1243,7 +1210,7 @@ static int shutdown_immediate_main(void *arg, void **res)
 	r[3] = weft_queue_get(q, &x);
 	r[4] = weft_queue_get_nowait(q, &x);
 	r[5] = weft_queue_task_done(q);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -1251,7 +1218,7 @@ Test(queue, shutdown_immediate, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(shutdown_immediate_main), 0);
+	cr_assert_eq(tu_run_paused(shutdown_immediate_main, NULL), 0);
 	cr_assert_eq(z[0], 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], 0);
@@ -1268,21 +1235,21 @@ static int shutdown_immediate_unfinished_main(void *arg, void **res)
 {
 	weft_queue_put_nowait(q, V('d'));
 	weft_queue_put_nowait(q, V('d'));
-	t[0] = spawn(q_join, NULL);
+	t[0] = tu_spawn(q_join, NULL);
 	void *x;
 	r[0] = weft_queue_get(q, &x);
 	weft_queue_shutdown(q, true);
 	z[0] = weft_queue_qsize(q);
-	yield();
+	tu_yield();
 	b[0] = weft_future_done(t[0]);
 	r[1] = weft_queue_put(q, V(1));
 	r[2] = weft_queue_get_nowait(q, &x);
 	r[3] = weft_queue_task_done(q);
 	r[4] = weft_queue_task_done(q);
-	yield();
+	tu_yield();
 	b[1] = weft_future_done(t[0]);
 	r[5] = weft_await(t[0], NULL);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -1290,7 +1257,7 @@ Test(queue, shutdown_immediate_with_unfinished, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(shutdown_immediate_unfinished_main), 0);
+	cr_assert_eq(tu_run_paused(shutdown_immediate_unfinished_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(z[0], 0);
 	cr_assert_not(b[0], "one item still unfinished");
@@ -1307,13 +1274,13 @@ Test(queue, shutdown_immediate_with_unfinished, .timeout = TEST_TIMEOUT)
  * -ESHUTDOWN; the putter's item is not inserted. */
 static int shutdown_wakes_main(void *arg, void **res)
 {
-	t[0] = spawn(q_get, NULL);
-	t[1] = spawn(q_get, NULL);
-	yield();
+	t[0] = tu_spawn(q_get, NULL);
+	t[1] = tu_spawn(q_get, NULL);
+	tu_yield();
 	weft_queue_shutdown(q, true);
 	r[0] = weft_await(t[0], NULL);
 	r[1] = weft_await(t[1], NULL);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -1321,7 +1288,7 @@ Test(queue, shutdown_wakes_getters, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(shutdown_wakes_main), 0);
+	cr_assert_eq(tu_run_paused(shutdown_wakes_main, NULL), 0);
 	cr_assert_eq(r[0], -ESHUTDOWN);
 	cr_assert_eq(r[1], -ESHUTDOWN);
 	cr_assert_eq(weft_queue_destroy(q), 0);
@@ -1439,9 +1406,9 @@ static int workers_main(void *arg, void **res)
 {
 	weft_future *c[4], *p[NPROD];
 	for (int i = 0; i < 4; i++)
-		c[i] = spawn(cons, NULL);
+		c[i] = tu_spawn(cons, NULL);
 	for (int i = 0; i < NPROD; i++)
-		p[i] = spawn(prod, V(i));
+		p[i] = tu_spawn(prod, V(i));
 	r[0] = 0;
 	for (int i = 0; i < NPROD; i++) {
 		if (weft_await(p[i], NULL))
@@ -1476,9 +1443,9 @@ Test(queue, every_item_once_across_workers, .timeout = 2 * TEST_TIMEOUT)
 static int shutdown_rt_main(void *arg, void **res)
 {
 	weft_queue_put_nowait(q, V(1));
-	weft_future *a = spawn(q_put, V(2));
+	weft_future *a = tu_spawn(q_put, V(2));
 	weft_future_unref(a);
-	yield();
+	tu_yield();
 	return 0;
 }
 
@@ -1486,7 +1453,7 @@ Test(queue, runtime_shutdown_cancels_blocked_calls, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(1);
-	cr_assert_eq(run1(shutdown_rt_main), 0);
+	cr_assert_eq(tu_run_paused(shutdown_rt_main, NULL), 0);
 	cr_assert_eq(weft_queue_qsize(q), 1);
 	void *x;
 	cr_assert_eq(weft_queue_get_nowait(q, &x), 0);
@@ -1527,11 +1494,11 @@ Test(queue, misuse)
 /* destroy with a blocked getter → -EBUSY. */
 static int busy_main(void *arg, void **res)
 {
-	t[0] = spawn(q_get, NULL);
-	yield();
+	t[0] = tu_spawn(q_get, NULL);
+	tu_yield();
 	r[0] = weft_queue_destroy(q);
 	weft_queue_put_nowait(q, V(1));
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -1539,7 +1506,7 @@ Test(queue, destroy_with_waiters_is_ebusy, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	fifo(0);
-	cr_assert_eq(run1(busy_main), 0);
+	cr_assert_eq(tu_run_paused(busy_main, NULL), 0);
 	cr_assert_eq(r[0], -EBUSY);
 	cr_assert_eq(weft_queue_destroy(q), 0);
 }

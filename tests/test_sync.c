@@ -35,42 +35,6 @@ static void reset(void)
 	atomic_store(&lg.n, 0);
 }
 
-/* One worker, paused clock: asyncio's exact order, instant sleeps. */
-static int run1(weft_task_fn fn)
-{
-	weft_config cfg = tu_config(1);
-	cfg.paused_clock = true;
-	return tu_run(fn, NULL, &cfg, NULL);
-}
-
-static void yield(void)
-{
-	weft_sleep(0);
-}
-
-static weft_future *spawn(weft_task_fn fn, void *arg)
-{
-	return weft_create_task(fn, arg, NULL);
-}
-
-/* Awaits and releases t[0..n). */
-static void reap(int n)
-{
-	for (int i = 0; i < n; i++) {
-		if (t[i]) {
-			weft_await(t[i], NULL);
-			weft_future_unref(t[i]);
-			t[i] = NULL;
-		}
-	}
-}
-
-/* The outcome of a finished task (its rc), or 99 if still pending. */
-static int outcome(weft_future *f)
-{
-	return weft_future_done(f) ? weft_future_exception(f) : 99;
-}
-
 /* Cancels the task in arg (a weft_call_soon callback). */
 static void cancel_cb(void *arg)
 {
@@ -93,25 +57,25 @@ static int lk_append(void *arg, void **res)
 static int lock_acquire_main(void *arg, void **res)
 {
 	r[0] = weft_lock_acquire(lk);
-	t[0] = spawn(lk_append, "1");
-	t[1] = spawn(lk_append, "2");
-	yield();
+	t[0] = tu_spawn(lk_append, "1");
+	t[1] = tu_spawn(lk_append, "2");
+	tu_yield();
 	r[1] = tu_log_len(&lg);
 	weft_lock_release(lk);
-	yield();
+	tu_yield();
 	r[2] = tu_log_len(&lg);
-	yield();
+	tu_yield();
 	r[3] = tu_log_len(&lg);
-	t[2] = spawn(lk_append, "3");
+	t[2] = tu_spawn(lk_append, "3");
 	weft_lock_release(lk);
-	yield();
+	tu_yield();
 	r[4] = tu_log_len(&lg);
 	weft_lock_release(lk);
-	yield();
+	tu_yield();
 	r[5] = tu_log_len(&lg);
 	for (int i = 0; i < 3; i++)
-		r[6 + i] = outcome(t[i]);
-	reap(3);
+		r[6 + i] = tu_outcome(t[i]);
+	tu_reap(t, 3);
 	weft_lock_release(lk);
 	return 0;
 }
@@ -121,7 +85,7 @@ Test(lock, acquire_in_fifo_order, .timeout = TEST_TIMEOUT)
 	reset();
 	cr_assert_eq(weft_lock_create(&lk), 0);
 	cr_assert_not(weft_lock_locked(lk));
-	cr_assert_eq(run1(lock_acquire_main), 0);
+	cr_assert_eq(tu_run_paused(lock_acquire_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(r[2], 1);
@@ -157,7 +121,7 @@ Test(lock, release_no_waiters, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(run1(lock_release_no_waiters_main), 0);
+	cr_assert_eq(tu_run_paused(lock_release_no_waiters_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[1], 0);
@@ -175,13 +139,13 @@ static int lk_other(void *arg, void **res)
 
 static int lock_fast_path_main(void *arg, void **res)
 {
-	t[0] = spawn(lk_other, NULL);
+	t[0] = tu_spawn(lk_other, NULL);
 	weft_cancel(weft_current_task(), NULL);
 	r[0] = weft_lock_acquire(lk);
 	tu_log_add(&lg, "acquired");
 	r[1] = weft_sleep(0); /* the pending cancel lands here */
 	weft_lock_release(lk);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -189,7 +153,7 @@ Test(lock, free_lock_is_taken_without_suspending, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(run1(lock_fast_path_main), 0);
+	cr_assert_eq(tu_run_paused(lock_fast_path_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], -ECANCELED);
 	tu_assert_log(&lg, "acquired other");
@@ -206,13 +170,13 @@ static int lk_acquire(void *arg, void **res)
 static int lock_acquire_cancel_main(void *arg, void **res)
 {
 	weft_lock_acquire(lk);
-	t[0] = spawn(lk_acquire, NULL);
+	t[0] = tu_spawn(lk_acquire, NULL);
 	weft_call_soon(cancel_cb, t[0], NULL);
 	r[0] = weft_await(t[0], NULL);
 	b[0] = weft_future_cancelled(t[0]);
 	r[1] = weft_lock_destroy(lk); /* still locked: -EBUSY */
 	weft_lock_release(lk);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -220,7 +184,7 @@ Test(lock, cancelled_waiter_leaves, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(run1(lock_acquire_cancel_main), 0);
+	cr_assert_eq(tu_run_paused(lock_acquire_cancel_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert(b[0]);
 	cr_assert_eq(r[1], -EBUSY);
@@ -248,21 +212,21 @@ static int lock_cancel_race_main(void *arg, void **res)
 {
 	blocker = weft_future_create(NULL);
 	t[0] = weft_create_task(lockit, "A", NULL);
-	yield();
+	tu_yield();
 	b[0] = weft_lock_locked(lk);
 	t[1] = weft_create_task(lockit, "B", NULL);
-	yield();
+	tu_yield();
 	t[2] = weft_create_task(lockit, "C", NULL);
-	yield();
+	tu_yield();
 	weft_future_set_result(blocker, NULL);
 	weft_cancel(t[1], NULL);
-	yield();
-	yield();
-	r[0] = outcome(t[0]);
-	r[1] = outcome(t[1]);
+	tu_yield();
+	tu_yield();
+	r[0] = tu_outcome(t[0]);
+	r[1] = tu_outcome(t[1]);
 	r[2] = weft_await(t[2], NULL);
 	b[1] = weft_lock_locked(lk);
-	reap(3);
+	tu_reap(t, 3);
 	weft_future_unref(blocker);
 	return 0;
 }
@@ -271,7 +235,7 @@ Test(lock, cancel_race, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(run1(lock_cancel_race_main), 0);
+	cr_assert_eq(tu_run_paused(lock_cancel_race_main, NULL), 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], -ECANCELED);
@@ -303,17 +267,17 @@ static int lock_cancel_release_race_main(void *arg, void **res)
 {
 	weft_lock_acquire(lk);
 	for (int i = 0; i < 3; i++)
-		t[i] = spawn(lockit_count, NULL);
-	yield();
+		t[i] = tu_spawn(lockit_count, NULL);
+	tu_yield();
 	weft_call_soon(trigger, NULL, NULL);
 	r[0] = weft_await(t[0], NULL);
 	r[1] = atomic_load(&lock_count);
-	r[2] = outcome(t[1]);
+	r[2] = tu_outcome(t[1]);
 	weft_cancel(t[2], NULL);
-	yield();
-	r[3] = outcome(t[2]);
+	tu_yield();
+	r[3] = tu_outcome(t[2]);
 	weft_lock_release(lk); /* t[1]'s */
-	reap(3);
+	tu_reap(t, 3);
 	return 0;
 }
 
@@ -322,7 +286,7 @@ Test(lock, cancel_release_race, .timeout = TEST_TIMEOUT)
 	reset();
 	atomic_store(&lock_count, 0);
 	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(run1(lock_cancel_release_race_main), 0);
+	cr_assert_eq(tu_run_paused(lock_cancel_release_race_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 1, "only one lock taken");
 	cr_assert_eq(r[2], 0);
@@ -335,17 +299,17 @@ Test(lock, cancel_release_race, .timeout = TEST_TIMEOUT)
 static int lock_finished_waiter_cancelled_main(void *arg, void **res)
 {
 	weft_lock_acquire(lk);
-	t[0] = spawn(lk_acquire, NULL);
-	yield();
-	t[1] = spawn(lk_acquire, NULL);
+	t[0] = tu_spawn(lk_acquire, NULL);
+	tu_yield();
+	t[1] = tu_spawn(lk_acquire, NULL);
 	weft_cancel(t[0], NULL);
 	weft_lock_release(lk);
-	yield();
+	tu_yield();
 	b[0] = weft_lock_locked(lk);
-	r[0] = outcome(t[0]);
+	r[0] = tu_outcome(t[0]);
 	r[1] = weft_await(t[1], NULL);
 	weft_lock_release(lk);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -353,7 +317,7 @@ Test(lock, finished_waiter_cancelled, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(run1(lock_finished_waiter_cancelled_main), 0);
+	cr_assert_eq(tu_run_paused(lock_finished_waiter_cancelled_main, NULL), 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 0);
@@ -368,14 +332,14 @@ static int lock_handed_then_cancelled_main(void *arg, void **res)
 	weft_lock_acquire(lk);
 	t[0] = weft_create_task(lockit, "B", NULL);
 	t[1] = weft_create_task(lockit, "C", NULL);
-	yield();
+	tu_yield();
 	weft_lock_release(lk); /* B owns it now */
 	b[0] = weft_lock_locked(lk);
 	b[1] = weft_cancel(t[0], NULL); /* true: the task takes the request */
 	r[0] = weft_await(t[0], NULL);
 	r[1] = weft_await(t[1], NULL);
 	b[2] = weft_lock_locked(lk);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -383,7 +347,7 @@ Test(lock, waiter_cancelled_after_handover_passes_it_on, .timeout = TEST_TIMEOUT
 {
 	reset();
 	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(run1(lock_handed_then_cancelled_main), 0);
+	cr_assert_eq(tu_run_paused(lock_handed_then_cancelled_main, NULL), 0);
 	cr_assert(b[0], "handed over: still locked");
 	cr_assert(b[1]);
 	cr_assert_eq(r[0], -ECANCELED);
@@ -407,12 +371,12 @@ static int lock_timeout_main(void *arg, void **res)
 {
 	weft_lock_acquire(lk);
 	double t0 = weft_time();
-	t[0] = spawn(lk_acquire_timed, NULL);
+	t[0] = tu_spawn(lk_acquire_timed, NULL);
 	r[0] = weft_await(t[0], NULL);
 	r[1] = (int)((weft_time() - t0) * 1000 + 0.5);
 	r[2] = weft_lock_release(lk);
 	b[0] = weft_lock_locked(lk);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -420,7 +384,7 @@ Test(lock, timeout_scope_around_acquire, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(run1(lock_timeout_main), 0);
+	cr_assert_eq(tu_run_paused(lock_timeout_main, NULL), 0);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert_eq(r[1], 100);
 	cr_assert_eq(r[2], 0);
@@ -433,12 +397,12 @@ Test(lock, timeout_scope_around_acquire, .timeout = TEST_TIMEOUT)
 static int lock_wait_for_main(void *arg, void **res)
 {
 	weft_lock_acquire(lk);
-	t[0] = spawn(lk_acquire, NULL);
+	t[0] = tu_spawn(lk_acquire, NULL);
 	r[0] = weft_wait_for(t[0], 0.05, NULL);
 	b[0] = weft_future_cancelled(t[0]);
 	weft_lock_release(lk);
 	b[1] = weft_lock_locked(lk);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -446,7 +410,7 @@ Test(lock, wait_for_cancels_the_waiter, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(run1(lock_wait_for_main), 0);
+	cr_assert_eq(tu_run_paused(lock_wait_for_main, NULL), 0);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert(b[0]);
 	cr_assert_not(b[1]);
@@ -458,12 +422,12 @@ Test(lock, wait_for_cancels_the_waiter, .timeout = TEST_TIMEOUT)
 static int lock_busy_main(void *arg, void **res)
 {
 	weft_lock_acquire(lk);
-	t[0] = spawn(lk_acquire, NULL);
-	yield();
+	t[0] = tu_spawn(lk_acquire, NULL);
+	tu_yield();
 	r[0] = weft_lock_destroy(lk);
 	weft_lock_release(lk);
 	r[1] = weft_lock_destroy(lk); /* t[0] holds it now */
-	reap(1);
+	tu_reap(t, 1);
 	weft_lock_release(lk);
 	return 0;
 }
@@ -479,7 +443,7 @@ Test(lock, misuse)
 	cr_assert_eq(weft_lock_create(&lk), 0);
 	cr_assert_eq(weft_lock_acquire(lk), -EPERM, "outside a task");
 	cr_assert_not(weft_lock_locked(lk));
-	cr_assert_eq(run1(lock_busy_main), 0);
+	cr_assert_eq(tu_run_paused(lock_busy_main, NULL), 0);
 	cr_assert_eq(r[0], -EBUSY);
 	cr_assert_eq(r[1], -EBUSY);
 	cr_assert_eq(weft_lock_destroy(lk), 0);
@@ -543,7 +507,7 @@ static int lock_workers_main(void *arg, void **res)
 {
 	weft_future *fs[8];
 	for (int i = 0; i < 8; i++)
-		fs[i] = spawn(lk_incr, NULL);
+		fs[i] = tu_spawn(lk_incr, NULL);
 	r[0] = 0;
 	for (int i = 0; i < 8; i++) {
 		if (weft_await(fs[i], NULL))
@@ -569,8 +533,8 @@ Test(lock, mutual_exclusion_across_workers, .timeout = 2 * TEST_TIMEOUT)
 static int lock_shutdown_main(void *arg, void **res)
 {
 	weft_lock_acquire(lk);
-	t[0] = spawn(lk_acquire, NULL);
-	yield();
+	t[0] = tu_spawn(lk_acquire, NULL);
+	tu_yield();
 	weft_future_unref(t[0]); /* main returns; shutdown cancels t[0] */
 	t[0] = NULL;
 	return 0;
@@ -580,7 +544,7 @@ Test(lock, shutdown_cancels_waiters, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(run1(lock_shutdown_main), 0);
+	cr_assert_eq(tu_run_paused(lock_shutdown_main, NULL), 0);
 	cr_assert(weft_lock_locked(lk));
 	cr_assert_eq(weft_lock_release(lk), 0);
 	cr_assert_eq(weft_lock_destroy(lk), 0);
@@ -603,16 +567,16 @@ static int ev_append(void *arg, void **res)
 static int event_wait_main(void *arg, void **res)
 {
 	b[0] = weft_event_is_set(ev);
-	t[0] = spawn(ev_append, "1");
-	t[1] = spawn(ev_append, "2");
-	yield();
+	t[0] = tu_spawn(ev_append, "1");
+	t[1] = tu_spawn(ev_append, "2");
+	tu_yield();
 	r[0] = tu_log_len(&lg);
-	t[2] = spawn(ev_append, "3");
+	t[2] = tu_spawn(ev_append, "3");
 	weft_event_set(ev);
-	yield();
+	tu_yield();
 	for (int i = 0; i < 3; i++)
-		r[1 + i] = outcome(t[i]);
-	reap(3);
+		r[1 + i] = tu_outcome(t[i]);
+	tu_reap(t, 3);
 	return 0;
 }
 
@@ -620,7 +584,7 @@ Test(event, wait, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_event_create(&ev), 0);
-	cr_assert_eq(run1(event_wait_main), 0);
+	cr_assert_eq(tu_run_paused(event_wait_main, NULL), 0);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[0], 0);
 	tu_assert_log(&lg, "3 1 2");
@@ -634,10 +598,10 @@ Test(event, wait, .timeout = TEST_TIMEOUT)
 static int event_wait_on_set_main(void *arg, void **res)
 {
 	weft_event_set(ev);
-	t[0] = spawn(lk_other, NULL);
+	t[0] = tu_spawn(lk_other, NULL);
 	r[0] = weft_event_wait(ev);
 	tu_log_add(&lg, "waited");
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -645,7 +609,7 @@ Test(event, wait_on_set, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_event_create(&ev), 0);
-	cr_assert_eq(run1(event_wait_on_set_main), 0);
+	cr_assert_eq(tu_run_paused(event_wait_on_set_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	tu_assert_log(&lg, "waited other");
 	cr_assert_eq(weft_event_destroy(ev), 0);
@@ -659,12 +623,12 @@ static int ev_wait(void *arg, void **res)
 
 static int event_wait_cancel_main(void *arg, void **res)
 {
-	t[0] = spawn(ev_wait, NULL);
+	t[0] = tu_spawn(ev_wait, NULL);
 	weft_call_soon(cancel_cb, t[0], NULL);
 	r[0] = weft_await(t[0], NULL);
 	r[1] = weft_event_destroy(ev) == 0;
 	ev = NULL;
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -672,7 +636,7 @@ Test(event, wait_cancel, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_event_create(&ev), 0);
-	cr_assert_eq(run1(event_wait_cancel_main), 0);
+	cr_assert_eq(tu_run_paused(event_wait_cancel_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 1, "no waiter left: destroy succeeded");
 }
@@ -693,18 +657,18 @@ Test(event, clear)
  * clear, and is woken once. */
 static int event_clear_with_waiters_main(void *arg, void **res)
 {
-	t[0] = spawn(ev_append, "1");
-	yield();
+	t[0] = tu_spawn(ev_append, "1");
+	tu_yield();
 	r[0] = tu_log_len(&lg);
 	weft_event_set(ev);
 	weft_event_clear(ev);
 	b[0] = weft_event_is_set(ev);
 	weft_event_set(ev);
 	weft_event_set(ev);
-	yield();
+	tu_yield();
 	r[1] = tu_log_len(&lg);
-	r[2] = outcome(t[0]);
-	reap(1);
+	r[2] = tu_outcome(t[0]);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -712,7 +676,7 @@ Test(event, clear_with_waiters, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_event_create(&ev), 0);
-	cr_assert_eq(run1(event_clear_with_waiters_main), 0);
+	cr_assert_eq(tu_run_paused(event_clear_with_waiters_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[1], 1);
@@ -724,12 +688,12 @@ Test(event, clear_with_waiters, .timeout = TEST_TIMEOUT)
  * (asyncio's CancelledError at the await). */
 static int event_set_then_cancel_main(void *arg, void **res)
 {
-	t[0] = spawn(ev_wait, NULL);
-	yield();
+	t[0] = tu_spawn(ev_wait, NULL);
+	tu_yield();
 	weft_event_set(ev);
 	b[0] = weft_cancel(t[0], NULL);
 	r[0] = weft_await(t[0], NULL);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -737,7 +701,7 @@ Test(event, woken_then_cancelled, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_event_create(&ev), 0);
-	cr_assert_eq(run1(event_set_then_cancel_main), 0);
+	cr_assert_eq(tu_run_paused(event_set_then_cancel_main, NULL), 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(weft_event_destroy(ev), 0);
@@ -807,37 +771,37 @@ static int cv_wait_keep(void *arg, void **res)
 /* test_wait */
 static int condition_wait_main(void *arg, void **res)
 {
-	t[0] = spawn(cv_wait_keep, "1");
-	t[1] = spawn(cv_wait_keep, "2");
-	t[2] = spawn(cv_wait_keep, "3");
-	yield();
+	t[0] = tu_spawn(cv_wait_keep, "1");
+	t[1] = tu_spawn(cv_wait_keep, "2");
+	t[2] = tu_spawn(cv_wait_keep, "3");
+	tu_yield();
 	r[0] = tu_log_len(&lg);
 	b[0] = weft_condition_locked(cv);
 	r[1] = weft_condition_acquire(cv);
 	weft_condition_notify(cv, 1);
-	yield();
+	tu_yield();
 	r[2] = tu_log_len(&lg);
 	b[1] = weft_condition_locked(cv);
 	weft_condition_release(cv);
-	yield();
+	tu_yield();
 	r[3] = tu_log_len(&lg);
 	b[2] = weft_condition_locked(cv);
 	weft_condition_notify(cv, 2);
-	yield();
+	tu_yield();
 	r[4] = tu_log_len(&lg);
 	b[3] = weft_condition_locked(cv);
 	weft_condition_release(cv);
-	yield();
+	tu_yield();
 	r[5] = tu_log_len(&lg);
 	b[4] = weft_condition_locked(cv);
 	weft_condition_release(cv);
-	yield();
+	tu_yield();
 	r[6] = tu_log_len(&lg);
 	b[5] = weft_condition_locked(cv);
 	for (int i = 0; i < 3; i++)
-		r[7 + i] = outcome(t[i]);
+		r[7 + i] = tu_outcome(t[i]);
 	weft_condition_release(cv);
-	reap(3);
+	tu_reap(t, 3);
 	return 0;
 }
 
@@ -845,7 +809,7 @@ Test(condition, wait, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_wait_main), 0);
+	cr_assert_eq(tu_run_paused(condition_wait_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[1], 0);
@@ -875,12 +839,12 @@ static int cv_wait(void *arg, void **res)
 static int condition_wait_cancel_main(void *arg, void **res)
 {
 	weft_condition_acquire(cv);
-	t[0] = spawn(cv_wait, NULL);
+	t[0] = tu_spawn(cv_wait, NULL);
 	weft_call_soon(cancel_cb, t[0], NULL);
 	r[0] = weft_await(t[0], NULL);
 	b[0] = weft_condition_locked(cv);
 	weft_condition_release(cv);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -888,7 +852,7 @@ Test(condition, wait_cancel, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_wait_cancel_main), 0);
+	cr_assert_eq(tu_run_paused(condition_wait_cancel_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert(b[0], "re-acquired");
 	cr_assert_eq(weft_condition_destroy(cv), 0, "no waiter left");
@@ -905,8 +869,8 @@ static void release_cb(void *arg)
 static int condition_wait_cancel_contested_main(void *arg, void **res)
 {
 	weft_condition_acquire(cv);
-	t[0] = spawn(cv_wait, NULL);
-	yield();
+	t[0] = tu_spawn(cv_wait, NULL);
+	tu_yield();
 	b[0] = weft_condition_locked(cv);
 	weft_condition_acquire(cv);
 	b[1] = weft_condition_locked(cv);
@@ -916,7 +880,7 @@ static int condition_wait_cancel_contested_main(void *arg, void **res)
 	r[0] = weft_await(t[0], NULL);
 	b[2] = weft_condition_locked(cv);
 	weft_condition_release(cv);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -924,7 +888,7 @@ Test(condition, wait_cancel_contested, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_wait_cancel_contested_main), 0);
+	cr_assert_eq(tu_run_paused(condition_wait_cancel_contested_main, NULL), 0);
 	cr_assert_not(b[0]);
 	cr_assert(b[1]);
 	cr_assert(r[0] == 0 || r[0] == -ECANCELED);
@@ -948,18 +912,18 @@ static int cv_wait_in_with(void *arg, void **res)
 
 static int condition_wait_cancel_after_notify_main(void *arg, void **res)
 {
-	t[0] = spawn(cv_wait_in_with, NULL);
-	yield();
+	t[0] = tu_spawn(cv_wait_in_with, NULL);
+	tu_yield();
 	weft_condition_acquire(cv);
 	weft_condition_notify(cv, 1);
-	yield();              /* the waiter gets to its re-acquire */
+	tu_yield();              /* the waiter gets to its re-acquire */
 	weft_cancel(t[0], NULL);
-	yield();              /* the cancel reaches the re-acquire */
+	tu_yield();              /* the cancel reaches the re-acquire */
 	weft_condition_release(cv);
-	yield();
+	tu_yield();
 	b[0] = weft_future_cancelled(t[0]);
 	r[0] = weft_await(t[0], NULL);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -967,7 +931,7 @@ Test(condition, wait_cancel_after_notify, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_wait_cancel_after_notify_main), 0);
+	cr_assert_eq(tu_run_paused(condition_wait_cancel_after_notify_main, NULL), 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert(b[10], "waited");
@@ -987,7 +951,7 @@ Test(condition, wait_unacquired, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_wait_unacquired_main), 0);
+	cr_assert_eq(tu_run_paused(condition_wait_unacquired_main, NULL), 0);
 	cr_assert_eq(r[0], -EPERM);
 	cr_assert_eq(weft_condition_destroy(cv), 0);
 }
@@ -1014,22 +978,22 @@ static int cv_wait_for(void *arg, void **res)
 static int condition_wait_for_main(void *arg, void **res)
 {
 	presult = false;
-	t[0] = spawn(cv_wait_for, NULL);
-	yield();
+	t[0] = tu_spawn(cv_wait_for, NULL);
+	tu_yield();
 	r[0] = tu_log_len(&lg);
 	weft_condition_acquire(cv);
 	weft_condition_notify(cv, 1);
 	weft_condition_release(cv);
-	yield();
+	tu_yield();
 	r[1] = tu_log_len(&lg);
 	presult = true;
 	weft_condition_acquire(cv);
 	weft_condition_notify(cv, 1);
 	weft_condition_release(cv);
-	yield();
+	tu_yield();
 	r[2] = tu_log_len(&lg);
-	r[3] = outcome(t[0]);
-	reap(1);
+	r[3] = tu_outcome(t[0]);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -1037,7 +1001,7 @@ Test(condition, wait_for, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_wait_for_main), 0);
+	cr_assert_eq(tu_run_paused(condition_wait_for_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(r[2], 1);
@@ -1069,7 +1033,7 @@ Test(condition, wait_for_unacquired, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_wait_for_unacquired_main), 0);
+	cr_assert_eq(tu_run_paused(condition_wait_for_unacquired_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], -EPERM);
 	cr_assert_eq(r[2], -EINVAL);
@@ -1092,25 +1056,25 @@ static int cv_wait_release(void *arg, void **res)
 /* test_notify */
 static int condition_notify_main(void *arg, void **res)
 {
-	t[0] = spawn(cv_wait_release, "1");
-	t[1] = spawn(cv_wait_release, "2");
-	t[2] = spawn(cv_wait_release, "3");
-	yield();
+	t[0] = tu_spawn(cv_wait_release, "1");
+	t[1] = tu_spawn(cv_wait_release, "2");
+	t[2] = tu_spawn(cv_wait_release, "3");
+	tu_yield();
 	r[0] = tu_log_len(&lg);
 	weft_condition_acquire(cv);
 	weft_condition_notify(cv, 1);
 	weft_condition_release(cv);
-	yield();
+	tu_yield();
 	r[1] = tu_log_len(&lg);
 	weft_condition_acquire(cv);
 	weft_condition_notify(cv, 1);
 	weft_condition_notify(cv, 2048);
 	weft_condition_release(cv);
-	yield();
+	tu_yield();
 	r[2] = tu_log_len(&lg);
 	for (int i = 0; i < 3; i++)
-		r[3 + i] = outcome(t[i]);
-	reap(3);
+		r[3 + i] = tu_outcome(t[i]);
+	tu_reap(t, 3);
 	return 0;
 }
 
@@ -1118,7 +1082,7 @@ Test(condition, notify, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_notify_main), 0);
+	cr_assert_eq(tu_run_paused(condition_notify_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 1);
 	cr_assert_eq(r[2], 3);
@@ -1130,16 +1094,16 @@ Test(condition, notify, .timeout = TEST_TIMEOUT)
 /* test_notify_all */
 static int condition_notify_all_main(void *arg, void **res)
 {
-	t[0] = spawn(cv_wait_release, "1");
-	t[1] = spawn(cv_wait_release, "2");
-	yield();
+	t[0] = tu_spawn(cv_wait_release, "1");
+	t[1] = tu_spawn(cv_wait_release, "2");
+	tu_yield();
 	r[0] = tu_log_len(&lg);
 	weft_condition_acquire(cv);
 	weft_condition_notify_all(cv);
 	weft_condition_release(cv);
-	yield();
+	tu_yield();
 	r[1] = tu_log_len(&lg);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -1147,7 +1111,7 @@ Test(condition, notify_all, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_notify_all_main), 0);
+	cr_assert_eq(tu_run_paused(condition_notify_all_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 2);
 	tu_assert_log(&lg, "1 2");
@@ -1186,7 +1150,7 @@ Test(condition, explicit_lock, .timeout = TEST_TIMEOUT)
 	cr_assert_eq(weft_lock_create(&lk2), 0);
 	cr_assert_eq(weft_condition_create(&cv, lk2), 0);
 	cr_assert_eq(weft_condition_lock(cv), lk2);
-	cr_assert_eq(run1(condition_explicit_lock_main), 0);
+	cr_assert_eq(tu_run_paused(condition_explicit_lock_main, NULL), 0);
 	cr_assert_not(b[0]);
 	cr_assert(b[1]);
 	cr_assert_not(b[2]);
@@ -1212,7 +1176,7 @@ Test(condition, timeout_in_block, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_timeout_main), 0);
+	cr_assert_eq(tu_run_paused(condition_timeout_main, NULL), 0);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert(b[0]);
 	cr_assert_eq(weft_condition_destroy(cv), 0);
@@ -1239,12 +1203,12 @@ static int cv_func(void *arg, void **res)
 static int condition_cancelled_error_wakeup_main(void *arg, void **res)
 {
 	wake = false;
-	t[0] = spawn(cv_func, NULL);
-	yield();
+	t[0] = tu_spawn(cv_func, NULL);
+	tu_yield();
 	weft_cancel(t[0], "foo");
 	r[0] = weft_await(t[0], NULL);
 	b[0] = weft_future_message(t[0]) && !strcmp(weft_future_message(t[0]), "foo");
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -1252,7 +1216,7 @@ Test(condition, cancelled_error_wakeup, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_cancelled_error_wakeup_main), 0);
+	cr_assert_eq(tu_run_paused(condition_cancelled_error_wakeup_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert(b[0], "the message is kept");
 	cr_assert(b[10]);
@@ -1263,17 +1227,17 @@ Test(condition, cancelled_error_wakeup, .timeout = TEST_TIMEOUT)
 static int condition_cancelled_error_reacquire_main(void *arg, void **res)
 {
 	wake = false;
-	t[0] = spawn(cv_func, NULL);
-	yield();
+	t[0] = tu_spawn(cv_func, NULL);
+	tu_yield();
 	weft_condition_acquire(cv);
 	wake = true;
 	weft_condition_notify(cv, 1);
-	yield();
+	tu_yield();
 	weft_cancel(t[0], "foo");
 	weft_condition_release(cv);
 	r[0] = weft_await(t[0], NULL);
 	b[0] = weft_future_message(t[0]) && !strcmp(weft_future_message(t[0]), "foo");
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -1281,7 +1245,7 @@ Test(condition, cancelled_error_reacquire, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_cancelled_error_reacquire_main), 0);
+	cr_assert_eq(tu_run_paused(condition_cancelled_error_reacquire_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert(b[0]);
 	cr_assert(b[10]);
@@ -1323,14 +1287,14 @@ static int consumer(void *arg, void **res)
 static int cancelled_wakeup(bool relock)
 {
 	state = 0;
-	t[0] = spawn(consumer, NULL);
-	t[1] = spawn(consumer, NULL);
-	yield();
+	t[0] = tu_spawn(consumer, NULL);
+	t[1] = tu_spawn(consumer, NULL);
+	tu_yield();
 	weft_condition_acquire(cv);
 	state++;
 	weft_condition_notify(cv, 1);
 	if (relock)
-		yield(); /* the target settles on re-acquiring the lock */
+		tu_yield(); /* the target settles on re-acquiring the lock */
 	weft_cancel(t[0], NULL);
 	weft_timeout scope;
 	weft_timeout_enter_after(&scope, 0.01);
@@ -1341,7 +1305,7 @@ static int cancelled_wakeup(bool relock)
 	weft_condition_release(cv);
 	r[1] = weft_await(t[0], NULL);
 	r[2] = weft_await(t[1], NULL);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -1359,7 +1323,7 @@ Test(condition, cancelled_wakeup, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_cancelled_wakeup_main), 0);
+	cr_assert_eq(tu_run_paused(condition_cancelled_wakeup_main, NULL), 0);
 	cr_assert_eq(r[0], 0, "the notification was passed on");
 	cr_assert_eq(r[1], -ECANCELED);
 	cr_assert_eq(r[2], 0);
@@ -1370,7 +1334,7 @@ Test(condition, cancelled_wakeup_relock, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(run1(condition_cancelled_wakeup_relock_main), 0);
+	cr_assert_eq(tu_run_paused(condition_cancelled_wakeup_relock_main, NULL), 0);
 	cr_assert_eq(r[0], 0, "the notification was passed on");
 	cr_assert_eq(r[1], -ECANCELED);
 	cr_assert_eq(r[2], 0);
@@ -1380,13 +1344,13 @@ Test(condition, cancelled_wakeup_relock, .timeout = TEST_TIMEOUT)
 /* Misuse and -EBUSY while a task waits. */
 static int condition_busy_main(void *arg, void **res)
 {
-	t[0] = spawn(cv_wait_release, "x");
-	yield();
+	t[0] = tu_spawn(cv_wait_release, "x");
+	tu_yield();
 	r[0] = weft_condition_destroy(cv);
 	weft_condition_acquire(cv);
 	weft_condition_notify_all(cv);
 	weft_condition_release(cv);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -1404,7 +1368,7 @@ Test(condition, misuse)
 	cr_assert_not(weft_condition_locked(NULL));
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
 	cr_assert_eq(weft_condition_wait(cv), -EPERM, "outside a task");
-	cr_assert_eq(run1(condition_busy_main), 0);
+	cr_assert_eq(tu_run_paused(condition_busy_main, NULL), 0);
 	cr_assert_eq(r[0], -EBUSY);
 	cr_assert_eq(weft_condition_destroy(cv), 0);
 }
@@ -1451,8 +1415,8 @@ static int condition_workers_main(void *arg, void **res)
 {
 	weft_future *fs[6];
 	for (int i = 0; i < 3; i++) {
-		fs[i] = spawn(cv_consumer, NULL);
-		fs[3 + i] = spawn(cv_producer, NULL);
+		fs[i] = tu_spawn(cv_consumer, NULL);
+		fs[3 + i] = tu_spawn(cv_producer, NULL);
 	}
 	r[0] = 0;
 	for (int i = 0; i < 6; i++) {
@@ -1513,24 +1477,24 @@ static int semaphore_acquire_main(void *arg, void **res)
 	r[0] = weft_semaphore_acquire(sem);
 	r[1] = weft_semaphore_acquire(sem);
 	b[0] = weft_semaphore_locked(sem);
-	t[0] = spawn(sem_append, "1");
-	t[1] = spawn(sem_append, "2");
-	t[2] = spawn(sem_append, "3");
-	yield();
+	t[0] = tu_spawn(sem_append, "1");
+	t[1] = tu_spawn(sem_append, "2");
+	t[2] = tu_spawn(sem_append, "3");
+	tu_yield();
 	r[2] = tu_log_len(&lg);
 	b[1] = weft_semaphore_locked(sem);
 	r[3] = (int)weft_semaphore_value(sem);
-	t[3] = spawn(sem_append, "4");
+	t[3] = tu_spawn(sem_append, "4");
 	weft_semaphore_release(sem);
 	weft_semaphore_release(sem);
 	r[4] = (int)weft_semaphore_value(sem);
-	yield();
+	tu_yield();
 	r[5] = (int)weft_semaphore_value(sem);
 	r[6] = tu_log_len(&lg);
 	b[2] = weft_semaphore_locked(sem);
-	r[7] = outcome(t[3]);
+	r[7] = tu_outcome(t[3]);
 	weft_semaphore_release(sem);
-	reap(4);
+	tu_reap(t, 4);
 	return 0;
 }
 
@@ -1538,7 +1502,7 @@ Test(semaphore, acquire, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_semaphore_create(&sem, 3), 0);
-	cr_assert_eq(run1(semaphore_acquire_main), 0);
+	cr_assert_eq(tu_run_paused(semaphore_acquire_main, NULL), 0);
 	cr_assert_eq(r[0] | r[1], 0);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[2], 1);
@@ -1562,11 +1526,11 @@ static int sem_acquire(void *arg, void **res)
 static int semaphore_acquire_cancel_main(void *arg, void **res)
 {
 	weft_semaphore_acquire(sem);
-	t[0] = spawn(sem_acquire, NULL);
+	t[0] = tu_spawn(sem_acquire, NULL);
 	weft_call_soon(cancel_cb, t[0], NULL);
 	r[0] = weft_await(t[0], NULL);
 	r[1] = weft_semaphore_destroy(sem);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -1574,7 +1538,7 @@ Test(semaphore, acquire_cancel, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_semaphore_create(&sem, 1), 0);
-	cr_assert_eq(run1(semaphore_acquire_cancel_main), 0);
+	cr_assert_eq(tu_run_paused(semaphore_acquire_cancel_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 0, "no waiter left");
 }
@@ -1583,21 +1547,21 @@ Test(semaphore, acquire_cancel, .timeout = TEST_TIMEOUT)
 static int semaphore_cancel_before_awoken_main(void *arg, void **res)
 {
 	for (int i = 0; i < 4; i++)
-		t[i] = spawn(sem_acquire, NULL);
-	yield();
+		t[i] = tu_spawn(sem_acquire, NULL);
+	tu_yield();
 	weft_cancel(t[0], NULL);
 	weft_cancel(t[1], NULL);
 	weft_semaphore_release(sem);
-	yield();
-	yield();
+	tu_yield();
+	tu_yield();
 	b[0] = weft_future_done(t[2]);
 	b[1] = weft_future_done(t[3]);
-	r[0] = outcome(t[0]);
-	r[1] = outcome(t[1]);
+	r[0] = tu_outcome(t[0]);
+	r[1] = tu_outcome(t[1]);
 	weft_cancel(t[2], NULL);
 	weft_cancel(t[3], NULL);
-	yield();
-	reap(4);
+	tu_yield();
+	tu_reap(t, 4);
 	return 0;
 }
 
@@ -1605,7 +1569,7 @@ Test(semaphore, acquire_cancel_before_awoken, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_semaphore_create(&sem, 0), 0);
-	cr_assert_eq(run1(semaphore_cancel_before_awoken_main), 0);
+	cr_assert_eq(tu_run_paused(semaphore_cancel_before_awoken_main, NULL), 0);
 	cr_assert(b[0]);
 	cr_assert_not(b[1]);
 	cr_assert_eq(r[0], -ECANCELED);
@@ -1617,16 +1581,16 @@ Test(semaphore, acquire_cancel_before_awoken, .timeout = TEST_TIMEOUT)
  * from the second. */
 static int semaphore_acquire_hang_main(void *arg, void **res)
 {
-	t[0] = spawn(sem_acquire, NULL);
-	t[1] = spawn(sem_acquire, NULL);
-	yield();
+	t[0] = tu_spawn(sem_acquire, NULL);
+	t[1] = tu_spawn(sem_acquire, NULL);
+	tu_yield();
 	weft_cancel(t[0], NULL);
 	weft_semaphore_release(sem);
-	yield();
-	yield();
+	tu_yield();
+	tu_yield();
 	b[0] = weft_semaphore_locked(sem);
 	b[1] = weft_future_done(t[1]);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -1634,7 +1598,7 @@ Test(semaphore, acquire_hang, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_semaphore_create(&sem, 0), 0);
-	cr_assert_eq(run1(semaphore_acquire_hang_main), 0);
+	cr_assert_eq(tu_run_paused(semaphore_acquire_hang_main, NULL), 0);
 	cr_assert(b[0]);
 	cr_assert(b[1]);
 	cr_assert_eq(weft_semaphore_destroy(sem), 0);
@@ -1661,15 +1625,15 @@ static int sem_c2(void *arg, void **res)
 
 static int semaphore_acquire_no_hang_main(void *arg, void **res)
 {
-	t[0] = spawn(sem_c1, NULL);
-	t[1] = spawn(sem_c2, NULL);
+	t[0] = tu_spawn(sem_c1, NULL);
+	t[1] = tu_spawn(sem_c2, NULL);
 	r[0] = weft_await(t[0], NULL);
 	r[1] = weft_await(t[1], NULL);
 	r[2] = (int)weft_semaphore_value(sem);
-	weft_future *a = spawn(sem_acquire, NULL);
+	weft_future *a = tu_spawn(sem_acquire, NULL);
 	r[3] = weft_wait_for(a, 1.0, NULL);
 	weft_future_unref(a);
-	reap(2);
+	tu_reap(t, 2);
 	return 0;
 }
 
@@ -1677,7 +1641,7 @@ Test(semaphore, cancelled_waiter_does_not_consume_a_permit, .timeout = TEST_TIME
 {
 	reset();
 	cr_assert_eq(weft_semaphore_create(&sem, 1), 0);
-	cr_assert_eq(run1(semaphore_acquire_no_hang_main), 0);
+	cr_assert_eq(tu_run_paused(semaphore_acquire_no_hang_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], -ECANCELED);
 	cr_assert_not(b[10]);
@@ -1704,13 +1668,13 @@ Test(semaphore, bounded_over_release)
 static int semaphore_bounded_main(void *arg, void **res)
 {
 	weft_semaphore_acquire(sem);
-	t[0] = spawn(sem_acquire, NULL);
-	yield();
+	t[0] = tu_spawn(sem_acquire, NULL);
+	tu_yield();
 	r[0] = weft_semaphore_release(sem); /* to t[0] */
 	r[1] = weft_await(t[0], NULL);
 	r[2] = weft_semaphore_release(sem); /* t[0]'s */
 	r[3] = weft_semaphore_release(sem); /* one too many */
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -1718,7 +1682,7 @@ Test(semaphore, bounded_release_to_a_waiter, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_semaphore_create_bounded(&sem, 1), 0);
-	cr_assert_eq(run1(semaphore_bounded_main), 0);
+	cr_assert_eq(tu_run_paused(semaphore_bounded_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(r[2], 0);
@@ -1740,7 +1704,7 @@ Test(semaphore, release_no_waiters, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_semaphore_create(&sem, 1), 0);
-	cr_assert_eq(run1(semaphore_release_no_waiters_main), 0);
+	cr_assert_eq(tu_run_paused(semaphore_release_no_waiters_main, NULL), 0);
 	cr_assert(b[0]);
 	cr_assert_not(b[1]);
 	cr_assert_eq(weft_semaphore_destroy(sem), 0);
@@ -1767,8 +1731,8 @@ static int sem_fifo_coro(void *arg, void **res)
 static int semaphore_fifo_order_main(void *arg, void **res)
 {
 	for (int i = 0; i < 3; i++)
-		t[i] = spawn(sem_fifo_coro, V(i));
-	reap(3);
+		t[i] = tu_spawn(sem_fifo_coro, V(i));
+	tu_reap(t, 3);
 	return 0;
 }
 
@@ -1776,7 +1740,7 @@ Test(semaphore, acquire_fifo_order, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_semaphore_create(&sem, 1), 0);
-	cr_assert_eq(run1(semaphore_fifo_order_main), 0);
+	cr_assert_eq(tu_run_paused(semaphore_fifo_order_main, NULL), 0);
 	tu_assert_log(&lg, "c1_1 c2_1 c3_1 c1_2 c2_2 c3_2");
 	cr_assert_eq(weft_semaphore_destroy(sem), 0);
 }
@@ -1813,13 +1777,13 @@ static int sem_fifo2_c3(void *arg, void **res)
 
 static int semaphore_fifo_order_2_main(void *arg, void **res)
 {
-	t[0] = spawn(sem_fifo2_c1, NULL);
-	t[1] = spawn(sem_fifo2_c2, NULL);
-	t[2] = spawn(sem_fifo2_c3, NULL);
-	yield();
+	t[0] = tu_spawn(sem_fifo2_c1, NULL);
+	t[1] = tu_spawn(sem_fifo2_c2, NULL);
+	t[2] = tu_spawn(sem_fifo2_c3, NULL);
+	tu_yield();
 	weft_semaphore_release(sem);
 	weft_semaphore_release(sem);
-	reap(3);
+	tu_reap(t, 3);
 	return 0;
 }
 
@@ -1827,7 +1791,7 @@ Test(semaphore, acquire_fifo_order_2, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_semaphore_create(&sem, 1), 0);
-	cr_assert_eq(run1(semaphore_fifo_order_2_main), 0);
+	cr_assert_eq(tu_run_paused(semaphore_fifo_order_2_main, NULL), 0);
 	tu_assert_log(&lg, "1 2 4 3");
 	cr_assert_eq(weft_semaphore_destroy(sem), 0);
 }
@@ -1835,15 +1799,15 @@ Test(semaphore, acquire_fifo_order_2, .timeout = TEST_TIMEOUT)
 /* test_acquire_fifo_order_3: cancelled waiters are skipped. */
 static int semaphore_fifo_order_3_main(void *arg, void **res)
 {
-	t[0] = spawn(sem_append, "1");
-	t[1] = spawn(sem_append, "2");
-	t[2] = spawn(sem_append, "3");
-	yield();
+	t[0] = tu_spawn(sem_append, "1");
+	t[1] = tu_spawn(sem_append, "2");
+	t[2] = tu_spawn(sem_append, "3");
+	tu_yield();
 	weft_cancel(t[0], NULL);
-	yield();
+	tu_yield();
 	weft_semaphore_release(sem);
 	weft_semaphore_release(sem);
-	reap(3);
+	tu_reap(t, 3);
 	return 0;
 }
 
@@ -1851,7 +1815,7 @@ Test(semaphore, acquire_fifo_order_3, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_semaphore_create(&sem, 0), 0);
-	cr_assert_eq(run1(semaphore_fifo_order_3_main), 0);
+	cr_assert_eq(tu_run_paused(semaphore_fifo_order_3_main, NULL), 0);
 	tu_assert_log(&lg, "2 3");
 	cr_assert_eq(weft_semaphore_destroy(sem), 0);
 }
@@ -1870,7 +1834,7 @@ static int sem_fifo4_c1(void *arg, void **res)
 	r[10] = (int)weft_semaphore_value(sem);
 	weft_semaphore_acquire(sem);
 	r[11] = (int)weft_semaphore_value(sem);
-	t[3] = spawn(sem_fifo4_c4, NULL);
+	t[3] = tu_spawn(sem_fifo4_c4, NULL);
 	tu_log_add(&lg, "1");
 	return 0;
 }
@@ -1897,12 +1861,12 @@ static int sem_fifo4_c3(void *arg, void **res)
 
 static int semaphore_fifo_order_4_main(void *arg, void **res)
 {
-	t[0] = spawn(sem_fifo4_c1, NULL);
-	t[1] = spawn(sem_fifo4_c2, NULL);
-	t[2] = spawn(sem_fifo4_c3, NULL);
-	yield();
-	yield();
-	reap(4);
+	t[0] = tu_spawn(sem_fifo4_c1, NULL);
+	t[1] = tu_spawn(sem_fifo4_c2, NULL);
+	t[2] = tu_spawn(sem_fifo4_c3, NULL);
+	tu_yield();
+	tu_yield();
+	tu_reap(t, 4);
 	return 0;
 }
 
@@ -1910,7 +1874,7 @@ Test(semaphore, acquire_fifo_order_4, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_semaphore_create(&sem, 0), 0);
-	cr_assert_eq(run1(semaphore_fifo_order_4_main), 0);
+	cr_assert_eq(tu_run_paused(semaphore_fifo_order_4_main, NULL), 0);
 	cr_assert_eq(r[10], 0);
 	cr_assert_eq(r[12], 2);
 	cr_assert_not(b[12], "weft: two permits are free");
@@ -1958,7 +1922,7 @@ static int semaphore_workers_main(void *arg, void **res)
 {
 	weft_future *fs[8];
 	for (int i = 0; i < 8; i++)
-		fs[i] = spawn(sem_hold, NULL);
+		fs[i] = tu_spawn(sem_hold, NULL);
 	r[0] = 0;
 	for (int i = 0; i < 8; i++) {
 		if (weft_await(fs[i], NULL))
@@ -2008,7 +1972,7 @@ static void gather_tasks(int n, weft_task_fn fn)
 {
 	weft_future *fs[16];
 	for (int i = 0; i < n; i++)
-		fs[i] = spawn(fn, V(i));
+		fs[i] = tu_spawn(fn, V(i));
 	r[0] = 0;
 	for (int i = 0; i < n; i++) {
 		if (weft_await(fs[i], NULL))
@@ -2069,7 +2033,7 @@ Test(barrier, indices_are_distinct, .timeout = TEST_TIMEOUT)
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, 3), 0);
-	cr_assert_eq(run1(barrier_context_manager_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_context_manager_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	assert_indices(3);
 	cr_assert_eq(weft_barrier_n_waiting(bar), 0);
@@ -2081,10 +2045,10 @@ Test(barrier, indices_are_distinct, .timeout = TEST_TIMEOUT)
 static int barrier_arrival_order_main(void *arg, void **res)
 {
 	for (int i = 0; i < 3; i++) {
-		t[i] = spawn(bar_wait, NULL);
-		yield();
+		t[i] = tu_spawn(bar_wait, NULL);
+		tu_yield();
 	}
-	reap(3);
+	tu_reap(t, 3);
 	return 0;
 }
 
@@ -2093,7 +2057,7 @@ Test(barrier, indices_in_arrival_order, .timeout = TEST_TIMEOUT)
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, 3), 0);
-	cr_assert_eq(run1(barrier_arrival_order_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_arrival_order_main, NULL), 0);
 	cr_assert_eq(atomic_load(&nidx), 3);
 	cr_assert_eq(idxs[0], 2, "the last passes first");
 	cr_assert_eq(idxs[1], 0);
@@ -2117,7 +2081,7 @@ Test(barrier, filling_one_task_twice, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_barrier_create(&bar, 1), 0);
-	cr_assert_eq(run1(barrier_one_task_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_one_task_main, NULL), 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(r[2], 0);
 	cr_assert_eq(z[0], 0);
@@ -2130,15 +2094,15 @@ Test(barrier, filling_one_task_twice, .timeout = TEST_TIMEOUT)
 /* test_filling_task_by_task */
 static int barrier_task_by_task_main(void *arg, void **res)
 {
-	t[0] = spawn(bar_wait, NULL);
-	yield();
+	t[0] = tu_spawn(bar_wait, NULL);
+	tu_yield();
 	z[0] = weft_barrier_n_waiting(bar);
-	t[1] = spawn(bar_wait, NULL);
-	yield();
+	t[1] = tu_spawn(bar_wait, NULL);
+	tu_yield();
 	z[1] = weft_barrier_n_waiting(bar);
-	t[2] = spawn(bar_wait, NULL);
-	yield();
-	reap(3);
+	t[2] = tu_spawn(bar_wait, NULL);
+	tu_yield();
+	tu_reap(t, 3);
 	z[2] = weft_barrier_n_waiting(bar);
 	return 0;
 }
@@ -2148,7 +2112,7 @@ Test(barrier, filling_task_by_task, .timeout = TEST_TIMEOUT)
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, 3), 0);
-	cr_assert_eq(run1(barrier_task_by_task_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_task_by_task_main, NULL), 0);
 	cr_assert_eq(z[0], 1);
 	cr_assert_eq(z[1], 2);
 	cr_assert_eq(z[2], 0);
@@ -2183,7 +2147,7 @@ Test(barrier, filling_tasks_wait_twice, .timeout = TEST_TIMEOUT)
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(run1(barrier_wait_twice_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_wait_twice_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(atomic_load(&results1), N);
 	cr_assert_eq(atomic_load(&results2), N);
@@ -2221,7 +2185,7 @@ Test(barrier, blocking_tasks_while_draining, .timeout = TEST_TIMEOUT)
 	reset();
 	cr_assert_eq(weft_barrier_create(&bar, N), 0);
 	cr_assert_eq(weft_barrier_create(&bar2, N - 2), 0);
-	cr_assert_eq(run1(barrier_blocking_while_draining_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_blocking_while_draining_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(weft_barrier_destroy(bar), 0);
 	cr_assert_eq(weft_barrier_destroy(bar2), 0);
@@ -2242,21 +2206,21 @@ static int bar_coro(void *arg, void **res)
 
 static int barrier_cancel_one_main(void *arg, void **res)
 {
-	t[0] = spawn(bar_coro, NULL);
-	yield();
+	t[0] = tu_spawn(bar_coro, NULL);
+	tu_yield();
 	z[0] = weft_barrier_n_waiting(bar);
-	t[1] = spawn(bar_coro, NULL);
-	yield();
+	t[1] = tu_spawn(bar_coro, NULL);
+	tu_yield();
 	z[1] = weft_barrier_n_waiting(bar);
 	weft_cancel(t[0], NULL);
 	z[2] = weft_barrier_n_waiting(bar); /* it left at once */
 	r[1] = weft_await(t[0], NULL);
 	b[0] = weft_future_cancelled(t[0]);
-	t[2] = spawn(bar_coro, NULL);
-	yield();
+	t[2] = tu_spawn(bar_coro, NULL);
+	tu_yield();
 	z[3] = weft_barrier_n_waiting(bar);
-	t[3] = spawn(bar_coro, NULL);
-	reap(4);
+	t[3] = tu_spawn(bar_coro, NULL);
+	tu_reap(t, 4);
 	z[4] = weft_barrier_n_waiting(bar);
 	return 0;
 }
@@ -2266,7 +2230,7 @@ Test(barrier, filling_tasks_cancel_one, .timeout = TEST_TIMEOUT)
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, 3), 0);
-	cr_assert_eq(run1(barrier_cancel_one_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_cancel_one_main, NULL), 0);
 	cr_assert_eq(z[0], 1);
 	cr_assert_eq(z[1], 2);
 	cr_assert_eq(z[2], 1);
@@ -2285,15 +2249,15 @@ Test(barrier, filling_tasks_cancel_one, .timeout = TEST_TIMEOUT)
  * the others pass and the barrier is not broken. */
 static int barrier_released_then_cancelled_main(void *arg, void **res)
 {
-	t[0] = spawn(bar_coro, NULL);
-	t[1] = spawn(bar_coro, NULL);
-	yield();
+	t[0] = tu_spawn(bar_coro, NULL);
+	t[1] = tu_spawn(bar_coro, NULL);
+	tu_yield();
 	size_t i;
 	r[1] = weft_barrier_wait(bar, &i); /* releases t[0], t[1] */
 	b[0] = weft_cancel(t[0], NULL);
 	r[2] = weft_await(t[0], NULL);
 	r[3] = weft_await(t[1], NULL);
-	reap(2);
+	tu_reap(t, 2);
 	b[1] = weft_barrier_broken(bar);
 	return 0;
 }
@@ -2303,7 +2267,7 @@ Test(barrier, released_then_cancelled, .timeout = TEST_TIMEOUT)
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, 3), 0);
-	cr_assert_eq(run1(barrier_released_then_cancelled_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_released_then_cancelled_main, NULL), 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[2], -ECANCELED);
@@ -2323,7 +2287,7 @@ Test(barrier, reset_barrier, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_barrier_create(&bar, 1), 0);
-	cr_assert_eq(run1(barrier_reset_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_reset_main, NULL), 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(weft_barrier_n_waiting(bar), 0);
 	cr_assert_not(weft_barrier_broken(bar));
@@ -2348,10 +2312,10 @@ static int bar_resetter(void *arg, void **res)
 static int barrier_reset_while_waiting_main(void *arg, void **res)
 {
 	for (int i = 0; i < N - 1; i++)
-		t[i] = spawn(bar_expect_broken, NULL);
-	yield();
-	weft_future *rs = spawn(bar_resetter, NULL);
-	reap(N - 1);
+		t[i] = tu_spawn(bar_expect_broken, NULL);
+	tu_yield();
+	weft_future *rs = tu_spawn(bar_resetter, NULL);
+	tu_reap(t, N - 1);
 	weft_await(rs, NULL);
 	weft_future_unref(rs);
 	/* usable again: one full round */
@@ -2364,7 +2328,7 @@ Test(barrier, reset_while_tasks_waiting, .timeout = TEST_TIMEOUT)
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(run1(barrier_reset_while_waiting_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_reset_while_waiting_main, NULL), 0);
 	cr_assert_eq(atomic_load(&results1), N - 1);
 	cr_assert_eq(r[0], 0);
 	assert_indices(N);
@@ -2398,7 +2362,7 @@ Test(barrier, reset_when_tasks_half_draining, .timeout = TEST_TIMEOUT)
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(run1(barrier_half_draining_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_half_draining_main, NULL), 0);
 	cr_assert_eq(atomic_load(&results1), N / 2);
 	cr_assert_eq(weft_barrier_n_waiting(bar), 0);
 	cr_assert_not(weft_barrier_broken(bar));
@@ -2434,7 +2398,7 @@ Test(barrier, reset_when_tasks_half_draining_half_blocking, .timeout = TEST_TIME
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(run1(barrier_half_blocking_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_half_blocking_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(atomic_load(&results1), N / 2);
 	cr_assert_eq(atomic_load(&results2), 0);
@@ -2466,11 +2430,11 @@ static int bar_coro2(void *arg, void **res)
 static int barrier_reset_waiting_again_main(void *arg, void **res)
 {
 	for (int i = 0; i < N - 1; i++)
-		t[i] = spawn(bar_coro1, NULL);
-	weft_future *rs = spawn(bar_resetter, NULL);
-	yield();
-	weft_future *c2 = spawn(bar_coro2, NULL);
-	reap(N - 1);
+		t[i] = tu_spawn(bar_coro1, NULL);
+	weft_future *rs = tu_spawn(bar_resetter, NULL);
+	tu_yield();
+	weft_future *c2 = tu_spawn(bar_coro2, NULL);
+	tu_reap(t, N - 1);
 	r[1] = weft_await(c2, NULL);
 	weft_await(rs, NULL);
 	weft_future_unref(rs);
@@ -2483,7 +2447,7 @@ Test(barrier, reset_while_tasks_waiting_and_waiting_again, .timeout = TEST_TIMEO
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(run1(barrier_reset_waiting_again_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_reset_waiting_again_main, NULL), 0);
 	cr_assert_not(weft_barrier_broken(bar));
 	cr_assert_eq(atomic_load(&results1), N - 1);
 	cr_assert_eq(atomic_load(&results2), N);
@@ -2521,7 +2485,7 @@ Test(barrier, reset_while_tasks_draining, .timeout = TEST_TIMEOUT)
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(run1(barrier_reset_draining_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_reset_draining_main, NULL), 0);
 	cr_assert_not(weft_barrier_broken(bar));
 	cr_assert_eq(atomic_load(&results1), N - 1);
 	cr_assert_eq(atomic_load(&results2), 0);
@@ -2546,7 +2510,7 @@ Test(barrier, abort_barrier, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_barrier_create(&bar, 1), 0);
-	cr_assert_eq(run1(barrier_abort_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_abort_main, NULL), 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(r[2], -ENOTRECOVERABLE);
 	cr_assert(b[0]);
@@ -2585,7 +2549,7 @@ Test(barrier, abort_when_tasks_half_draining_half_blocking, .timeout = TEST_TIME
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(run1(barrier_abort_half_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_abort_half_main, NULL), 0);
 	cr_assert(weft_barrier_broken(bar));
 	cr_assert_eq(atomic_load(&results1), N / 2);
 	cr_assert_eq(atomic_load(&results2), N - N / 2 - 1);
@@ -2619,7 +2583,7 @@ Test(barrier, abort_when_exception, .timeout = TEST_TIMEOUT)
 	reset();
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(run1(barrier_abort_exc_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_abort_exc_main, NULL), 0);
 	cr_assert(weft_barrier_broken(bar));
 	cr_assert_eq(atomic_load(&results1), 0);
 	cr_assert_eq(atomic_load(&results2), N - 1);
@@ -2665,7 +2629,7 @@ Test(barrier, abort_when_exception_then_resetting, .timeout = TEST_TIMEOUT)
 	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_create(&bar, N), 0);
 	cr_assert_eq(weft_barrier_create(&bar2, N), 0);
-	cr_assert_eq(run1(barrier_abort_then_reset_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_abort_then_reset_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_not(weft_barrier_broken(bar));
 	cr_assert_eq(atomic_load(&results1), 0);
@@ -2687,11 +2651,11 @@ static int bar_timed(void *arg, void **res)
 
 static int barrier_timeout_main(void *arg, void **res)
 {
-	t[0] = spawn(bar_timed, NULL);
+	t[0] = tu_spawn(bar_timed, NULL);
 	r[1] = weft_await(t[0], NULL);
 	z[0] = weft_barrier_n_waiting(bar);
 	b[0] = weft_barrier_broken(bar);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -2699,7 +2663,7 @@ Test(barrier, timeout_leaves_it_intact, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	cr_assert_eq(weft_barrier_create(&bar, 2), 0);
-	cr_assert_eq(run1(barrier_timeout_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_timeout_main, NULL), 0);
 	cr_assert_eq(r[1], -ETIMEDOUT);
 	cr_assert_eq(z[0], 0);
 	cr_assert_not(b[0]);
@@ -2709,11 +2673,11 @@ Test(barrier, timeout_leaves_it_intact, .timeout = TEST_TIMEOUT)
 /* Misuse, and -EBUSY while a party waits. */
 static int barrier_busy_main(void *arg, void **res)
 {
-	t[0] = spawn(bar_expect_broken, NULL);
-	yield();
+	t[0] = tu_spawn(bar_expect_broken, NULL);
+	tu_yield();
 	r[1] = weft_barrier_destroy(bar);
 	weft_barrier_abort(bar);
-	reap(1);
+	tu_reap(t, 1);
 	return 0;
 }
 
@@ -2730,7 +2694,7 @@ Test(barrier, misuse)
 	cr_assert_not(weft_barrier_broken(NULL));
 	cr_assert_eq(weft_barrier_create(&bar, 2), 0);
 	cr_assert_eq(weft_barrier_wait(bar, NULL), -EPERM, "outside a task");
-	cr_assert_eq(run1(barrier_busy_main), 0);
+	cr_assert_eq(tu_run_paused(barrier_busy_main, NULL), 0);
 	cr_assert_eq(r[1], -EBUSY);
 	cr_assert_eq(atomic_load(&results1), 1);
 	cr_assert_eq(weft_barrier_destroy(bar), 0);
@@ -2812,8 +2776,8 @@ static int shutdown_all_main(void *arg, void **res)
 {
 	weft_task_fn fns[] = {sd_event, sd_condition, sd_semaphore, sd_barrier};
 	for (int i = 0; i < 4; i++)
-		weft_future_unref(spawn(fns[i], NULL));
-	yield();
+		weft_future_unref(tu_spawn(fns[i], NULL));
+	tu_yield();
 	return 0; /* the runtime's shutdown cancels them */
 }
 
@@ -2824,7 +2788,7 @@ Test(shutdown, cancels_tasks_waiting_on_every_primitive, .timeout = TEST_TIMEOUT
 	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
 	cr_assert_eq(weft_semaphore_create(&sem, 0), 0);
 	cr_assert_eq(weft_barrier_create(&bar, 2), 0);
-	cr_assert_eq(run1(shutdown_all_main), 0);
+	cr_assert_eq(tu_run_paused(shutdown_all_main, NULL), 0);
 	cr_assert_eq(r[20], -ECANCELED);
 	cr_assert_eq(r[21], -ECANCELED);
 	cr_assert(b[21], "the condition's lock was re-acquired");

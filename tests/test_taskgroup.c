@@ -33,13 +33,6 @@ static void reset(void)
 	atomic_store(&lg.n, 0);
 }
 
-static int run_paused(weft_task_fn fn)
-{
-	weft_config cfg = tu_config(1);
-	cfg.paused_clock = true;
-	return tu_run(fn, NULL, &cfg, NULL);
-}
-
 static int cancelling(void)
 {
 	return weft_task_cancelling(weft_current_task());
@@ -102,7 +95,7 @@ static int basic_main(void *arg, void **res)
 Test(taskgroup, waits_for_members, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(basic_main), 0);
+	cr_assert_eq(tu_run_paused(basic_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert(b[0]);
@@ -144,7 +137,7 @@ static int sibling_main(void *arg, void **res)
 Test(taskgroup, members_may_add_siblings_during_exit, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(sibling_main), 0);
+	cr_assert_eq(tu_run_paused(sibling_main, NULL), 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 40, "waited for the sibling too");
@@ -179,7 +172,7 @@ static int failing_main(void *arg, void **res)
 Test(taskgroup, failure_cancels_siblings_and_body, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(failing_main), 0);
+	cr_assert_eq(tu_run_paused(failing_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(n[0], 1, "the group cancelled the body");
 	cr_assert_eq(r[1], WEFT_EGROUP);
@@ -214,7 +207,7 @@ static int fail_in_exit_main(void *arg, void **res)
 Test(taskgroup, failure_while_exit_waits, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(fail_in_exit_main), 0);
+	cr_assert_eq(tu_run_paused(fail_in_exit_main, NULL), 0);
 	cr_assert_eq(r[0], WEFT_EGROUP);
 	cr_assert_eq(n[0], 0);
 	cr_assert_eq(nerr, 1);
@@ -254,9 +247,7 @@ static int outside_main(void *arg, void **res)
 
 static int run_outside(uintptr_t in_body)
 {
-	weft_config cfg = tu_config(1);
-	cfg.paused_clock = true;
-	return tu_run(outside_main, V(in_body), &cfg, NULL);
+	return tu_run_paused(outside_main, V(in_body));
 }
 
 Test(taskgroup, outside_cancel_in_body, .timeout = TEST_TIMEOUT)
@@ -309,7 +300,7 @@ static int body_fail_main(void *arg, void **res)
 Test(taskgroup, body_failure_joins_the_group, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(body_fail_main), 0);
+	cr_assert_eq(tu_run_paused(body_fail_main, NULL), 0);
 	cr_assert_eq(r[0], WEFT_EGROUP);
 	cr_assert_eq(nerr, 2);
 	cr_assert_eq(codes[0], -EIO);
@@ -354,7 +345,7 @@ static int refuse_main(void *arg, void **res)
 Test(taskgroup, create_task_refused_when_shutting_down_or_finished, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(refuse_main), 0);
+	cr_assert_eq(tu_run_paused(refuse_main, NULL), 0);
 	cr_assert_eq(r[0], -EPERM);
 	cr_assert_eq(r[1], WEFT_EGROUP);
 	cr_assert_eq(r[2], -EPERM);
@@ -399,7 +390,7 @@ static int rearm_main(void *arg, void **res)
 Test(taskgroup, outside_cancel_rearmed_when_failures_win, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(rearm_main), 0);
+	cr_assert_eq(tu_run_paused(rearm_main, NULL), 0);
 	cr_assert_eq(r[0], WEFT_EGROUP);
 	cr_assert_eq(nerr, 1);
 	cr_assert_eq(codes[0], -EIO);
@@ -435,7 +426,7 @@ static int nested_main(void *arg, void **res)
 Test(taskgroup, nested_groups, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(nested_main), 0);
+	cr_assert_eq(tu_run_paused(nested_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], WEFT_EGROUP);
 	cr_assert_eq(n[0], 0);
@@ -465,7 +456,7 @@ static int tmo_main(void *arg, void **res)
 Test(taskgroup, inside_a_timeout, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(tmo_main), 0);
+	cr_assert_eq(tu_run_paused(tmo_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], -ETIMEDOUT);
 	cr_assert(b[0]);
@@ -509,7 +500,7 @@ Test(taskgroup, misuse, .timeout = TEST_TIMEOUT)
 	weft_taskgroup *tg = (weft_taskgroup *)1;
 	cr_assert_eq(weft_taskgroup_enter(&tg), -EPERM, "no parent task");
 	cr_assert_null(tg);
-	cr_assert_eq(run_paused(misuse_main), 0);
+	cr_assert_eq(tu_run_paused(misuse_main, NULL), 0);
 	cr_assert_eq(r[0], -EINVAL);
 	cr_assert_eq(r[1], -EPERM, "only the parent exits");
 	cr_assert_eq(r[2], -EBUSY, "not exited yet");

@@ -8,18 +8,9 @@
 
 #include <weft.h>
 
-#define TIMEOUT (20 * WEFT_TEST_SLOW)
+#include "test_util.h"
 
-static int run(unsigned workers, weft_task_fn fn, void *arg)
-{
-	weft_config cfg;
-	weft_config_init(&cfg);
-	cfg.workers = workers;
-	int rc = weft_run(fn, arg, &cfg, NULL);
-	if (rc == WEFT_ENOURING)
-		cr_skip_test("io_uring is not available here");
-	return rc;
-}
+#define TIMEOUT (20 * WEFT_TEST_SLOW)
 
 Test(time, clock_is_monotonic_seconds)
 {
@@ -65,7 +56,7 @@ static int three_sleepers(void *arg, void **res)
 
 Test(time, sleeps_last_at_least_their_duration_and_wake_in_deadline_order, .timeout = TIMEOUT)
 {
-	cr_assert_eq(run(1, three_sleepers, NULL), 0);
+	cr_assert_eq(tu_run_n(1, three_sleepers, NULL, NULL), 0);
 	static const double d[3] = {0.03, 0.01, 0.02};
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(sleep_rc[i], 0);
@@ -79,7 +70,7 @@ Test(time, sleeps_last_at_least_their_duration_and_wake_in_deadline_order, .time
 Test(time, sleeps_work_on_several_workers, .timeout = TIMEOUT)
 {
 	atomic_store(&order_n, 0);
-	cr_assert_eq(run(4, three_sleepers, NULL), 0);
+	cr_assert_eq(tu_run_n(4, three_sleepers, NULL, NULL), 0);
 	static const double d[3] = {0.03, 0.01, 0.02};
 	for (int i = 0; i < 3; i++)
 		cr_assert_geq(slept[i], d[i]);
@@ -110,7 +101,7 @@ static int cancel_sleeper(void *arg, void **res)
 
 Test(time, cancelled_sleep_returns_ecanceled_promptly, .timeout = TIMEOUT)
 {
-	cr_assert_eq(run(1, cancel_sleeper, NULL), 0);
+	cr_assert_eq(tu_run_n(1, cancel_sleeper, NULL, NULL), 0);
 	cr_assert_eq(cancelled_rc, -ECANCELED);
 	cr_assert_lt(cancelled_after, 60.0);
 }
@@ -138,7 +129,7 @@ static int foreign_cancel_main(void *arg, void **res)
 
 Test(time, sleep_cancelled_from_another_thread_wakes, .timeout = TIMEOUT)
 {
-	cr_assert_eq(run(2, foreign_cancel_main, NULL), 0);
+	cr_assert_eq(tu_run_n(2, foreign_cancel_main, NULL, NULL), 0);
 	cr_assert_eq(cancelled_rc, -ECANCELED);
 }
 
@@ -154,7 +145,7 @@ static int leave_sleeper(void *arg, void **res)
 Test(time, shutdown_cancels_sleeping_tasks, .timeout = TIMEOUT)
 {
 	double t0 = weft_time();
-	cr_assert_eq(run(1, leave_sleeper, NULL), 0);
+	cr_assert_eq(tu_run_n(1, leave_sleeper, NULL, NULL), 0);
 	cr_assert_lt(weft_time() - t0, 60.0);
 	cr_assert_eq(cancelled_rc, -ECANCELED);
 }
@@ -179,22 +170,10 @@ static int many_sleeps(void *arg, void **res)
 
 Test(time, twenty_thousand_concurrent_sleeps, .timeout = 60 * WEFT_TEST_SLOW)
 {
-	cr_assert_eq(run(2, many_sleeps, NULL), 0);
+	cr_assert_eq(tu_run_n(2, many_sleeps, NULL, NULL), 0);
 }
 
 /* --- the paused clock (tokio's start_paused) --------------------------- */
-
-static int run_paused(weft_task_fn fn)
-{
-	weft_config cfg;
-	weft_config_init(&cfg);
-	cfg.workers = 1;
-	cfg.paused_clock = true;
-	int rc = weft_run(fn, NULL, &cfg, NULL);
-	if (rc == WEFT_ENOURING)
-		cr_skip_test("io_uring is not available here");
-	return rc;
-}
 
 Test(time, paused_clock_needs_exactly_one_worker)
 {
@@ -235,7 +214,7 @@ Test(time, paused_clock_jumps_to_each_deadline_exactly, .timeout = TIMEOUT)
 {
 	atomic_store(&order_n, 0);
 	double wall0 = weft_time();
-	cr_assert_eq(run_paused(paused_sleeps_main), 0);
+	cr_assert_eq(tu_run_paused(paused_sleeps_main, NULL), 0);
 	cr_assert_lt(weft_time() - wall0, 2.0, "hours of virtual time took real time");
 	cr_assert_eq(order[0], 1);
 	cr_assert_eq(order[1], 0);
@@ -267,7 +246,7 @@ static int advance_main(void *arg, void **res)
 
 Test(time, clock_advance_fires_due_timers, .timeout = TIMEOUT)
 {
-	cr_assert_eq(run_paused(advance_main), 0);
+	cr_assert_eq(tu_run_paused(advance_main, NULL), 0);
 	advance_trace[advance_n] = 0;
 	/* 'b' (due at +20) never fires: once no task is left nothing waits
 	 * for time, and shutdown discards it */

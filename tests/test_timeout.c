@@ -24,13 +24,6 @@ static void reset(void)
 	memset(d, 0, sizeof(d));
 }
 
-static int run_paused(weft_task_fn fn)
-{
-	weft_config cfg = tu_config(1);
-	cfg.paused_clock = true;
-	return tu_run(fn, NULL, &cfg, NULL);
-}
-
 static int cancelling(void)
 {
 	return weft_task_cancelling(weft_current_task());
@@ -57,7 +50,7 @@ static int basic_main(void *arg, void **res)
 Test(timeout, expiry_gives_etimedout, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(basic_main), 0);
+	cr_assert_eq(tu_run_paused(basic_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_float_eq(d[0], 0.01, 1e-6);
 	cr_assert_eq(r[1], -ECANCELED);
@@ -85,7 +78,7 @@ static int at_main(void *arg, void **res)
 Test(timeout, timeout_at_basic, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(at_main), 0);
+	cr_assert_eq(tu_run_paused(at_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[1], -ETIMEDOUT);
@@ -107,7 +100,7 @@ static int not_called_main(void *arg, void **res)
 Test(timeout, not_expired, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(not_called_main), 0);
+	cr_assert_eq(tu_run_paused(not_called_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 5, "body_rc passes through");
 	cr_assert_not(b[0]);
@@ -132,7 +125,7 @@ static int disabled_main(void *arg, void **res)
 Test(timeout, forever_never_expires, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(disabled_main), 0);
+	cr_assert_eq(tu_run_paused(disabled_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[1], 0);
@@ -156,7 +149,7 @@ static int zero_main(void *arg, void **res)
 Test(timeout, zero_and_past_deadlines, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(zero_main), 0);
+	cr_assert_eq(tu_run_paused(zero_main, NULL), 0);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert_eq(r[1], -ECANCELED);
 	cr_assert_eq(r[2], -ETIMEDOUT);
@@ -180,7 +173,7 @@ static int foreign_exc_main(void *arg, void **res)
 Test(timeout, body_failure_passes_through, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(foreign_exc_main), 0);
+	cr_assert_eq(tu_run_paused(foreign_exc_main, NULL), 0);
 	cr_assert_eq(r[0], -EIO);
 	cr_assert_eq(r[1], -EPIPE);
 	cr_assert(b[0]);
@@ -212,7 +205,7 @@ static int foreign_cancel_main(void *arg, void **res)
 Test(timeout, outside_cancel_is_not_a_timeout, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(foreign_cancel_main), 0);
+	cr_assert_eq(tu_run_paused(foreign_cancel_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], -ECANCELED);
 	cr_assert_not(b[0]);
@@ -257,7 +250,7 @@ static int both_main(void *arg, void **res)
 Test(timeout, expiry_with_an_outside_cancel_stays_a_cancel, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(both_main), 0);
+	cr_assert_eq(tu_run_paused(both_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], -ECANCELED);
 	cr_assert_eq(n[0], 1);
@@ -283,7 +276,7 @@ static int nested_outer_main(void *arg, void **res)
 Test(timeout, nested_outer_expires, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(nested_outer_main), 0);
+	cr_assert_eq(tu_run_paused(nested_outer_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], -ECANCELED);
 	cr_assert_eq(r[2], -ETIMEDOUT);
@@ -310,7 +303,7 @@ static int nested_inner_main(void *arg, void **res)
 Test(timeout, nested_inner_expires, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(nested_inner_main), 0);
+	cr_assert_eq(tu_run_paused(nested_inner_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], -ETIMEDOUT);
 	cr_assert_eq(r[2], 0);
@@ -341,7 +334,7 @@ static int nested_both_main(void *arg, void **res)
 Test(timeout, nested_both_expire, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(nested_both_main), 0);
+	cr_assert_eq(tu_run_paused(nested_both_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(n[0], 2);
 	cr_assert_eq(r[1], -ECANCELED);
@@ -377,7 +370,7 @@ static int reschedule_main(void *arg, void **res)
 Test(timeout, reschedule, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(reschedule_main), 0);
+	cr_assert_eq(tu_run_paused(reschedule_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[1], -ECANCELED);
@@ -406,7 +399,7 @@ static int after_cancel_main(void *arg, void **res)
 Test(timeout, after_a_consumed_cancel, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(after_cancel_main), 0);
+	cr_assert_eq(tu_run_paused(after_cancel_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], -ETIMEDOUT);
 	cr_assert_eq(n[0], 1);
@@ -443,7 +436,7 @@ static int withdrawn_main(void *arg, void **res)
 Test(timeout, undelivered_cancel_is_withdrawn, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(withdrawn_main), 0);
+	cr_assert_eq(tu_run_paused(withdrawn_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert(b[0]);
 	cr_assert_eq(n[0], 1, "the scope did cancel");
@@ -482,7 +475,7 @@ Test(timeout, misuse, .timeout = TEST_TIMEOUT)
 	cr_assert_eq(weft_timeout_enter(&cm, 1), -EPERM, "outside a task");
 	cr_assert_eq(weft_timeout_exit(&cm, 0), -EPERM);
 	cr_assert_not(weft_timeout_expired(NULL));
-	cr_assert_eq(run_paused(misuse_main), 0);
+	cr_assert_eq(tu_run_paused(misuse_main, NULL), 0);
 	cr_assert_eq(r[0], -EINVAL);
 	cr_assert_eq(r[1], -EINVAL);
 	cr_assert_eq(r[2], 0);

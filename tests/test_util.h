@@ -53,6 +53,44 @@ static inline int tu_run_n(unsigned workers, weft_task_fn fn, void *arg, void **
 	return tu_run(fn, arg, &cfg, res);
 }
 
+/* One worker on a paused clock: asyncio's exact order, instant sleeps. */
+static inline int tu_run_paused(weft_task_fn fn, void *arg)
+{
+	weft_config cfg = tu_config(1);
+	cfg.paused_clock = true;
+	return tu_run(fn, arg, &cfg, NULL);
+}
+
+/* Inside a task: a plain yield (asyncio.sleep(0)). */
+static inline void tu_yield(void)
+{
+	weft_sleep(0);
+}
+
+/* Inside a task: a new unnamed task. */
+static inline weft_future *tu_spawn(weft_task_fn fn, void *arg)
+{
+	return weft_create_task(fn, arg, NULL);
+}
+
+/* Inside a task: awaits and releases t[0..n) (NULL entries skipped). */
+static inline void tu_reap(weft_future **t, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (t[i]) {
+			weft_await(t[i], NULL);
+			weft_future_unref(t[i]);
+			t[i] = NULL;
+		}
+	}
+}
+
+/* The outcome of a finished task (its rc), or 99 if still pending. */
+static inline int tu_outcome(weft_future *f)
+{
+	return weft_future_done(f) ? weft_future_exception(f) : 99;
+}
+
 /* weft_runtime_create, skipping loudly without io_uring, asserting otherwise. */
 static inline weft_runtime *tu_runtime_cfg(const weft_config *cfg)
 {

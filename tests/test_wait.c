@@ -31,13 +31,6 @@ static void reset(void)
 	atomic_store(&lg.n, 0);
 }
 
-static int run_paused(weft_task_fn fn)
-{
-	weft_config cfg = tu_config(1);
-	cfg.paused_clock = true;
-	return tu_run(fn, NULL, &cfg, NULL);
-}
-
 static int pos(weft_future *f)
 {
 	for (int i = 0; i < 8; i++)
@@ -97,7 +90,7 @@ static int all_main(void *arg, void **res)
 Test(wait, all_completed, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(all_main), 0);
+	cr_assert_eq(tu_run_paused(all_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 150);
 	cr_assert_eq(nd, 2);
@@ -123,7 +116,7 @@ static int first_main(void *arg, void **res)
 Test(wait, first_completed, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(first_main), 0);
+	cr_assert_eq(tu_run_paused(first_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(nd, 1);
 	cr_assert_eq(np, 1);
@@ -149,7 +142,7 @@ static int first_exc_main(void *arg, void **res)
 Test(wait, first_exception, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(first_exc_main), 0);
+	cr_assert_eq(tu_run_paused(first_exc_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(nd, 1);
 	cr_assert_eq(np, 1);
@@ -173,7 +166,7 @@ static int first_exc_cancel_main(void *arg, void **res)
 Test(wait, cancelled_is_not_an_exception, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(first_exc_cancel_main), 0);
+	cr_assert_eq(tu_run_paused(first_exc_cancel_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(nd, 2, "it waited for the task too");
 	cr_assert_eq(np, 0);
@@ -192,7 +185,7 @@ static int all_exc_main(void *arg, void **res)
 Test(wait, all_completed_with_a_failure, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(all_exc_main), 0);
+	cr_assert_eq(tu_run_paused(all_exc_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(nd, 2);
 	cr_assert_eq(np, 0);
@@ -216,7 +209,7 @@ static int timeout_main(void *arg, void **res)
 Test(wait, timeout_returns_pending, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(timeout_main), 0);
+	cr_assert_eq(tu_run_paused(timeout_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 110);
 	cr_assert_eq(nd, 1);
@@ -255,7 +248,7 @@ static int zero_main(void *arg, void **res)
 Test(wait, zero_timeout_reports_done_ones, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(zero_main), 0);
+	cr_assert_eq(tu_run_paused(zero_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(idx[0], 0);
 	cr_assert_eq(idx[4], 1);
@@ -295,7 +288,7 @@ static int wait_cancel_main(void *arg, void **res)
 Test(wait, cancelled_waiter_leaves_futures_alone, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(wait_cancel_main), 0);
+	cr_assert_eq(tu_run_paused(wait_cancel_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(nd, 0);
 	cr_assert_eq(np, 0);
@@ -325,7 +318,7 @@ Test(wait, misuse, .timeout = TEST_TIMEOUT)
 	cr_assert_eq(weft_wait(&f, 1, 1, WEFT_ALL_COMPLETED, dn, &nd, pd, &np), -EPERM);
 	cr_assert_eq(nd, 0);
 	weft_future_unref(f);
-	cr_assert_eq(run_paused(wait_misuse_main), 0);
+	cr_assert_eq(tu_run_paused(wait_misuse_main, NULL), 0);
 	for (int i = 0; i < 5; i++)
 		cr_assert_eq(r[i], -EINVAL, "case %d", i);
 }
@@ -372,7 +365,7 @@ static int wf_done_main(void *arg, void **res)
 Test(wait_for, done_future, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(wf_done_main), 0);
+	cr_assert_eq(tu_run_paused(wf_done_main, NULL), 0);
 	for (int i = 0; i < 3; i++) {
 		cr_assert_eq(r[i], 0);
 		cr_assert_eq(v[i], V(7));
@@ -398,7 +391,7 @@ static int wf_timeout_main(void *arg, void **res)
 Test(wait_for, timeout_cancels_and_waits, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(wf_timeout_main), 0);
+	cr_assert_eq(tu_run_paused(wf_timeout_main, NULL), 0);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert_eq(r[1], 100);
 	cr_assert(b[0], "wait_for returns once the inner is really done");
@@ -426,7 +419,7 @@ static int wf_race_main(void *arg, void **res)
 Test(wait_for, done_in_time, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(wf_race_main), 0);
+	cr_assert_eq(tu_run_paused(wf_race_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(v[0], V(1));
 	cr_assert_eq(r[1], 0);
@@ -459,7 +452,7 @@ Test(wait_for, zero_timeout_cancels_pending, .timeout = TEST_TIMEOUT)
 {
 	reset();
 	atomic_store(&started, 0);
-	cr_assert_eq(run_paused(wf_zero_main), 0);
+	cr_assert_eq(tu_run_paused(wf_zero_main, NULL), 0);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert(b[0]);
 	cr_assert_eq(r[1], -ETIMEDOUT);
@@ -497,7 +490,7 @@ static int wf_cleanup_main(void *arg, void **res)
 Test(wait_for, waits_for_the_inner_cleanup, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(wf_cleanup_main), 0);
+	cr_assert_eq(tu_run_paused(wf_cleanup_main, NULL), 0);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert_eq(r[1], 150);
 	cr_assert_eq(r[2], -ETIMEDOUT);
@@ -537,7 +530,7 @@ static int wf_refuse_main(void *arg, void **res)
 Test(wait_for, inner_outcome_during_cancellation_wins, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(wf_refuse_main), 0);
+	cr_assert_eq(tu_run_paused(wf_refuse_main, NULL), 0);
 	cr_assert_eq(r[0], -EIO);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[1], V(42));
@@ -574,7 +567,7 @@ static int wf_outer_cancel_main(void *arg, void **res)
 Test(wait_for, outer_cancel_cancels_inner, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(wf_outer_cancel_main), 0);
+	cr_assert_eq(tu_run_paused(wf_outer_cancel_main, NULL), 0);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert(b[0]);
 	cr_assert_eq(r[1], -ECANCELED, "WEFT_FOREVER");
@@ -616,7 +609,7 @@ static int wf_zero_outer_main(void *arg, void **res)
 Test(wait_for, zero_timeout_outer_cancel, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(wf_zero_outer_main), 0);
+	cr_assert_eq(tu_run_paused(wf_zero_outer_main, NULL), 0);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], -ECANCELED);
@@ -642,7 +635,7 @@ Test(wait_for, misuse, .timeout = TEST_TIMEOUT)
 	weft_future *f = weft_future_create(NULL);
 	cr_assert_eq(weft_wait_for(f, 1, NULL), -EPERM);
 	weft_future_unref(f);
-	cr_assert_eq(run_paused(wf_misuse_main), 0);
+	cr_assert_eq(tu_run_paused(wf_misuse_main, NULL), 0);
 	cr_assert_eq(r[0], -EINVAL);
 	cr_assert_eq(r[1], -EINVAL);
 	cr_assert_eq(r[2], -EDEADLK);
@@ -672,7 +665,7 @@ static int ac_main(void *arg, void **res)
 Test(as_completed, yields_originals_in_completion_order, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(ac_main), 0);
+	cr_assert_eq(tu_run_paused(ac_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 1);
 	cr_assert_eq(r[2], 1);
@@ -706,7 +699,7 @@ static int ac_timeout_main(void *arg, void **res)
 Test(as_completed, timeout, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(ac_timeout_main), 0);
+	cr_assert_eq(tu_run_paused(ac_timeout_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(idx[0], 0);
 	cr_assert_eq(r[1], -ETIMEDOUT);
@@ -745,7 +738,7 @@ static int ac_zero_main(void *arg, void **res)
 Test(as_completed, done_ones_come_before_the_timeout, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(ac_zero_main), 0);
+	cr_assert_eq(tu_run_paused(ac_zero_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(idx[0], 1);
 	cr_assert_eq(r[1], -ETIMEDOUT);
@@ -797,7 +790,7 @@ Test(as_completed, empty_cancel_and_misuse, .timeout = TEST_TIMEOUT)
 	reset();
 	weft_as_completed *it;
 	cr_assert_eq(weft_as_completed_start(NULL, 0, 1, &it), -EPERM);
-	cr_assert_eq(run_paused(ac_misc_main), 0);
+	cr_assert_eq(tu_run_paused(ac_misc_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 1);
 	cr_assert_eq(r[2], -ECANCELED);
@@ -830,7 +823,7 @@ static int ac_free_main(void *arg, void **res)
 Test(as_completed, freed_early, .timeout = TEST_TIMEOUT)
 {
 	reset();
-	cr_assert_eq(run_paused(ac_free_main), 0);
+	cr_assert_eq(tu_run_paused(ac_free_main, NULL), 0);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 }
