@@ -36,7 +36,8 @@ static weft_future enomem_future = {
  */
 enum { BLOCK_CACHE_MAX = 1024 };
 
-static inline void *block_alloc(void)
+/* A block from the calling worker's cache, or NULL when it has none. */
+static inline void *block_cache_pop(void)
 {
 #ifndef WEFT_ASAN
 	struct weft__worker *w = weft__worker_current();
@@ -47,7 +48,13 @@ static inline void *block_alloc(void)
 		return f;
 	}
 #endif
-	return malloc(WEFT__BLOCK_SIZE);
+	return NULL;
+}
+
+static inline void *block_alloc(void)
+{
+	void *b = block_cache_pop();
+	return b ? b : malloc(WEFT__BLOCK_SIZE);
 }
 
 static void block_free(weft_future *f)
@@ -71,17 +78,7 @@ void *weft__block_alloc(void)
 
 void *weft__block_alloc_cached(void)
 {
-#ifndef WEFT_ASAN
-	struct weft__worker *w = weft__worker_current();
-	if (w && w->futures)
-		return block_alloc();
-#endif
-	return NULL;
-}
-
-static weft_future *future_alloc(void)
-{
-	return block_alloc();
+	return block_cache_pop();
 }
 
 void weft__future_cache_flush(struct weft__worker *w)
@@ -122,7 +119,7 @@ weft_future *weft__future_failed(struct weft__rtstub *stub, int rc)
 		if (w)
 			stub = w->rt->stub;
 	}
-	weft_future *f = future_alloc();
+	weft_future *f = block_alloc();
 	if (!f)
 		return &enomem_future;
 	weft__future_init(f, WEFT__FUT_PLAIN, stub);
@@ -174,7 +171,7 @@ WEFT_API weft_future *weft_future_create(weft_runtime *rt)
 			return weft__future_failed(NULL, -EINVAL);
 		rt = w->rt;
 	}
-	weft_future *f = future_alloc();
+	weft_future *f = block_alloc();
 	if (!f)
 		return weft__future_failed(rt->stub, -ENOMEM);
 	weft__future_init(f, WEFT__FUT_PLAIN, rt->stub);

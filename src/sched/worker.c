@@ -52,28 +52,25 @@ static void task_retire(struct weft__worker *w, struct weft__task *t)
 	weft_future_unref(&t->fut); /* the runtime's reference */
 }
 
-/* Small-stack mode: t just switched out (suspended or finished); an
- * overwritten canary means its stack overflowed, maybe into another's. */
-static __attribute__((noinline, cold)) void small_stack_check(struct weft__task *t)
-{
-	if (weft__stack_canary_ok(t->fiber.stack))
-		return;
-	char name[128];
-	weft__task_name_raw(t, name, sizeof(name));
-	weft__stack_overflow_abort(name);
-}
-
 /*
- * Debug mode's stall detector (asyncio's slow-callback warning): a task
- * step that kept its worker longer than WEFT__SLOW_STEP_NS is reported
- * once it switches out. t is still alive: the loop holds its reference.
+ * t just switched out (suspended or finished) on a worker with checks on.
+ * t is still alive: the loop holds its reference.
+ * - Small-stack mode: an overwritten canary means its stack overflowed,
+ *   maybe into another's.
+ * - Debug mode's stall detector (asyncio's slow-callback warning): a step
+ *   that kept the worker longer than WEFT__SLOW_STEP_NS is reported.
  */
-static __attribute__((noinline, cold)) void slow_step_check(struct weft__task *t, uint64_t t0)
+static __attribute__((noinline, cold)) void switched_out_checks(struct weft__worker *w,
+								struct weft__task *t, uint64_t t0)
 {
-	uint64_t dt = weft__now_ns() - t0;
+	char name[128];
+	if (w->small_stacks && !weft__stack_canary_ok(t->fiber.stack)) {
+		weft__task_name_raw(t, name, sizeof(name));
+		weft__stack_overflow_abort(name);
+	}
+	uint64_t dt = w->debug ? weft__now_ns() - t0 : 0;
 	if (dt < WEFT__SLOW_STEP_NS)
 		return;
-	char name[128];
 	weft__task_name_raw(t, name, sizeof(name));
 	fprintf(stderr,
 		"weft: task %s ran %.1f ms without suspending: nothing else ran on its "
@@ -114,10 +111,8 @@ static inline __attribute__((always_inline)) void run_task(struct weft__worker *
 	if (__builtin_expect(w->debug, 0))
 		t0 = weft__now_ns();
 	weft__fiber_switch(&w->loop, &t->fiber, false);
-	if (__builtin_expect(w->small_stacks, 0))
-		small_stack_check(t);
-	if (__builtin_expect(w->debug, 0))
-		slow_step_check(t, t0);
+	if (__builtin_expect(w->small_stacks | w->debug, 0))
+		switched_out_checks(w, t, t0);
 	w->current = NULL;
 	weft__after_fn after = w->after;
 	w->after = NULL;
