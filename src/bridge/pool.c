@@ -26,20 +26,19 @@
 #include <weft/thread.h>
 
 #include "bridge/bridge.h"
-#include "bridge/context.h"
+#include "core/context.h"
+#include "core/core.h"
 #include "core/debug.h"
 #include "core/future.h"
 #include "core/local.h"
 #include "core/task.h"
-#include "sched/worker.h"
-
-__thread struct weft__thread_ctx weft__thread_ctx;
 
 enum call_state { QUEUED, RUNNING, CANCELLED, DONE };
 
 struct weft__blocking_call {
 	weft_future fut;                 /* first: the last unref frees the call */
-	struct weft__blocking_call *prev, *next; /* queue links, under lock */
+	struct weft__list link;          /* in the queue (under lock), or in a
+	                                  * private list once taken out */
 	_Atomic int state;               /* enum call_state; changes from QUEUED
 	                                  * under the lock only */
 	weft_task_fn fn;
@@ -60,47 +59,39 @@ static const struct weft__future_ops call_ops = {.cancel = call_cancel};
 
 /* ---- queue (caller holds b->lock) ---- */
 
-static void queue_push(struct weft__bridge *b, struct weft__blocking_call *c)
+static struct weft__blocking_call *call_of(struct weft__list *l)
 {
-	c->next = NULL;
-	c->prev = b->tail;
-	if (b->tail)
-		b->tail->next = c;
-	else
-		b->head = c;
-	b->tail = c;
-	b->nqueued++;
+	return weft__container_of(l, struct weft__blocking_call, link);
 }
 
 static void queue_unlink(struct weft__bridge *b, struct weft__blocking_call *c)
 {
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		b->head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	else
-		b->tail = c->prev;
-	c->prev = c->next = NULL;
+	weft__list_remove(&c->link);
 	b->nqueued--;
 }
 
 /* ---- completion ---- */
 
-/* The call is complete (its future is done): count it out and drop the
- * pool's reference. Any thread. */
+/* The call is complete (its future is done): count it out (a paused
+ * clock may jump again) and drop the pool's reference. Any thread. */
 static void call_retire(struct weft__bridge *b, struct weft__blocking_call *c)
 {
-	weft_runtime *rt = b->rt;
-	/* seq_cst RMW, then the RMW on the park word in weft__worker_notify:
-	 * a paused worker that read inflight != 0 and parks afterwards sees
-	 * NOTIFIED, or its park exchange came first and this wakes it
-	 * (decision 8). */
-	if (atomic_fetch_sub_explicit(&b->inflight, 1, memory_order_seq_cst) == 1 && rt->paused)
-		weft__worker_notify(&rt->workers[0]);
+	weft__sched_blocking_end(&b->core->sched);
 	weft_future_unref(&c->fut);
 }
+
+/* Caller holds b->lock: moves every queued call, oldest first, to `out`,
+ * each marked CANCELLED (they will never run). */
+static void queue_take_all(struct weft__bridge *b, struct weft__list *out)
+{
+	struct weft__list *l;
+	while ((l = weft__list_pop_front(&b->queue))) {
+		b->nqueued--;
+		atomic_store_explicit(&call_of(l)->state, CANCELLED, memory_order_release);
+		weft__list_push_back(out, l);
+	}
+}
+
 
 /* Ends a call that never ran (cancelled, drained, or no thread to run it). */
 static void call_drop(struct weft__bridge *b, struct weft__blocking_call *c, int rc, char *msg)
@@ -109,6 +100,14 @@ static void call_drop(struct weft__bridge *b, struct weft__blocking_call *c, int
 	c->locals = NULL;
 	weft__future_complete(&c->fut, rc, NULL, msg);
 	call_retire(b, c);
+}
+
+/* Ends the calls of `calls` (taken out of the queue) with rc, oldest first. */
+static void drop_all(struct weft__bridge *b, struct weft__list *calls, int rc)
+{
+	struct weft__list *l;
+	while ((l = weft__list_pop_front(calls)))
+		call_drop(b, call_of(l), rc, NULL);
 }
 
 /* Pool thread: runs c with the caller's context, completes its future. */
@@ -166,11 +165,12 @@ static bool call_cancel(weft_future *f, const char *msg)
 /* Caller holds b->lock: the oldest queued call, now RUNNING, or NULL. */
 static struct weft__blocking_call *take_call(struct weft__bridge *b)
 {
-	struct weft__blocking_call *c = b->head;
-	if (c) {
-		queue_unlink(b, c);
-		atomic_store_explicit(&c->state, RUNNING, memory_order_release);
-	}
+	struct weft__list *l = weft__list_first(&b->queue);
+	if (!l)
+		return NULL;
+	struct weft__blocking_call *c = call_of(l);
+	queue_unlink(b, c);
+	atomic_store_explicit(&c->state, RUNNING, memory_order_release);
 	return c;
 }
 
@@ -206,7 +206,7 @@ static bool wait_for_work(struct weft__bridge *b)
 		if (b->closed || rc == ETIMEDOUT) {
 			b->nidle--;
 			/* Never leave a queued call without a thread. */
-			return !b->closed && b->head;
+			return !b->closed && !weft__list_empty(&b->queue);
 		}
 	}
 }
@@ -215,7 +215,7 @@ static void *pool_main(void *p)
 {
 	struct weft__pool_thread *me = p;
 	struct weft__bridge *b = me->b;
-	weft__thread_ctx.rt = b->rt;
+	weft__thread_ctx.core = b->core;
 	pthread_setname_np(pthread_self(), "weft-blocking");
 	if (b->reset_affinity)
 		pthread_setaffinity_np(pthread_self(), sizeof(b->affinity), &b->affinity);
@@ -243,7 +243,7 @@ static void *pool_main(void *p)
 		pthread_join(prev->tid, NULL);
 		free(prev);
 	}
-	weft__thread_ctx.rt = NULL;
+	weft__thread_ctx.core = NULL;
 	return NULL;
 }
 
@@ -262,51 +262,41 @@ static void start_thread(struct weft__bridge *b)
 			return; /* tid is not used: the thread may be gone already */
 		free(t);
 	}
-	struct weft__blocking_call *orphans = NULL;
+	struct weft__list orphans;
+	weft__list_init(&orphans);
 	pthread_mutex_lock(&b->lock);
 	b->nthreads--;
 	if (b->nthreads == 0) {
-		struct weft__blocking_call *c;
-		while ((c = take_call(b))) {
-			atomic_store_explicit(&c->state, CANCELLED, memory_order_release);
-			c->next = orphans;
-			orphans = c;
-		}
+		queue_take_all(b, &orphans);
 		if (b->closed)
 			pthread_cond_broadcast(&b->gone);
 	}
 	pthread_mutex_unlock(&b->lock);
-	while (orphans) {
-		struct weft__blocking_call *next = orphans->next;
-		call_drop(b, orphans, -EAGAIN, NULL);
-		orphans = next;
-	}
+	drop_all(b, &orphans, -EAGAIN);
 }
 
 /* ---- to_thread ---- */
 
 WEFT_API weft_future *weft_to_thread(weft_task_fn fn, void *arg)
 {
-	struct weft__worker *w = weft__worker_current();
-	struct weft__task *t = w ? w->current : NULL;
-	if (!t)
-		return weft__future_failed(w ? w->rt->stub : NULL,
-					   weft__misuse(-EPERM, "called outside a task"));
-	weft_runtime *rt = w->rt;
+	struct weft__task *t = weft__task_current();
+	if (!t) /* a NULL stub: the calling worker's runtime, if any */
+		return weft__future_failed(NULL, weft__misuse(-EPERM, "called outside a task"));
+	struct weft__core *core = weft__core_current();
 	if (!fn)
-		return weft__future_failed(rt->stub, weft__misuse(-EINVAL, "NULL function"));
+		return weft__future_failed(core->stub, weft__misuse(-EINVAL, "NULL function"));
 	/* A cancellation pending (one a started call or an I/O wait refused)
 	 * is delivered here: the call never starts and its future comes back
 	 * cancelled. Passing it on to the new call instead could be refused
 	 * again if a pool thread took the call first, and a task looping over
 	 * to_thread calls would never see it. */
 	if (weft__task_take_cancel(t))
-		return weft__future_failed(rt->stub, -ECANCELED);
-	struct weft__bridge *b = rt->bridge;
+		return weft__future_failed(core->stub, -ECANCELED);
+	struct weft__bridge *b = core->bridge;
 	struct weft__blocking_call *c = malloc(sizeof(*c));
 	if (!c)
-		return weft__future_failed(rt->stub, -ENOMEM);
-	weft__future_init(&c->fut, WEFT__FUT_PLAIN, rt->stub);
+		return weft__future_failed(core->stub, -ENOMEM);
+	weft__future_init(&c->fut, WEFT__FUT_PLAIN, core->stub);
 	c->fut.ops = &call_ops;
 	atomic_store_explicit(&c->fut.refs, 2, memory_order_relaxed); /* caller + pool */
 	atomic_init(&c->state, QUEUED);
@@ -326,9 +316,10 @@ WEFT_API weft_future *weft_to_thread(weft_task_fn fn, void *arg)
 		weft_future_unref(&c->fut); /* the pool's */
 		return &c->fut;
 	}
-	queue_push(b, c);
+	weft__list_push_back(&b->queue, &c->link);
+	b->nqueued++;
 	/* Counted before any thread can take it: call_retire pairs. */
-	atomic_fetch_add_explicit(&b->inflight, 1, memory_order_seq_cst);
+	weft__sched_blocking_begin(&core->sched);
 	if (b->nidle > 0) {
 		b->nidle--;
 		b->nnotify++;
@@ -347,22 +338,20 @@ WEFT_API weft_future *weft_to_thread(weft_task_fn fn, void *arg)
 
 /* ---- life cycle ---- */
 
-int weft__bridge_init(weft_runtime *rt)
+int weft__bridge_init(struct weft__core *core, const weft_config *cfg)
 {
 	struct weft__bridge *b = aligned_alloc(64, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
 	memset(b, 0, sizeof(*b));
-	atomic_init(&b->submitting, 0);
-	atomic_init(&b->inflight, 0);
-	b->rt = rt;
-	b->max = rt->cfg.blocking_threads_max ? rt->cfg.blocking_threads_max
-					      : WEFT__BLOCKING_MAX_DEFAULT;
-	b->keepalive = rt->cfg.blocking_keepalive > 0 ? rt->cfg.blocking_keepalive
-						      : WEFT__BLOCKING_KEEPALIVE_DEFAULT;
+	weft__list_init(&b->queue);
+	b->core = core;
+	b->max = cfg->blocking_threads_max ? cfg->blocking_threads_max : WEFT__BLOCKING_MAX_DEFAULT;
+	b->keepalive = cfg->blocking_keepalive > 0 ? cfg->blocking_keepalive
+						   : WEFT__BLOCKING_KEEPALIVE_DEFAULT;
 	/* Pool threads are started on workers and would inherit a pinned
 	 * worker's single CPU: they take back the creator's set. */
-	b->reset_affinity = rt->cfg.pin_workers &&
+	b->reset_affinity = cfg->pin_workers &&
 			    pthread_getaffinity_np(pthread_self(), sizeof(b->affinity),
 						   &b->affinity) == 0;
 	pthread_condattr_t ca;
@@ -383,34 +372,25 @@ int weft__bridge_init(weft_runtime *rt)
 		free(b);
 		return -ENOMEM;
 	}
-	rt->bridge = b;
+	core->bridge = b;
 	return 0;
 }
 
-void weft__bridge_drain(weft_runtime *rt)
+void weft__bridge_drain(struct weft__core *core)
 {
-	struct weft__bridge *b = rt->bridge;
+	struct weft__bridge *b = core->bridge;
 	if (!b)
 		return;
-	struct weft__blocking_call *queued = NULL, **tail = &queued, *c;
+	struct weft__list queued;
+	weft__list_init(&queued);
 	pthread_mutex_lock(&b->lock);
 	b->closed = true;
-	while ((c = b->head)) {
-		queue_unlink(b, c);
-		atomic_store_explicit(&c->state, CANCELLED, memory_order_release);
-		*tail = c;
-		tail = &c->next;
-	}
-	*tail = NULL;
+	queue_take_all(b, &queued);
 	pthread_cond_broadcast(&b->work); /* idle threads exit */
 	pthread_mutex_unlock(&b->lock);
 	/* Oldest first, as they were queued. Their done callbacks still run:
 	 * the workers have not stopped. */
-	while (queued) {
-		struct weft__blocking_call *next = queued->next;
-		call_drop(b, queued, -ECANCELED, NULL);
-		queued = next;
-	}
+	drop_all(b, &queued, -ECANCELED);
 	pthread_mutex_lock(&b->lock);
 	while (b->nthreads > 0)
 		pthread_cond_wait(&b->gone, &b->lock);
@@ -423,38 +403,32 @@ void weft__bridge_drain(weft_runtime *rt)
 	}
 }
 
-void weft__bridge_destroy(weft_runtime *rt)
+void weft__bridge_destroy(struct weft__core *core)
 {
-	struct weft__bridge *b = rt->bridge;
+	struct weft__bridge *b = core->bridge;
 	if (!b)
 		return;
-	weft__bridge_drain(rt); /* a no-op unless creation failed half way */
+	weft__bridge_drain(core); /* a no-op unless creation failed half way */
 	pthread_cond_destroy(&b->gone);
 	pthread_cond_destroy(&b->work);
 	pthread_mutex_destroy(&b->lock);
 	free(b);
-	rt->bridge = NULL;
-}
-
-bool weft__blocking_busy(weft_runtime *rt)
-{
-	/* seq_cst: the paused worker's read before it parks (call_retire) */
-	return atomic_load_explicit(&rt->bridge->inflight, memory_order_seq_cst) != 0;
+	core->bridge = NULL;
 }
 
 void weft__blocking_stats(weft_runtime *rt, struct weft__blocking_stats *out)
 {
-	struct weft__bridge *b = rt->bridge;
+	struct weft__bridge *b = weft__core_of(rt)->bridge;
 	pthread_mutex_lock(&b->lock);
 	out->threads = b->nthreads;
 	out->idle = b->nidle;
 	out->peak = b->peak;
 	out->queued = b->nqueued;
 	pthread_mutex_unlock(&b->lock);
-	out->inflight = atomic_load_explicit(&b->inflight, memory_order_relaxed);
+	out->inflight = weft__sched_blocking_count(&b->core->sched);
 }
 
-bool weft__blocking_on_pool_of(weft_runtime *rt)
+bool weft__blocking_on_pool_of(struct weft__core *core)
 {
-	return rt && weft__thread_ctx.rt == rt;
+	return core && weft__thread_ctx.core == core;
 }

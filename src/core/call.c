@@ -6,9 +6,10 @@
 
 #include <weft/call.h>
 
+#include "core/context.h"
+#include "core/core.h"
 #include "core/debug.h"
 #include "core/local.h"
-#include "core/task.h"
 #include "io/timer.h"
 #include "sched/worker.h"
 
@@ -40,15 +41,15 @@ WEFT_API void weft_handle_unref(weft_handle *h)
 		handle_unref(h);
 }
 
-void weft__call_run(struct weft__worker *w, struct weft__runnable *r)
+void weft__call_run(struct weft__core_worker *cw, struct weft__runnable *r)
 {
 	struct weft_handle *h = weft__container_of(r, struct weft_handle, run);
 	int expected = PENDING;
 	if (atomic_compare_exchange_strong_explicit(&h->state, &expected, RUNNING,
 						    memory_order_acq_rel, memory_order_acquire)) {
-		w->cb_locals = h->locals;
+		cw->cb_locals = h->locals;
 		h->fn(h->arg);
-		w->cb_locals = NULL;
+		cw->cb_locals = NULL;
 	}
 	handle_unref(h);
 }
@@ -66,7 +67,7 @@ static void on_timer(struct weft__timer *tm, bool discard)
 		handle_unref(h);
 		return;
 	}
-	weft__schedule_callback(h->owner->rt, &h->run);
+	weft__schedule_callback(h->owner->sched, &h->run);
 }
 
 /* Deadlines: relative ones are added in nanoseconds, so that a paused
@@ -103,7 +104,7 @@ static int schedule(enum when_kind kind, double t, weft_call_fn fn, void *arg, w
 	h->fn = fn;
 	h->arg = arg;
 	h->owner = w;
-	h->locals = weft__locals_ref(w->current ? w->current->locals : w->cb_locals);
+	h->locals = weft__locals_ref(weft__locals_visible());
 	h->tm.index = UINT32_MAX;
 	if (h->timed) {
 		h->tm.fire = on_timer;
@@ -114,7 +115,7 @@ static int schedule(enum when_kind kind, double t, weft_call_fn fn, void *arg, w
 			return -ENOMEM;
 		}
 	} else {
-		weft__schedule_callback(w->rt, &h->run);
+		weft__schedule_callback(w->sched, &h->run);
 	}
 	if (out)
 		*out = h;

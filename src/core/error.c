@@ -7,7 +7,7 @@
 
 #include <weft/error.h>
 
-#include "bridge/context.h"
+#include "core/context.h"
 #include "core/debug.h"
 #include "core/task.h"
 

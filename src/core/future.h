@@ -14,6 +14,7 @@
 
 #include <weft/future.h>
 
+#include "core/block.h"
 #include "sched/runnable.h"
 #include "sched/spinlock.h"
 
@@ -56,7 +57,7 @@ struct weft_future {
 	weft__spinlock lock;              /* guards the waiter list, the
 	                                   * completion, and a task's cancel state */
 	bool cached;                      /* the future heads a block from
-	                                   * weft__block_alloc (core/future.c),
+	                                   * weft__block_alloc (core/block.h),
 	                                   * given back there, not free()d */
 	int rc;                           /* valid once DONE */
 	void *value;                      /* valid once DONE */
@@ -66,16 +67,6 @@ struct weft_future {
 	struct weft__waiter **wait_tail;
 	const struct weft__future_ops *ops;
 };
-
-/* A block of WEFT__BLOCK_SIZE bytes that will start with a future, from
- * the calling worker's cache (malloc elsewhere); NULL when out of memory.
- * Set the future's `cached` after weft__future_init: its last unref then
- * gives the block back. */
-#define WEFT__BLOCK_SIZE 128
-void *weft__block_alloc(void);
-/* The same, from the cache only (NULL when it is empty): never calls
- * malloc, so it may be used under a spinlock. */
-void *weft__block_alloc_cached(void);
 
 /* A done callback: a waiter while registered, a runnable once scheduled. */
 struct weft__cb {
@@ -108,22 +99,27 @@ bool weft__future_add_waiter(weft_future *f, struct weft__waiter *w);
 /* Unregisters w if still registered; returns true if it was. */
 bool weft__future_remove_waiter(weft_future *f, struct weft__waiter *w);
 
-struct weft__worker;
-/* Runs a scheduled callback (on worker w) and releases it. */
-void weft__cb_run(struct weft__worker *w, struct weft__runnable *r);
+struct weft__core_worker;
+/* Runs a scheduled callback (on the worker of cw) and releases it. */
+void weft__cb_run(struct weft__core_worker *cw, struct weft__runnable *r);
 /* Releases a scheduled callback that will never run (runtime gone). */
 void weft__cb_discard(struct weft__runnable *r);
 
-/* Frees a worker's cache of bare futures (the worker stopping). */
-void weft__future_cache_flush(struct weft__worker *w);
-
-void weft__stub_ref(struct weft__rtstub *stub);
-/* Frees a stub whose count reached zero (its runtime is gone). */
-void weft__stub_free(struct weft__rtstub *stub);
-void weft__stub_unref(struct weft__rtstub *stub);
-
-/* A future already failed with rc (the static one for -ENOMEM). */
+/* A future already failed with rc (the static one for -ENOMEM). stub NULL:
+ * the calling worker's runtime, if any. */
 weft_future *weft__future_failed(struct weft__rtstub *stub, int rc);
+
+/* The outcome of a done future: rc, and *value on success (NULL else). */
+static inline int weft__future_outcome(const weft_future *f, void **value)
+{
+	if (value)
+		*value = f->rc == 0 ? f->value : NULL;
+	return f->rc;
+}
+
+/* Wakes a foreign thread waiting in weft_future_wait (its waiter was
+ * detached by completion; core/future_wait.c). */
+void weft__thread_waiter_wake(struct weft__waiter *w);
 
 static inline bool weft__future_is_done(const weft_future *f)
 {

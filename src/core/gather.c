@@ -26,10 +26,10 @@
 #include <weft/future.h>
 #include <weft/gather.h>
 
+#include "core/core.h"
 #include "core/debug.h"
 #include "core/future.h"
 #include "sched/spinlock.h"
-#include "sched/worker.h"
 
 struct gather;
 
@@ -187,9 +187,9 @@ static bool gather_cancel(weft_future *f, const char *msg)
 
 static struct weft__rtstub *pick_stub(weft_future *const *futs, size_t n)
 {
-	struct weft__worker *w = weft__worker_current();
-	if (w)
-		return w->rt->stub;
+	struct weft__core_worker *cw = weft__core_worker_current();
+	if (cw)
+		return cw->core->stub;
 	for (size_t i = 0; i < n; i++)
 		if (futs[i]->rt)
 			return futs[i]->rt;
@@ -198,13 +198,12 @@ static struct weft__rtstub *pick_stub(weft_future *const *futs, size_t n)
 
 WEFT_API weft_future *weft_gather(weft_future *const *futs, size_t n, unsigned flags)
 {
-	struct weft__worker *w = weft__worker_current();
-	struct weft__rtstub *wstub = w ? w->rt->stub : NULL;
+	/* a NULL stub: the calling worker's runtime, if any */
 	if ((n && !futs) || (flags & ~(unsigned)WEFT_RETURN_EXCEPTIONS))
-		return weft__future_failed(wstub, weft__misuse(-EINVAL, "bad arguments"));
+		return weft__future_failed(NULL, weft__misuse(-EINVAL, "bad arguments"));
 	for (size_t i = 0; i < n; i++)
 		if (!futs[i])
-			return weft__future_failed(wstub, weft__misuse(-EINVAL, "NULL future"));
+			return weft__future_failed(NULL, weft__misuse(-EINVAL, "NULL future"));
 	struct weft__rtstub *stub = pick_stub(futs, n);
 	if (!stub)
 		return weft__future_failed(NULL, weft__misuse(-EINVAL, "no runtime"));

@@ -5,10 +5,9 @@
 
 #include <weft/local.h>
 
-#include "bridge/context.h"
+#include "core/context.h"
 #include "core/local.h"
 #include "core/task.h"
-#include "sched/worker.h"
 
 #define MAX_KEYS 65536u
 
@@ -36,11 +35,7 @@ WEFT_API int weft_local_key_create(weft_local_key *key)
 
 WEFT_API void *weft_local_get(weft_local_key key)
 {
-	struct weft__worker *w = weft__worker_current();
-	/* a callback sees the values of the task that scheduled it; a
-	 * blocking-pool thread those of the task that called to_thread */
-	struct weft__locals *l = w ? (w->current ? w->current->locals : w->cb_locals)
-				   : weft__thread_ctx.locals;
+	struct weft__locals *l = weft__locals_visible();
 	if (!l || key == 0 || key > l->n)
 		return NULL;
 	return l->v[key - 1];

@@ -18,7 +18,7 @@
 
 #include "core/debug.h"
 #include "core/future.h"
-#include "sched/worker.h"
+#include "core/stub.h"
 
 /* _inner_done_callback: pass the inner outcome on, unless outer ended. */
 static void inner_done(weft_future *inner, void *arg)
@@ -46,11 +46,8 @@ static void outer_done(weft_future *outer, void *arg)
 
 WEFT_API weft_future *weft_shield(weft_future *inner)
 {
-	if (!inner) {
-		struct weft__worker *w = weft__worker_current();
-		return weft__future_failed(w ? w->rt->stub : NULL,
-					   weft__misuse(-EINVAL, "NULL future"));
-	}
+	if (!inner) /* a NULL stub: the calling worker's runtime, if any */
+		return weft__future_failed(NULL, weft__misuse(-EINVAL, "NULL future"));
 	if (weft__future_is_done(inner))
 		return weft_future_ref(inner);
 	weft_future *outer = malloc(sizeof(*outer));

@@ -9,16 +9,15 @@
 #include <weft/task.h>
 #include <weft/time.h>
 
-#include "bridge/bridge.h"
+#include "core/context.h"
+#include "core/core.h"
 #include "core/debug.h"
 #include "core/local.h"
+#include "core/stub.h"
 #include "core/task_slab.h"
 #include "core/task.h"
+#include "sched/hooks.h"
 #include "sched/worker.h"
-
-/* Co-operative budget: awaits that finish without suspending before a task
- * is made to yield (several workers only; tokio's figure). */
-#define BUDGET 128
 
 static bool task_cancel(weft_future *f, const char *msg);
 
@@ -27,92 +26,94 @@ static const struct weft__future_ops task_ops = {.cancel = task_cancel};
 struct weft__task *weft__task_current(void)
 {
 	struct weft__worker *w = weft__worker_current();
-	return w ? w->current : NULL;
+	return w && w->current ? weft__task_from(w->current) : NULL;
 }
 
-static uint64_t next_id(weft_runtime *rt, struct weft__worker *w)
+static uint64_t next_id(struct weft__core *c, struct weft__core_worker *cw)
 {
 	/* Workers take ids in blocks so spawning does not share a counter. */
 	enum { BLOCK = 1024 };
-	if (!w)
-		return atomic_fetch_add_explicit(&rt->next_id, 1, memory_order_relaxed) + 1;
-	if (w->id_next == w->id_end) {
-		w->id_next = atomic_fetch_add_explicit(&rt->next_id, BLOCK, memory_order_relaxed) + 1;
-		w->id_end = w->id_next + BLOCK;
+	if (!cw)
+		return atomic_fetch_add_explicit(&c->next_id, 1, memory_order_relaxed) + 1;
+	if (cw->id_next == cw->id_end) {
+		cw->id_next = atomic_fetch_add_explicit(&c->next_id, BLOCK, memory_order_relaxed) + 1;
+		cw->id_end = cw->id_next + BLOCK;
 	}
-	return w->id_next++;
+	return cw->id_next++;
 }
 
-static weft_future *spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const char *name,
-			  struct weft__worker *w)
+/* cw: the calling worker's state if it belongs to c, else NULL. */
+static weft_future *spawn(struct weft__core *c, weft_task_fn fn, void *arg, const char *name,
+			  struct weft__core_worker *cw)
 {
-	bool inside = w && w->rt == rt;
 	/* Tasks may still create tasks while shutdown runs (asyncio lets
 	 * cleanup code do so); outside work is refused by the caller's guard. */
-	if (inside && atomic_load_explicit(&rt->stop, memory_order_acquire))
-		return weft__future_failed(rt->stub, -ESHUTDOWN);
-	struct weft__task *t = weft__task_alloc(rt, inside ? w : NULL);
+	if (cw && atomic_load_explicit(&c->sched.stop, memory_order_acquire))
+		return weft__future_failed(c->stub, -ESHUTDOWN);
+	struct weft__task *t = weft__task_alloc(c, cw);
 	if (!t)
-		return weft__future_failed(rt->stub, -ENOMEM);
-	weft__future_init(&t->fut, WEFT__FUT_TASK, rt->stub);
+		return weft__future_failed(c->stub, -ENOMEM);
+	weft__future_init(&t->fut, WEFT__FUT_TASK, c->stub);
 	t->fut.ops = &task_ops;
-	t->run.kind = WEFT__RUN_TASK;
+	t->st.run.kind = WEFT__RUN_TASK;
 	t->await_node.kind = WEFT__WAIT_TASK;
-	memset(&t->fiber, 0, sizeof(t->fiber));
+	memset(&t->st.fiber, 0, sizeof(t->st.fiber));
 	t->fn = fn;
 	t->arg = arg;
-	t->id = next_id(rt, inside ? w : NULL);
-	t->home = NULL;
-	atomic_init(&t->migratable, rt->cfg.migratable);
-	atomic_init(&t->must_cancel, false);
-	t->started = false;
+	t->id = next_id(c, cw);
+	t->st.home = NULL;
+	atomic_init(&t->st.migratable, c->migratable);
+	atomic_init(&t->st.must_cancel, false);
+	t->st.started = false;
 	t->name = NULL;
 	t->default_name[0] = '\0';
 	if (name && !(t->name = strdup(name))) {
-		weft__task_dealloc(t, rt->stub);
-		weft__stub_unref(rt->stub);
-		return weft__future_failed(rt->stub, -ENOMEM);
+		weft__task_dealloc(t, c->stub);
+		weft__stub_unref(c->stub);
+		return weft__future_failed(c->stub, -ENOMEM);
 	}
 	t->fut_waiter = NULL;
 	t->num_cancels = 0;
 	t->cancel_msg = NULL;
 	t->fail_msg = NULL;
 	t->timeouts = NULL;
-	t->locals = inside && w->current ? weft__locals_ref(w->current->locals) : NULL;
-	weft__task_count_spawned(inside ? w : NULL, rt);
+	t->locals = cw ? weft__locals_ref(weft__locals_visible()) : NULL;
+	struct weft__worker *w = cw ? weft__worker_current() : NULL;
+	weft__sched_count_new(&c->sched, w);
 	/* Published last (release): weft_all_tasks takes references only on
 	 * tasks whose count is not 0 (core/task_slab.c). */
 	atomic_store_explicit(&t->fut.refs, 2, memory_order_release); /* caller + runtime */
-	weft__schedule_new(rt, t);
+	weft__schedule_new(&c->sched, &t->st);
 	return &t->fut;
 }
 
 WEFT_API weft_future *weft_spawn(weft_runtime *rt, weft_task_fn fn, void *arg, const char *name)
 {
-	struct weft__worker *w = weft__worker_current();
+	struct weft__core *c = rt ? weft__core_of(rt) : NULL;
 	if (!rt || !fn)
-		return weft__future_failed(rt ? rt->stub : NULL,
+		return weft__future_failed(c ? c->stub : NULL,
 					   weft__misuse(-EINVAL, rt ? "NULL function" : "NULL runtime"));
-	if (w && w->rt == rt)
-		return spawn(rt, fn, arg, name, w);
+	struct weft__core_worker *cw = weft__core_worker_current();
+	if (cw && cw->core == c)
+		return spawn(c, fn, arg, name, cw);
 	/* From outside, a submission racing weft_runtime_destroy's start is
-	 * either refused or waited for (bridge/threadsafe.c), never lost. */
-	if (!weft__bridge_enter(rt))
-		return weft__future_failed(rt->stub, -ESHUTDOWN);
-	weft_future *f = spawn(rt, fn, arg, name, w);
-	weft__bridge_exit(rt);
+	 * either refused or waited for (sched/inject.h), never lost. */
+	if (!weft__inject_enter(&c->sched.inject))
+		return weft__future_failed(c->stub, -ESHUTDOWN);
+	weft_future *f = spawn(c, fn, arg, name, NULL);
+	weft__inject_exit(&c->sched.inject);
 	return f;
 }
 
 WEFT_API weft_future *weft_create_task(weft_task_fn fn, void *arg, const char *name)
 {
-	struct weft__worker *w = weft__worker_current();
-	if (!w || !w->current)
-		return weft__future_failed(w ? w->rt->stub : NULL,
+	struct weft__core_worker *cw = weft__core_worker_current();
+	if (!cw || !weft__task_current())
+		return weft__future_failed(cw ? cw->core->stub : NULL,
 					   weft__misuse(-EPERM, "called outside a task"));
 	if (!fn)
-		return weft__future_failed(w->rt->stub, weft__misuse(-EINVAL, "NULL function"));
-	return spawn(w->rt, fn, arg, name, w);
+		return weft__future_failed(cw->core->stub, weft__misuse(-EINVAL, "NULL function"));
+	return spawn(cw->core, fn, arg, name, cw);
 }
 
 void weft__task_free(struct weft__task *t)
@@ -147,11 +148,11 @@ void weft__task_finish(struct weft__task *t, int rc, void *value)
 /* Takes a pending cancellation for delivery; true if there was one. */
 static bool take_cancel(struct weft__task *t)
 {
-	if (!atomic_load_explicit(&t->must_cancel, memory_order_relaxed))
+	if (!atomic_load_explicit(&t->st.must_cancel, memory_order_relaxed))
 		return false;
 	weft__spin_lock(&t->fut.lock);
-	bool c = atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
-	atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
+	bool c = atomic_load_explicit(&t->st.must_cancel, memory_order_relaxed);
+	atomic_store_explicit(&t->st.must_cancel, false, memory_order_relaxed);
 	weft__spin_unlock(&t->fut.lock);
 	return c;
 }
@@ -161,18 +162,79 @@ bool weft__task_take_cancel(struct weft__task *t)
 	return take_cancel(t);
 }
 
-static void after_await(struct weft__worker *w, struct weft__task *t, void *arg)
+/* ---- what the scheduler asks (sched/hooks.h) ---- */
+
+void weft__hook_task_main(void *arg)
+{
+	weft__fiber_started();
+	struct weft__task *t = weft__task_from(arg);
+	void *value = NULL;
+	int rc = t->fn(t->arg, &value);
+	weft__task_finish(t, rc, value);
+	weft__task_switch_out(&t->st, NULL, NULL, true);
+	__builtin_unreachable();
+}
+
+bool weft__hook_task_cancelled(struct weft__sched_task *st)
+{
+	return take_cancel(weft__task_from(st));
+}
+
+void weft__hook_task_end(struct weft__sched_task *st, int rc)
+{
+	weft__task_finish(weft__task_from(st), rc, NULL);
+}
+
+void weft__hook_task_retire(struct weft__sched_task *st)
+{
+	weft_future_unref(&weft__task_from(st)->fut); /* the runtime's reference */
+}
+
+void weft__hook_task_name(const struct weft__sched_task *st, char *buf, size_t cap)
+{
+	weft__task_name_raw(weft__task_from(st), buf, cap);
+}
+
+void weft__task_name_raw(const struct weft__task *t, char *buf, size_t cap)
+{
+	size_t i = 0;
+	const char *n = t->name;
+	if (!n) {
+		const char *p = "Task-";
+		while (*p && i + 1 < cap)
+			buf[i++] = *p++;
+		char digits[24];
+		int k = 0;
+		uint64_t v = t->id;
+		do
+			digits[k++] = (char)('0' + v % 10);
+		while ((v /= 10) && k < 24);
+		while (k && i + 1 < cap)
+			buf[i++] = digits[--k];
+	} else {
+		while (n[i] && i + 1 < cap) {
+			buf[i] = n[i];
+			i++;
+		}
+	}
+	buf[i] = '\0';
+}
+
+/* ---- suspending ---- */
+
+static void after_await(struct weft__worker *w, struct weft__sched_task *st, void *arg)
 {
 	weft_future *f = arg;
+	struct weft__task *t = weft__task_from(st);
 	/* Registered only now that the task is switched out, so a waker on
 	 * another worker can never resume a fiber that is still running. */
 	if (!weft__future_add_waiter(f, &t->await_node))
 		weft__task_wake(t);
 }
 
-static void after_yield(struct weft__worker *w, struct weft__task *t, void *arg)
+static void after_yield(struct weft__worker *w, struct weft__sched_task *st, void *arg)
 {
-	weft__schedule_yield(w, t);
+	weft__schedule_yield(w, st);
 }
 
 /* Suspends t until f is done; passes a pending cancellation on to f. */
@@ -182,10 +244,10 @@ static void wait_on(struct weft__task *t, weft_future *f)
 	/* No reference of its own: the awaiting caller holds one until
 	 * weft_await returns, and task_cancel takes one under this lock. */
 	t->fut_waiter = f;
-	bool cancel_now = atomic_load_explicit(&t->must_cancel, memory_order_relaxed);
+	bool cancel_now = atomic_load_explicit(&t->st.must_cancel, memory_order_relaxed);
 	char *msg = NULL;
 	if (cancel_now) {
-		atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
+		atomic_store_explicit(&t->st.must_cancel, false, memory_order_relaxed);
 		msg = t->cancel_msg ? strdup(t->cancel_msg) : NULL;
 	}
 	weft__spin_unlock(&t->fut.lock);
@@ -193,11 +255,11 @@ static void wait_on(struct weft__task *t, weft_future *f)
 	 * future the task now awaits; if it refuses, the request stays. */
 	if (cancel_now && !weft_cancel(f, msg)) {
 		weft__spin_lock(&t->fut.lock);
-		atomic_store_explicit(&t->must_cancel, true, memory_order_relaxed);
+		atomic_store_explicit(&t->st.must_cancel, true, memory_order_relaxed);
 		weft__spin_unlock(&t->fut.lock);
 	}
 	free(msg);
-	weft__task_switch_out(t, after_await, f, false);
+	weft__task_switch_out(&t->st, after_await, f, false);
 	weft__spin_lock(&t->fut.lock);
 	t->fut_waiter = NULL;
 	weft__spin_unlock(&t->fut.lock);
@@ -208,7 +270,7 @@ WEFT_API int weft_await(weft_future *f, void **result)
 	if (!f)
 		return weft__misuse(-EINVAL, "NULL future");
 	struct weft__worker *w = weft__worker_current();
-	struct weft__task *t = w ? w->current : NULL;
+	struct weft__task *t = w && w->current ? weft__task_from(w->current) : NULL;
 	if (!t)
 		return weft__misuse(-EPERM, "called outside a task");
 	if (&t->fut == f)
@@ -223,9 +285,9 @@ WEFT_API int weft_await(weft_future *f, void **result)
 			take_cancel(t);
 		return rc;
 	}
-	if (!w->rt->single && --w->budget == 0) {
+	if (!w->sched->single && --w->budget == 0) {
 		/* Invisible yield: it never delivers a cancellation. */
-		weft__task_switch_out(t, after_yield, NULL, false);
+		weft__task_switch_out(&t->st, after_yield, NULL, false);
 	}
 	return weft_future_result(f, result);
 }
@@ -237,7 +299,7 @@ WEFT_API int weft_sleep(double seconds)
 		return weft__misuse(-EPERM, "called outside a task");
 	if (seconds > 0)
 		return weft__sleep_timed(seconds);
-	weft__task_switch_out(t, after_yield, NULL, false);
+	weft__task_switch_out(&t->st, after_yield, NULL, false);
 	return take_cancel(t) ? -ECANCELED : 0;
 }
 
@@ -258,7 +320,7 @@ static bool task_cancel(weft_future *f, const char *msg)
 	for (;;) {
 		weft_future *waiter = t->fut_waiter;
 		if (!waiter) {
-			atomic_store_explicit(&t->must_cancel, true, memory_order_relaxed);
+			atomic_store_explicit(&t->st.must_cancel, true, memory_order_relaxed);
 			weft__spin_unlock(&f->lock);
 			return true;
 		}
@@ -270,7 +332,7 @@ static bool task_cancel(weft_future *f, const char *msg)
 			/* Refused (or the task moved on without waiting): the
 			 * request waits for the next suspension point. */
 			if (!accepted)
-				atomic_store_explicit(&t->must_cancel, true, memory_order_relaxed);
+				atomic_store_explicit(&t->st.must_cancel, true, memory_order_relaxed);
 			weft__spin_unlock(&f->lock);
 			weft_future_unref(waiter);
 			return true;
@@ -311,31 +373,6 @@ WEFT_API const char *weft_task_name(weft_future *f)
 	const char *n = name_locked(t);
 	weft__spin_unlock(&f->lock);
 	return n;
-}
-
-void weft__task_name_raw(const struct weft__task *t, char *buf, size_t cap)
-{
-	size_t i = 0;
-	const char *n = t->name;
-	if (!n) {
-		const char *p = "Task-";
-		while (*p && i + 1 < cap)
-			buf[i++] = *p++;
-		char digits[24];
-		int k = 0;
-		uint64_t v = t->id;
-		do
-			digits[k++] = (char)('0' + v % 10);
-		while ((v /= 10) && k < 24);
-		while (k && i + 1 < cap)
-			buf[i++] = digits[--k];
-	} else {
-		while (n[i] && i + 1 < cap) {
-			buf[i] = n[i];
-			i++;
-		}
-	}
-	buf[i] = '\0';
 }
 
 WEFT_API int weft_task_set_name(weft_future *f, const char *name)
@@ -382,7 +419,7 @@ WEFT_API int weft_task_uncancel(weft_future *f)
 		return -EINVAL;
 	weft__spin_lock(&f->lock);
 	if (t->num_cancels > 0 && --t->num_cancels == 0)
-		atomic_store_explicit(&t->must_cancel, false, memory_order_relaxed);
+		atomic_store_explicit(&t->st.must_cancel, false, memory_order_relaxed);
 	int n = t->num_cancels;
 	weft__spin_unlock(&f->lock);
 	return n;
@@ -393,6 +430,6 @@ WEFT_API int weft_task_set_migratable(weft_future *f, bool migratable)
 	struct weft__task *t = weft__task_of(f);
 	if (!t)
 		return -EINVAL;
-	atomic_store_explicit(&t->migratable, migratable, memory_order_relaxed);
+	atomic_store_explicit(&t->st.migratable, migratable, memory_order_relaxed);
 	return 0;
 }

@@ -12,21 +12,16 @@
 #include <weft/task.h>
 
 #include "core/future.h"
-#include "fiber/fiber.h"
-#include "sched/runnable.h"
-
-struct weft__worker;
+#include "sched/task.h"
+#include "sched/worker.h"
 
 struct weft__task {
 	weft_future fut;                 /* first: a task is a future */
-	/* One cache line that every switch touches (64-byte aligned). */
-	_Alignas(64) struct weft__runnable run; /* its place in a run queue */
-	struct weft__fiber fiber;        /* stack is NULL until the first run */
-	struct weft__worker *home;       /* where it last ran; NULL before */
-	atomic_bool must_cancel;         /* written under fut.lock: deliver
-	                                  * -ECANCELED at the next suspension */
-	atomic_bool migratable;
-	bool started;                    /* the worker running it only */
+	/* One cache line that every switch touches (64-byte aligned): what
+	 * the scheduler reads (its st.must_cancel is written under fut.lock:
+	 * deliver -ECANCELED at the next suspension), then the node it waits
+	 * with. Decision 16. */
+	_Alignas(64) struct weft__sched_task st;
 	struct weft__waiter await_node;  /* registered on the awaited future */
 	/* Cold. */
 	weft_task_fn fn;
@@ -47,9 +42,18 @@ struct weft__task {
 	struct weft__task_slab *slab;    /* the memory it lives in */
 };
 
+_Static_assert(offsetof(struct weft__task, await_node) + sizeof(struct weft__waiter) <=
+		       offsetof(struct weft__task, st) + 64,
+	       "the scheduler's fields and the await node share one cache line");
+
 static inline struct weft__task *weft__task_of(weft_future *f)
 {
 	return f && f->kind == WEFT__FUT_TASK ? (struct weft__task *)f : NULL;
+}
+
+static inline struct weft__task *weft__task_from(const struct weft__sched_task *st)
+{
+	return weft__container_of(st, struct weft__task, st);
 }
 
 /* The task running on this thread, or NULL (reads the worker afresh). */
@@ -69,14 +73,18 @@ void weft__timeout_abort_open(struct weft__task *t) __attribute__((noreturn));
 /* weft_sleep for seconds > 0, on the calling task (core/time.c). */
 int weft__sleep_timed(double seconds);
 
-/* Takes a pending cancellation for delivery; true if there was one. */
-bool weft__task_take_cancel(struct weft__task *t);
-
 /* The task's name into buf (async-signal-safe: no locks, no stdio). */
 void weft__task_name_raw(const struct weft__task *t, char *buf, size_t cap);
 
+/* Takes a pending cancellation for delivery; true if there was one. */
+bool weft__task_take_cancel(struct weft__task *t);
+
+
 /* Makes a suspended task runnable again, routed by its home/migratable
  * rule. The caller is its only waker for this suspension. Any thread. */
-void weft__task_wake(struct weft__task *t);
+static inline void weft__task_wake(struct weft__task *t)
+{
+	weft__schedule_wake(&t->st);
+}
 
 #endif

@@ -3,11 +3,12 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 
+#include "core/core.h"
 #include "core/future.h"
+#include "core/stub.h"
 #include "core/task.h"
 #include "core/task_slab.h"
 #include "fiber/sanitizer.h"
-#include "sched/worker.h"
 
 #ifdef WEFT_ASAN
 #define SLAB_TASKS 1u
@@ -52,9 +53,9 @@ void weft__slab_registry_destroy(struct weft__slab_registry *r)
 	pthread_mutex_destroy(&r->lock);
 }
 
-static struct weft__task_slab *slab_new(weft_runtime *rt)
+static struct weft__task_slab *slab_new(struct weft__core *c)
 {
-	struct weft__slab_registry *r = &rt->slabs;
+	struct weft__slab_registry *r = &c->slabs;
 	pthread_mutex_lock(&r->lock);
 	struct weft__task_slab *s = r->spare;
 	if (s) {
@@ -97,25 +98,25 @@ static void slab_put(struct weft__task_slab *s, uint32_t n, struct weft__rtstub 
 		weft__mpsc_push(&stub->empty_slabs, &s->empty);
 }
 
-struct weft__task *weft__task_alloc(weft_runtime *rt, struct weft__worker *w)
+struct weft__task *weft__task_alloc(struct weft__core *c, struct weft__core_worker *cw)
 {
 	struct weft__task_slab *s;
 	unsigned i;
-	if (!w || SLAB_TASKS == 1) {
-		if (!(s = slab_new(rt)))
+	if (!cw || SLAB_TASKS == 1) {
+		if (!(s = slab_new(c)))
 			return NULL;
 		/* hand back the slots a foreign thread cannot use */
 		if (SLAB_TASKS > 1)
 			atomic_store_explicit(&s->live, 1, memory_order_relaxed);
 		i = 0;
 	} else {
-		if (!w->slab || w->slab_used == SLAB_TASKS) {
-			if (!(w->slab = slab_new(rt)))
+		if (!cw->slab || cw->slab_used == SLAB_TASKS) {
+			if (!(cw->slab = slab_new(c)))
 				return NULL;
-			w->slab_used = 0;
+			cw->slab_used = 0;
 		}
-		s = w->slab;
-		i = w->slab_used++;
+		s = cw->slab;
+		i = cw->slab_used++;
 	}
 	s->tasks[i].slab = s;
 	return &s->tasks[i];
@@ -126,23 +127,23 @@ void weft__task_dealloc(struct weft__task *t, struct weft__rtstub *stub)
 	slab_put(t->slab, 1, stub);
 }
 
-void weft__task_slab_retire(struct weft__worker *w)
+void weft__task_slab_retire(struct weft__core_worker *cw)
 {
-	if (w->slab && w->slab_used < SLAB_TASKS)
-		slab_put(w->slab, SLAB_TASKS - w->slab_used, w->rt->stub);
-	w->slab = NULL;
-	w->slab_used = 0;
+	if (cw->slab && cw->slab_used < SLAB_TASKS)
+		slab_put(cw->slab, SLAB_TASKS - cw->slab_used, cw->core->stub);
+	cw->slab = NULL;
+	cw->slab_used = 0;
 }
 
-void weft__slab_reclaim(weft_runtime *rt)
+void weft__slab_reclaim(struct weft__core *c)
 {
-	struct weft__mpsc *empty = &rt->stub->empty_slabs;
+	struct weft__mpsc *empty = &c->stub->empty_slabs;
 	if (weft__mpsc_empty(empty))
 		return;
 	struct weft__runnable *last, *r;
 	size_t n;
 	r = weft__mpsc_take_all(empty, &last, &n);
-	struct weft__slab_registry *reg = &rt->slabs;
+	struct weft__slab_registry *reg = &c->slabs;
 	pthread_mutex_lock(&reg->lock);
 	for (struct weft__runnable *p = r; p; p = p->next) {
 		struct weft__task_slab *s = weft__container_of(p, struct weft__task_slab, empty);
@@ -172,9 +173,9 @@ void weft__slab_reclaim(weft_runtime *rt)
 	}
 }
 
-size_t weft__slab_trim(weft_runtime *rt, size_t keep, size_t max)
+size_t weft__slab_trim(struct weft__core *c, size_t keep, size_t max)
 {
-	struct weft__slab_registry *reg = &rt->slabs;
+	struct weft__slab_registry *reg = &c->slabs;
 	struct weft__task_slab *out = NULL;
 	pthread_mutex_lock(&reg->lock);
 	while (max && reg->nspare > keep) {
@@ -220,10 +221,10 @@ static bool try_ref(weft_future *f)
 	return false;
 }
 
-long weft__slab_each_live(weft_runtime *rt, void (*fn)(weft_future *f, void *arg), void *arg)
+long weft__slab_each_live(struct weft__core *c, void (*fn)(weft_future *f, void *arg), void *arg)
 {
 	long count = 0;
-	struct weft__slab_registry *reg = &rt->slabs;
+	struct weft__slab_registry *reg = &c->slabs;
 	pthread_mutex_lock(&reg->lock);
 	for (size_t i = 0; i < reg->n; i++) {
 		struct weft__task_slab *s = reg->v[i];

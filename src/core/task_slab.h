@@ -16,7 +16,7 @@
  * `empty_slabs` stack (the stub outlives every task) and a worker takes it
  * out of the registry and keeps it as a spare for the next spawns; idle
  * workers free spares beyond a few (paced with the stack pages, see
- * sched/worker.c); once the runtime is gone, slabs are freed directly.
+ * sched/trim.c); once the runtime is gone, slabs are freed directly.
  */
 #ifndef WEFT_CORE_TASK_SLAB_H
 #define WEFT_CORE_TASK_SLAB_H
@@ -25,10 +25,10 @@
 #include <stddef.h>
 
 struct weft__task;
-struct weft__worker;
+struct weft__core;
+struct weft__core_worker;
 struct weft__task_slab;
 struct weft__rtstub;
-struct weft_runtime;
 struct weft_future;
 
 struct weft__slab_registry {
@@ -44,10 +44,10 @@ int weft__slab_registry_init(struct weft__slab_registry *r);
  * and are freed when their last task is). */
 void weft__slab_registry_destroy(struct weft__slab_registry *r);
 
-/* A block for one task of rt, with the task's refs at 0 until it is
- * initialised; NULL when out of memory. w: the calling worker of rt, or
- * NULL (a foreign thread: a slab of one). */
-struct weft__task *weft__task_alloc(struct weft_runtime *rt, struct weft__worker *w);
+/* A block for one task of c, with the task's refs at 0 until it is
+ * initialised; NULL when out of memory. cw: the calling worker's state if
+ * it belongs to c, or NULL (a foreign thread: a slab of one). */
+struct weft__task *weft__task_alloc(struct weft__core *c, struct weft__core_worker *cw);
 
 /* Gives a task's memory back (its slab goes when its last task does).
  * stub: the task's runtime stub, still referenced by the caller. Any
@@ -55,22 +55,22 @@ struct weft__task *weft__task_alloc(struct weft_runtime *rt, struct weft__worker
 void weft__task_dealloc(struct weft__task *t, struct weft__rtstub *stub);
 
 /* A worker stopping: hands back the slots of its slab it never used. */
-void weft__task_slab_retire(struct weft__worker *w);
+void weft__task_slab_retire(struct weft__core_worker *cw);
 
 /* Takes emptied slabs out of the registry and keeps them as spares (any
- * worker of rt, now and then). */
-void weft__slab_reclaim(struct weft_runtime *rt);
+ * worker of c, now and then). */
+void weft__slab_reclaim(struct weft__core *c);
 
 /* Frees spare slabs beyond `keep`, at most `max` of them; returns how many
- * are still beyond it. Any worker of rt, when idle. */
-size_t weft__slab_trim(struct weft_runtime *rt, size_t keep, size_t max);
+ * are still beyond it. Any worker of c, when idle. */
+size_t weft__slab_trim(struct weft__core *c, size_t keep, size_t max);
 
 /* Frees slabs left on a dead stub's stack (the stub being freed). */
 void weft__slab_reclaim_stub(struct weft__rtstub *stub);
 
-/* Calls fn on a new reference to every task of rt not yet done (under the
+/* Calls fn on a new reference to every task of c not yet done (under the
  * registry lock: fn must not spawn). Returns how many. */
-long weft__slab_each_live(struct weft_runtime *rt, void (*fn)(struct weft_future *f, void *arg),
+long weft__slab_each_live(struct weft__core *c, void (*fn)(struct weft_future *f, void *arg),
 			  void *arg);
 
 #endif

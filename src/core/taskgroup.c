@@ -31,7 +31,8 @@
 #include "core/future.h"
 #include "core/task.h"
 #include "sched/spinlock.h"
-#include "sched/worker.h"
+#include "core/core.h"
+#include "core/stub.h"
 
 struct member {
 	struct member *prev, *next; /* the live members; under tg->lock */
@@ -140,7 +141,7 @@ WEFT_API int weft_taskgroup_enter(weft_taskgroup **out)
 		return -ENOMEM;
 	atomic_init(&tg->lock.held, false);
 	tg->parent = weft_future_ref(&t->fut);
-	tg->rt = t->fut.rt->rt;
+	tg->rt = weft__core_runtime(t->fut.rt->core);
 	tg->err_tail = &tg->err_head;
 	*out = tg;
 	return 0;

@@ -6,6 +6,7 @@
 
 #include <weft/time.h>
 
+#include "core/core.h"
 #include "core/debug.h"
 #include "core/future.h"
 #include "core/task.h"
@@ -20,13 +21,13 @@ WEFT_API double weft_time(void)
 WEFT_API int weft_clock_advance(double seconds)
 {
 	struct weft__worker *w = weft__worker_current();
-	if (!w || !w->rt->paused)
+	if (!w || !w->sched->paused)
 		return weft__misuse(-EPERM, "not on a runtime with a paused clock");
 	if (!(seconds >= 0))
 		return weft__misuse(-EINVAL, "negative or NaN duration");
 	double ns = ceil(seconds * 1e9);
-	uint64_t room = UINT64_MAX - 1 - w->rt->paused_ns;
-	w->rt->paused_ns += ns >= (double)room ? room : (uint64_t)ns;
+	uint64_t room = UINT64_MAX - 1 - w->sched->paused_ns;
+	w->sched->paused_ns += ns >= (double)room ? room : (uint64_t)ns;
 	weft__fire_timers(w);
 	return 0;
 }
@@ -59,7 +60,7 @@ int weft__sleep_timed(double seconds)
 	if (!sl)
 		return -ENOMEM;
 	weft_future *fut = &sl->fut;
-	weft__future_init(fut, WEFT__FUT_PLAIN, w->rt->stub);
+	weft__future_init(fut, WEFT__FUT_PLAIN, weft__core_of_sched(w->sched)->stub);
 	fut->cached = true; /* the last unref gives the whole block back */
 	atomic_store_explicit(&fut->refs, 2, memory_order_relaxed); /* task + heap */
 	sl->owner = w;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The porting layer for context switches: the only file that knows which
- * architecture's switch_<arch>.S is built (meson picks the same one).
+ * The porting layer: the context switch, the CPU's spin-wait hint and the
+ * thread-local read that survives a suspension. The only header that knows
+ * which architecture's switch_<arch>.S is built (meson picks the same one);
+ * a port touches this folder and nothing else.
  */
 #ifndef WEFT_FIBER_SWITCH_H
 #define WEFT_FIBER_SWITCH_H
@@ -31,5 +33,31 @@ void weft__ctx_switch(struct weft__ctx *from, struct weft__ctx *to);
  * [lo, lo + size). entry must never return (it switches away for good).
  */
 void weft__ctx_make(struct weft__ctx *ctx, void *lo, size_t size, void (*entry)(void *), void *arg);
+
+/* The spin-wait hint (x86 PAUSE): every busy-wait loop calls it. */
+static inline void weft__cpu_relax(void)
+{
+#if defined(__x86_64__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/*
+ * Reads the initial-exec thread-local pointer `var` afresh. GCC and Clang
+ * keep thread-local addresses across calls, and a migratable task may
+ * resume on another thread, so a plain read after a suspension could see
+ * the previous thread's value. An asm volatile can be neither merged nor
+ * hoisted, and costs two instructions, no call.
+ */
+#if defined(__x86_64__)
+#define WEFT__TLS_LOAD(type, var)                                                                  \
+	__extension__({                                                                            \
+		type v_;                                                                           \
+		__asm__ volatile("movq " #var "@gottpoff(%%rip), %0\n\t"                           \
+				 "movq %%fs:(%0), %0"                                              \
+				 : "=r"(v_));                                                      \
+		v_;                                                                                \
+	})
+#endif
 
 #endif

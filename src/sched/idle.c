@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "sched/idle.h"
+#include "sched/sched.h"
 #include "sched/worker.h"
 
 #define ONE_UNPARKED (1u << 16)
@@ -30,11 +31,11 @@ void weft__idle_destroy(struct weft__idle *idle)
 	free(idle->sleepers);
 }
 
-bool weft__idle_start_search(struct weft_runtime *rt, struct weft__worker *w)
+bool weft__idle_start_search(struct weft__sched *sched, struct weft__worker *w)
 {
 	if (w->searching)
 		return true;
-	struct weft__idle *idle = &rt->idle;
+	struct weft__idle *idle = &sched->idle;
 	uint32_t s = atomic_load_explicit(&idle->state, memory_order_relaxed);
 	do {
 		if (2 * SEARCHING(s) >= idle->nworkers)
@@ -45,9 +46,9 @@ bool weft__idle_start_search(struct weft_runtime *rt, struct weft__worker *w)
 	return true;
 }
 
-void weft__idle_notify_one(struct weft_runtime *rt)
+void weft__idle_notify_one(struct weft__sched *sched)
 {
-	struct weft__idle *idle = &rt->idle;
+	struct weft__idle *idle = &sched->idle;
 	/* seq_cst, after the caller's seq_cst push: see the header. A plain
 	 * load keeps this shared line in every core's cache instead of
 	 * bouncing it on each spawn, as an RMW would. */
@@ -58,7 +59,7 @@ void weft__idle_notify_one(struct weft_runtime *rt)
 	s = atomic_load_explicit(&idle->state, memory_order_relaxed);
 	struct weft__worker *wake = NULL;
 	if (SEARCHING(s) == 0 && idle->nsleepers > 0) {
-		wake = &rt->workers[idle->sleepers[--idle->nsleepers]];
+		wake = &sched->workers[idle->sleepers[--idle->nsleepers]];
 		wake->is_sleeper = false;
 		/* It wakes up as a searcher, counted here so that no second
 		 * waker picks another sleeper for the same work. */
@@ -69,19 +70,19 @@ void weft__idle_notify_one(struct weft_runtime *rt)
 		weft__worker_notify(wake);
 }
 
-void weft__idle_found_work(struct weft_runtime *rt, struct weft__worker *w)
+void weft__idle_found_work(struct weft__sched *sched, struct weft__worker *w)
 {
 	if (!w->searching)
 		return;
 	w->searching = false;
-	uint32_t s = atomic_fetch_sub_explicit(&rt->idle.state, 1, memory_order_seq_cst);
+	uint32_t s = atomic_fetch_sub_explicit(&sched->idle.state, 1, memory_order_seq_cst);
 	if (SEARCHING(s) == 1)
-		weft__idle_notify_one(rt);
+		weft__idle_notify_one(sched);
 }
 
-bool weft__idle_to_parked(struct weft_runtime *rt, struct weft__worker *w)
+bool weft__idle_to_parked(struct weft__sched *sched, struct weft__worker *w)
 {
-	struct weft__idle *idle = &rt->idle;
+	struct weft__idle *idle = &sched->idle;
 	pthread_mutex_lock(&idle->lock);
 	uint32_t dec = ONE_UNPARKED + (w->searching ? 1 : 0);
 	uint32_t s = atomic_fetch_sub_explicit(&idle->state, dec, memory_order_seq_cst);
@@ -93,9 +94,9 @@ bool weft__idle_to_parked(struct weft_runtime *rt, struct weft__worker *w)
 	return last;
 }
 
-void weft__idle_from_parked(struct weft_runtime *rt, struct weft__worker *w)
+void weft__idle_from_parked(struct weft__sched *sched, struct weft__worker *w)
 {
-	struct weft__idle *idle = &rt->idle;
+	struct weft__idle *idle = &sched->idle;
 	pthread_mutex_lock(&idle->lock);
 	if (w->is_sleeper) {
 		/* Woken by its own inbox or ring, not by notify_one. */
@@ -112,10 +113,4 @@ void weft__idle_from_parked(struct weft_runtime *rt, struct weft__worker *w)
 		w->searching = true;
 	}
 	pthread_mutex_unlock(&idle->lock);
-}
-
-void weft__idle_notify_all(struct weft_runtime *rt)
-{
-	for (unsigned i = 0; i < rt->nworkers; i++)
-		weft__worker_notify(&rt->workers[i]);
 }

@@ -21,7 +21,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct weft_runtime;
+struct weft__sched;
 struct weft__worker;
 
 struct weft__idle {
@@ -36,20 +36,18 @@ int weft__idle_init(struct weft__idle *idle, unsigned nworkers);
 void weft__idle_destroy(struct weft__idle *idle);
 
 /* Owner of w: becomes a searcher unless half the workers already search. */
-bool weft__idle_start_search(struct weft_runtime *rt, struct weft__worker *w);
+bool weft__idle_start_search(struct weft__sched *sched, struct weft__worker *w);
 /* Owner of w: a searcher found work; if it was the last searcher, another
  * parked worker is woken to keep looking (work is spreading). */
-void weft__idle_found_work(struct weft_runtime *rt, struct weft__worker *w);
+void weft__idle_found_work(struct weft__sched *sched, struct weft__worker *w);
 /* Any thread, after publishing stealable work: wake one parked worker if
  * no one is searching. */
-void weft__idle_notify_one(struct weft_runtime *rt);
+void weft__idle_notify_one(struct weft__sched *sched);
 /* Owner of w, before parking: returns true if it was the last searcher.
  * The caller then re-checks every queue (park() does so for any parker). */
-bool weft__idle_to_parked(struct weft_runtime *rt, struct weft__worker *w);
+bool weft__idle_to_parked(struct weft__sched *sched, struct weft__worker *w);
 /* Owner of w, after waking: counts it as unparked again, unless a waker
  * already did (then w is a searcher). */
-void weft__idle_from_parked(struct weft_runtime *rt, struct weft__worker *w);
-/* Wakes every parked worker (shutdown). */
-void weft__idle_notify_all(struct weft_runtime *rt);
+void weft__idle_from_parked(struct weft__sched *sched, struct weft__worker *w);
 
 #endif

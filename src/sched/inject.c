@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
+/* The inject queue and the shutdown guard beside it (sched/inject.h). */
 #include <errno.h>
+#include <sched.h>
 
 #include "sched/inject.h"
 
@@ -7,6 +9,8 @@ int weft__inject_init(struct weft__inject *q)
 {
 	q->q = (struct weft__fifo){0};
 	atomic_init(&q->len, 0);
+	atomic_init(&q->submitting, 0);
+	atomic_init(&q->closing, false);
 	return pthread_mutex_init(&q->lock, NULL) ? -ENOMEM : 0;
 }
 
@@ -58,4 +62,29 @@ struct weft__runnable *weft__inject_pop_batch(struct weft__inject *q, size_t max
 	*last = r;
 	*n = k;
 	return k ? first : NULL;
+}
+
+bool weft__inject_enter(struct weft__inject *q)
+{
+	atomic_fetch_add_explicit(&q->submitting, 1, memory_order_seq_cst);
+	if (atomic_load_explicit(&q->closing, memory_order_seq_cst)) {
+		atomic_fetch_sub_explicit(&q->submitting, 1, memory_order_release);
+		return false;
+	}
+	return true;
+}
+
+void weft__inject_exit(struct weft__inject *q)
+{
+	/* release: the queued work is visible to whoever reads 0 (acquire) */
+	atomic_fetch_sub_explicit(&q->submitting, 1, memory_order_release);
+}
+
+void weft__inject_close(struct weft__inject *q)
+{
+	/* seq_cst: the Dekker pair (see the header). A submitter is inside
+	 * for a few hundred nanoseconds. */
+	atomic_store_explicit(&q->closing, true, memory_order_seq_cst);
+	while (atomic_load_explicit(&q->submitting, memory_order_seq_cst) != 0)
+		sched_yield();
 }

@@ -5,6 +5,10 @@
 
 #include <stddef.h>
 
+#include "base/list.h"
+
+/* The loop switches to a task itself; anything else it hands to
+ * weft__hook_run_callback (sched/hooks.h), which knows the other kinds. */
 enum weft__run_kind {
 	WEFT__RUN_TASK,
 	WEFT__RUN_CALLBACK, /* a done callback (core/future.c) */
@@ -16,8 +20,6 @@ struct weft__runnable {
 	struct weft__runnable *next; /* link in intrusive queues */
 	unsigned char kind;          /* enum weft__run_kind */
 };
-
-#define weft__container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
 
 /* An owner-only intrusive FIFO (the single worker's ready queue, a worker's
  * queue of resumed home tasks). */

@@ -10,6 +10,7 @@
  * worker goes into the LIFO slot.
  */
 #include "sched/idle.h"
+#include "sched/sched.h"
 #include "sched/worker.h"
 
 /* Owner of w: stealable work into its ring, spilling half on overflow;
@@ -21,11 +22,11 @@ static void push_stealable_to(struct weft__worker *w, struct weft__runnable *r, 
 		uint32_t n;
 		struct weft__runnable *first = weft__runq_take_half_owner(&w->runq, &last, &n);
 		if (first)
-			weft__inject_push_batch(&w->rt->inject, first, n);
+			weft__inject_push_batch(&w->sched->inject, first, n);
 		notify = true;
 	}
 	if (notify)
-		weft__idle_notify_one(w->rt);
+		weft__idle_notify_one(w->sched);
 }
 
 static void push_stealable(struct weft__worker *w, struct weft__runnable *r)
@@ -34,7 +35,7 @@ static void push_stealable(struct weft__worker *w, struct weft__runnable *r)
 }
 
 /* Owner of w: a task w runs goes to the back of the right queue. */
-static void requeue(struct weft__worker *w, struct weft__task *t, bool notify)
+static void requeue(struct weft__worker *w, struct weft__sched_task *t, bool notify)
 {
 	/* Not started yet: stealable whatever its migratable flag says. */
 	if (!t->started || atomic_load_explicit(&t->migratable, memory_order_relaxed))
@@ -43,7 +44,7 @@ static void requeue(struct weft__worker *w, struct weft__task *t, bool notify)
 		weft__fifo_push(&w->ready, &t->run);
 }
 
-void weft__schedule_lifo_expired(struct weft__worker *w, struct weft__task *t)
+void weft__schedule_lifo_expired(struct weft__worker *w, struct weft__sched_task *t)
 {
 	/* w runs it soon itself, as tokio does after its LIFO budget: waking
 	 * another worker for it made a spawn chain bounce between workers. */
@@ -51,9 +52,9 @@ void weft__schedule_lifo_expired(struct weft__worker *w, struct weft__task *t)
 }
 
 /* Owner of w: t runs next here; the task it displaces goes to the back. */
-static void put_lifo(struct weft__worker *w, struct weft__task *t)
+static void put_lifo(struct weft__worker *w, struct weft__sched_task *t)
 {
-	struct weft__task *prev = w->lifo;
+	struct weft__sched_task *prev = w->lifo;
 	w->lifo = t;
 	if (prev)
 		requeue(w, prev, true);
@@ -67,27 +68,27 @@ void weft__worker_notify(struct weft__worker *w)
 	if (old != WEFT__PARKED)
 		return; /* running, or a wake is already on its way */
 	struct weft__worker *cur = weft__worker_current();
-	if (cur && cur->rt == w->rt && cur != w)
-		weft__ring_wake_from(&cur->ring, &w->ring);
+	if (cur && cur->sched == w->sched && cur != w)
+		weft__io_wake_from(&cur->io, &w->io);
 	else
-		weft__ring_wake_foreign(&w->ring);
+		weft__io_wake_foreign(&w->io);
 }
 
-static void to_outside(weft_runtime *rt, struct weft__runnable *r)
+static void to_outside(struct weft__sched *s, struct weft__runnable *r)
 {
-	weft__inject_push(&rt->inject, r);
-	if (rt->single)
-		weft__worker_notify(&rt->workers[0]);
+	weft__inject_push(&s->inject, r);
+	if (s->single)
+		weft__worker_notify(&s->workers[0]);
 	else
-		weft__idle_notify_one(rt);
+		weft__idle_notify_one(s);
 }
 
-void weft__schedule_new(weft_runtime *rt, struct weft__task *t)
+void weft__schedule_new(struct weft__sched *s, struct weft__sched_task *t)
 {
 	struct weft__worker *w = weft__worker_current();
-	if (!w || w->rt != rt)
-		to_outside(rt, &t->run);
-	else if (rt->single)
+	if (!w || w->sched != s)
+		to_outside(s, &t->run);
+	else if (s->single)
 		weft__fifo_push(&w->ready, &t->run);
 	else
 		/* tokio's choice: a new task runs next on its creator's worker
@@ -96,44 +97,45 @@ void weft__schedule_new(weft_runtime *rt, struct weft__task *t)
 		put_lifo(w, t);
 }
 
-void weft__schedule_callback(weft_runtime *rt, struct weft__runnable *r)
+void weft__schedule_callback(struct weft__sched *s, struct weft__runnable *r)
 {
 	struct weft__worker *w = weft__worker_current();
-	if (!w || w->rt != rt)
-		to_outside(rt, r);
-	else if (rt->single)
+	if (!w || w->sched != s)
+		to_outside(s, r);
+	else if (s->single)
 		weft__fifo_push(&w->ready, r);
 	else
 		push_stealable(w, r);
 }
 
-void weft__schedule_yield(struct weft__worker *w, struct weft__task *t)
+void weft__schedule_yield(struct weft__worker *w, struct weft__sched_task *t)
 {
-	if (w->rt->single)
+	if (w->sched->single)
 		weft__fifo_push(&w->ready, &t->run);
 	else
 		requeue(w, t, true);
 }
 
-void weft__task_wake(struct weft__task *t)
+void weft__schedule_wake(struct weft__sched_task *t)
 {
-	weft_runtime *rt = t->fut.rt->rt;
+	/* A task only suspends once it has run, so its home is set. */
+	struct weft__sched *s = t->home->sched;
 	struct weft__worker *w = weft__worker_current();
-	bool local = w && w->rt == rt;
-	if (rt->single) {
+	bool local = w && w->sched == s;
+	if (s->single) {
 		/* From another thread, wakes share the inject queue with
 		 * callbacks and spawns: one queue keeps asyncio's one order. */
 		if (local)
 			weft__fifo_push(&w->ready, &t->run);
 		else
-			to_outside(rt, &t->run);
+			to_outside(s, &t->run);
 		return;
 	}
 	bool mig = atomic_load_explicit(&t->migratable, memory_order_relaxed);
 	if (local && (mig || t->home == w)) {
 		put_lifo(w, t);
 	} else if (mig) {
-		to_outside(rt, &t->run);
+		to_outside(s, &t->run);
 	} else {
 		/* Read home before the push: once t is in the inbox its home
 		 * may run it, write home, finish it and free it. */

@@ -11,6 +11,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "fiber/switch.h"
+
 typedef struct {
 	atomic_bool held;
 } weft__spinlock;
@@ -24,7 +26,7 @@ static inline void weft__spin_lock(weft__spinlock *l)
 		if (!atomic_exchange_explicit(&l->held, true, memory_order_acquire))
 			return;
 		while (atomic_load_explicit(&l->held, memory_order_relaxed))
-			__builtin_ia32_pause();
+			weft__cpu_relax();
 	}
 }
 

@@ -9,17 +9,17 @@
  * inject queue and the ring; when empty, steal half of a random victim's
  * ring; then park.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "bridge/bridge.h"
-#include "core/task.h"
-#include "core/task_slab.h"
 #include "fiber/guard.h"
+#include "sched/hooks.h"
 #include "sched/idle.h"
+#include "sched/sched.h"
 #include "sched/worker.h"
 
 #define CHECK_INTERVAL 61 /* ticks between inject/ring checks (tokio, Go) */
@@ -30,26 +30,17 @@
 __thread struct weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 #define tls_worker weft__tls_worker
 
-static void task_entry(void *p)
-{
-	weft__fiber_started();
-	struct weft__task *t = p;
-	void *value = NULL;
-	int rc = t->fn(t->arg, &value);
-	weft__task_finish(t, rc, value);
-	weft__task_switch_out(t, NULL, NULL, true);
-	__builtin_unreachable();
-}
-
-
-/* A task that finished: give back its stack, forget it, drop the
+/* A task that finished: give back its stack, count it out, drop the
  * runtime's reference. */
-static void task_retire(struct weft__worker *w, struct weft__task *t)
+static void task_retire(struct weft__worker *w, struct weft__sched_task *t)
 {
+	struct weft__sched *s = w->sched;
 	if (t->fiber.stack)
-		weft__stack_put(&w->rt->stacks, &w->stacks, weft__fiber_release(&t->fiber));
-	weft__task_count_retired(w);
-	weft_future_unref(&t->fut); /* the runtime's reference */
+		weft__stack_put(&s->stacks, &w->stacks, weft__fiber_release(&t->fiber));
+	weft__worker_bump(&w->retired);
+	if (__builtin_expect(weft__inject_closing(&s->inject), 0))
+		weft__sched_retired_closing(s);
+	weft__hook_task_retire(t);
 }
 
 /*
@@ -60,18 +51,18 @@ static void task_retire(struct weft__worker *w, struct weft__task *t)
  * - Debug mode's stall detector (asyncio's slow-callback warning): a step
  *   that kept the worker longer than WEFT__SLOW_STEP_NS is reported.
  */
-static __attribute__((noinline, cold)) void switched_out_checks(struct weft__worker *w,
-								struct weft__task *t, uint64_t t0)
+static __attribute__((noinline, cold)) void
+switched_out_checks(struct weft__worker *w, struct weft__sched_task *t, uint64_t t0)
 {
 	char name[128];
 	if (w->small_stacks && !weft__stack_canary_ok(t->fiber.stack)) {
-		weft__task_name_raw(t, name, sizeof(name));
+		weft__hook_task_name(t, name, sizeof(name));
 		weft__stack_overflow_abort(name);
 	}
 	uint64_t dt = w->debug ? weft__now_ns() - t0 : 0;
 	if (dt < WEFT__SLOW_STEP_NS)
 		return;
-	weft__task_name_raw(t, name, sizeof(name));
+	weft__hook_task_name(t, name, sizeof(name));
 	fprintf(stderr,
 		"weft: task %s ran %.1f ms without suspending: nothing else ran on its "
 		"worker meanwhile (debug mode reports steps over %.0f ms)\n",
@@ -85,22 +76,30 @@ static __attribute__((noinline, cold)) void switched_out_checks(struct weft__wor
  * the switch costs mispredicted returns on every switch. One such level
  * more made yield_many ~50% slower on one worker.
  */
-static inline __attribute__((always_inline)) void run_task(struct weft__worker *w, struct weft__task *t)
+/* A task that will never run ends with rc, its function never called. */
+static __attribute__((noinline, cold)) void end_unstarted(struct weft__worker *w,
+							  struct weft__sched_task *t, int rc)
+{
+	weft__hook_task_end(t, rc);
+	task_retire(w, t);
+}
+
+static inline __attribute__((always_inline)) void run_task(struct weft__worker *w,
+							   struct weft__sched_task *t)
 {
 	if (!t->started) {
-		/* Cancelled before it ever ran: its function is never called. */
-		if (weft__task_take_cancel(t)) {
-			weft__task_finish(t, -ECANCELED, NULL);
-			task_retire(w, t);
+		if (atomic_load_explicit(&t->must_cancel, memory_order_relaxed) &&
+		    weft__hook_task_cancelled(t)) {
+			end_unstarted(w, t, -ECANCELED);
 			return;
 		}
-		struct weft__stack *st = weft__stack_get(&w->rt->stacks, &w->stacks);
+		struct weft__stack *st = weft__stack_get(&w->sched->stacks, &w->stacks);
 		if (!st) {
-			weft__task_finish(t, -ENOMEM, NULL);
-			task_retire(w, t);
+			end_unstarted(w, t, -ENOMEM);
 			return;
 		}
-		weft__fiber_prepare(&t->fiber, st, st->lo, w->rt->stacks.size, task_entry, t);
+		weft__fiber_prepare(&t->fiber, st, st->lo, w->sched->stacks.size,
+				    weft__hook_task_main, t);
 		t->started = true;
 	}
 	if (t->home != w)
@@ -124,17 +123,10 @@ static inline __attribute__((always_inline)) void run_task(struct weft__worker *
 
 static inline __attribute__((always_inline)) void run_one(struct weft__worker *w, struct weft__runnable *r)
 {
-	switch (r->kind) {
-	case WEFT__RUN_TASK:
-		run_task(w, weft__container_of(r, struct weft__task, run));
-		break;
-	case WEFT__RUN_CALLBACK:
-		weft__cb_run(w, r);
-		break;
-	default:
-		weft__call_run(w, r);
-		break;
-	}
+	if (r->kind == WEFT__RUN_TASK)
+		run_task(w, weft__container_of(r, struct weft__sched_task, run));
+	else
+		weft__hook_run_callback(w, r);
 }
 
 /*
@@ -149,7 +141,8 @@ static inline struct weft__runnable *pop_prefetch(struct weft__fifo *q)
 	if (next) {
 		__builtin_prefetch(next->next);
 		if (next->kind == WEFT__RUN_TASK) {
-			struct weft__task *t = weft__container_of(next, struct weft__task, run);
+			struct weft__sched_task *t =
+				weft__container_of(next, struct weft__sched_task, run);
 			__builtin_prefetch(t->fiber.ctx.sp);
 		}
 	}
@@ -188,112 +181,71 @@ static void drain_inbox(struct weft__worker *w)
 }
 
 
-static bool should_exit(weft_runtime *rt)
+static bool should_exit(struct weft__sched *s)
 {
-	return atomic_load_explicit(&rt->stop, memory_order_acquire) && weft__live_tasks(rt) == 0 &&
-	       weft__inject_empty(&rt->inject);
+	return atomic_load_explicit(&s->stop, memory_order_acquire) && weft__sched_live(s) == 0 &&
+	       weft__inject_empty(&s->inject);
 }
 
 /* Work that is ours or shared, visible without stealing. */
 static bool work_visible(struct weft__worker *w)
 {
-	return !weft__mpsc_empty(&w->inbox) || !weft__inject_empty(&w->rt->inject) ||
+	return !weft__mpsc_empty(&w->inbox) || !weft__inject_empty(&w->sched->inject) ||
 	       w->ready.len || w->lifo || weft__runq_len(&w->runq);
 }
 
-static bool stealable_anywhere(weft_runtime *rt)
+static bool stealable_anywhere(struct weft__sched *s)
 {
-	if (!weft__inject_empty(&rt->inject))
+	if (!weft__inject_empty(&s->inject))
 		return true;
-	for (unsigned i = 0; i < rt->nworkers; i++)
-		if (weft__runq_len(&rt->workers[i].runq))
+	for (unsigned i = 0; i < s->nworkers; i++)
+		if (weft__runq_len(&s->workers[i].runq))
 			return true;
 	return false;
 }
 
 /*
- * Sleeps in io_uring_enter until woken. The dance: publish PARKED with an
+ * Sleeps in the backend until woken. The dance: publish PARKED with an
  * RMW, then re-check every source; a waker pushes first and then does its
  * own RMW on the same word (weft__worker_notify), so one of the two sees
- * the other.
+ * the other. Idle time is also when memory goes back (weft__trim_idle).
  */
-/*
- * Idle time is when stack pages (and spare task slabs) go back to the
- * kernel, paced as Go's
- * scavenger is: only once the pool has held more resident stacks than it
- * keeps for TRIM_DELAY_NS (a burst of tasks, e.g. 100,000 sleeps, reuses
- * them instead of faulting every page in again), in batches, and never
- * with a timer due soon (each madvise may cost a TLB-shootdown IPI; a
- * long run of them would make timers late). Returns when to come back to
- * trim more (ns from now), or UINT64_MAX for never.
- */
-enum {
-	TRIM_BATCH = 64,
-	TRIM_DELAY_NS = 1000000000,
-	TRIM_TIMER_GAP_NS = 5000000,
-	TRIM_RETRY_NS = 1000000,
-	SPARE_SLABS_KEEP = 64, /* 1,024 tasks' worth */
-};
-
-static uint64_t trim_stacks(weft_runtime *rt, uint64_t now, uint64_t timer_in)
-{
-	size_t above = weft__stack_trim(&rt->stacks, 0) + weft__slab_trim(rt, SPARE_SLABS_KEEP, 0);
-	uint64_t since = atomic_load_explicit(&rt->trim_since, memory_order_relaxed);
-	if (!above) {
-		if (since)
-			atomic_store_explicit(&rt->trim_since, 0, memory_order_relaxed);
-		return UINT64_MAX;
-	}
-	if (!since) {
-		/* workers race benignly: any of their clocks will do */
-		atomic_store_explicit(&rt->trim_since, now, memory_order_relaxed);
-		return TRIM_DELAY_NS;
-	}
-	if (now - since < TRIM_DELAY_NS)
-		return since + TRIM_DELAY_NS - now;
-	if (timer_in < TRIM_TIMER_GAP_NS)
-		return TRIM_RETRY_NS;
-	size_t more = weft__stack_trim(&rt->stacks, TRIM_BATCH);
-	more += weft__slab_trim(rt, SPARE_SLABS_KEEP, TRIM_BATCH);
-	return more ? TRIM_RETRY_NS : UINT64_MAX;
-}
-
 static __attribute__((noinline)) void park(struct weft__worker *w)
 {
-	weft_runtime *rt = w->rt;
-	weft__slab_reclaim(rt);
+	struct weft__sched *s = w->sched;
+	weft__hook_reclaim(s);
 	uint64_t next = weft__timer_next(&w->timers), now = weft__now_ns();
 	uint64_t timer_in = UINT64_MAX;
-	if (next != WEFT__NO_DEADLINE && !rt->paused)
+	if (next != WEFT__NO_DEADLINE && !s->paused)
 		timer_in = next > now ? next - now : 0;
-	uint64_t trim_in = trim_stacks(rt, now, timer_in);
+	uint64_t trim_in = weft__trim_idle(s, now, timer_in);
 	/* Every parker re-checks, not only the last searcher: a searcher that
 	 * just found work wakes someone only if all others are parked, so a
 	 * worker still on its way to park (refused as a second searcher) would
 	 * sleep next to stealable work nobody else will take (tokio's Idle
 	 * has the same window). Dekker on the idle word: see sched/idle.h. */
-	if (!rt->single) {
-		weft__idle_to_parked(rt, w);
-		if (stealable_anywhere(rt))
-			weft__idle_notify_one(rt);
+	if (!s->single) {
+		weft__idle_to_parked(s, w);
+		if (stealable_anywhere(s))
+			weft__idle_notify_one(s);
 	}
 	/* seq_cst: an inbox pusher may only load the word (sched/schedule.c) */
 	unsigned old = atomic_exchange_explicit(&w->park, WEFT__PARKED, memory_order_seq_cst);
-	if (!(old & WEFT__NOTIFIED) && !work_visible(w) && !should_exit(rt)) {
+	if (!(old & WEFT__NOTIFIED) && !work_visible(w) && !should_exit(s)) {
 		/* the trimming above took time: the timer's wait is re-read */
 		uint64_t timeout = UINT64_MAX;
-		if (next != WEFT__NO_DEADLINE && !rt->paused) {
+		if (next != WEFT__NO_DEADLINE && !s->paused) {
 			now = weft__now_ns();
 			timeout = next > now ? next - now : 0;
 		}
 		if (trim_in < timeout)
 			timeout = trim_in; /* come back to trim */
 		if (timeout)
-			weft__ring_park(&w->ring, timeout);
+			weft__io_park(&w->io, timeout);
 	}
 	atomic_store_explicit(&w->park, 0, memory_order_release);
-	if (!rt->single)
-		weft__idle_from_parked(rt, w);
+	if (!s->single)
+		weft__idle_from_parked(s, w);
 }
 
 /*
@@ -301,7 +253,7 @@ static __attribute__((noinline)) void park(struct weft__worker *w)
  * spinning Ms do: a wake through the ring costs tens of microseconds (more
  * on a VM), and short gaps between bursts of work (fork-join, request and
  * reply, a foreign thread's next submission) are common. Only with more
- * than one CPU and at most one worker per CPU (rt->spin, core/runtime.c).
+ * than one CPU and at most one worker per CPU (sched->spin, sched/sched.c).
  */
 #define SPIN_NS 50000
 
@@ -310,58 +262,63 @@ static __attribute__((noinline)) void park(struct weft__worker *w)
  * the spin ran out and the worker should park. */
 static __attribute__((noinline)) bool spin_single(struct weft__worker *w)
 {
-	weft_runtime *rt = w->rt;
-	if (!rt->spin)
+	struct weft__sched *s = w->sched;
+	if (!s->spin)
 		return false;
 	uint64_t now = weft__now_ns(), end = now + SPIN_NS;
 	uint64_t next = weft__timer_next(&w->timers);
 	do {
 		for (int i = 0; i < 8; i++)
-			__builtin_ia32_pause();
+			weft__cpu_relax();
 		if (work_visible(w))
 			return true;
-		if (w->ring.inflight) {
-			weft__ring_poll(&w->ring);
+		if (w->io.inflight) {
+			weft__io_poll(&w->io);
 			if (w->ready.len)
 				return true;
 		}
 		now = weft__now_ns();
 		if (next != WEFT__NO_DEADLINE && next <= now)
 			return true;
-	} while (now < end && !should_exit(rt));
+	} while (now < end && !should_exit(s));
 	return false;
+}
+
+/* seq_cst: pairs with weft__sched_blocking_end's decrement (sched.c). */
+static bool blocking_busy(struct weft__sched *s)
+{
+	return atomic_load_explicit(&s->blocking, memory_order_seq_cst) != 0;
 }
 
 static void loop_single(struct weft__worker *w)
 {
-	weft_runtime *rt = w->rt;
+	struct weft__sched *s = w->sched;
 	for (;;) {
 		drain_inbox(w);
-		if (!weft__inject_empty(&rt->inject)) {
+		if (!weft__inject_empty(&s->inject)) {
 			struct weft__runnable *last;
 			size_t n;
 			struct weft__runnable *first =
-				weft__inject_pop_batch(&rt->inject, SIZE_MAX, &last, &n);
+				weft__inject_pop_batch(&s->inject, SIZE_MAX, &last, &n);
 			weft__fifo_append(&w->ready, first, last, n);
 		}
-		if (w->ring.inflight)
-			weft__ring_poll(&w->ring);
+		if (w->io.inflight)
+			weft__io_poll(&w->io);
 		weft__fire_timers(w);
-		weft__slab_reclaim(rt); /* a busy worker must not hoard emptied slabs */
+		weft__hook_reclaim(s); /* a busy worker must not hoard emptied slabs */
 		size_t n = w->ready.len;
 		if (n == 0) {
-			if (should_exit(rt))
+			if (should_exit(s))
 				return;
-			if (rt->paused && w->timers.n && weft__live_tasks(rt) &&
-			    !weft__blocking_busy(rt)) {
+			if (s->paused && w->timers.n && weft__sched_live(s) && !blocking_busy(s)) {
 				/* Every task is idle: a paused clock jumps to the
 				 * next deadline (after one last look at the ring).
 				 * With no task left nothing waits for time; with a
 				 * to_thread call in flight a task may be woken by
 				 * it: park (its end wakes this worker). */
-				weft__ring_poll(&w->ring);
+				weft__io_poll(&w->io);
 				if (!w->ready.len && !work_visible(w))
-					rt->paused_ns = weft__timer_next(&w->timers);
+					s->paused_ns = weft__timer_next(&w->timers);
 				continue;
 			}
 			if (!spin_single(w))
@@ -379,7 +336,7 @@ static struct weft__runnable *pull_inject(struct weft__worker *w)
 {
 	struct weft__runnable *last;
 	size_t n;
-	struct weft__runnable *r = weft__inject_pop_batch(&w->rt->inject, INJECT_BATCH, &last, &n);
+	struct weft__runnable *r = weft__inject_pop_batch(&w->sched->inject, INJECT_BATCH, &last, &n);
 	if (!r)
 		return NULL;
 	struct weft__runnable *rest = r->next;
@@ -390,13 +347,13 @@ static struct weft__runnable *pull_inject(struct weft__worker *w)
 			size_t k = 0;
 			for (struct weft__runnable *p = rest; p; p = p->next)
 				k++;
-			weft__inject_push_batch(&w->rt->inject, rest, k);
+			weft__inject_push_batch(&w->sched->inject, rest, k);
 			break;
 		}
 		rest = next;
 	}
 	if (n > 1)
-		weft__idle_notify_one(w->rt);
+		weft__idle_notify_one(w->sched);
 	return r;
 }
 
@@ -404,9 +361,9 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 {
 	unsigned tick = ++w->tick;
 	if (tick % CHECK_INTERVAL == 0) {
-		weft__slab_reclaim(w->rt);
-		if (w->ring.inflight)
-			weft__ring_poll(&w->ring);
+		weft__hook_reclaim(w->sched);
+		if (w->io.inflight)
+			weft__io_poll(&w->io);
 		weft__fire_timers(w);
 		struct weft__runnable *r = pull_inject(w);
 		if (r)
@@ -414,7 +371,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 	}
 	drain_inbox(w);
 	if (w->lifo) {
-		struct weft__task *t = w->lifo;
+		struct weft__sched_task *t = w->lifo;
 		w->lifo = NULL;
 		if (w->lifo_streak < LIFO_MAX) {
 			w->lifo_streak++;
@@ -449,29 +406,29 @@ static uint32_t next_rand(struct weft__worker *w)
 
 static struct weft__runnable *find_work(struct weft__worker *w)
 {
-	weft_runtime *rt = w->rt;
+	struct weft__sched *s = w->sched;
 	drain_inbox(w);
 	weft__fire_timers(w);
 	struct weft__runnable *r = weft__fifo_pop(&w->ready);
 	if (r)
 		return r;
-	if (!r && w->lifo) {
+	if (w->lifo) {
 		r = &w->lifo->run;
 		w->lifo = NULL;
 		return r;
 	}
-	if (w->ring.inflight) {
-		weft__ring_poll(&w->ring);
+	if (w->io.inflight) {
+		weft__io_poll(&w->io);
 		if ((r = next_local(w)))
 			return r;
 	}
 	if ((r = pull_inject(w)))
 		return r;
-	if (!weft__idle_start_search(rt, w))
+	if (!weft__idle_start_search(s, w))
 		return NULL;
-	unsigned n = rt->nworkers, start = next_rand(w) % n;
+	unsigned n = s->nworkers, start = next_rand(w) % n;
 	for (unsigned i = 0; i < n; i++) {
-		struct weft__worker *v = &rt->workers[(start + i) % n];
+		struct weft__worker *v = &s->workers[(start + i) % n];
 		if (v == w)
 			continue;
 		if ((r = weft__runq_steal_half(&v->runq, &w->runq)))
@@ -483,24 +440,24 @@ static struct weft__runnable *find_work(struct weft__worker *w)
 
 static __attribute__((noinline)) struct weft__runnable *spin_for_work(struct weft__worker *w)
 {
-	weft_runtime *rt = w->rt;
-	if (!rt->spin || !w->searching)
+	struct weft__sched *s = w->sched;
+	if (!s->spin || !w->searching)
 		return NULL;
 	uint64_t end = weft__now_ns() + SPIN_NS;
 	do {
 		for (int i = 0; i < 8; i++)
-			__builtin_ia32_pause();
+			weft__cpu_relax();
 		/* next_local fires due timers every CHECK_INTERVAL ticks */
 		struct weft__runnable *r = next_local(w);
 		if (r || (r = find_work(w)))
 			return r;
-	} while (!should_exit(rt) && weft__now_ns() < end);
+	} while (!should_exit(s) && weft__now_ns() < end);
 	return NULL;
 }
 
 static void loop_multi(struct weft__worker *w)
 {
-	weft_runtime *rt = w->rt;
+	struct weft__sched *s = w->sched;
 	for (;;) {
 		struct weft__runnable *r = next_local(w);
 		if (!r)
@@ -508,26 +465,26 @@ static void loop_multi(struct weft__worker *w)
 		if (!r)
 			r = spin_for_work(w);
 		if (r) {
-			weft__idle_found_work(rt, w);
+			weft__idle_found_work(s, w);
 			run_one(w, r);
 			continue;
 		}
-		if (should_exit(rt))
+		if (should_exit(s))
 			return;
 		park(w);
 	}
 }
 
-static void report_start(weft_runtime *rt, int rc, const char *why)
+static void report_start(struct weft__sched *s, int rc, const char *why)
 {
-	pthread_mutex_lock(&rt->lock);
-	if (rc && !rt->start_rc) {
-		rt->start_rc = rc;
-		snprintf(rt->start_why, sizeof(rt->start_why), "%s", why);
+	pthread_mutex_lock(&s->lock);
+	if (rc && !s->start_rc) {
+		s->start_rc = rc;
+		snprintf(s->start_why, sizeof(s->start_why), "%s", why);
 	}
-	rt->started++;
-	pthread_cond_broadcast(&rt->cond);
-	pthread_mutex_unlock(&rt->lock);
+	s->started++;
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
 }
 
 static void loop_fiber_init(struct weft__fiber *f)
@@ -545,17 +502,38 @@ static void loop_fiber_init(struct weft__fiber *f)
 	weft__fiber_init_thread(f, lo, size);
 }
 
+void weft__worker_init(struct weft__worker *w, struct weft__sched *s, unsigned index)
+{
+	memset(w, 0, sizeof(*w));
+	w->sched = s;
+	w->index = index;
+	w->small_stacks = s->cfg->small_stacks;
+	w->debug = s->cfg->debug;
+	w->rng = 0x9e3779b9u * (index + 1);
+	weft__runq_init(&w->runq);
+	atomic_init(&w->inbox.head, NULL);
+	atomic_init(&w->park, 0);
+	atomic_init(&w->spawned, 0);
+	atomic_init(&w->retired, 0);
+}
+
+void weft__worker_exit(struct weft__worker *w)
+{
+	weft__io_exit(&w->io);
+}
+
 void *weft__worker_main(void *arg)
 {
 	struct weft__worker *w = arg;
-	weft_runtime *rt = w->rt;
+	struct weft__sched *s = w->sched;
 	tls_worker = w;
 	char why[160] = "";
-	int rc = weft__ring_init(&w->ring, &rt->cfg, why, sizeof(why));
+	int rc = weft__io_init(&w->io, s->cfg, why, sizeof(why));
 	if (rc == 0) {
 		w->altstack = weft__guard_thread_init();
 		loop_fiber_init(&w->loop);
-		if (rt->cfg.pin_workers) {
+		weft__hook_worker_start(w);
+		if (s->cfg->pin_workers) {
 			long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 			cpu_set_t set;
 			CPU_ZERO(&set);
@@ -563,16 +541,15 @@ void *weft__worker_main(void *arg)
 			pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 		}
 	}
-	report_start(rt, rc, why);
+	report_start(s, rc, why);
 	if (rc == 0) {
-		if (rt->single)
+		if (s->single)
 			loop_single(w);
 		else
 			loop_multi(w);
 		discard_timers(w);
-		weft__stack_cache_flush(&rt->stacks, &w->stacks);
-		weft__task_slab_retire(w);
-		weft__future_cache_flush(w);
+		weft__stack_cache_flush(&s->stacks, &w->stacks);
+		weft__hook_worker_stop(w);
 		weft__guard_thread_exit(w->altstack);
 	}
 	tls_worker = NULL;
@@ -583,12 +560,12 @@ void *weft__worker_main(void *arg)
 bool weft__worker_guard_lookup(const void *addr, char *buf, size_t cap)
 {
 	struct weft__worker *w = tls_worker;
-	struct weft__task *t = w ? w->current : NULL;
+	struct weft__sched_task *t = w ? w->current : NULL;
 	if (!t || !t->fiber.stack)
 		return false;
 	const char *g = t->fiber.stack->guard;
-	if ((const char *)addr < g || (const char *)addr >= g + w->rt->stacks.guard)
+	if ((const char *)addr < g || (const char *)addr >= g + w->sched->stacks.guard)
 		return false;
-	weft__task_name_raw(t, buf, cap);
+	weft__hook_task_name(t, buf, cap);
 	return true;
 }

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/core.h"
 #include "core/future.h"
-#include "sched/worker.h"
 #include "sync/waitq.h"
 
 #define WEFT__GATE_CLOSED 0x80000000u
@@ -16,14 +16,14 @@ static const struct weft__future_ops wnode_ops = {.cancel = wnode_cancel};
 
 static struct weft__wnode *wnode_new(bool cached_only)
 {
-	struct weft__worker *w = weft__worker_current();
-	if (!w)
+	struct weft__core_worker *cw = weft__core_worker_current();
+	if (!cw)
 		return NULL;
 	_Static_assert(sizeof(struct weft__wnode) <= WEFT__BLOCK_SIZE, "a node fits a block");
 	struct weft__wnode *n = cached_only ? weft__block_alloc_cached() : weft__block_alloc();
 	if (!n)
 		return NULL;
-	weft__future_init(&n->fut, WEFT__FUT_PLAIN, w->rt->stub);
+	weft__future_init(&n->fut, WEFT__FUT_PLAIN, cw->core->stub);
 	n->fut.cached = true; /* the last unref gives the whole node back */
 	n->fut.ops = &wnode_ops;
 	n->prev = n->next = NULL;
@@ -160,7 +160,7 @@ static void close_gate(struct weft__wnode *n)
 	 * value without a cmpxchg loop. */
 	unsigned g = atomic_fetch_add_explicit(&n->gate, WEFT__GATE_CLOSED, memory_order_acq_rel);
 	while (g & ~WEFT__GATE_CLOSED) {
-		__builtin_ia32_pause();
+		weft__cpu_relax();
 		/* acquire: pairs with wnode_cancel's release fetch_sub */
 		g = atomic_load_explicit(&n->gate, memory_order_acquire);
 	}

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "core/core.h"
 #include "sched/worker.h"
 
 #define MAX_WORKERS 8
@@ -93,6 +94,11 @@ static int relay(void *arg, void **result)
 	return 0;
 }
 
+static struct weft__sched *sched_of(weft_runtime *r)
+{
+	return &weft__core_of(r)->sched;
+}
+
 static void sleep_us(long us)
 {
 	struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
@@ -103,7 +109,7 @@ static unsigned parked_workers(void)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < nworkers; i++)
-		n += atomic_load_explicit(&rt->workers[i].park, memory_order_relaxed) ==
+		n += atomic_load_explicit(&sched_of(rt)->workers[i].park, memory_order_relaxed) ==
 		     WEFT__PARKED;
 	return n;
 }
@@ -123,13 +129,13 @@ static bool wait_parked(unsigned want, double limit)
 static void dump_state(const char *why, long i)
 {
 	struct burst *b = &bursts[i];
-	uint32_t s = atomic_load(&rt->idle.state);
+	uint32_t s = atomic_load(&sched_of(rt)->idle.state);
 	fprintf(stderr, "park_wake: FAIL: %u workers, burst %ld: %s: %ld of %ld tasks ran\n",
 		nworkers, i, why, (long)atomic_load(&b->count), b->expected);
 	fprintf(stderr, "  idle: unparked %u, searching %u, inject %s\n", s >> 16, s & 0xffff,
-		weft__inject_empty(&rt->inject) ? "empty" : "NOT empty");
+		weft__inject_empty(&sched_of(rt)->inject) ? "empty" : "NOT empty");
 	for (unsigned k = 0; k < nworkers; k++) {
-		struct weft__worker *w = &rt->workers[k];
+		struct weft__worker *w = &sched_of(rt)->workers[k];
 		fprintf(stderr,
 			"  worker %u: park %u, runq %u, inbox %s; relay %u future %s\n", k,
 			atomic_load(&w->park), weft__runq_len(&w->runq),

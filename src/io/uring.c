@@ -1,19 +1,44 @@
 /* SPDX-License-Identifier: MIT */
+/* The io_uring backend (io/backend.h). */
 #include <errno.h>
-#include <stdio.h>
-#include <string.h>
+#include <liburing.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
-#include <valgrind/valgrind.h>
 #include <unistd.h>
+#include <valgrind/valgrind.h>
 
 #include <weft/error.h>
 
-#include "io/ring.h"
+#include "io/backend.h"
 
-int weft__ring_init(struct weft__ring *r, const weft_config *cfg, char *why, size_t cap)
+/* user_data values the ring reserves; anything else is a struct weft__io_op *. */
+enum {
+	UD_WAKE = 1,     /* a MSG_RING wake from another worker */
+	UD_EVENTFD = 2,  /* the eventfd read (a wake from a foreign thread) */
+	UD_MSG_FAIL = 3, /* our MSG_RING failed; bits 8+ hold the target's eventfd */
+};
+
+struct weft__io_ring {
+	struct io_uring ring;
+	int efd;            /* foreign threads write here to wake the worker */
+	uint64_t efd_buf;   /* the armed read's target */
+	bool efd_armed;     /* a read on efd is in flight */
+	bool deferred;      /* set up with DEFER_TASKRUN: reaping needs a syscall */
+	bool valgrind;      /* under Valgrind: park in poll() on the eventfd */
+};
+
+int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t cap)
 {
-	memset(r, 0, sizeof(*r));
+	io->ring = NULL;
+	io->inflight = 0;
+	struct weft__io_ring *r = calloc(1, sizeof(*r));
+	if (!r) {
+		snprintf(why, cap, "out of memory");
+		return -ENOMEM;
+	}
 	r->efd = -1;
 	unsigned entries = cfg->ring_entries ? cfg->ring_entries : 256;
 	static const unsigned modes[] = {
@@ -45,28 +70,34 @@ int weft__ring_init(struct weft__ring *r, const weft_config *cfg, char *why, siz
 			 rc == -ENOSYS ? " (kernel built without io_uring)"
 			 : rc == -EPERM ? " (disabled: sysctl kernel.io_uring_disabled or a seccomp filter)"
 					: "");
+		free(r);
 		return WEFT_ENOURING;
 	}
 	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->efd < 0) {
 		snprintf(why, cap, "eventfd: %s", strerror(errno));
 		io_uring_queue_exit(&r->ring);
+		free(r);
 		return -ENOMEM;
 	}
 	if (r->valgrind)
 		io_uring_register_eventfd(&r->ring, r->efd);
+	io->ring = r;
 	return 0;
 }
 
-void weft__ring_exit(struct weft__ring *r)
+void weft__io_exit(struct weft__io *io)
 {
+	struct weft__io_ring *r = io->ring;
+	if (!r)
+		return;
 	io_uring_queue_exit(&r->ring);
-	if (r->efd >= 0)
-		close(r->efd);
-	r->efd = -1;
+	close(r->efd);
+	free(r);
+	io->ring = NULL;
 }
 
-static struct io_uring_sqe *sqe_get(struct weft__ring *r)
+static struct io_uring_sqe *sqe_get(struct weft__io_ring *r)
 {
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
 	if (!sqe) {
@@ -76,29 +107,35 @@ static struct io_uring_sqe *sqe_get(struct weft__ring *r)
 	return sqe;
 }
 
-void weft__ring_wake_foreign(const struct weft__ring *to)
+void weft__io_wake_foreign(const struct weft__io *to)
 {
+	/* NULL: a worker whose set-up failed, woken by the failed create */
+	if (!to->ring)
+		return;
 	uint64_t one = 1;
 	/* EAGAIN means the counter is saturated: the owner is being woken. */
-	ssize_t n = write(to->efd, &one, sizeof(one));
+	ssize_t n = write(to->ring->efd, &one, sizeof(one));
 	(void)n;
 }
 
-void weft__ring_wake_from(struct weft__ring *from, const struct weft__ring *to)
+void weft__io_wake_from(struct weft__io *from, const struct weft__io *to)
 {
-	struct io_uring_sqe *sqe = sqe_get(from);
+	const struct weft__io_ring *t = to->ring;
+	if (!t)
+		return;
+	struct io_uring_sqe *sqe = sqe_get(from->ring);
 	if (!sqe) {
-		weft__ring_wake_foreign(to);
+		weft__io_wake_foreign(to);
 		return;
 	}
-	io_uring_prep_msg_ring(sqe, to->ring.ring_fd, 0, WEFT__UD_WAKE, 0);
+	io_uring_prep_msg_ring(sqe, t->ring.ring_fd, 0, UD_WAKE, 0);
 	/* Only a failure comes back to us; it carries the eventfd to use. */
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
-	io_uring_sqe_set_data64(sqe, WEFT__UD_MSG_FAIL | ((uint64_t)to->efd << 8));
-	io_uring_submit(&from->ring);
+	io_uring_sqe_set_data64(sqe, UD_MSG_FAIL | ((uint64_t)t->efd << 8));
+	io_uring_submit(&from->ring->ring);
 }
 
-static void arm_eventfd(struct weft__ring *r)
+static void arm_eventfd(struct weft__io_ring *r)
 {
 	if (r->efd_armed)
 		return;
@@ -106,40 +143,42 @@ static void arm_eventfd(struct weft__ring *r)
 	if (!sqe)
 		return; /* the park below still returns on any CQE */
 	io_uring_prep_read(sqe, r->efd, &r->efd_buf, sizeof(r->efd_buf), 0);
-	io_uring_sqe_set_data64(sqe, WEFT__UD_EVENTFD);
+	io_uring_sqe_set_data64(sqe, UD_EVENTFD);
 	r->efd_armed = true;
 }
 
-static void handle_cqes(struct weft__ring *r)
+static void handle_cqes(struct weft__io *io)
 {
+	struct weft__io_ring *r = io->ring;
 	struct io_uring_cqe *cqe;
 	unsigned head, seen = 0;
 	io_uring_for_each_cqe(&r->ring, head, cqe)
 	{
 		uint64_t ud = cqe->user_data;
 		seen++;
-		if (ud == WEFT__UD_WAKE)
+		if (ud == UD_WAKE)
 			continue;
-		if (ud == WEFT__UD_EVENTFD) {
+		if (ud == UD_EVENTFD) {
 			r->efd_armed = false;
 			continue;
 		}
-		if ((ud & 0xff) == WEFT__UD_MSG_FAIL && ud < ((uint64_t)1 << 40)) {
+		if ((ud & 0xff) == UD_MSG_FAIL && ud < ((uint64_t)1 << 40)) {
 			uint64_t one = 1;
 			ssize_t n = write((int)(ud >> 8), &one, sizeof(one));
 			(void)n;
 			continue;
 		}
 		struct weft__io_op *op = (struct weft__io_op *)(uintptr_t)ud;
-		r->inflight--;
+		io->inflight--;
 		op->complete(op, cqe->res, cqe->flags);
 	}
 	io_uring_cq_advance(&r->ring, seen);
 }
 
 /* Under Valgrind: sleep in poll(), which Valgrind knows may block. */
-static void park_in_poll(struct weft__ring *r, uint64_t timeout_ns)
+static void park_in_poll(struct weft__io *io, uint64_t timeout_ns)
 {
+	struct weft__io_ring *r = io->ring;
 	io_uring_submit(&r->ring);
 	if (!io_uring_cq_ready(&r->ring)) {
 		struct pollfd p = {.fd = r->efd, .events = POLLIN};
@@ -149,13 +188,14 @@ static void park_in_poll(struct weft__ring *r, uint64_t timeout_ns)
 	uint64_t v;
 	ssize_t n = read(r->efd, &v, sizeof(v)); /* drain; EAGAIN if empty */
 	(void)n;
-	handle_cqes(r);
+	handle_cqes(io);
 }
 
-void weft__ring_park(struct weft__ring *r, uint64_t timeout_ns)
+void weft__io_park(struct weft__io *io, uint64_t timeout_ns)
 {
+	struct weft__io_ring *r = io->ring;
 	if (r->valgrind) {
-		park_in_poll(r, timeout_ns);
+		park_in_poll(io, timeout_ns);
 		return;
 	}
 	arm_eventfd(r);
@@ -172,14 +212,15 @@ void weft__ring_park(struct weft__ring *r, uint64_t timeout_ns)
 		rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
 	}
 	(void)rc; /* -ETIME and -EINTR are ordinary early returns */
-	handle_cqes(r);
+	handle_cqes(io);
 }
 
-void weft__ring_poll(struct weft__ring *r)
+void weft__io_poll(struct weft__io *io)
 {
+	struct weft__io_ring *r = io->ring;
 	if (r->deferred)
 		io_uring_submit_and_get_events(&r->ring);
 	else
 		io_uring_submit(&r->ring);
-	handle_cqes(r);
+	handle_cqes(io);
 }
