@@ -16,6 +16,9 @@
 #   tools/bench.sh --quick         reduced counts, short runs (under a minute)
 #   tools/bench.sh --peers --only ping_pong,timers --runs 9
 #   tools/bench.sh --summarize bench/results/results-XXXX.jsonl
+#   tools/bench.sh --baseline HEAD~3 --only yield_many,spawn_many --runs 5
+#                                  before/after: the working tree against
+#                                  HEAD~3, built in its own git worktree
 #
 # The machines are shared and noisy: quote medians with their spread, and
 # compare runtimes only within one run of this script.
@@ -36,6 +39,18 @@ usage: tools/bench.sh [options]
   --build-dir DIR   where to build (default build/bench; peers in DIR/peers)
   --no-install      never apt-get; skip what is missing
   --no-plot         no chart
+  --baseline REV    also build git revision REV of this repository (any
+                    rev-parse name: HEAD~3, a tag, a sha) in its own git
+                    worktree, build/baseline-<sha>/ (reused while it is at
+                    REV; built there in build/bench, the same release
+                    options), and run its weft_bench as runtime
+                    weft@<sha> in the same rounds, right beside weft (odd
+                    rounds weft first, even rounds the baseline first).
+                    Its rows' weft/this is weft / weft@<sha> (the working
+                    tree over REV), and a before/after block follows the
+                    table. A REV without weft_bench, or workloads and
+                    variants it lacks, are noted and skipped. The main
+                    working tree is never touched.
   --summarize FILE  only print the table of an existing results file
   --tsv             with --summarize: tab-separated medians (for tools/plot.sh)
   -h, --help        this text
@@ -56,6 +71,7 @@ install=1
 plot=1
 summarize=""
 tsv=0
+baseline=""
 cmdline="tools/bench.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -83,6 +99,9 @@ while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] || { echo "bench.sh: --summarize needs a file" >&2; exit 2; }
 		summarize=$2; shift 2 ;;
 	--tsv) tsv=1; shift ;;
+	--baseline)
+		[ $# -ge 2 ] && [ -n "$2" ] || { echo "bench.sh: --baseline needs a git revision" >&2; exit 2; }
+		baseline=$2; shift 2 ;;
 	-h | --help) usage; exit 0 ;;
 	*) echo "bench.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
 	esac
@@ -107,6 +126,10 @@ wanted() { # $1: runtime
 	case " ${want[*]} " in *" $1 "*) return 0 ;; esac
 	return 1
 }
+if [ -n "$baseline" ] && [ -z "$summarize" ] && ! wanted weft; then
+	echo "bench.sh: --baseline compares with weft: --runtimes must name weft" >&2
+	exit 2
+fi
 
 if [ -z "$runs" ]; then
 	if [ $quick = 1 ] && [ $peers = 1 ]; then runs=2
@@ -127,6 +150,8 @@ fi
 # order weft, go, tokio, asyncio, uvloop: median figure, min-max, unit,
 # runs that passed their self-check, median peak RSS, weft's median over
 # this runtime's, and the medians of the workload's extra metrics.
+# A baseline's rows (runtime "weft@<sha>", --baseline) come right after
+# weft's, and a before/after block (weft / weft@<sha>) follows the table.
 # With $2 = tsv: one tab-separated line per group instead (tools/plot.sh).
 summarize() {
 	awk -v mode="${2:-table}" '
@@ -189,8 +214,16 @@ summarize() {
 		if (!(wv in seenwv)) { seenwv[wv] = 1; wvorder[++nwv] = wv; WW[wv] = w; VV[wv] = v }
 		if (!(rt in rtrank)) {
 			nrt++
-			rtorder[nrt] = rt
-			rtrank[rt] = nrt
+			p = nrt
+			if (rt ~ /^weft@/) {
+				# a baseline build of weft: after weft and the other baselines
+				nbase++
+				p = rtrank["weft"] + 1
+				while (p < nrt && rtorder[p] ~ /^weft@/) p++
+				for (q = nrt; q > p; q--) { rtorder[q] = rtorder[q - 1]; rtrank[rtorder[q]] = q }
+			}
+			rtorder[p] = rt
+			rtrank[rt] = p
 		}
 		k = w SUBSEP v SUBSEP rt
 		total[k]++
@@ -243,7 +276,10 @@ summarize() {
 			exit
 		}
 		printf "machine: %s; weft build: %s%s\n", machine, build, quick ? "; QUICK counts (not figures to quote)" : ""
-		printf "%-13s %-18s %-8s %10s  %-19s %-16s %5s %8s %9s  %s\n", "workload", "variant", "runtime",
+		# the runtime column: 8 wide, wider for the weft@<sha> of a baseline
+		rw = 8
+		for (r = 1; r <= nrt; r++) if (length(rtorder[r]) > rw) rw = length(rtorder[r])
+		printf "%-13s %-18s %-" rw "s %10s  %-19s %-16s %5s %8s %9s  %s\n", "workload", "variant", "runtime",
 			"median", "spread (min-max)", "unit", "ok", "rss MiB", "weft/this", "notes"
 		for (g = 1; g <= nwv; g++) for (r = 1; r <= nrt; r++) {
 			wv = wvorder[g]; rt = rtorder[r]; k = wv SUBSEP rt
@@ -251,7 +287,7 @@ summarize() {
 			u = unit[k] (better[k] == "lower" ? " (low)" : "")
 			n = nok[k] + 0
 			if (n == 0) {
-				printf "%-13s %-18s %-8s %10s  %-19s %-16s %2d/%-2d  FAILED: %s\n", WW[wv], VV[wv], rt,
+				printf "%-13s %-18s %-" rw "s %10s  %-19s %-16s %2d/%-2d  FAILED: %s\n", WW[wv], VV[wv], rt,
 					"-", "-", u, 0, total[k], lasterr[k]
 				continue
 			}
@@ -265,15 +301,40 @@ summarize() {
 				base = VV[wv]; sub(/,migratable,/, ",", base)
 				for (pq = 1; pq <= nrt; pq++) {
 					kp = WW[wv] SUBSEP base SUBSEP rtorder[pq]
-					if (rtorder[pq] != "weft" && (kp in med) && med[kp] > 0)
+					if (rtorder[pq] != "weft" && rtorder[pq] !~ /^weft@/ && (kp in med) && med[kp] > 0)
 						note = note (note == "" ? "" : "; ") sprintf("vs %s %.2f", rtorder[pq], med[k] / med[kp])
 				}
 			}
-			printf "%-13s %-18s %-8s %10s  %-19s %-16s %2d/%-2d %8.1f %9s  %s\n", WW[wv], VV[wv], rt,
+			printf "%-13s %-18s %-" rw "s %10s  %-19s %-16s %2d/%-2d %8.1f %9s  %s\n", WW[wv], VV[wv], rt,
 				si(med[k]), si(lo[k]) " - " si(hi[k]), u, n, total[k], mrss[k] / 1024, ratio, note
 		}
 		print "weft/this: weft median / this runtime median, same variant, same run of the script."
 		print "  Figures per second: above 1, weft is ahead. (low) figures (s, B/task, parallel/serial): below 1, weft is ahead."
+		if (!nbase) exit
+		# before/after: the working tree (weft) over each baseline build
+		for (r = 1; r <= nrt; r++) {
+			rt = rtorder[r]
+			if (rt !~ /^weft@/) continue
+			printf "\nweft / %s (the working tree over the baseline revision, same variant, same rounds):\n", rt
+			printf "%-13s %-18s %10s %10s  %-16s %9s  %s\n", "workload", "variant", rt, "weft", "unit", "ratio", "spreads (min-max)"
+			for (g = 1; g <= nwv; g++) {
+				wv = wvorder[g]; k = wv SUBSEP rt; kw = wv SUBSEP "weft"
+				if (!(k in total) && !(kw in total)) continue
+				if (!(k in med) || !(kw in med) || med[k] <= 0) {
+					printf "%-13s %-18s %10s %10s  %-16s %9s  %s\n", WW[wv], VV[wv],
+						(k in med) ? si(med[k]) : "-", (kw in med) ? si(med[kw]) : "-",
+						unit[(k in total) ? k : kw], "-",
+						!(k in total) ? "not run on " rt : !(kw in total) ? "not run on weft" : "no passing run on one side"
+					continue
+				}
+				u = unit[kw] (better[kw] == "lower" ? " (low)" : "")
+				overlap = (lo[k] <= hi[kw] && lo[kw] <= hi[k]) ? "overlap" : (better[kw] == "lower") == (med[kw] < med[k]) ? "apart, weft ahead" : "apart, weft behind"
+				printf "%-13s %-18s %10s %10s  %-16s %9.3f  %s\n", WW[wv], VV[wv], si(med[k]), si(med[kw]), u,
+					med[kw] / med[k], overlap
+			}
+		}
+		print "ratio: weft median / baseline median. Figures per second: above 1, the working tree is faster;"
+		print "  (low) figures: below 1, the working tree is ahead. Spreads that overlap: within the noise of this run."
 	}' "$1"
 }
 
@@ -332,20 +393,124 @@ ensure_deps() {
 
 # ---- build -------------------------------------------------------------------
 
-build() {
+# weft_bench in release mode: in source tree $1 (the working tree, or the
+# baseline's worktree), build directory $2 (relative to $1, or absolute).
+# The output in $build_log; returns 1 if meson failed, 2 if ninja did.
+build_log=""
+weft_build() {
 	local opts=(--buildtype=release -Db_ndebug=true -Dtests=false -Dexamples=false
 		-Dbenchmarks=true)
-	local log
-	if [ -f "$build_dir/build.ninja" ]; then
-		log=$(meson configure "$build_dir" "${opts[@]}" 2>&1) || { echo "$log" >&2; exit 1; }
+	if (cd "$1" && [ -f "$2/build.ninja" ]); then
+		build_log=$(cd "$1" && meson configure "$2" "${opts[@]}" 2>&1) || return 1
 	else
-		log=$(meson setup "$build_dir" "${opts[@]}" 2>&1) || { echo "$log" >&2; exit 1; }
+		build_log=$(cd "$1" && meson setup "$2" "${opts[@]}" 2>&1) || return 1
 	fi
-	log=$(ninja -C "$build_dir" bench/weft_bench 2>&1) || {
-		echo "$log" >&2
-		echo "bench.sh: the build failed" >&2
-		exit 1
+	build_log=$(cd "$1" && ninja -C "$2" bench/weft_bench 2>&1) || return 2
+}
+
+build() {
+	local st=0
+	weft_build . "$build_dir" || st=$?
+	[ $st = 0 ] && return 0
+	echo "$build_log" >&2
+	[ $st = 2 ] && echo "bench.sh: the build failed" >&2
+	exit 1
+}
+
+# ---- the baseline (--baseline REV) -------------------------------------------
+#
+# REV of this same repository, checked out detached in a git worktree of its
+# own, build/baseline-<sha>/ (reused while it is at REV and unmodified; the
+# main working tree is never touched), built there in build/bench by
+# weft_build as the working tree is, and run as runtime "weft@<sha>": in
+# the same rounds, right beside weft. Its weft_bench writes "runtime":"weft"
+# like any weft_bench; its JSON lines go through a file of their own and
+# are relabelled ("runtime":"weft@<sha>","baseline_rev":"<full sha>") on
+# their way into the results. A REV without weft_bench, or whose build
+# fails, is skipped with a note, as a peer is.
+
+base_label="" # weft@<short sha>
+base_sha=""
+base_dir=""   # the worktree
+base_bin=""   # its weft_bench, once built
+base_note=""  # why it is skipped
+base_json=""  # one run's JSON lines, before relabelling
+
+resolve_baseline() {
+	[ -n "$baseline" ] || return 0
+	base_sha=$(git rev-parse --verify --quiet "$baseline^{commit}" 2>/dev/null) || {
+		echo "bench.sh: --baseline: '$baseline' is not a commit of this repository" >&2
+		exit 2
 	}
+	local short
+	short=$(git rev-parse --short "$base_sha")
+	base_label="weft@$short"
+	base_dir="build/baseline-$short"
+}
+
+build_baseline() {
+	[ -n "$base_label" ] || return 0
+	if ! git cat-file -e "$base_sha:bench/weft_bench.c" 2>/dev/null; then
+		base_note="$baseline ($base_sha) has no bench/weft_bench.c, nothing to compare with"
+		return 0
+	fi
+	local wt=$base_dir log head
+	if [ -e "$wt" ]; then
+		# build/ is inside the main tree: a plain directory there would
+		# answer with the main tree's top level.
+		if [ "$(cd "$wt" && git rev-parse --show-toplevel 2>/dev/null || true)" != "$(cd "$wt" && pwd -P)" ]; then
+			echo "bench.sh: $wt exists but is not a git worktree; remove it and run again" >&2
+			exit 1
+		fi
+		head=$(git -C "$wt" rev-parse HEAD)
+		if [ "$head" != "$base_sha" ]; then
+			echo "bench.sh: the baseline worktree $wt is at $head, not at $base_sha;" \
+				"remove it (git worktree remove $wt) and run again" >&2
+			exit 1
+		fi
+		if [ -n "$(GIT_OPTIONAL_LOCKS=0 git -C "$wt" status --porcelain --untracked-files=no)" ]; then
+			echo "bench.sh: the baseline worktree $wt has local changes (its figures would not be" \
+				"$base_label's); git -C $wt checkout -- . or remove it, and run again" >&2
+			exit 1
+		fi
+		echo "bench.sh: reusing the baseline worktree $wt ($base_label)"
+	else
+		echo "bench.sh: checking out $baseline ($base_label) in a worktree: $wt"
+		mkdir -p "$(dirname "$wt")"
+		if ! log=$(git worktree add --detach "$wt" "$base_sha" 2>&1); then
+			# a worktree once registered there whose directory was deleted
+			if ! grep -q 'missing but' <<<"$log" ||
+				! log=$(git worktree add --force --detach "$wt" "$base_sha" 2>&1); then
+				echo "$log" >&2
+				echo "bench.sh: could not create the baseline worktree $wt" >&2
+				exit 1
+			fi
+		fi
+	fi
+	echo "bench.sh: building $base_label (release) in $wt/build/bench"
+	local st=0
+	weft_build "$wt" build/bench || st=$?
+	if [ $st != 0 ]; then
+		echo "$build_log" | tail -n 20 >&2
+		base_note="the build of $base_sha failed ($([ $st = 1 ] && echo meson || echo ninja); log above)"
+		return 0
+	fi
+	base_bin="$wt/build/bench/bench/weft_bench"
+	base_json=$(mktemp "${TMPDIR:-/tmp}/weft-bench-baseline.XXXXXX")
+	trap 'rm -f "$base_json"' EXIT
+}
+
+# One run of the baseline: as the loop below runs weft, but through
+# $base_json, and its human lines relabelled weft@<sha>.
+run_baseline() { # $1 workload, $2 variant, $3 run
+	local st=0
+	: >"$base_json"
+	timeout -k 10 600 "$base_bin" "$1" --variant "$2" --runs 1 --run-base "$3" \
+		--json "$base_json" --min-time "$min_time" "${quick_opt[@]}" |
+		sed -u "s/^\([^ ]\{1,\} \{1,\}\)weft \{1,\}/\1$base_label /" || st=$?
+	sed "s/\"runtime\":\"weft\"/\"runtime\":\"$base_label\",\"baseline_rev\":\"$base_sha\"/" \
+		"$base_json" >>"$out"
+	return $st
 }
 
 # ---- the peers (bench/peers/, BENCH.md "Peers") ------------------------------
@@ -481,12 +646,16 @@ run_tcp_echo_round() { # $1: run number
 
 # ---- run -----------------------------------------------------------------------
 
+resolve_baseline
 ensure_deps
 echo "bench.sh: building weft (release) in $build_dir"
 build
+build_baseline
 build_peers
 bin="$build_dir/bench/weft_bench"
 peer_cmd[weft]="$bin"
+if [ -n "$base_bin" ]; then peer_cmd[$base_label]="$base_bin"; fi
+if [ -n "$base_note" ]; then echo "bench.sh: skipping $base_label: $base_note" >&2; fi
 
 selected() { # $1: workload
 	[ ${#only[@]} -eq 0 ] && return 0
@@ -505,8 +674,11 @@ done
 runtimes=()
 for r in "${all_runtimes[@]}"; do
 	wanted "$r" && [ -n "${peer_cmd[$r]:-}" ] && runtimes+=("$r")
+	# the baseline right after weft
+	if [ "$r" = weft ] && [ -n "$base_bin" ]; then runtimes+=("$base_label"); fi
 done
 declare -A ready=() # "runtime workload variant" -> 1
+declare -A listed=() # "runtime workload variant" -> 1, ready or n/a
 declare -A wv_seen=()
 declare -A na_of=() # "workload variant" -> "runtime (why); ..."
 wv_order=()
@@ -518,6 +690,7 @@ for r in "${runtimes[@]}"; do
 	while read -r w v status rest; do
 		[ -n "$w" ] && selected "$w" || continue
 		[ -n "${wv_seen["$w $v"]:-}" ] || { wv_seen["$w $v"]=1; wv_order+=("$w $v"); }
+		listed["$r $w $v"]=1
 		if [ "$status" = ready ]; then
 			ready["$r $w $v"]=1
 		else
@@ -527,17 +700,33 @@ for r in "${runtimes[@]}"; do
 		fi
 	done <<<"$lst"
 done
+# What the working tree has and the baseline revision does not list.
+if [ -n "$base_bin" ]; then
+	for wv in "${wv_order[@]}"; do
+		[ -n "${ready["weft $wv"]:-}" ] && [ -z "${listed["$base_label $wv"]:-}" ] || continue
+		echo "bench.sh: $base_label has no $wv (not in that revision); that row is skipped" >&2
+		na_of[$wv]+="${na_of[$wv]:+; }$base_label (not in that revision)"
+	done
+fi
 na=()
 for wv in "${wv_order[@]}"; do
 	[ -n "${na_of[$wv]:-}" ] || continue
 	read -r w v <<<"$wv"
 	na+=("$(printf '%-13s %-18s n/a: %s' "$w" "$v" "${na_of[$wv]}")")
 done
-# weft's order first, then what only peers have (in their order)
+# weft's order first, then what only peers have (in their order). With a
+# baseline, jobs_even has it before weft (odd rounds: weft first).
 jobs=()
+jobs_even=()
 for wv in "${wv_order[@]}"; do
 	for r in "${runtimes[@]}"; do
 		[ -n "${ready["$r $wv"]:-}" ] && jobs+=("$r $wv")
+		if [ "$r" = weft ] && [ -n "$base_bin" ]; then
+			[ -n "${ready["$base_label $wv"]:-}" ] && jobs_even+=("$base_label $wv")
+			[ -n "${ready["weft $wv"]:-}" ] && jobs_even+=("weft $wv")
+		elif [ -z "$base_bin" ] || [ "$r" != "$base_label" ]; then
+			[ -n "${ready["$r $wv"]:-}" ] && jobs_even+=("$r $wv")
+		fi
 	done
 done
 if [ ${#jobs[@]} -eq 0 ]; then
@@ -558,8 +747,14 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 t_start=$(date +%s)
 failed=0
 for ((r = 1; r <= runs; r++)); do
-	for job in "${jobs[@]}"; do
+	round=("${jobs[@]}")
+	[ $((r % 2)) = 0 ] && round=("${jobs_even[@]}")
+	for job in "${round[@]}"; do
 		read -r rt w v <<<"$job"
+		if [ -n "$base_bin" ] && [ "$rt" = "$base_label" ]; then
+			run_baseline "$w" "$v" "$r" || failed=$((failed + 1))
+			continue
+		fi
 		# weft_bench has its own per-run timeout (forked runs); the peers
 		# get the same limit from timeout(1).
 		if ! eval "timeout -k 10 600 ${peer_cmd[$rt]}" '"$w" --variant "$v" --runs 1 --run-base "$r" \
@@ -577,8 +772,16 @@ chart=bench/results/results-$stamp.svg
 	echo "weft benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'): medians of $runs interleaved runs ($(($(date +%s) - t_start)) s)"
 	echo "command: $cmdline"
 	echo "weft: $(GIT_OPTIONAL_LOCKS=0 git rev-parse --short HEAD 2>/dev/null || echo unknown) (HEAD; the working tree may differ)"
+	if [ -n "$base_label" ]; then
+		behind=""
+		if git merge-base --is-ancestor "$base_sha" HEAD 2>/dev/null; then
+			behind="; $(git rev-list --count "$base_sha..HEAD") commit(s) before HEAD"
+		fi
+		echo "$base_label: $base_sha, $(git log -1 --format=%s "$base_sha" | cut -c1-72) (--baseline $baseline$behind${base_bin:+; worktree $base_dir})"
+	fi
 	for rt in "${runtimes[@]}"; do
 		[ "$rt" = weft ] && continue
+		[ "$rt" = "$base_label" ] && continue
 		b=$(grep -m1 "\"runtime\":\"$rt\"" "$out" | sed -n 's/.*"build":"\([^"]*\)".*/\1/p' || true)
 		echo "$rt: ${b:-no result}"
 	done
@@ -588,6 +791,7 @@ chart=bench/results/results-$stamp.svg
 	for rt in go tokio asyncio uvloop; do
 		wanted "$rt" && [ -n "${peer_note[$rt]:-}" ] && echo "skipped $rt: ${peer_note[$rt]}"
 	done
+	if [ -n "$base_note" ]; then echo "skipped $base_label: $base_note"; fi
 	echo "results: $out"
 } | tee "$table"
 if [ $plot = 1 ]; then

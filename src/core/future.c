@@ -85,6 +85,16 @@ WEFT_API weft_future *weft_future_create(weft_runtime *rt)
 	return f;
 }
 
+weft_future *weft__future_waiter(void)
+{
+	weft_future *f = weft_future_create(NULL);
+	if (weft__future_is_done(f)) {
+		weft_future_unref(f);
+		return NULL;
+	}
+	return f;
+}
+
 WEFT_API weft_future *weft_future_ref(weft_future *f)
 {
 	if (f && f->kind != WEFT__FUT_STATIC)

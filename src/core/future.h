@@ -109,6 +109,11 @@ void weft__cb_discard(struct weft__runnable *r);
  * the calling worker's runtime, if any. */
 weft_future *weft__future_failed(struct weft__rtstub *stub, int rc);
 
+/* A new pending future for the calling task to wait on, in its worker's
+ * runtime; NULL when out of memory (weft_future_create's failed future is
+ * dropped). */
+weft_future *weft__future_waiter(void);
+
 /* The outcome of a done future: rc, and *value on success (NULL else). */
 static inline int weft__future_outcome(const weft_future *f, void **value)
 {

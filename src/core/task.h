@@ -42,9 +42,11 @@ struct weft__task {
 	struct weft__task_slab *slab;    /* the memory it lives in */
 };
 
+#ifndef WEFT_SANITIZED /* a sanitized fiber carries the sanitizers' state */
 _Static_assert(offsetof(struct weft__task, await_node) + sizeof(struct weft__waiter) <=
 		       offsetof(struct weft__task, st) + 64,
 	       "the scheduler's fields and the await node share one cache line");
+#endif
 
 static inline struct weft__task *weft__task_of(weft_future *f)
 {

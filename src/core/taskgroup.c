@@ -27,15 +27,16 @@
 #include <weft/taskgroup.h>
 #include <weft/time.h>
 
+#include "base/list.h"
+#include "core/core.h"
 #include "core/debug.h"
 #include "core/future.h"
+#include "core/stub.h"
 #include "core/task.h"
 #include "sched/spinlock.h"
-#include "core/core.h"
-#include "core/stub.h"
 
 struct member {
-	struct member *prev, *next; /* the live members; under tg->lock */
+	struct weft__list link;     /* in the live members; under tg->lock */
 	struct member *next_err;    /* the error list, once it failed */
 	weft_taskgroup *tg;
 	weft_future *task;          /* a reference */
@@ -47,7 +48,7 @@ struct weft_taskgroup {
 	weft_future *parent;        /* a reference; the task that entered */
 	weft_runtime *rt;           /* the parent's runtime */
 	/* Under lock: */
-	struct member *members;     /* live members (asyncio's _tasks) */
+	struct weft__list members;  /* live members (asyncio's _tasks) */
 	size_t nmembers;            /* live members + create_task calls in flight */
 	bool exiting, aborting, exited, parent_cancel_requested;
 	weft_future *on_completed;  /* a reference while exit waits on it */
@@ -61,9 +62,12 @@ struct weft_taskgroup {
 static void abort_locked(weft_taskgroup *tg)
 {
 	tg->aborting = true;
-	for (struct member *m = tg->members; m; m = m->next)
+	struct weft__list *l;
+	weft__list_each(l, &tg->members) {
+		struct member *m = weft__container_of(l, struct member, link);
 		if (!weft__future_is_done(m->task))
 			weft_cancel(m->task, NULL);
+	}
 }
 
 /* One member (or reservation) fewer; returns the on_completed future to
@@ -83,17 +87,6 @@ static void release(weft_future *f)
 	}
 }
 
-static void unlink_locked(weft_taskgroup *tg, struct member *m)
-{
-	if (m->prev)
-		m->prev->next = m->next;
-	else
-		tg->members = m->next;
-	if (m->next)
-		m->next->prev = m->prev;
-	m->prev = m->next = NULL;
-}
-
 /* _on_task_done */
 static void member_done(weft_future *task, void *arg)
 {
@@ -102,7 +95,7 @@ static void member_done(weft_future *task, void *arg)
 	int rc = weft_future_exception(task);
 	bool failed = rc < 0 && rc != -ECANCELED;
 	weft__spin_lock(&tg->lock);
-	unlink_locked(tg, m);
+	weft__list_remove(&m->link);
 	weft_future *wake = member_gone_locked(tg);
 	if (failed) {
 		m->code = rc;
@@ -143,6 +136,7 @@ WEFT_API int weft_taskgroup_enter(weft_taskgroup **out)
 	tg->parent = weft_future_ref(&t->fut);
 	tg->rt = weft__core_runtime(t->fut.rt->core);
 	tg->err_tail = &tg->err_head;
+	weft__list_init(&tg->members);
 	*out = tg;
 	return 0;
 }
@@ -185,11 +179,7 @@ WEFT_API weft_future *weft_taskgroup_create_task(weft_taskgroup *tg, weft_task_f
 	}
 	m->tg = tg;
 	m->task = weft_future_ref(task);
-	m->prev = NULL;
-	m->next = tg->members;
-	if (tg->members)
-		tg->members->prev = m;
-	tg->members = m;
+	weft__list_push_front(&tg->members, &m->link);
 	/* Aborted while we spawned: it is cancelled as abort would have. */
 	if (tg->aborting)
 		weft_cancel(task, NULL);
@@ -197,7 +187,7 @@ WEFT_API weft_future *weft_taskgroup_create_task(weft_taskgroup *tg, weft_task_f
 	/* After linking: the callback may run at once on another worker. */
 	if (weft_future_add_done_callback(task, member_done, m)) {
 		weft__spin_lock(&tg->lock);
-		unlink_locked(tg, m);
+		weft__list_remove(&m->link);
 		weft_future *wake = member_gone_locked(tg);
 		weft_cancel(task, NULL); /* not started yet: it never runs */
 		weft__spin_unlock(&tg->lock);
@@ -240,11 +230,9 @@ WEFT_API int weft_taskgroup_exit(weft_taskgroup *tg, int body_rc)
 		}
 		if (!w) {
 			weft__spin_unlock(&tg->lock);
-			w = weft_future_create(NULL);
-			if (weft__future_is_done(w)) {
+			w = weft__future_waiter();
+			if (!w) {
 				/* No memory for a waiter: poll instead. */
-				weft_future_unref(w);
-				w = NULL;
 				if (weft_sleep(0.001) == -ECANCELED) {
 					weft__spin_lock(&tg->lock);
 					if (!tg->aborting) {

@@ -99,9 +99,7 @@ WEFT_API int weft_wait(weft_future *const *futs, size_t n, double timeout, int r
 	struct wait_state *s = malloc(sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->waiter = weft_future_create(NULL);
-	if (weft__future_is_done(s->waiter)) {
-		weft_future_unref(s->waiter);
+	if (!(s->waiter = weft__future_waiter())) {
 		free(s);
 		return -ENOMEM;
 	}
@@ -180,11 +178,9 @@ static void release_cb(weft_future *f, void *arg)
  */
 static int cancel_and_wait(weft_future *fut)
 {
-	weft_future *waiter = weft_future_create(NULL);
-	if (weft__future_is_done(waiter)) {
-		weft_future_unref(waiter);
+	weft_future *waiter = weft__future_waiter();
+	if (!waiter)
 		return -ENOMEM;
-	}
 	weft_future_ref(waiter); /* release_cb's */
 	int rc = weft_future_add_done_callback(fut, release_cb, waiter);
 	if (rc) {
@@ -428,11 +424,8 @@ WEFT_API int weft_as_completed_next(weft_as_completed *it, weft_future **out)
 		}
 		weft__spin_unlock(&it->lock);
 		/* Created outside the lock, then the queue is checked again. */
-		w = weft_future_create(NULL);
-		if (weft__future_is_done(w)) {
-			weft_future_unref(w);
+		if (!(w = weft__future_waiter()))
 			return -ENOMEM;
-		}
 	}
 }
 

@@ -53,8 +53,8 @@ WEFT_API int weft_barrier_create(weft_barrier **out, size_t parties)
 	b->parties = parties;
 	b->state = FILLING;
 	b->inside = 0;
-	b->filling = (struct weft__wlist){0};
-	b->blocked = (struct weft__wlist){0};
+	weft__wlist_init(&b->filling);
+	weft__wlist_init(&b->blocked);
 	*out = b;
 	return 0;
 }

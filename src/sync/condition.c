@@ -48,7 +48,7 @@ WEFT_API int weft_condition_create(weft_condition **out, weft_lock *lock)
 	}
 	c->lock = lock;
 	atomic_init(&c->sl.held, false);
-	c->waiters = (struct weft__wlist){0};
+	weft__wlist_init(&c->waiters);
 	c->users = 0;
 	*out = c;
 	return 0;

@@ -30,7 +30,7 @@ WEFT_API int weft_event_create(weft_event **out)
 		return -ENOMEM;
 	atomic_init(&ev->lock.held, false);
 	atomic_init(&ev->value, false);
-	ev->waiters = (struct weft__wlist){0};
+	weft__wlist_init(&ev->waiters);
 	*out = ev;
 	return 0;
 }

@@ -25,7 +25,7 @@ void weft__permits_init(struct weft__permits *p, long value, long bound, int ove
 	atomic_init(&p->value, value);
 	p->bound = bound;
 	p->over_rc = over_rc;
-	p->waiters = (struct weft__wlist){0};
+	weft__wlist_init(&p->waiters);
 }
 
 /* Caller holds p->lock: takes a free permit if there is one. */

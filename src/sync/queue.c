@@ -67,6 +67,9 @@ WEFT_API int weft_queue_create(weft_queue **out, enum weft_queue_kind kind, size
 	if (!q)
 		return -ENOMEM;
 	atomic_init(&q->lock.held, false);
+	weft__wlist_init(&q->getters);
+	weft__wlist_init(&q->putters);
+	weft__wlist_init(&q->joiners);
 	q->kind = (unsigned char)kind;
 	q->maxsize = maxsize;
 	q->cmp = cmp;
@@ -218,6 +221,25 @@ static void drop_items(weft_queue *q, size_t head, size_t k, weft_queue_drop_fn 
 	}
 }
 
+/*
+ * Caller holds the lock and would block: -EAGAIN unless it may wait; else
+ * makes sure *n is a waiter node, from the worker's cache under the lock
+ * when it has one (no round trip), else by malloc outside the lock: then
+ * it returns 1 (or -ENOMEM) with the lock taken again, and a caller going
+ * on must check everything anew. The lock is held on every return.
+ */
+static int need_node(weft_queue *q, struct weft__wnode **n, bool wait)
+{
+	if (!wait)
+		return -EAGAIN;
+	if (*n || (*n = weft__wnode_new_cached()))
+		return 0;
+	weft__spin_unlock(&q->lock);
+	*n = weft__wnode_new();
+	weft__spin_lock(&q->lock);
+	return *n ? 1 : -ENOMEM;
+}
+
 /* --- put ----------------------------------------------------------------- */
 
 /*
@@ -255,18 +277,10 @@ static int put(weft_queue *q, void *item, bool wait)
 				continue;
 			break;
 		}
-		if (!wait) {
-			rc = -EAGAIN;
+		if ((rc = need_node(q, &n, wait)) < 0)
 			break;
-		}
-		if (!n && !(n = weft__wnode_new_cached())) {
-			/* malloc outside the lock, then everything is checked again */
-			weft__spin_unlock(&q->lock);
-			if (!(n = weft__wnode_new()))
-				return -ENOMEM;
-			weft__spin_lock(&q->lock);
+		if (rc)
 			continue;
-		}
 		n->item = item;
 		weft__wlist_push(&q->putters, &q->lock, n);
 		weft__spin_unlock(&q->lock);
@@ -319,18 +333,10 @@ static int get(weft_queue *q, void **item, bool wait)
 			rc = -ESHUTDOWN;
 			break;
 		}
-		if (!wait) {
-			rc = -EAGAIN;
+		if ((rc = need_node(q, &n, wait)) < 0)
 			break;
-		}
-		if (!n && !(n = weft__wnode_new_cached())) {
-			/* malloc outside the lock, then everything is checked again */
-			weft__spin_unlock(&q->lock);
-			if (!(n = weft__wnode_new()))
-				return -ENOMEM;
-			weft__spin_lock(&q->lock);
+		if (rc)
 			continue;
-		}
 		weft__wlist_push(&q->getters, &q->lock, n);
 		weft__spin_unlock(&q->lock);
 		/* 0 with the item handed over; -ESHUTDOWN; -ECANCELED: none taken */
@@ -391,26 +397,23 @@ WEFT_API int weft_queue_join(weft_queue *q)
 	if (!t)
 		return weft__misuse(-EPERM, "called outside a task");
 	struct weft__wnode *n = NULL;
+	int rc = 0;
 	weft__spin_lock(&q->lock);
 	while (q->unfinished) {
-		if (!n && !(n = weft__wnode_new_cached())) {
-			/* malloc outside the lock, then everything is checked again */
-			weft__spin_unlock(&q->lock);
-			if (!(n = weft__wnode_new()))
-				return -ENOMEM;
-			weft__spin_lock(&q->lock);
+		if ((rc = need_node(q, &n, true)) < 0)
+			break;
+		if (rc)
 			continue;
-		}
 		weft__wlist_push(&q->joiners, &q->lock, n);
 		weft__spin_unlock(&q->lock);
-		int rc = weft__wnode_wait(n, NULL);
+		rc = weft__wnode_wait(n, NULL);
 		if (rc == 0 && weft__task_take_cancel(t))
 			return -ECANCELED; /* released, then cancelled before it ran */
 		return rc;
 	}
 	weft__spin_unlock(&q->lock);
 	weft__wnode_free(n);
-	return 0;
+	return rc;
 }
 
 /* --- shutdown, destroy ---------------------------------------------------- */

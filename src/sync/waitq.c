@@ -26,7 +26,8 @@ static struct weft__wnode *wnode_new(bool cached_only)
 	weft__future_init(&n->fut, WEFT__FUT_PLAIN, cw->core->stub);
 	n->fut.cached = true; /* the last unref gives the whole node back */
 	n->fut.ops = &wnode_ops;
-	n->prev = n->next = NULL;
+	weft__list_init(&n->link);
+	n->next = NULL;
 	n->list = NULL;
 	n->lock = NULL;
 	atomic_init(&n->gate, 0);
@@ -52,15 +53,7 @@ void weft__wnode_free(struct weft__wnode *n)
 
 static void unlink_node(struct weft__wlist *l, struct weft__wnode *n)
 {
-	if (n->prev)
-		n->prev->next = n->next;
-	else
-		l->head = n->next;
-	if (n->next)
-		n->next->prev = n->prev;
-	else
-		l->tail = n->prev;
-	n->prev = n->next = NULL;
+	weft__list_remove(&n->link);
 	n->list = NULL;
 	l->n--;
 }
@@ -69,21 +62,16 @@ void weft__wlist_push(struct weft__wlist *l, weft__spinlock *lock, struct weft__
 {
 	n->lock = lock;
 	n->list = l;
-	n->next = NULL;
-	n->prev = l->tail;
-	if (l->tail)
-		l->tail->next = n;
-	else
-		l->head = n;
-	l->tail = n;
+	weft__list_push_back(&l->nodes, &n->link);
 	l->n++;
 }
 
 struct weft__wnode *weft__wlist_pop(struct weft__wlist *l)
 {
-	struct weft__wnode *n = l->head;
-	if (!n)
+	struct weft__list *first = weft__list_first(&l->nodes);
+	if (!first)
 		return NULL;
+	struct weft__wnode *n = weft__container_of(first, struct weft__wnode, link);
 	unlink_node(l, n);
 	/* The granter's own reference: weft__future_complete reads the
 	 * future after it has woken the task, which may then drop its own. */
@@ -137,11 +125,8 @@ static bool wnode_cancel(weft_future *f, const char *msg)
 	}
 	weft__spin_lock(n->lock);
 	struct weft__wlist *l = n->list;
-	if (l) {
+	if (l)
 		unlink_node(l, n);
-		if (l->on_cancel)
-			l->on_cancel(l, n);
-	}
 	weft__spin_unlock(n->lock);
 	/* release: the task's acquire in close_gate sees that we are out */
 	atomic_fetch_sub_explicit(&n->gate, 1, memory_order_release);

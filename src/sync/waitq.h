@@ -34,6 +34,7 @@
 
 #include <weft/future.h>
 
+#include "base/list.h"
 #include "core/future.h"
 #include "sched/spinlock.h"
 
@@ -42,21 +43,26 @@ struct weft__wlist;
 struct weft__wnode {
 	weft_future fut;                 /* first: weft_future_unref frees the block */
 	/* Under *lock while linked: */
-	struct weft__wnode *prev, *next; /* next also chains granted nodes */
+	struct weft__list link;          /* in its wait list */
 	struct weft__wlist *list;        /* the list it waits in; NULL once it
 	                                  * left it (granted or cancelled) */
+	struct weft__wnode *next;        /* chains popped nodes for a grant */
 	weft__spinlock *lock;            /* the primitive's lock; set at push */
 	_Atomic unsigned gate;           /* cancellers inside, | WEFT__GATE_CLOSED */
 	void *item;                      /* a blocked putter's item; set before push */
 };
 
 struct weft__wlist {
-	struct weft__wnode *head, *tail; /* under the primitive's lock */
+	struct weft__list nodes;         /* under the primitive's lock */
 	size_t n;                        /* nodes linked */
-	/* Optional: called under the lock when a canceller removed n (the
-	 * barrier counts its parties). Must not complete futures. */
-	void (*on_cancel)(struct weft__wlist *l, struct weft__wnode *n);
 };
+
+/* An empty list (every primitive's init). */
+static inline void weft__wlist_init(struct weft__wlist *l)
+{
+	weft__list_init(&l->nodes);
+	l->n = 0;
+}
 
 /*
  * A new node for the calling task, in its runtime; NULL when out of
@@ -105,7 +111,7 @@ int weft__wnode_wait(struct weft__wnode *n, void **value);
 
 static inline bool weft__wlist_empty(const struct weft__wlist *l)
 {
-	return l->head == NULL;
+	return weft__list_empty(&l->nodes);
 }
 
 #endif
