@@ -264,3 +264,40 @@ Test(local, values_follow_the_task_across_suspensions, .timeout = TEST_TIMEOUT)
 	cr_assert_eq(tu_run(keepers_main, NULL, &cfg, NULL), 0);
 	cr_assert_eq(atomic_load(&lost), 0);
 }
+
+/* --- a task created in a callback --------------------------------------------- */
+
+/* asyncio copies the current context when a callback creates a task: the
+ * callback's (the one its scheduler had), not an empty one. */
+static void *from_cb_child_saw = (void *)1;
+static weft_future *from_cb_task;
+
+static int from_cb_child(void *arg, void **res)
+{
+	from_cb_child_saw = weft_local_get(k1);
+	return 0;
+}
+
+static void from_cb_callback(void *arg)
+{
+	from_cb_task = weft_spawn(weft_current_runtime(), from_cb_child, NULL, NULL);
+}
+
+static int from_cb_main(void *arg, void **res)
+{
+	weft_local_set(k1, &va);
+	weft_call_soon(from_cb_callback, NULL, NULL);
+	weft_local_set(k1, &vb); /* after scheduling: the callback keeps &va */
+	while (!from_cb_task)
+		weft_sleep(0);
+	weft_await(from_cb_task, NULL);
+	weft_future_unref(from_cb_task);
+	return 0;
+}
+
+Test(local, task_created_in_a_callback_sees_its_values, .timeout = TEST_TIMEOUT)
+{
+	make_keys();
+	cr_assert_eq(tu_run_n(1, from_cb_main, NULL, NULL), 0);
+	cr_assert_eq(from_cb_child_saw, &va);
+}

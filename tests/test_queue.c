@@ -45,6 +45,16 @@ static void fifo(size_t maxsize)
 	cr_assert_eq(weft_queue_create(&q, WEFT_QUEUE_FIFO, maxsize, NULL, NULL), 0);
 }
 
+/* The start of most tests: fresh records, a FIFO queue of maxsize, then
+ * main on one worker with the paused clock. A macro, so a failure names
+ * the test's line. */
+#define RUN_FIFO(maxsize, main)                                                                    \
+	do {                                                                                       \
+		reset();                                                                           \
+		fifo(maxsize);                                                                     \
+		cr_assert_eq(tu_run_paused((main), NULL), 0);                                      \
+	} while (0)
+
 /* Task bodies. */
 static int q_get(void *arg, void **res)
 {
@@ -91,38 +101,6 @@ Test(queue, full)
 	cr_assert_eq(weft_queue_destroy(q), 0);
 }
 
-static void put_132_get_3(int *out)
-{
-	int in[] = {1, 3, 2};
-	for (int i = 0; i < 3; i++)
-		cr_assert_eq(weft_queue_put_nowait(q, V(in[i])), 0);
-	for (int i = 0; i < 3; i++) {
-		void *x;
-		cr_assert_eq(weft_queue_get_nowait(q, &x), 0);
-		out[i] = I(x);
-	}
-}
-
-/* QueueBasicTests.test_order */
-Test(queue, fifo_order)
-{
-	int out[3];
-	fifo(0);
-	put_132_get_3(out);
-	cr_assert(out[0] == 1 && out[1] == 3 && out[2] == 2);
-	cr_assert_eq(weft_queue_destroy(q), 0);
-}
-
-/* LifoQueueTests.test_order */
-Test(queue, lifo_order)
-{
-	int out[3];
-	cr_assert_eq(weft_queue_create(&q, WEFT_QUEUE_LIFO, 0, NULL, NULL), 0);
-	put_132_get_3(out);
-	cr_assert(out[0] == 2 && out[1] == 3 && out[2] == 1);
-	cr_assert_eq(weft_queue_destroy(q), 0);
-}
-
 /* Priority by the integer's value (the smallest first). */
 static int by_value(const void *a, const void *b_, void *arg)
 {
@@ -130,14 +108,39 @@ static int by_value(const void *a, const void *b_, void *arg)
 	return x < y ? -1 : x > y;
 }
 
-/* PriorityQueueTests.test_order */
-Test(queue, priority_order)
+/* QueueBasicTests.test_order, LifoQueueTests.test_order and
+ * PriorityQueueTests.test_order, a row each: put 1, 3, 2; get all three. */
+struct order_case {
+	char name[24]; /* the CPython test class */
+	enum weft_queue_kind kind;
+	int want[3];
+};
+
+ParameterizedTestParameters(queue, order)
 {
-	int out[3];
-	cr_assert_eq(weft_queue_create(&q, WEFT_QUEUE_PRIORITY, 0, by_value, NULL), 0);
-	put_132_get_3(out);
-	cr_assert(out[0] == 1 && out[1] == 2 && out[2] == 3);
-	cr_assert_eq(weft_queue_destroy(q), 0);
+	static struct order_case cases[] = {
+		{"QueueBasicTests", WEFT_QUEUE_FIFO, {1, 3, 2}},
+		{"LifoQueueTests", WEFT_QUEUE_LIFO, {2, 3, 1}},
+		{"PriorityQueueTests", WEFT_QUEUE_PRIORITY, {1, 2, 3}}, /* by_value */
+	};
+	return TU_PARAMS(struct order_case, cases);
+}
+
+ParameterizedTest(struct order_case *c, queue, order)
+{
+	weft_queue_cmp cmp = c->kind == WEFT_QUEUE_PRIORITY ? by_value : NULL;
+	cr_assert_eq(weft_queue_create(&q, c->kind, 0, cmp, NULL), 0, "%s", c->name);
+	int in[] = {1, 3, 2}, out[3];
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(weft_queue_put_nowait(q, V(in[i])), 0, "%s", c->name);
+	for (int i = 0; i < 3; i++) {
+		void *x;
+		cr_assert_eq(weft_queue_get_nowait(q, &x), 0, "%s", c->name);
+		out[i] = I(x);
+	}
+	cr_assert(out[0] == c->want[0] && out[1] == c->want[1] && out[2] == c->want[2],
+		  "%s: got %d %d %d", c->name, out[0], out[1], out[2]);
+	cr_assert_eq(weft_queue_destroy(q), 0, "%s", c->name);
 }
 
 /* Equal priorities come out in insertion order (asyncio would compare the
@@ -236,9 +239,7 @@ static int maxsize_main(void *arg, void **res)
 
 Test(queue, maxsize, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(2);
-	cr_assert_eq(tu_run_paused(maxsize_main, NULL), 0);
+	RUN_FIFO(2, maxsize_main);
 	cr_assert_eq(r[0], 2, "blocked after two");
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 0);
@@ -291,9 +292,7 @@ static int get_with_waiting_putters_main(void *arg, void **res)
 
 Test(queue, get_with_waiting_putters, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(1);
-	cr_assert_eq(tu_run_paused(get_with_waiting_putters_main, NULL), 0);
+	RUN_FIFO(1, get_with_waiting_putters_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(v[0], 'a');
 	cr_assert_eq(r[1], 0);
@@ -318,16 +317,14 @@ static int blocking_get_wait_main(void *arg, void **res)
 	weft_call_later(0.01, put_one, V(1), NULL);
 	r[0] = weft_await(t[0], NULL);
 	v[0] = value_of(t[0]);
-	r[1] = (int)((weft_time() - t0) * 1000 + 0.5);
+	r[1] = tu_elapsed_ms(t0);
 	tu_reap(t, 1);
 	return 0;
 }
 
 Test(queue, blocking_get_wait, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(blocking_get_wait_main, NULL), 0);
+	RUN_FIFO(0, blocking_get_wait_main);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(v[0], 1);
@@ -356,9 +353,7 @@ static int get_cancelled_race_main(void *arg, void **res)
 
 Test(queue, get_cancelled_race, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(get_cancelled_race_main, NULL), 0);
+	RUN_FIFO(0, get_cancelled_race_main);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 0);
@@ -386,9 +381,7 @@ static int getters_fifo_main(void *arg, void **res)
 
 Test(queue, getters_served_in_fifo_order, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(getters_fifo_main, NULL), 0);
+	RUN_FIFO(0, getters_fifo_main);
 	cr_assert(b[0], "items went straight to the getters");
 	for (int i = 0; i < 4; i++)
 		cr_assert_eq(v[i], 10 + i);
@@ -412,9 +405,7 @@ static int no_barging_main(void *arg, void **res)
 
 Test(queue, get_nowait_cannot_barge_past_a_getter, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(no_barging_main, NULL), 0);
+	RUN_FIFO(0, no_barging_main);
 	cr_assert_eq(r[0], -EAGAIN);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 7);
@@ -458,9 +449,7 @@ static int getters_waiting_main(void *arg, void **res)
 
 Test(queue, why_are_getters_waiting, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(1);
-	cr_assert_eq(tu_run_paused(getters_waiting_main, NULL), 0);
+	RUN_FIFO(1, getters_waiting_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(weft_queue_destroy(q), 0);
@@ -480,9 +469,7 @@ static int getter_timeout_main(void *arg, void **res)
 
 Test(queue, cancelled_getters_not_held, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(5);
-	cr_assert_eq(tu_run_paused(getter_timeout_main, NULL), 0);
+	RUN_FIFO(5, getter_timeout_main);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert_eq(r[1], 0, "no getter left: destroy works");
 }
@@ -502,9 +489,7 @@ static int get_scope_main(void *arg, void **res)
 
 Test(queue, timeout_scope_around_get, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(get_scope_main, NULL), 0);
+	RUN_FIFO(0, get_scope_main);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert_eq(z[0], 1);
 	cr_assert_eq(weft_queue_destroy(q), 0);
@@ -544,9 +529,7 @@ static int drop_one_pending_reader_main(void *arg, void **res)
 
 Test(queue, get_cancel_drop_one_pending_reader, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(drop_one_pending_reader_main, NULL), 0);
+	RUN_FIFO(0, drop_one_pending_reader_main);
 	cr_assert(b[0]);
 	cr_assert_eq(r[10], 0, "the handed item is returned");
 	cr_assert_eq(v[10], 1);
@@ -561,8 +544,7 @@ Test(queue, get_cancel_drop_one_pending_reader, .timeout = TEST_TIMEOUT)
  * one reader (weft: readers 1 and 2; asyncio: 2 and 3). */
 static int many_readers_main(void *arg, void **res)
 {
-	for (int i = 0; i < 3; i++)
-		t[i] = tu_spawn(q_get, NULL);
+	tu_spawn_n(t, 3, q_get);
 	tu_yield();
 	weft_queue_put_nowait(q, V(1));
 	weft_queue_put_nowait(q, V(2));
@@ -580,9 +562,7 @@ static int many_readers_main(void *arg, void **res)
 
 Test(queue, get_cancel_drop_many_pending_readers, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(many_readers_main, NULL), 0);
+	RUN_FIFO(0, many_readers_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 1);
@@ -607,9 +587,7 @@ static int blocking_put_main(void *arg, void **res)
 
 Test(queue, blocking_put, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(blocking_put_main, NULL), 0);
+	RUN_FIFO(0, blocking_put_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 1);
@@ -640,16 +618,14 @@ static int blocking_put_wait_main(void *arg, void **res)
 	tu_yield();
 	b[0] = b[10];
 	r[0] = weft_await(t[0], NULL);
-	r[1] = (int)((weft_time() - t0) * 1000 + 0.5);
+	r[1] = tu_elapsed_ms(t0);
 	tu_reap(t, 1);
 	return 0;
 }
 
 Test(queue, blocking_put_wait, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(1);
-	cr_assert_eq(tu_run_paused(blocking_put_wait_main, NULL), 0);
+	RUN_FIFO(1, blocking_put_wait_main);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[0], 0);
 	cr_assert(b[10]);
@@ -668,16 +644,25 @@ static int writer(void *arg, void **res)
 	return 0;
 }
 
-static int put_cancel_drop_main(void *arg, void **res)
+/* Inside a task, on a queue of one: 1 fills it, t[0] = the writer blocks
+ * putting 2, a get_nowait frees the slot (2 moves in), then the writer is
+ * cancelled and awaited. Returns the item the get took. */
+static int cancel_writer_after_its_item_moved_in(void)
 {
 	weft_queue_put_nowait(q, V(1));
 	t[0] = tu_spawn(writer, NULL);
 	tu_yield();
 	void *x;
 	weft_queue_get_nowait(q, &x);
-	v[0] = I(x);
 	weft_cancel(t[0], NULL);
 	weft_await(t[0], NULL);
+	return I(x);
+}
+
+static int put_cancel_drop_main(void *arg, void **res)
+{
+	v[0] = cancel_writer_after_its_item_moved_in();
+	void *x;
 	r[0] = weft_queue_get_nowait(q, &x);
 	v[1] = I(x);
 	z[0] = weft_queue_qsize(q);
@@ -687,9 +672,7 @@ static int put_cancel_drop_main(void *arg, void **res)
 
 Test(queue, put_cancel_drop, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(1);
-	cr_assert_eq(tu_run_paused(put_cancel_drop_main, NULL), 0);
+	RUN_FIFO(1, put_cancel_drop_main);
 	cr_assert_eq(v[0], 1);
 	cr_assert_eq(r[10], 0, "the item moved in: the put succeeded");
 	cr_assert_eq(r[11], -ECANCELED);
@@ -714,9 +697,7 @@ static int put_cancelled_main(void *arg, void **res)
 
 Test(queue, put_cancelled, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(put_cancelled_main, NULL), 0);
+	RUN_FIFO(0, put_cancelled_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(v[0], 1);
 	cr_assert(b[0]);
@@ -752,9 +733,7 @@ static int put_cancelled_race_main(void *arg, void **res)
 
 Test(queue, put_cancelled_race, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(1);
-	cr_assert_eq(tu_run_paused(put_cancelled_race_main, NULL), 0);
+	RUN_FIFO(1, put_cancelled_race_main);
 	cr_assert(b[0]);
 	cr_assert_not(b[1]);
 	cr_assert(b[2]);
@@ -780,9 +759,7 @@ static int put_with_waiting_getters_main(void *arg, void **res)
 
 Test(queue, put_with_waiting_getters, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(put_with_waiting_getters_main, NULL), 0);
+	RUN_FIFO(0, put_with_waiting_getters_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 'a');
@@ -804,21 +781,14 @@ static int getter_all(void *arg, void **res)
 static int putters_waiting_main(void *arg, void **res)
 {
 	t[0] = tu_spawn(getter_all, NULL);
-	for (int i = 0; i < 4; i++)
-		t[1 + i] = tu_spawn(q_put, V(i));
-	r[0] = 0;
-	for (int i = 0; i < 5; i++)
-		if (weft_await(t[i], NULL))
-			r[0]++;
-	tu_reap(t, 5);
+	tu_spawn_n(t + 1, 4, q_put);
+	r[0] = tu_reap_failed(t, 5);
 	return 0;
 }
 
 Test(queue, why_are_putters_waiting, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(2);
-	cr_assert_eq(tu_run_paused(putters_waiting_main, NULL), 0);
+	RUN_FIFO(2, putters_waiting_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(weft_queue_qsize(q), 2);
 	cr_assert_eq(weft_queue_destroy(q), 0);
@@ -840,9 +810,7 @@ static int cancelled_puts_main(void *arg, void **res)
 
 Test(queue, cancelled_puts_not_held, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(1);
-	cr_assert_eq(tu_run_paused(cancelled_puts_main, NULL), 0);
+	RUN_FIFO(1, cancelled_puts_main);
 	cr_assert_eq(r[0], -EBUSY);
 	cr_assert_eq(r[1], -ECANCELED);
 	cr_assert_eq(z[0], 1);
@@ -854,13 +822,7 @@ Test(queue, cancelled_puts_not_held, .timeout = TEST_TIMEOUT)
  * weft: the put returns 0 (its item is in), the cancel stays pending. */
 static int cancelled_put_after_move_main(void *arg, void **res)
 {
-	weft_queue_put_nowait(q, V(1));
-	t[0] = tu_spawn(writer, NULL);
-	tu_yield();
-	void *x;
-	weft_queue_get_nowait(q, &x);
-	weft_cancel(t[0], NULL);
-	weft_await(t[0], NULL);
+	cancel_writer_after_its_item_moved_in();
 	z[0] = weft_queue_qsize(q);
 	tu_reap(t, 1);
 	return 0;
@@ -868,9 +830,7 @@ static int cancelled_put_after_move_main(void *arg, void **res)
 
 Test(queue, cancelled_put_after_its_item_moved_in, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(1);
-	cr_assert_eq(tu_run_paused(cancelled_put_after_move_main, NULL), 0);
+	RUN_FIFO(1, cancelled_put_after_move_main);
 	cr_assert_eq(r[10], 0);
 	cr_assert_eq(r[11], -ECANCELED);
 	cr_assert_eq(z[0], 1);
@@ -896,9 +856,7 @@ static int put_no_barging_main(void *arg, void **res)
 
 Test(queue, put_nowait_cannot_barge_past_a_putter, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(1);
-	cr_assert_eq(tu_run_paused(put_no_barging_main, NULL), 0);
+	RUN_FIFO(1, put_no_barging_main);
 	cr_assert_eq(r[0], -EAGAIN);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(v[0], 2);
@@ -918,9 +876,7 @@ static int put_scope_main(void *arg, void **res)
 
 Test(queue, timeout_scope_around_put, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(1);
-	cr_assert_eq(tu_run_paused(put_scope_main, NULL), 0);
+	RUN_FIFO(1, put_scope_main);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert_eq(z[0], 1);
 	void *x;
@@ -1001,11 +957,9 @@ static int task_done_main(void *arg, void **res)
 
 Test(queue, task_done, .timeout = TEST_TIMEOUT)
 {
-	reset();
 	atomic_store(&accumulator, 0);
 	atomic_store(&running, true);
-	fifo(0);
-	cr_assert_eq(tu_run_paused(task_done_main, NULL), 0);
+	RUN_FIFO(0, task_done_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 4950);
 	cr_assert_eq(weft_queue_destroy(q), 0);
@@ -1030,9 +984,7 @@ static int join_empty_main(void *arg, void **res)
 
 Test(queue, join_empty_queue, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(join_empty_main, NULL), 0);
+	RUN_FIFO(0, join_empty_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	tu_assert_log(&lg, "joined other");
@@ -1063,9 +1015,7 @@ static int joiners_main(void *arg, void **res)
 
 Test(queue, task_done_releases_every_joiner, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(joiners_main, NULL), 0);
+	RUN_FIFO(0, joiners_main);
 	cr_assert_not(b[0], "one item still unfinished");
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
@@ -1092,14 +1042,33 @@ static int join_cancel_main(void *arg, void **res)
 
 Test(queue, join_cancel, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(join_cancel_main, NULL), 0);
+	RUN_FIFO(0, join_cancel_main);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 0);
 }
 
 /* ---- shutdown (3.13) ---------------------------------------------------------- */
+
+/* Inside a task, after a shutdown that left the queue empty: put,
+ * put_nowait, get and get_nowait; their rcs in rc[0..4). */
+static void try_after_shutdown(int *rc)
+{
+	void *x;
+	rc[0] = weft_queue_put(q, V(1));
+	rc[1] = weft_queue_put_nowait(q, V(1));
+	rc[2] = weft_queue_get(q, &x);
+	rc[3] = weft_queue_get_nowait(q, &x);
+}
+
+static const char *const tried_after_shutdown[] = {"put", "put_nowait", "get",
+						   "get_nowait (not -EAGAIN)"};
+
+/* Each of try_after_shutdown's calls was refused. */
+#define assert_refused(rc)                                                                         \
+	do {                                                                                       \
+		for (int k_ = 0; k_ < 4; k_++)                                                     \
+			cr_assert_eq((rc)[k_], -ESHUTDOWN, "%s", tried_after_shutdown[k_]);        \
+	} while (0)
 
 /* test_shutdown_empty */
 static int shutdown_empty_main(void *arg, void **res)
@@ -1112,29 +1081,20 @@ static int shutdown_empty_main(void *arg, void **res)
 	tu_yield();
 	b[0] = weft_future_done(t[0]);
 	r[2] = weft_await(t[0], NULL);
-	r[3] = weft_queue_put(q, V(1));
-	r[4] = weft_queue_put_nowait(q, V(1));
-	void *x;
-	r[5] = weft_queue_get(q, &x);
-	r[6] = weft_queue_get_nowait(q, &x);
+	try_after_shutdown(&r[3]);
 	tu_reap(t, 1);
 	return 0;
 }
 
 Test(queue, shutdown_empty, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(shutdown_empty_main, NULL), 0);
+	RUN_FIFO(0, shutdown_empty_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(z[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[2], -ESHUTDOWN);
-	cr_assert_eq(r[3], -ESHUTDOWN);
-	cr_assert_eq(r[4], -ESHUTDOWN);
-	cr_assert_eq(r[5], -ESHUTDOWN);
-	cr_assert_eq(r[6], -ESHUTDOWN, "not -EAGAIN");
+	assert_refused(&r[3]);
 	cr_assert_eq(weft_queue_destroy(q), 0);
 }
 
@@ -1157,10 +1117,7 @@ static int shutdown_nonempty_main(void *arg, void **res)
 	v[0] = I(x);
 	tu_yield();
 	b[2] = weft_future_done(t[0]);
-	r[2] = weft_queue_put(q, V(1));
-	r[3] = weft_queue_put_nowait(q, V(1));
-	r[4] = weft_queue_get(q, &x);
-	r[5] = weft_queue_get_nowait(q, &x);
+	try_after_shutdown(&r[2]);
 	r[6] = weft_queue_task_done(q);
 	tu_yield();
 	b[3] = weft_future_done(t[0]);
@@ -1172,9 +1129,7 @@ static int shutdown_nonempty_main(void *arg, void **res)
 
 Test(queue, shutdown_nonempty, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(1);
-	cr_assert_eq(tu_run_paused(shutdown_nonempty_main, NULL), 0);
+	RUN_FIFO(1, shutdown_nonempty_main);
 	cr_assert_not(b[0]);
 	cr_assert_eq(z[0], 1);
 	cr_assert(b[1]);
@@ -1182,10 +1137,7 @@ Test(queue, shutdown_nonempty, .timeout = TEST_TIMEOUT)
 	cr_assert_eq(r[1], 0, "getters drain what is left");
 	cr_assert_eq(v[0], 'd');
 	cr_assert_not(b[2]);
-	cr_assert_eq(r[2], -ESHUTDOWN);
-	cr_assert_eq(r[3], -ESHUTDOWN);
-	cr_assert_eq(r[4], -ESHUTDOWN);
-	cr_assert_eq(r[5], -ESHUTDOWN);
+	assert_refused(&r[2]);
 	cr_assert_eq(r[6], 0);
 	cr_assert(b[3]);
 	cr_assert_eq(r[7], 0);
@@ -1204,11 +1156,7 @@ static int shutdown_immediate_main(void *arg, void **res)
 	tu_yield();
 	b[0] = weft_future_done(t[0]);
 	r[0] = weft_await(t[0], NULL);
-	r[1] = weft_queue_put(q, V(1));
-	r[2] = weft_queue_put_nowait(q, V(1));
-	void *x;
-	r[3] = weft_queue_get(q, &x);
-	r[4] = weft_queue_get_nowait(q, &x);
+	try_after_shutdown(&r[1]);
 	r[5] = weft_queue_task_done(q);
 	tu_reap(t, 1);
 	return 0;
@@ -1216,16 +1164,11 @@ static int shutdown_immediate_main(void *arg, void **res)
 
 Test(queue, shutdown_immediate, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(shutdown_immediate_main, NULL), 0);
+	RUN_FIFO(0, shutdown_immediate_main);
 	cr_assert_eq(z[0], 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], 0);
-	cr_assert_eq(r[1], -ESHUTDOWN);
-	cr_assert_eq(r[2], -ESHUTDOWN);
-	cr_assert_eq(r[3], -ESHUTDOWN);
-	cr_assert_eq(r[4], -ESHUTDOWN);
+	assert_refused(&r[1]);
 	cr_assert_eq(r[5], -EOVERFLOW);
 	cr_assert_eq(weft_queue_destroy(q), 0);
 }
@@ -1255,9 +1198,7 @@ static int shutdown_immediate_unfinished_main(void *arg, void **res)
 
 Test(queue, shutdown_immediate_with_unfinished, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(shutdown_immediate_unfinished_main, NULL), 0);
+	RUN_FIFO(0, shutdown_immediate_unfinished_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(z[0], 0);
 	cr_assert_not(b[0], "one item still unfinished");
@@ -1286,9 +1227,7 @@ static int shutdown_wakes_main(void *arg, void **res)
 
 Test(queue, shutdown_wakes_getters, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(shutdown_wakes_main, NULL), 0);
+	RUN_FIFO(0, shutdown_wakes_main);
 	cr_assert_eq(r[0], -ESHUTDOWN);
 	cr_assert_eq(r[1], -ESHUTDOWN);
 	cr_assert_eq(weft_queue_destroy(q), 0);
@@ -1332,11 +1271,9 @@ Test(queue, drop_function)
 
 /* ---- threads and workers ------------------------------------------------------ */
 
-/* A foreign thread feeds a task with put_nowait; the task shuts the
- * queue down when done. */
-static atomic_int got_sum;
-
-static int sum_getter(void *arg, void **res)
+/* Inside a task: gets until the queue is shut down (then returns 0),
+ * handing each item to take. */
+static int get_until_shutdown(void (*take)(void *item))
 {
 	for (;;) {
 		void *x;
@@ -1345,8 +1282,22 @@ static int sum_getter(void *arg, void **res)
 			return 0;
 		if (rc)
 			return rc;
-		atomic_fetch_add(&got_sum, I(x));
+		take(x);
 	}
+}
+
+/* A foreign thread feeds a task with put_nowait; the task shuts the
+ * queue down when done. */
+static atomic_int got_sum;
+
+static void add_to_sum(void *item)
+{
+	atomic_fetch_add(&got_sum, I(item));
+}
+
+static int sum_getter(void *arg, void **res)
+{
+	return get_until_shutdown(add_to_sum);
 }
 
 Test(queue, foreign_thread_producer, .timeout = TEST_TIMEOUT)
@@ -1388,40 +1339,26 @@ static int prod(void *arg, void **res)
 	return 0;
 }
 
+static void mark_seen(void *item)
+{
+	atomic_fetch_add(&seen[I(item) - 1], 1);
+	weft_queue_task_done(q);
+}
+
 static int cons(void *arg, void **res)
 {
-	for (;;) {
-		void *x;
-		int rc = weft_queue_get(q, &x);
-		if (rc == -ESHUTDOWN)
-			return 0;
-		if (rc)
-			return rc;
-		atomic_fetch_add(&seen[I(x) - 1], 1);
-		weft_queue_task_done(q);
-	}
+	return get_until_shutdown(mark_seen);
 }
 
 static int workers_main(void *arg, void **res)
 {
 	weft_future *c[4], *p[NPROD];
-	for (int i = 0; i < 4; i++)
-		c[i] = tu_spawn(cons, NULL);
-	for (int i = 0; i < NPROD; i++)
-		p[i] = tu_spawn(prod, V(i));
-	r[0] = 0;
-	for (int i = 0; i < NPROD; i++) {
-		if (weft_await(p[i], NULL))
-			r[0]++;
-		weft_future_unref(p[i]);
-	}
+	tu_spawn_n(c, 4, cons);
+	tu_spawn_n(p, NPROD, prod);
+	r[0] = tu_reap_failed(p, NPROD);
 	r[1] = weft_queue_join(q);
 	weft_queue_shutdown(q, false);
-	for (int i = 0; i < 4; i++) {
-		if (weft_await(c[i], NULL))
-			r[0]++;
-		weft_future_unref(c[i]);
-	}
+	r[0] += tu_reap_failed(c, 4);
 	return 0;
 }
 
@@ -1451,9 +1388,7 @@ static int shutdown_rt_main(void *arg, void **res)
 
 Test(queue, runtime_shutdown_cancels_blocked_calls, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(1);
-	cr_assert_eq(tu_run_paused(shutdown_rt_main, NULL), 0);
+	RUN_FIFO(1, shutdown_rt_main);
 	cr_assert_eq(weft_queue_qsize(q), 1);
 	void *x;
 	cr_assert_eq(weft_queue_get_nowait(q, &x), 0);
@@ -1504,9 +1439,7 @@ static int busy_main(void *arg, void **res)
 
 Test(queue, destroy_with_waiters_is_ebusy, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	fifo(0);
-	cr_assert_eq(tu_run_paused(busy_main, NULL), 0);
+	RUN_FIFO(0, busy_main);
 	cr_assert_eq(r[0], -EBUSY);
 	cr_assert_eq(weft_queue_destroy(q), 0);
 }

@@ -26,6 +26,12 @@ static weft_condition *cv;
 static weft_semaphore *sem;
 static weft_barrier *bar;
 
+/* The Barrier tests' counters and the indices their parties got. */
+static atomic_int results1, results2, results3;
+static atomic_int count;
+static size_t idxs[16];
+static atomic_int nidx;
+
 static void reset(void)
 {
 	memset(r, 0x7f, sizeof(r));
@@ -33,12 +39,69 @@ static void reset(void)
 	memset(z, 0xff, sizeof(z));
 	memset(t, 0, sizeof(t));
 	atomic_store(&lg.n, 0);
+	atomic_store(&results1, 0);
+	atomic_store(&results2, 0);
+	atomic_store(&results3, 0);
+	atomic_store(&count, 0);
+	atomic_store(&nidx, 0);
+	memset(idxs, 0xff, sizeof(idxs));
 }
+
+/*
+ * The start of most tests: fresh records, the primitive `create` makes
+ * (it must return 0), then `run` (which must return 0, e.g. tu_run_paused:
+ * one worker, the paused clock). Macros, so a failure names the test's line.
+ */
+#define SETUP_AND_RUN(create, run)                                                                 \
+	do {                                                                                       \
+		reset();                                                                           \
+		cr_assert_eq((create), 0);                                                         \
+		cr_assert_eq((run), 0);                                                            \
+	} while (0)
+
+#define RUN_PAUSED(create, main) SETUP_AND_RUN(create, tu_run_paused((main), NULL))
+
+/* A main that runs n copies of fn (the i-th given (void *)i), waits for
+ * them all and counts the failures in r[0]: gather_main, GATHER(n, fn). */
+struct gather {
+	int n;
+	weft_task_fn fn;
+};
+
+#define GATHER(n, fn) (&(struct gather){(n), (fn)})
+
+static int gather_main(void *arg, void **res)
+{
+	const struct gather *g = arg;
+	r[0] = tu_gather_n(g->n, g->fn);
+	return 0;
+}
+
+/* RUN_PAUSED with gather_main running n copies of fn. */
+#define RUN_GATHER(create, n, fn) SETUP_AND_RUN(create, tu_run_paused(gather_main, GATHER(n, fn)))
 
 /* Cancels the task in arg (a weft_call_soon callback). */
 static void cancel_cb(void *arg)
 {
 	weft_cancel(arg, NULL);
+}
+
+/* Logs name if rc (a wait's) is 0; returns rc. The *_append tasks: wait
+ * on the primitive, then log their name. */
+static int log_if_ok(int rc, const char *name)
+{
+	if (rc == 0)
+		tu_log_add(&lg, name);
+	return rc;
+}
+
+/* Inside a task: t[0] = a new task running fn, cancelled by a callback
+ * queued behind it (so once it waits); returns its outcome. */
+static int spawn_cancelled_soon(weft_task_fn fn)
+{
+	t[0] = tu_spawn(fn, NULL);
+	weft_call_soon(cancel_cb, t[0], NULL);
+	return weft_await(t[0], NULL);
 }
 
 /* ========================================================================= */
@@ -47,10 +110,7 @@ static void cancel_cb(void *arg)
 
 static int lk_append(void *arg, void **res)
 {
-	int rc = weft_lock_acquire(lk);
-	if (rc == 0)
-		tu_log_add(&lg, arg);
-	return rc;
+	return log_if_ok(weft_lock_acquire(lk), arg);
 }
 
 /* test_acquire: waiters get the lock one release at a time, in order. */
@@ -119,9 +179,7 @@ static int lock_release_no_waiters_main(void *arg, void **res)
 
 Test(lock, release_no_waiters, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(tu_run_paused(lock_release_no_waiters_main, NULL), 0);
+	RUN_PAUSED(weft_lock_create(&lk), lock_release_no_waiters_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[1], 0);
@@ -151,9 +209,7 @@ static int lock_fast_path_main(void *arg, void **res)
 
 Test(lock, free_lock_is_taken_without_suspending, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(tu_run_paused(lock_fast_path_main, NULL), 0);
+	RUN_PAUSED(weft_lock_create(&lk), lock_fast_path_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], -ECANCELED);
 	tu_assert_log(&lg, "acquired other");
@@ -170,9 +226,7 @@ static int lk_acquire(void *arg, void **res)
 static int lock_acquire_cancel_main(void *arg, void **res)
 {
 	weft_lock_acquire(lk);
-	t[0] = tu_spawn(lk_acquire, NULL);
-	weft_call_soon(cancel_cb, t[0], NULL);
-	r[0] = weft_await(t[0], NULL);
+	r[0] = spawn_cancelled_soon(lk_acquire);
 	b[0] = weft_future_cancelled(t[0]);
 	r[1] = weft_lock_destroy(lk); /* still locked: -EBUSY */
 	weft_lock_release(lk);
@@ -182,9 +236,7 @@ static int lock_acquire_cancel_main(void *arg, void **res)
 
 Test(lock, cancelled_waiter_leaves, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(tu_run_paused(lock_acquire_cancel_main, NULL), 0);
+	RUN_PAUSED(weft_lock_create(&lk), lock_acquire_cancel_main);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert(b[0]);
 	cr_assert_eq(r[1], -EBUSY);
@@ -233,9 +285,7 @@ static int lock_cancel_race_main(void *arg, void **res)
 
 Test(lock, cancel_race, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(tu_run_paused(lock_cancel_race_main, NULL), 0);
+	RUN_PAUSED(weft_lock_create(&lk), lock_cancel_race_main);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], -ECANCELED);
@@ -266,8 +316,7 @@ static void trigger(void *arg)
 static int lock_cancel_release_race_main(void *arg, void **res)
 {
 	weft_lock_acquire(lk);
-	for (int i = 0; i < 3; i++)
-		t[i] = tu_spawn(lockit_count, NULL);
+	tu_spawn_n(t, 3, lockit_count);
 	tu_yield();
 	weft_call_soon(trigger, NULL, NULL);
 	r[0] = weft_await(t[0], NULL);
@@ -283,10 +332,8 @@ static int lock_cancel_release_race_main(void *arg, void **res)
 
 Test(lock, cancel_release_race, .timeout = TEST_TIMEOUT)
 {
-	reset();
 	atomic_store(&lock_count, 0);
-	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(tu_run_paused(lock_cancel_release_race_main, NULL), 0);
+	RUN_PAUSED(weft_lock_create(&lk), lock_cancel_release_race_main);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 1, "only one lock taken");
 	cr_assert_eq(r[2], 0);
@@ -315,9 +362,7 @@ static int lock_finished_waiter_cancelled_main(void *arg, void **res)
 
 Test(lock, finished_waiter_cancelled, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(tu_run_paused(lock_finished_waiter_cancelled_main, NULL), 0);
+	RUN_PAUSED(weft_lock_create(&lk), lock_finished_waiter_cancelled_main);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 0);
@@ -345,9 +390,7 @@ static int lock_handed_then_cancelled_main(void *arg, void **res)
 
 Test(lock, waiter_cancelled_after_handover_passes_it_on, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(tu_run_paused(lock_handed_then_cancelled_main, NULL), 0);
+	RUN_PAUSED(weft_lock_create(&lk), lock_handed_then_cancelled_main);
 	cr_assert(b[0], "handed over: still locked");
 	cr_assert(b[1]);
 	cr_assert_eq(r[0], -ECANCELED);
@@ -373,7 +416,7 @@ static int lock_timeout_main(void *arg, void **res)
 	double t0 = weft_time();
 	t[0] = tu_spawn(lk_acquire_timed, NULL);
 	r[0] = weft_await(t[0], NULL);
-	r[1] = (int)((weft_time() - t0) * 1000 + 0.5);
+	r[1] = tu_elapsed_ms(t0);
 	r[2] = weft_lock_release(lk);
 	b[0] = weft_lock_locked(lk);
 	tu_reap(t, 1);
@@ -382,9 +425,7 @@ static int lock_timeout_main(void *arg, void **res)
 
 Test(lock, timeout_scope_around_acquire, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(tu_run_paused(lock_timeout_main, NULL), 0);
+	RUN_PAUSED(weft_lock_create(&lk), lock_timeout_main);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert_eq(r[1], 100);
 	cr_assert_eq(r[2], 0);
@@ -408,9 +449,7 @@ static int lock_wait_for_main(void *arg, void **res)
 
 Test(lock, wait_for_cancels_the_waiter, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(tu_run_paused(lock_wait_for_main, NULL), 0);
+	RUN_PAUSED(weft_lock_create(&lk), lock_wait_for_main);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert(b[0]);
 	cr_assert_not(b[1]);
@@ -503,26 +542,10 @@ static int lk_incr(void *arg, void **res)
 	return 0;
 }
 
-static int lock_workers_main(void *arg, void **res)
-{
-	weft_future *fs[8];
-	for (int i = 0; i < 8; i++)
-		fs[i] = tu_spawn(lk_incr, NULL);
-	r[0] = 0;
-	for (int i = 0; i < 8; i++) {
-		if (weft_await(fs[i], NULL))
-			r[0]++;
-		weft_future_unref(fs[i]);
-	}
-	return 0;
-}
-
 Test(lock, mutual_exclusion_across_workers, .timeout = 2 * TEST_TIMEOUT)
 {
-	reset();
 	shared_counter = 0;
-	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(tu_run_n(4, lock_workers_main, NULL, NULL), 0);
+	SETUP_AND_RUN(weft_lock_create(&lk), tu_run_n(4, gather_main, GATHER(8, lk_incr), NULL));
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(shared_counter, 8 * 200);
 	cr_assert_eq(weft_lock_destroy(lk), 0);
@@ -542,9 +565,7 @@ static int lock_shutdown_main(void *arg, void **res)
 
 Test(lock, shutdown_cancels_waiters, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_lock_create(&lk), 0);
-	cr_assert_eq(tu_run_paused(lock_shutdown_main, NULL), 0);
+	RUN_PAUSED(weft_lock_create(&lk), lock_shutdown_main);
 	cr_assert(weft_lock_locked(lk));
 	cr_assert_eq(weft_lock_release(lk), 0);
 	cr_assert_eq(weft_lock_destroy(lk), 0);
@@ -556,10 +577,7 @@ Test(lock, shutdown_cancels_waiters, .timeout = TEST_TIMEOUT)
 
 static int ev_append(void *arg, void **res)
 {
-	int rc = weft_event_wait(ev);
-	if (rc == 0)
-		tu_log_add(&lg, arg);
-	return rc;
+	return log_if_ok(weft_event_wait(ev), arg);
 }
 
 /* test_wait: set wakes every waiter; one created before set but not yet
@@ -582,9 +600,7 @@ static int event_wait_main(void *arg, void **res)
 
 Test(event, wait, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_event_create(&ev), 0);
-	cr_assert_eq(tu_run_paused(event_wait_main, NULL), 0);
+	RUN_PAUSED(weft_event_create(&ev), event_wait_main);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[0], 0);
 	tu_assert_log(&lg, "3 1 2");
@@ -607,9 +623,7 @@ static int event_wait_on_set_main(void *arg, void **res)
 
 Test(event, wait_on_set, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_event_create(&ev), 0);
-	cr_assert_eq(tu_run_paused(event_wait_on_set_main, NULL), 0);
+	RUN_PAUSED(weft_event_create(&ev), event_wait_on_set_main);
 	cr_assert_eq(r[0], 0);
 	tu_assert_log(&lg, "waited other");
 	cr_assert_eq(weft_event_destroy(ev), 0);
@@ -623,9 +637,7 @@ static int ev_wait(void *arg, void **res)
 
 static int event_wait_cancel_main(void *arg, void **res)
 {
-	t[0] = tu_spawn(ev_wait, NULL);
-	weft_call_soon(cancel_cb, t[0], NULL);
-	r[0] = weft_await(t[0], NULL);
+	r[0] = spawn_cancelled_soon(ev_wait);
 	r[1] = weft_event_destroy(ev) == 0;
 	ev = NULL;
 	tu_reap(t, 1);
@@ -634,9 +646,7 @@ static int event_wait_cancel_main(void *arg, void **res)
 
 Test(event, wait_cancel, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_event_create(&ev), 0);
-	cr_assert_eq(tu_run_paused(event_wait_cancel_main, NULL), 0);
+	RUN_PAUSED(weft_event_create(&ev), event_wait_cancel_main);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 1, "no waiter left: destroy succeeded");
 }
@@ -674,9 +684,7 @@ static int event_clear_with_waiters_main(void *arg, void **res)
 
 Test(event, clear_with_waiters, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_event_create(&ev), 0);
-	cr_assert_eq(tu_run_paused(event_clear_with_waiters_main, NULL), 0);
+	RUN_PAUSED(weft_event_create(&ev), event_clear_with_waiters_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[1], 1);
@@ -699,9 +707,7 @@ static int event_set_then_cancel_main(void *arg, void **res)
 
 Test(event, woken_then_cancelled, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_event_create(&ev), 0);
-	cr_assert_eq(tu_run_paused(event_set_then_cancel_main, NULL), 0);
+	RUN_PAUSED(weft_event_create(&ev), event_set_then_cancel_main);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(weft_event_destroy(ev), 0);
@@ -755,17 +761,40 @@ Test(event, misuse)
 /* Condition                                                                 */
 /* ========================================================================= */
 
-/* acquire; wait; on success log arg (and keep the lock, as test_wait's
- * coroutines do). */
-static int cv_wait_keep(void *arg, void **res)
+/* acquire; wait; on success log name; release if asked to. */
+static int cv_wait_log(const char *name, bool release)
 {
 	int rc = weft_condition_acquire(cv);
 	if (rc)
 		return rc;
-	rc = weft_condition_wait(cv);
-	if (rc == 0)
-		tu_log_add(&lg, arg);
+	rc = log_if_ok(weft_condition_wait(cv), name);
+	if (release)
+		weft_condition_release(cv);
 	return rc;
+}
+
+/* acquire; wait; on success log arg (and keep the lock, as test_wait's
+ * coroutines do). */
+static int cv_wait_keep(void *arg, void **res)
+{
+	return cv_wait_log(arg, false);
+}
+
+/* wait, log, release (test_notify's coroutines). */
+static int cv_wait_release(void *arg, void **res)
+{
+	return cv_wait_log(arg, true);
+}
+
+/* Inside a task: acquire, notify n waiters (all of them if n < 0), release. */
+static void cv_notify_locked(int n)
+{
+	weft_condition_acquire(cv);
+	if (n < 0)
+		weft_condition_notify_all(cv);
+	else
+		weft_condition_notify(cv, (size_t)n);
+	weft_condition_release(cv);
 }
 
 /* test_wait */
@@ -807,9 +836,7 @@ static int condition_wait_main(void *arg, void **res)
 
 Test(condition, wait, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_wait_main, NULL), 0);
+	RUN_PAUSED(weft_condition_create(&cv, NULL), condition_wait_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[1], 0);
@@ -839,9 +866,7 @@ static int cv_wait(void *arg, void **res)
 static int condition_wait_cancel_main(void *arg, void **res)
 {
 	weft_condition_acquire(cv);
-	t[0] = tu_spawn(cv_wait, NULL);
-	weft_call_soon(cancel_cb, t[0], NULL);
-	r[0] = weft_await(t[0], NULL);
+	r[0] = spawn_cancelled_soon(cv_wait);
 	b[0] = weft_condition_locked(cv);
 	weft_condition_release(cv);
 	tu_reap(t, 1);
@@ -850,9 +875,7 @@ static int condition_wait_cancel_main(void *arg, void **res)
 
 Test(condition, wait_cancel, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_wait_cancel_main, NULL), 0);
+	RUN_PAUSED(weft_condition_create(&cv, NULL), condition_wait_cancel_main);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert(b[0], "re-acquired");
 	cr_assert_eq(weft_condition_destroy(cv), 0, "no waiter left");
@@ -886,9 +909,7 @@ static int condition_wait_cancel_contested_main(void *arg, void **res)
 
 Test(condition, wait_cancel_contested, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_wait_cancel_contested_main, NULL), 0);
+	RUN_PAUSED(weft_condition_create(&cv, NULL), condition_wait_cancel_contested_main);
 	cr_assert_not(b[0]);
 	cr_assert(b[1]);
 	cr_assert(r[0] == 0 || r[0] == -ECANCELED);
@@ -929,9 +950,7 @@ static int condition_wait_cancel_after_notify_main(void *arg, void **res)
 
 Test(condition, wait_cancel_after_notify, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_wait_cancel_after_notify_main, NULL), 0);
+	RUN_PAUSED(weft_condition_create(&cv, NULL), condition_wait_cancel_after_notify_main);
 	cr_assert(b[0]);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert(b[10], "waited");
@@ -949,9 +968,7 @@ static int condition_wait_unacquired_main(void *arg, void **res)
 
 Test(condition, wait_unacquired, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_wait_unacquired_main, NULL), 0);
+	RUN_PAUSED(weft_condition_create(&cv, NULL), condition_wait_unacquired_main);
 	cr_assert_eq(r[0], -EPERM);
 	cr_assert_eq(weft_condition_destroy(cv), 0);
 }
@@ -981,15 +998,11 @@ static int condition_wait_for_main(void *arg, void **res)
 	t[0] = tu_spawn(cv_wait_for, NULL);
 	tu_yield();
 	r[0] = tu_log_len(&lg);
-	weft_condition_acquire(cv);
-	weft_condition_notify(cv, 1);
-	weft_condition_release(cv);
+	cv_notify_locked(1);
 	tu_yield();
 	r[1] = tu_log_len(&lg);
 	presult = true;
-	weft_condition_acquire(cv);
-	weft_condition_notify(cv, 1);
-	weft_condition_release(cv);
+	cv_notify_locked(1);
 	tu_yield();
 	r[2] = tu_log_len(&lg);
 	r[3] = tu_outcome(t[0]);
@@ -999,9 +1012,7 @@ static int condition_wait_for_main(void *arg, void **res)
 
 Test(condition, wait_for, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_wait_for_main, NULL), 0);
+	RUN_PAUSED(weft_condition_create(&cv, NULL), condition_wait_for_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(r[2], 1);
@@ -1031,26 +1042,11 @@ static int condition_wait_for_unacquired_main(void *arg, void **res)
 
 Test(condition, wait_for_unacquired, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_wait_for_unacquired_main, NULL), 0);
+	RUN_PAUSED(weft_condition_create(&cv, NULL), condition_wait_for_unacquired_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], -EPERM);
 	cr_assert_eq(r[2], -EINVAL);
 	cr_assert_eq(weft_condition_destroy(cv), 0);
-}
-
-/* wait, log, release (test_notify's coroutines). */
-static int cv_wait_release(void *arg, void **res)
-{
-	int rc = weft_condition_acquire(cv);
-	if (rc)
-		return rc;
-	rc = weft_condition_wait(cv);
-	if (rc == 0)
-		tu_log_add(&lg, arg);
-	weft_condition_release(cv);
-	return rc;
 }
 
 /* test_notify */
@@ -1061,9 +1057,7 @@ static int condition_notify_main(void *arg, void **res)
 	t[2] = tu_spawn(cv_wait_release, "3");
 	tu_yield();
 	r[0] = tu_log_len(&lg);
-	weft_condition_acquire(cv);
-	weft_condition_notify(cv, 1);
-	weft_condition_release(cv);
+	cv_notify_locked(1);
 	tu_yield();
 	r[1] = tu_log_len(&lg);
 	weft_condition_acquire(cv);
@@ -1080,9 +1074,7 @@ static int condition_notify_main(void *arg, void **res)
 
 Test(condition, notify, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_notify_main, NULL), 0);
+	RUN_PAUSED(weft_condition_create(&cv, NULL), condition_notify_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 1);
 	cr_assert_eq(r[2], 3);
@@ -1098,9 +1090,7 @@ static int condition_notify_all_main(void *arg, void **res)
 	t[1] = tu_spawn(cv_wait_release, "2");
 	tu_yield();
 	r[0] = tu_log_len(&lg);
-	weft_condition_acquire(cv);
-	weft_condition_notify_all(cv);
-	weft_condition_release(cv);
+	cv_notify_locked(-1);
 	tu_yield();
 	r[1] = tu_log_len(&lg);
 	tu_reap(t, 2);
@@ -1109,9 +1099,7 @@ static int condition_notify_all_main(void *arg, void **res)
 
 Test(condition, notify_all, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_notify_all_main, NULL), 0);
+	RUN_PAUSED(weft_condition_create(&cv, NULL), condition_notify_all_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 2);
 	tu_assert_log(&lg, "1 2");
@@ -1174,16 +1162,15 @@ static int condition_timeout_main(void *arg, void **res)
 
 Test(condition, timeout_in_block, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_timeout_main, NULL), 0);
+	RUN_PAUSED(weft_condition_create(&cv, NULL), condition_timeout_main);
 	cr_assert_eq(r[0], -ETIMEDOUT);
 	cr_assert(b[0]);
 	cr_assert_eq(weft_condition_destroy(cv), 0);
 }
 
-/* test_cancelled_error_wakeup: cancelled while waiting for the wake-up:
- * -ECANCELED, with the cancel's message on the task. */
+/* test_cancelled_error_wakeup: cancelled while waiting for the wake-up;
+ * test_cancelled_error_re_aquire: cancelled while re-acquiring. Either
+ * way -ECANCELED, with the cancel's message on the task. */
 static bool wake;
 
 static bool pred_wake(void *arg)
@@ -1200,56 +1187,51 @@ static int cv_func(void *arg, void **res)
 	return rc;
 }
 
-static int condition_cancelled_error_wakeup_main(void *arg, void **res)
+/* arg != NULL: notified first, so the cancel lands in the re-acquire. */
+static int condition_cancelled_error_main(void *arg, void **res)
 {
+	bool reacquire = arg != NULL;
 	wake = false;
 	t[0] = tu_spawn(cv_func, NULL);
 	tu_yield();
+	if (reacquire) {
+		weft_condition_acquire(cv);
+		wake = true;
+		weft_condition_notify(cv, 1);
+		tu_yield();
+	}
 	weft_cancel(t[0], "foo");
+	if (reacquire)
+		weft_condition_release(cv);
 	r[0] = weft_await(t[0], NULL);
 	b[0] = weft_future_message(t[0]) && !strcmp(weft_future_message(t[0]), "foo");
 	tu_reap(t, 1);
 	return 0;
 }
 
-Test(condition, cancelled_error_wakeup, .timeout = TEST_TIMEOUT)
+struct cancelled_error_case {
+	char name[40]; /* the CPython test */
+	bool reacquire;
+};
+
+ParameterizedTestParameters(condition, cancelled_error)
 {
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_cancelled_error_wakeup_main, NULL), 0);
-	cr_assert_eq(r[0], -ECANCELED);
-	cr_assert(b[0], "the message is kept");
-	cr_assert(b[10]);
-	cr_assert_eq(weft_condition_destroy(cv), 0);
+	static struct cancelled_error_case cases[] = {
+		{"test_cancelled_error_wakeup", false},
+		{"test_cancelled_error_re_aquire", true},
+	};
+	return TU_PARAMS(struct cancelled_error_case, cases);
 }
 
-/* test_cancelled_error_re_aquire: cancelled while re-acquiring. */
-static int condition_cancelled_error_reacquire_main(void *arg, void **res)
+ParameterizedTest(struct cancelled_error_case *c, condition, cancelled_error,
+		  .timeout = TEST_TIMEOUT)
 {
-	wake = false;
-	t[0] = tu_spawn(cv_func, NULL);
-	tu_yield();
-	weft_condition_acquire(cv);
-	wake = true;
-	weft_condition_notify(cv, 1);
-	tu_yield();
-	weft_cancel(t[0], "foo");
-	weft_condition_release(cv);
-	r[0] = weft_await(t[0], NULL);
-	b[0] = weft_future_message(t[0]) && !strcmp(weft_future_message(t[0]), "foo");
-	tu_reap(t, 1);
-	return 0;
-}
-
-Test(condition, cancelled_error_reacquire, .timeout = TEST_TIMEOUT)
-{
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_cancelled_error_reacquire_main, NULL), 0);
-	cr_assert_eq(r[0], -ECANCELED);
-	cr_assert(b[0]);
-	cr_assert(b[10]);
-	cr_assert_eq(weft_condition_destroy(cv), 0);
+	SETUP_AND_RUN(weft_condition_create(&cv, NULL),
+		      tu_run_paused(condition_cancelled_error_main, V(c->reacquire)));
+	cr_assert_eq(r[0], -ECANCELED, "%s", c->name);
+	cr_assert(b[0], "%s: the message is kept", c->name);
+	cr_assert(b[10], "%s", c->name);
+	cr_assert_eq(weft_condition_destroy(cv), 0, "%s", c->name);
 }
 
 /* test_cancelled_wakeup / test_cancelled_wakeup_relock: a consumer
@@ -1284,8 +1266,10 @@ static int consumer(void *arg, void **res)
 	return rc;
 }
 
-static int cancelled_wakeup(bool relock)
+/* arg != NULL: the relock variant. */
+static int condition_cancelled_wakeup_main(void *arg, void **res)
 {
+	bool relock = arg != NULL;
 	state = 0;
 	t[0] = tu_spawn(consumer, NULL);
 	t[1] = tu_spawn(consumer, NULL);
@@ -1309,36 +1293,28 @@ static int cancelled_wakeup(bool relock)
 	return 0;
 }
 
-static int condition_cancelled_wakeup_main(void *arg, void **res)
+struct wakeup_case {
+	char name[40]; /* the CPython test */
+	bool relock;
+};
+
+ParameterizedTestParameters(condition, cancelled_wakeup)
 {
-	return cancelled_wakeup(false);
+	static struct wakeup_case cases[] = {
+		{"test_cancelled_wakeup", false},
+		{"test_cancelled_wakeup_relock", true},
+	};
+	return TU_PARAMS(struct wakeup_case, cases);
 }
 
-static int condition_cancelled_wakeup_relock_main(void *arg, void **res)
+ParameterizedTest(struct wakeup_case *c, condition, cancelled_wakeup, .timeout = TEST_TIMEOUT)
 {
-	return cancelled_wakeup(true);
-}
-
-Test(condition, cancelled_wakeup, .timeout = TEST_TIMEOUT)
-{
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_cancelled_wakeup_main, NULL), 0);
-	cr_assert_eq(r[0], 0, "the notification was passed on");
-	cr_assert_eq(r[1], -ECANCELED);
-	cr_assert_eq(r[2], 0);
-	cr_assert_eq(weft_condition_destroy(cv), 0);
-}
-
-Test(condition, cancelled_wakeup_relock, .timeout = TEST_TIMEOUT)
-{
-	reset();
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_paused(condition_cancelled_wakeup_relock_main, NULL), 0);
-	cr_assert_eq(r[0], 0, "the notification was passed on");
-	cr_assert_eq(r[1], -ECANCELED);
-	cr_assert_eq(r[2], 0);
-	cr_assert_eq(weft_condition_destroy(cv), 0);
+	SETUP_AND_RUN(weft_condition_create(&cv, NULL),
+		      tu_run_paused(condition_cancelled_wakeup_main, V(c->relock)));
+	cr_assert_eq(r[0], 0, "%s: the notification was passed on", c->name);
+	cr_assert_eq(r[1], -ECANCELED, "%s", c->name);
+	cr_assert_eq(r[2], 0, "%s", c->name);
+	cr_assert_eq(weft_condition_destroy(cv), 0, "%s", c->name);
 }
 
 /* Misuse and -EBUSY while a task waits. */
@@ -1347,9 +1323,7 @@ static int condition_busy_main(void *arg, void **res)
 	t[0] = tu_spawn(cv_wait_release, "x");
 	tu_yield();
 	r[0] = weft_condition_destroy(cv);
-	weft_condition_acquire(cv);
-	weft_condition_notify_all(cv);
-	weft_condition_release(cv);
+	cv_notify_locked(-1);
 	tu_reap(t, 1);
 	return 0;
 }
@@ -1418,21 +1392,15 @@ static int condition_workers_main(void *arg, void **res)
 		fs[i] = tu_spawn(cv_consumer, NULL);
 		fs[3 + i] = tu_spawn(cv_producer, NULL);
 	}
-	r[0] = 0;
-	for (int i = 0; i < 6; i++) {
-		if (weft_await(fs[i], NULL))
-			r[0]++;
-		weft_future_unref(fs[i]);
-	}
+	r[0] = tu_reap_failed(fs, 6);
 	return 0;
 }
 
 Test(condition, producers_and_consumers_across_workers, .timeout = 2 * TEST_TIMEOUT)
 {
-	reset();
 	items_ready = items_taken = 0;
-	cr_assert_eq(weft_condition_create(&cv, NULL), 0);
-	cr_assert_eq(tu_run_n(4, condition_workers_main, NULL, NULL), 0);
+	SETUP_AND_RUN(weft_condition_create(&cv, NULL),
+		      tu_run_n(4, condition_workers_main, NULL, NULL));
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(items_taken, 900);
 	cr_assert_eq(items_ready, 0);
@@ -1464,10 +1432,7 @@ Test(semaphore, value)
 
 static int sem_append(void *arg, void **res)
 {
-	int rc = weft_semaphore_acquire(sem);
-	if (rc == 0)
-		tu_log_add(&lg, arg);
-	return rc;
+	return log_if_ok(weft_semaphore_acquire(sem), arg);
 }
 
 /* test_acquire: permits go to waiters in order; a task created before
@@ -1500,9 +1465,7 @@ static int semaphore_acquire_main(void *arg, void **res)
 
 Test(semaphore, acquire, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_semaphore_create(&sem, 3), 0);
-	cr_assert_eq(tu_run_paused(semaphore_acquire_main, NULL), 0);
+	RUN_PAUSED(weft_semaphore_create(&sem, 3), semaphore_acquire_main);
 	cr_assert_eq(r[0] | r[1], 0);
 	cr_assert_not(b[0]);
 	cr_assert_eq(r[2], 1);
@@ -1526,9 +1489,7 @@ static int sem_acquire(void *arg, void **res)
 static int semaphore_acquire_cancel_main(void *arg, void **res)
 {
 	weft_semaphore_acquire(sem);
-	t[0] = tu_spawn(sem_acquire, NULL);
-	weft_call_soon(cancel_cb, t[0], NULL);
-	r[0] = weft_await(t[0], NULL);
+	r[0] = spawn_cancelled_soon(sem_acquire);
 	r[1] = weft_semaphore_destroy(sem);
 	tu_reap(t, 1);
 	return 0;
@@ -1536,9 +1497,7 @@ static int semaphore_acquire_cancel_main(void *arg, void **res)
 
 Test(semaphore, acquire_cancel, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_semaphore_create(&sem, 1), 0);
-	cr_assert_eq(tu_run_paused(semaphore_acquire_cancel_main, NULL), 0);
+	RUN_PAUSED(weft_semaphore_create(&sem, 1), semaphore_acquire_cancel_main);
 	cr_assert_eq(r[0], -ECANCELED);
 	cr_assert_eq(r[1], 0, "no waiter left");
 }
@@ -1546,8 +1505,7 @@ Test(semaphore, acquire_cancel, .timeout = TEST_TIMEOUT)
 /* test_acquire_cancel_before_awoken */
 static int semaphore_cancel_before_awoken_main(void *arg, void **res)
 {
-	for (int i = 0; i < 4; i++)
-		t[i] = tu_spawn(sem_acquire, NULL);
+	tu_spawn_n(t, 4, sem_acquire);
 	tu_yield();
 	weft_cancel(t[0], NULL);
 	weft_cancel(t[1], NULL);
@@ -1567,9 +1525,7 @@ static int semaphore_cancel_before_awoken_main(void *arg, void **res)
 
 Test(semaphore, acquire_cancel_before_awoken, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_semaphore_create(&sem, 0), 0);
-	cr_assert_eq(tu_run_paused(semaphore_cancel_before_awoken_main, NULL), 0);
+	RUN_PAUSED(weft_semaphore_create(&sem, 0), semaphore_cancel_before_awoken_main);
 	cr_assert(b[0]);
 	cr_assert_not(b[1]);
 	cr_assert_eq(r[0], -ECANCELED);
@@ -1596,9 +1552,7 @@ static int semaphore_acquire_hang_main(void *arg, void **res)
 
 Test(semaphore, acquire_hang, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_semaphore_create(&sem, 0), 0);
-	cr_assert_eq(tu_run_paused(semaphore_acquire_hang_main, NULL), 0);
+	RUN_PAUSED(weft_semaphore_create(&sem, 0), semaphore_acquire_hang_main);
 	cr_assert(b[0]);
 	cr_assert(b[1]);
 	cr_assert_eq(weft_semaphore_destroy(sem), 0);
@@ -1639,9 +1593,7 @@ static int semaphore_acquire_no_hang_main(void *arg, void **res)
 
 Test(semaphore, cancelled_waiter_does_not_consume_a_permit, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_semaphore_create(&sem, 1), 0);
-	cr_assert_eq(tu_run_paused(semaphore_acquire_no_hang_main, NULL), 0);
+	RUN_PAUSED(weft_semaphore_create(&sem, 1), semaphore_acquire_no_hang_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], -ECANCELED);
 	cr_assert_not(b[10]);
@@ -1650,18 +1602,32 @@ Test(semaphore, cancelled_waiter_does_not_consume_a_permit, .timeout = TEST_TIME
 	cr_assert_eq(weft_semaphore_destroy(sem), 0);
 }
 
-/* test_release_not_acquired: BoundedSemaphore over-release → -EOVERFLOW. */
-Test(semaphore, bounded_over_release)
+/* test_release_not_acquired: BoundedSemaphore over-release → -EOVERFLOW;
+ * an unbounded one just counts up. */
+struct over_release_case {
+	char name[24];
+	bool bounded;
+	int rc;     /* of the release */
+	long value; /* after it */
+};
+
+ParameterizedTestParameters(semaphore, over_release)
 {
-	cr_assert_eq(weft_semaphore_create_bounded(&sem, 1), 0);
-	cr_assert_eq(weft_semaphore_release(sem), -EOVERFLOW);
-	cr_assert_eq(weft_semaphore_value(sem), 1);
-	cr_assert_eq(weft_semaphore_destroy(sem), 0);
-	/* an unbounded one just counts up */
-	cr_assert_eq(weft_semaphore_create(&sem, 1), 0);
-	cr_assert_eq(weft_semaphore_release(sem), 0);
-	cr_assert_eq(weft_semaphore_value(sem), 2);
-	cr_assert_eq(weft_semaphore_destroy(sem), 0);
+	static struct over_release_case cases[] = {
+		{"BoundedSemaphore", true, -EOVERFLOW, 1},
+		{"Semaphore", false, 0, 2},
+	};
+	return TU_PARAMS(struct over_release_case, cases);
+}
+
+ParameterizedTest(struct over_release_case *c, semaphore, over_release)
+{
+	int rc = c->bounded ? weft_semaphore_create_bounded(&sem, 1)
+			    : weft_semaphore_create(&sem, 1);
+	cr_assert_eq(rc, 0, "%s", c->name);
+	cr_assert_eq(weft_semaphore_release(sem), c->rc, "%s", c->name);
+	cr_assert_eq(weft_semaphore_value(sem), c->value, "%s", c->name);
+	cr_assert_eq(weft_semaphore_destroy(sem), 0, "%s", c->name);
 }
 
 /* Bounded: a release handed to a waiter is not an over-release. */
@@ -1680,9 +1646,7 @@ static int semaphore_bounded_main(void *arg, void **res)
 
 Test(semaphore, bounded_release_to_a_waiter, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_semaphore_create_bounded(&sem, 1), 0);
-	cr_assert_eq(tu_run_paused(semaphore_bounded_main, NULL), 0);
+	RUN_PAUSED(weft_semaphore_create_bounded(&sem, 1), semaphore_bounded_main);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(r[2], 0);
@@ -1702,9 +1666,7 @@ static int semaphore_release_no_waiters_main(void *arg, void **res)
 
 Test(semaphore, release_no_waiters, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_semaphore_create(&sem, 1), 0);
-	cr_assert_eq(tu_run_paused(semaphore_release_no_waiters_main, NULL), 0);
+	RUN_PAUSED(weft_semaphore_create(&sem, 1), semaphore_release_no_waiters_main);
 	cr_assert(b[0]);
 	cr_assert_not(b[1]);
 	cr_assert_eq(weft_semaphore_destroy(sem), 0);
@@ -1730,17 +1692,14 @@ static int sem_fifo_coro(void *arg, void **res)
 
 static int semaphore_fifo_order_main(void *arg, void **res)
 {
-	for (int i = 0; i < 3; i++)
-		t[i] = tu_spawn(sem_fifo_coro, V(i));
+	tu_spawn_n(t, 3, sem_fifo_coro);
 	tu_reap(t, 3);
 	return 0;
 }
 
 Test(semaphore, acquire_fifo_order, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_semaphore_create(&sem, 1), 0);
-	cr_assert_eq(tu_run_paused(semaphore_fifo_order_main, NULL), 0);
+	RUN_PAUSED(weft_semaphore_create(&sem, 1), semaphore_fifo_order_main);
 	tu_assert_log(&lg, "c1_1 c2_1 c3_1 c1_2 c2_2 c3_2");
 	cr_assert_eq(weft_semaphore_destroy(sem), 0);
 }
@@ -1789,9 +1748,7 @@ static int semaphore_fifo_order_2_main(void *arg, void **res)
 
 Test(semaphore, acquire_fifo_order_2, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_semaphore_create(&sem, 1), 0);
-	cr_assert_eq(tu_run_paused(semaphore_fifo_order_2_main, NULL), 0);
+	RUN_PAUSED(weft_semaphore_create(&sem, 1), semaphore_fifo_order_2_main);
 	tu_assert_log(&lg, "1 2 4 3");
 	cr_assert_eq(weft_semaphore_destroy(sem), 0);
 }
@@ -1813,9 +1770,7 @@ static int semaphore_fifo_order_3_main(void *arg, void **res)
 
 Test(semaphore, acquire_fifo_order_3, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_semaphore_create(&sem, 0), 0);
-	cr_assert_eq(tu_run_paused(semaphore_fifo_order_3_main, NULL), 0);
+	RUN_PAUSED(weft_semaphore_create(&sem, 0), semaphore_fifo_order_3_main);
 	tu_assert_log(&lg, "2 3");
 	cr_assert_eq(weft_semaphore_destroy(sem), 0);
 }
@@ -1872,9 +1827,7 @@ static int semaphore_fifo_order_4_main(void *arg, void **res)
 
 Test(semaphore, acquire_fifo_order_4, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_semaphore_create(&sem, 0), 0);
-	cr_assert_eq(tu_run_paused(semaphore_fifo_order_4_main, NULL), 0);
+	RUN_PAUSED(weft_semaphore_create(&sem, 0), semaphore_fifo_order_4_main);
 	cr_assert_eq(r[10], 0);
 	cr_assert_eq(r[12], 2);
 	cr_assert_not(b[12], "weft: two permits are free");
@@ -1918,27 +1871,12 @@ static int sem_hold(void *arg, void **res)
 	return 0;
 }
 
-static int semaphore_workers_main(void *arg, void **res)
-{
-	weft_future *fs[8];
-	for (int i = 0; i < 8; i++)
-		fs[i] = tu_spawn(sem_hold, NULL);
-	r[0] = 0;
-	for (int i = 0; i < 8; i++) {
-		if (weft_await(fs[i], NULL))
-			r[0]++;
-		weft_future_unref(fs[i]);
-	}
-	return 0;
-}
-
 Test(semaphore, bounds_holders_across_workers, .timeout = 2 * TEST_TIMEOUT)
 {
-	reset();
 	atomic_store(&holders, 0);
 	atomic_store(&max_holders, 0);
-	cr_assert_eq(weft_semaphore_create_bounded(&sem, 3), 0);
-	cr_assert_eq(tu_run_n(4, semaphore_workers_main, NULL, NULL), 0);
+	SETUP_AND_RUN(weft_semaphore_create_bounded(&sem, 3),
+		      tu_run_n(4, gather_main, GATHER(8, sem_hold), NULL));
 	cr_assert_eq(r[0], 0);
 	cr_assert_leq(atomic_load(&max_holders), 3);
 	cr_assert_eq(weft_semaphore_value(sem), 3);
@@ -1952,34 +1890,6 @@ Test(semaphore, bounds_holders_across_workers, .timeout = 2 * TEST_TIMEOUT)
 #define N 5
 
 static weft_barrier *bar2;
-static atomic_int results1, results2, results3;
-static atomic_int count;
-static size_t idxs[16];
-static atomic_int nidx;
-
-static void reset_barrier_counts(void)
-{
-	atomic_store(&results1, 0);
-	atomic_store(&results2, 0);
-	atomic_store(&results3, 0);
-	atomic_store(&count, 0);
-	atomic_store(&nidx, 0);
-	memset(idxs, 0xff, sizeof(idxs));
-}
-
-/* Runs n copies of fn and waits for them all; counts failures in r[0]. */
-static void gather_tasks(int n, weft_task_fn fn)
-{
-	weft_future *fs[16];
-	for (int i = 0; i < n; i++)
-		fs[i] = tu_spawn(fn, V(i));
-	r[0] = 0;
-	for (int i = 0; i < n; i++) {
-		if (weft_await(fs[i], NULL))
-			r[0]++;
-		weft_future_unref(fs[i]);
-	}
-}
 
 static void record_index(size_t i)
 {
@@ -2022,18 +1932,9 @@ Test(barrier, parties)
 }
 
 /* test_context_manager: each party gets a distinct index. */
-static int barrier_context_manager_main(void *arg, void **res)
-{
-	gather_tasks(3, bar_wait);
-	return 0;
-}
-
 Test(barrier, indices_are_distinct, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, 3), 0);
-	cr_assert_eq(tu_run_paused(barrier_context_manager_main, NULL), 0);
+	RUN_GATHER(weft_barrier_create(&bar, 3), 3, bar_wait);
 	cr_assert_eq(r[0], 0);
 	assert_indices(3);
 	cr_assert_eq(weft_barrier_n_waiting(bar), 0);
@@ -2054,10 +1955,7 @@ static int barrier_arrival_order_main(void *arg, void **res)
 
 Test(barrier, indices_in_arrival_order, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, 3), 0);
-	cr_assert_eq(tu_run_paused(barrier_arrival_order_main, NULL), 0);
+	RUN_PAUSED(weft_barrier_create(&bar, 3), barrier_arrival_order_main);
 	cr_assert_eq(atomic_load(&nidx), 3);
 	cr_assert_eq(idxs[0], 2, "the last passes first");
 	cr_assert_eq(idxs[1], 0);
@@ -2079,9 +1977,7 @@ static int barrier_one_task_main(void *arg, void **res)
 
 Test(barrier, filling_one_task_twice, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_barrier_create(&bar, 1), 0);
-	cr_assert_eq(tu_run_paused(barrier_one_task_main, NULL), 0);
+	RUN_PAUSED(weft_barrier_create(&bar, 1), barrier_one_task_main);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(r[2], 0);
 	cr_assert_eq(z[0], 0);
@@ -2109,10 +2005,7 @@ static int barrier_task_by_task_main(void *arg, void **res)
 
 Test(barrier, filling_task_by_task, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, 3), 0);
-	cr_assert_eq(tu_run_paused(barrier_task_by_task_main, NULL), 0);
+	RUN_PAUSED(weft_barrier_create(&bar, 3), barrier_task_by_task_main);
 	cr_assert_eq(z[0], 1);
 	cr_assert_eq(z[1], 2);
 	cr_assert_eq(z[2], 0);
@@ -2136,18 +2029,9 @@ static int bar_twice(void *arg, void **res)
 	return 0;
 }
 
-static int barrier_wait_twice_main(void *arg, void **res)
-{
-	gather_tasks(N, bar_twice);
-	return 0;
-}
-
 Test(barrier, filling_tasks_wait_twice, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(tu_run_paused(barrier_wait_twice_main, NULL), 0);
+	RUN_GATHER(weft_barrier_create(&bar, N), N, bar_twice);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(atomic_load(&results1), N);
 	cr_assert_eq(atomic_load(&results2), N);
@@ -2173,19 +2057,11 @@ static int bar_rewait(void *arg, void **res)
 	return weft_barrier_wait(bar, NULL);
 }
 
-static int barrier_blocking_while_draining_main(void *arg, void **res)
-{
-	atomic_store(&rewait_n, 2);
-	gather_tasks(N, bar_rewait);
-	return 0;
-}
-
 Test(barrier, blocking_tasks_while_draining, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_barrier_create(&bar, N), 0);
+	atomic_store(&rewait_n, 2);
 	cr_assert_eq(weft_barrier_create(&bar2, N - 2), 0);
-	cr_assert_eq(tu_run_paused(barrier_blocking_while_draining_main, NULL), 0);
+	RUN_GATHER(weft_barrier_create(&bar, N), N, bar_rewait);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(weft_barrier_destroy(bar), 0);
 	cr_assert_eq(weft_barrier_destroy(bar2), 0);
@@ -2227,10 +2103,7 @@ static int barrier_cancel_one_main(void *arg, void **res)
 
 Test(barrier, filling_tasks_cancel_one, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, 3), 0);
-	cr_assert_eq(tu_run_paused(barrier_cancel_one_main, NULL), 0);
+	RUN_PAUSED(weft_barrier_create(&bar, 3), barrier_cancel_one_main);
 	cr_assert_eq(z[0], 1);
 	cr_assert_eq(z[1], 2);
 	cr_assert_eq(z[2], 1);
@@ -2264,10 +2137,7 @@ static int barrier_released_then_cancelled_main(void *arg, void **res)
 
 Test(barrier, released_then_cancelled, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, 3), 0);
-	cr_assert_eq(tu_run_paused(barrier_released_then_cancelled_main, NULL), 0);
+	RUN_PAUSED(weft_barrier_create(&bar, 3), barrier_released_then_cancelled_main);
 	cr_assert_eq(r[1], 0);
 	cr_assert(b[0]);
 	cr_assert_eq(r[2], -ECANCELED);
@@ -2285,9 +2155,7 @@ static int barrier_reset_main(void *arg, void **res)
 
 Test(barrier, reset_barrier, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_barrier_create(&bar, 1), 0);
-	cr_assert_eq(tu_run_paused(barrier_reset_main, NULL), 0);
+	RUN_PAUSED(weft_barrier_create(&bar, 1), barrier_reset_main);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(weft_barrier_n_waiting(bar), 0);
 	cr_assert_not(weft_barrier_broken(bar));
@@ -2311,24 +2179,20 @@ static int bar_resetter(void *arg, void **res)
 
 static int barrier_reset_while_waiting_main(void *arg, void **res)
 {
-	for (int i = 0; i < N - 1; i++)
-		t[i] = tu_spawn(bar_expect_broken, NULL);
+	tu_spawn_n(t, N - 1, bar_expect_broken);
 	tu_yield();
 	weft_future *rs = tu_spawn(bar_resetter, NULL);
 	tu_reap(t, N - 1);
 	weft_await(rs, NULL);
 	weft_future_unref(rs);
 	/* usable again: one full round */
-	gather_tasks(N, bar_wait);
+	r[0] = tu_gather_n(N, bar_wait);
 	return 0;
 }
 
 Test(barrier, reset_while_tasks_waiting, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(tu_run_paused(barrier_reset_while_waiting_main, NULL), 0);
+	RUN_PAUSED(weft_barrier_create(&bar, N), barrier_reset_while_waiting_main);
 	cr_assert_eq(atomic_load(&results1), N - 1);
 	cr_assert_eq(r[0], 0);
 	assert_indices(N);
@@ -2351,18 +2215,9 @@ static int bar_half_draining(void *arg, void **res)
 	return 0;
 }
 
-static int barrier_half_draining_main(void *arg, void **res)
-{
-	gather_tasks(N, bar_half_draining);
-	return 0;
-}
-
 Test(barrier, reset_when_tasks_half_draining, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(tu_run_paused(barrier_half_draining_main, NULL), 0);
+	RUN_GATHER(weft_barrier_create(&bar, N), N, bar_half_draining);
 	cr_assert_eq(atomic_load(&results1), N / 2);
 	cr_assert_eq(weft_barrier_n_waiting(bar), 0);
 	cr_assert_not(weft_barrier_broken(bar));
@@ -2387,18 +2242,9 @@ static int bar_half_blocking(void *arg, void **res)
 	return 0;
 }
 
-static int barrier_half_blocking_main(void *arg, void **res)
-{
-	gather_tasks(N, bar_half_blocking);
-	return 0;
-}
-
 Test(barrier, reset_when_tasks_half_draining_half_blocking, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(tu_run_paused(barrier_half_blocking_main, NULL), 0);
+	RUN_GATHER(weft_barrier_create(&bar, N), N, bar_half_blocking);
 	cr_assert_eq(r[0], 0);
 	cr_assert_eq(atomic_load(&results1), N / 2);
 	cr_assert_eq(atomic_load(&results2), 0);
@@ -2429,8 +2275,7 @@ static int bar_coro2(void *arg, void **res)
 
 static int barrier_reset_waiting_again_main(void *arg, void **res)
 {
-	for (int i = 0; i < N - 1; i++)
-		t[i] = tu_spawn(bar_coro1, NULL);
+	tu_spawn_n(t, N - 1, bar_coro1);
 	weft_future *rs = tu_spawn(bar_resetter, NULL);
 	tu_yield();
 	weft_future *c2 = tu_spawn(bar_coro2, NULL);
@@ -2444,10 +2289,7 @@ static int barrier_reset_waiting_again_main(void *arg, void **res)
 
 Test(barrier, reset_while_tasks_waiting_and_waiting_again, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(tu_run_paused(barrier_reset_waiting_again_main, NULL), 0);
+	RUN_PAUSED(weft_barrier_create(&bar, N), barrier_reset_waiting_again_main);
 	cr_assert_not(weft_barrier_broken(bar));
 	cr_assert_eq(atomic_load(&results1), N - 1);
 	cr_assert_eq(atomic_load(&results2), N);
@@ -2474,18 +2316,9 @@ static int bar_draining_reset(void *arg, void **res)
 	return rc;
 }
 
-static int barrier_reset_draining_main(void *arg, void **res)
-{
-	gather_tasks(N, bar_draining_reset);
-	return 0;
-}
-
 Test(barrier, reset_while_tasks_draining, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(tu_run_paused(barrier_reset_draining_main, NULL), 0);
+	RUN_GATHER(weft_barrier_create(&bar, N), N, bar_draining_reset);
 	cr_assert_not(weft_barrier_broken(bar));
 	cr_assert_eq(atomic_load(&results1), N - 1);
 	cr_assert_eq(atomic_load(&results2), 0);
@@ -2508,9 +2341,7 @@ static int barrier_abort_main(void *arg, void **res)
 
 Test(barrier, abort_barrier, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_barrier_create(&bar, 1), 0);
-	cr_assert_eq(tu_run_paused(barrier_abort_main, NULL), 0);
+	RUN_PAUSED(weft_barrier_create(&bar, 1), barrier_abort_main);
 	cr_assert_eq(r[1], 0);
 	cr_assert_eq(r[2], -ENOTRECOVERABLE);
 	cr_assert(b[0]);
@@ -2538,18 +2369,9 @@ static int bar_abort_half(void *arg, void **res)
 	return 0;
 }
 
-static int barrier_abort_half_main(void *arg, void **res)
-{
-	gather_tasks(N, bar_abort_half);
-	return 0;
-}
-
 Test(barrier, abort_when_tasks_half_draining_half_blocking, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(tu_run_paused(barrier_abort_half_main, NULL), 0);
+	RUN_GATHER(weft_barrier_create(&bar, N), N, bar_abort_half);
 	cr_assert(weft_barrier_broken(bar));
 	cr_assert_eq(atomic_load(&results1), N / 2);
 	cr_assert_eq(atomic_load(&results2), N - N / 2 - 1);
@@ -2572,18 +2394,9 @@ static int bar_abort_exc(void *arg, void **res)
 	return 0;
 }
 
-static int barrier_abort_exc_main(void *arg, void **res)
-{
-	gather_tasks(N, bar_abort_exc);
-	return 0;
-}
-
 Test(barrier, abort_when_exception, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, N), 0);
-	cr_assert_eq(tu_run_paused(barrier_abort_exc_main, NULL), 0);
+	RUN_GATHER(weft_barrier_create(&bar, N), N, bar_abort_exc);
 	cr_assert(weft_barrier_broken(bar));
 	cr_assert_eq(atomic_load(&results1), 0);
 	cr_assert_eq(atomic_load(&results2), N - 1);
@@ -2617,19 +2430,10 @@ static int bar_abort_then_reset(void *arg, void **res)
 	return 0;
 }
 
-static int barrier_abort_then_reset_main(void *arg, void **res)
-{
-	gather_tasks(N, bar_abort_then_reset);
-	return 0;
-}
-
 Test(barrier, abort_when_exception_then_resetting, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	reset_barrier_counts();
-	cr_assert_eq(weft_barrier_create(&bar, N), 0);
 	cr_assert_eq(weft_barrier_create(&bar2, N), 0);
-	cr_assert_eq(tu_run_paused(barrier_abort_then_reset_main, NULL), 0);
+	RUN_GATHER(weft_barrier_create(&bar, N), N, bar_abort_then_reset);
 	cr_assert_eq(r[0], 0);
 	cr_assert_not(weft_barrier_broken(bar));
 	cr_assert_eq(atomic_load(&results1), 0);
@@ -2661,9 +2465,7 @@ static int barrier_timeout_main(void *arg, void **res)
 
 Test(barrier, timeout_leaves_it_intact, .timeout = TEST_TIMEOUT)
 {
-	reset();
-	cr_assert_eq(weft_barrier_create(&bar, 2), 0);
-	cr_assert_eq(tu_run_paused(barrier_timeout_main, NULL), 0);
+	RUN_PAUSED(weft_barrier_create(&bar, 2), barrier_timeout_main);
 	cr_assert_eq(r[1], -ETIMEDOUT);
 	cr_assert_eq(z[0], 0);
 	cr_assert_not(b[0]);
@@ -2684,7 +2486,6 @@ static int barrier_busy_main(void *arg, void **res)
 Test(barrier, misuse)
 {
 	reset();
-	reset_barrier_counts();
 	cr_assert_eq(weft_barrier_wait(NULL, NULL), -EINVAL);
 	cr_assert_eq(weft_barrier_reset(NULL), -EINVAL);
 	cr_assert_eq(weft_barrier_abort(NULL), -EINVAL);
@@ -2719,18 +2520,11 @@ static int bar_rounds(void *arg, void **res)
 	return 0;
 }
 
-static int barrier_workers_main(void *arg, void **res)
-{
-	gather_tasks(4, bar_rounds);
-	return 0;
-}
-
 Test(barrier, rounds_across_workers, .timeout = 2 * TEST_TIMEOUT)
 {
-	reset();
 	memset(round_hits, 0, sizeof(round_hits));
-	cr_assert_eq(weft_barrier_create(&bar, 4), 0);
-	cr_assert_eq(tu_run_n(4, barrier_workers_main, NULL, NULL), 0);
+	SETUP_AND_RUN(weft_barrier_create(&bar, 4),
+		      tu_run_n(4, gather_main, GATHER(4, bar_rounds), NULL));
 	cr_assert_eq(r[0], 0);
 	for (int k = 0; k < ROUNDS; k++)
 		for (int i = 0; i < 4; i++)

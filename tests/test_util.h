@@ -13,9 +13,11 @@
 #define WEFT_TEST_UTIL_H
 
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -28,6 +30,14 @@
 
 /* Timeout of a test that waits on a runtime. */
 #define TEST_TIMEOUT (10 * WEFT_TEST_SLOW)
+
+/*
+ * A ParameterizedTestParameters' return: the whole static array `cases`.
+ * Each parameter reaches the test's own process as a copy of its bytes, so
+ * it must be plain data: a pointer in it (a string literal, a function)
+ * does not point at the same thing there. Keep names in char arrays.
+ */
+#define TU_PARAMS(type, cases) cr_make_param_array(type, cases, sizeof(cases) / sizeof((cases)[0]))
 
 static inline weft_config tu_config(unsigned workers)
 {
@@ -73,16 +83,46 @@ static inline weft_future *tu_spawn(weft_task_fn fn, void *arg)
 	return weft_create_task(fn, arg, NULL);
 }
 
-/* Inside a task: awaits and releases t[0..n) (NULL entries skipped). */
-static inline void tu_reap(weft_future **t, int n)
+/* Inside a task: t[i] = a new task running fn((void *)i), for i < n. */
+static inline void tu_spawn_n(weft_future **t, int n, weft_task_fn fn)
 {
+	for (int i = 0; i < n; i++)
+		t[i] = tu_spawn(fn, (void *)(uintptr_t)i);
+}
+
+/* Inside a task: awaits and releases t[0..n) (NULL entries skipped);
+ * returns how many ended with a non-zero rc (failed or cancelled). */
+static inline int tu_reap_failed(weft_future **t, int n)
+{
+	int failed = 0;
 	for (int i = 0; i < n; i++) {
 		if (t[i]) {
-			weft_await(t[i], NULL);
+			if (weft_await(t[i], NULL))
+				failed++;
 			weft_future_unref(t[i]);
 			t[i] = NULL;
 		}
 	}
+	return failed;
+}
+
+/* Inside a task: awaits and releases t[0..n) (NULL entries skipped). */
+static inline void tu_reap(weft_future **t, int n)
+{
+	(void)tu_reap_failed(t, n);
+}
+
+/* Inside a task: runs n copies of fn (the i-th given (void *)i), waits
+ * for them all; returns how many failed (all n if n > TU_GATHER_MAX). */
+#define TU_GATHER_MAX 16
+
+static inline int tu_gather_n(int n, weft_task_fn fn)
+{
+	weft_future *t[TU_GATHER_MAX];
+	if (n > TU_GATHER_MAX)
+		return n;
+	tu_spawn_n(t, n, fn);
+	return tu_reap_failed(t, n);
 }
 
 /* The outcome of a finished task (its rc), or 99 if still pending. */
@@ -114,6 +154,12 @@ static inline double tu_now(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Inside a task: whole milliseconds of weft_time since t0, rounded. */
+static inline int tu_elapsed_ms(double t0)
+{
+	return (int)((weft_time() - t0) * 1000 + 0.5);
 }
 
 static inline void tu_nap_ms(long ms)

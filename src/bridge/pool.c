@@ -340,10 +340,9 @@ WEFT_API weft_future *weft_to_thread(weft_task_fn fn, void *arg)
 
 int weft__bridge_init(struct weft__core *core, const weft_config *cfg)
 {
-	struct weft__bridge *b = aligned_alloc(64, sizeof(*b));
+	struct weft__bridge *b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
-	memset(b, 0, sizeof(*b));
 	weft__list_init(&b->queue);
 	b->core = core;
 	b->max = cfg->blocking_threads_max ? cfg->blocking_threads_max : WEFT__BLOCKING_MAX_DEFAULT;

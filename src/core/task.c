@@ -23,12 +23,6 @@ static bool task_cancel(weft_future *f, const char *msg);
 
 static const struct weft__future_ops task_ops = {.cancel = task_cancel};
 
-struct weft__task *weft__task_current(void)
-{
-	struct weft__worker *w = weft__worker_current();
-	return w && w->current ? weft__task_from(w->current) : NULL;
-}
-
 static uint64_t next_id(struct weft__core *c, struct weft__core_worker *cw)
 {
 	/* Workers take ids in blocks so spawning does not share a counter. */

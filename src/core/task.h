@@ -59,7 +59,11 @@ static inline struct weft__task *weft__task_from(const struct weft__sched_task *
 }
 
 /* The task running on this thread, or NULL (reads the worker afresh). */
-struct weft__task *weft__task_current(void);
+static inline struct weft__task *weft__task_current(void)
+{
+	struct weft__worker *w = weft__worker_current();
+	return w && w->current ? weft__task_from(w->current) : NULL;
+}
 
 /* Frees what a task owns beyond its future header (last unref). */
 void weft__task_free(struct weft__task *t);
