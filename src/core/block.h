@@ -11,19 +11,57 @@
 #ifndef WEFT_CORE_BLOCK_H
 #define WEFT_CORE_BLOCK_H
 
-struct weft__core_worker;
+#include <stdlib.h>
+
+#include "core/core.h"
+#include "fiber/sanitizer.h"
 
 #define WEFT__BLOCK_SIZE 128
+#define WEFT__BLOCK_CACHE_MAX 1024
+
+/* The cache's fast paths are inline: a call each way cost ~3% of a
+ * ping-pong's instructions (callgrind). */
+
+/* The same as weft__block_alloc, from the cache only (NULL when it is
+ * empty): never calls malloc, so it may be used under a spinlock. */
+static inline void *weft__block_alloc_cached(void)
+{
+#ifndef WEFT_ASAN
+	struct weft__core_worker *cw = weft__core_worker_current();
+	if (cw && cw->blocks) {
+		void *b = cw->blocks;
+		cw->blocks = *(void **)b;
+		cw->nblocks--;
+		return b;
+	}
+#endif
+	return NULL;
+}
 
 /* A block from the calling worker's cache (malloc elsewhere); NULL when out
  * of memory. Set the future's `cached` after weft__future_init: its last
  * unref then gives the block back. Any thread. */
-void *weft__block_alloc(void);
-/* The same, from the cache only (NULL when it is empty): never calls
- * malloc, so it may be used under a spinlock. */
-void *weft__block_alloc_cached(void);
+static inline void *weft__block_alloc(void)
+{
+	void *b = weft__block_alloc_cached();
+	return b ? b : malloc(WEFT__BLOCK_SIZE);
+}
+
 /* Gives a block back (to the calling worker's cache, or free). */
-void weft__block_free(void *b);
+static inline void weft__block_free(void *b)
+{
+#ifndef WEFT_ASAN
+	struct weft__core_worker *cw = weft__core_worker_current();
+	if (cw && cw->nblocks < WEFT__BLOCK_CACHE_MAX) {
+		*(void **)b = cw->blocks;
+		cw->blocks = b;
+		cw->nblocks++;
+		return;
+	}
+#endif
+	free(b);
+}
+
 /* Frees a worker's cache (the worker stopping). */
 void weft__block_cache_flush(struct weft__core_worker *cw);
 

@@ -17,32 +17,10 @@ struct weft__rtstub *weft__stub_new(struct weft__core *c)
 	return stub;
 }
 
-static void stub_free(struct weft__rtstub *stub)
+void weft__stub_free(struct weft__rtstub *stub)
 {
 	weft__slab_reclaim_stub(stub);
 	free(stub);
-}
-
-void weft__stub_ref(struct weft__rtstub *stub)
-{
-	if (!stub)
-		return;
-	struct weft__core_worker *cw = weft__core_worker_current();
-	if (cw && cw->core->stub == stub)
-		cw->stub_refs++;
-	else
-		atomic_fetch_add_explicit(&stub->refs, 1, memory_order_relaxed);
-}
-
-void weft__stub_unref(struct weft__rtstub *stub)
-{
-	if (!stub)
-		return;
-	struct weft__core_worker *cw = weft__core_worker_current();
-	if (cw && cw->core->stub == stub)
-		cw->stub_refs--;
-	else if (atomic_fetch_sub_explicit(&stub->refs, 1, memory_order_acq_rel) == 1)
-		stub_free(stub);
 }
 
 void weft__stub_release(struct weft__core *c)
@@ -54,5 +32,5 @@ void weft__stub_release(struct weft__core *c)
 		local += c->workers[i].stub_refs;
 	int64_t delta = local - WEFT__STUB_BIAS;
 	if (atomic_fetch_add_explicit(&stub->refs, delta, memory_order_acq_rel) + delta == 0)
-		stub_free(stub);
+		weft__stub_free(stub);
 }

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "core/core.h"
 #include "sched/mpsc.h"
 
 struct weft__core;
@@ -33,9 +34,31 @@ struct weft__rtstub {
 /* A stub for c, holding the bias; NULL when out of memory. */
 struct weft__rtstub *weft__stub_new(struct weft__core *c);
 
-/* Any thread; NULL is ignored. */
-void weft__stub_ref(struct weft__rtstub *stub);
-void weft__stub_unref(struct weft__rtstub *stub);
+/* Frees a stub whose count reached zero (its runtime is gone). */
+void weft__stub_free(struct weft__rtstub *stub);
+
+/* Any thread; NULL is ignored. Inline: every future takes and drops one. */
+static inline void weft__stub_ref(struct weft__rtstub *stub)
+{
+	if (!stub)
+		return;
+	struct weft__core_worker *cw = weft__core_worker_current();
+	if (cw && cw->core->stub == stub)
+		cw->stub_refs++;
+	else
+		atomic_fetch_add_explicit(&stub->refs, 1, memory_order_relaxed);
+}
+
+static inline void weft__stub_unref(struct weft__rtstub *stub)
+{
+	if (!stub)
+		return;
+	struct weft__core_worker *cw = weft__core_worker_current();
+	if (cw && cw->core->stub == stub)
+		cw->stub_refs--;
+	else if (atomic_fetch_sub_explicit(&stub->refs, 1, memory_order_acq_rel) == 1)
+		weft__stub_free(stub);
+}
 
 /* The runtime is going (its workers joined): marks the stub dead, folds
  * the workers' counts in and drops the bias (the runtime's own reference);
