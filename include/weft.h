@@ -8,7 +8,9 @@
 #include <weft/error.h>
 #include <weft/future.h>
 #include <weft/gather.h>
+#include <weft/io.h>
 #include <weft/local.h>
+#include <weft/net.h>
 #include <weft/queue.h>
 #include <weft/runtime.h>
 #include <weft/sync.h>

@@ -6,7 +6,8 @@
  * asyncio → weft: CancelledError -ECANCELED, TimeoutError -ETIMEDOUT,
  * InvalidStateError -EBUSY (not done yet) / -EALREADY (already done),
  * bad argument -EINVAL, misuse (RuntimeError) -EPERM, a task awaiting
- * itself -EDEADLK, a runtime shutting down -ESHUTDOWN.
+ * itself -EDEADLK, a runtime shutting down -ESHUTDOWN, socket.gaierror
+ * WEFT_ENAME.
  */
 #ifndef WEFT_ERROR_H
 #define WEFT_ERROR_H
@@ -20,7 +21,8 @@ WEFT_BEGIN_DECLS
 	X(WEFT_EGROUP, -4096, "one or more tasks of a task group failed")                          \
 	X(WEFT_ENOURING, -4097,                                                                    \
 	  "io_uring is unavailable: the kernel lacks it, or it is disabled "                       \
-	  "(sysctl kernel.io_uring_disabled, or a seccomp filter such as a container's)")
+	  "(sysctl kernel.io_uring_disabled, or a seccomp filter such as a container's)")         \
+	X(WEFT_ENAME, -4098, "name resolution failed: unknown host or service (getaddrinfo)")
 
 enum {
 #define WEFT_ERR_ENUM(name, value, msg) name = (value),

@@ -23,15 +23,69 @@ struct weft__io_ring; /* the backend's own state (io/uring.c) */
 struct weft__io {
 	struct weft__io_ring *ring; /* NULL until weft__io_init succeeds */
 	unsigned inflight;          /* operations submitted and not yet
-	                             * completed; the owner's loop reaps while
-	                             * it is not 0 (counted by submit) */
+	                             * completed (counted by submit) */
+	unsigned queued;            /* requests (operations, cancels) queued
+	                             * and not yet handed to the kernel: the
+	                             * loop flushes them once per turn */
 };
 
-/* An operation in flight: complete() runs on the owning worker when its
- * completion is reaped, with the syscall's result (or -errno). */
+/* What an operation asks of the kernel; read by weft__io_submit only, so
+ * it may live on the caller's stack. */
+enum weft__io_kind {
+	WEFT__IO_READ,     /* fd, buf, len, off (UINT64_MAX: the current position) */
+	WEFT__IO_WRITE,    /* fd, buf, len, off */
+	WEFT__IO_READV,    /* fd, buf: iovec array, len: count, off */
+	WEFT__IO_WRITEV,   /* fd, buf: iovec array, len: count, off */
+	WEFT__IO_RECV,     /* fd, buf, len, flags (MSG_*) */
+	WEFT__IO_SEND,     /* fd, buf, len, flags (MSG_*) */
+	WEFT__IO_RECVMSG,  /* fd, buf: struct msghdr, flags */
+	WEFT__IO_SENDMSG,  /* fd, buf: struct msghdr, flags */
+	WEFT__IO_ACCEPT,   /* fd, buf: sockaddr out, out: socklen_t *, flags (SOCK_*) */
+	WEFT__IO_CONNECT,  /* fd, buf: sockaddr, len: its length */
+	WEFT__IO_SHUTDOWN, /* fd, len: how */
+	WEFT__IO_OPENAT,   /* fd: dirfd, buf: path, flags, off: mode */
+	WEFT__IO_FSYNC,    /* fd, flags (IORING_FSYNC_DATASYNC as 1) */
+	WEFT__IO_STATX,    /* fd: dirfd, buf: path, flags, len: mask, out: struct statx */
+	WEFT__IO_POLL,     /* fd, len: poll events */
+};
+
+struct weft__io_req {
+	unsigned char kind; /* enum weft__io_kind */
+	int fd;
+	int flags;
+	uint32_t len;
+	void *buf;
+	void *out;
+	uint64_t off;
+};
+
+/* An operation record: complete() runs on the owning worker when its
+ * completion is reaped, with the syscall's result (or -errno). The record
+ * must stay valid until then; it may be submitted again afterwards. */
 struct weft__io_op {
 	void (*complete)(struct weft__io_op *op, int res, unsigned flags);
+	uint32_t gen; /* bumped by each submit: a cancel names (op, gen), so it
+	               * never hits a later use of the record */
 };
+
+/*
+ * Owner only: queues the operation req for op (op->gen is bumped: the
+ * caller keeps it to cancel). Handed to the kernel at the loop's next
+ * flush or park, never lost: a full submission queue is flushed first.
+ * Returns 0, or -EINVAL for a kind this backend does not know.
+ */
+int weft__io_submit(struct weft__io *io, struct weft__io_op *op, const struct weft__io_req *req);
+
+/*
+ * Owner only: asks the kernel to end op's operation of generation gen if
+ * it is still in flight. Its completion still comes, with -ECANCELED or
+ * whatever it ended with first.
+ */
+void weft__io_cancel(struct weft__io *io, struct weft__io_op *op, uint32_t gen);
+
+/* Owner only: are completions, or deferred kernel work that makes them,
+ * waiting to be reaped? A few loads, no syscall. */
+bool weft__io_ready(const struct weft__io *io);
 
 /*
  * Sets the backend up on the calling (worker) thread: an io_uring with

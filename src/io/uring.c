@@ -14,12 +14,25 @@
 
 #include "io/backend.h"
 
-/* user_data values the ring reserves; anything else is a struct weft__io_op *. */
+/*
+ * user_data: an operation is its record's address (8-aligned, below 2^48)
+ * with the record's generation in the top 16 bits; values whose low three
+ * bits are not 0 are the ring's own.
+ */
 enum {
 	UD_WAKE = 1,     /* a MSG_RING wake from another worker */
 	UD_EVENTFD = 2,  /* the eventfd read (a wake from a foreign thread) */
 	UD_MSG_FAIL = 3, /* our MSG_RING failed; bits 8+ hold the target's eventfd */
+	UD_CANCEL = 4,   /* an ASYNC_CANCEL that failed (not found, too late) */
+	UD_OWN_MASK = 7,
 };
+#define UD_GEN_SHIFT 48
+#define UD_PTR_MASK (((uint64_t)1 << UD_GEN_SHIFT) - 1)
+
+static uint64_t op_ud(const struct weft__io_op *op, uint32_t gen)
+{
+	return (uint64_t)(uintptr_t)op | ((uint64_t)(gen & 0xffff) << UD_GEN_SHIFT);
+}
 
 struct weft__io_ring {
 	struct io_uring ring;
@@ -41,8 +54,10 @@ int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t
 	}
 	r->efd = -1;
 	unsigned entries = cfg->ring_entries ? cfg->ring_entries : 256;
+	/* TASKRUN_FLAG: the kernel says (IORING_SQ_TASKRUN) when completions
+	 * wait for a kernel entry, so a busy worker enters only then. */
 	static const unsigned modes[] = {
-		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+		IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
 		IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
 		0,
 	};
@@ -55,7 +70,11 @@ int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t
 	for (unsigned i = cfg->ring_no_defer || r->valgrind ? 1 : 0; i < 3; i++) {
 		struct io_uring_params p;
 		memset(&p, 0, sizeof(p));
-		p.flags = modes[i];
+		/* a CQ four times the SQ: operations outlive their submission
+		 * batch, and completions are never dropped (IORING_FEAT_NODROP
+		 * keeps an overflow list; -EBADR below if even that fails) */
+		p.flags = modes[i] | IORING_SETUP_CQSIZE;
+		p.cq_entries = entries * 4;
 		rc = io_uring_queue_init_params(entries, &r->ring, &p);
 		if (rc == 0) {
 			r->deferred = (modes[i] & IORING_SETUP_DEFER_TASKRUN) != 0;
@@ -97,13 +116,45 @@ void weft__io_exit(struct weft__io *io)
 	io->ring = NULL;
 }
 
-static struct io_uring_sqe *sqe_get(struct weft__io_ring *r)
+/* Hands what is queued to the kernel; a full CQ (-EBUSY) is reaped first.
+ * Returns what io_uring_submit* returned last. */
+static void handle_cqes(struct weft__io *io);
+
+static _Noreturn void dropped(void)
 {
-	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
-	if (!sqe) {
-		io_uring_submit(&r->ring);
-		sqe = io_uring_get_sqe(&r->ring);
+	/* -EBADR: the kernel could not keep a completion; some task would
+	 * wait forever. Never silent. */
+	static const char m[] = "weft: io_uring dropped a completion (-EBADR): out of memory "
+				"in the kernel; aborting rather than leaving a task waiting forever\n";
+	(void)!write(STDERR_FILENO, m, sizeof(m) - 1);
+	abort();
+}
+
+static void flush(struct weft__io *io, bool reap)
+{
+	struct weft__io_ring *r = io->ring;
+	for (;;) {
+		int rc = reap && r->deferred ? io_uring_submit_and_get_events(&r->ring)
+					     : io_uring_submit(&r->ring);
+		if (rc == -EBUSY || rc == -EAGAIN) {
+			handle_cqes(io);
+			continue;
+		}
+		if (rc == -EBADR)
+			dropped();
+		break;
 	}
+	io->queued = 0;
+}
+
+static struct io_uring_sqe *sqe_get(struct weft__io *io)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&io->ring->ring);
+	while (!sqe) { /* SQ full: hand it over, never fail the caller */
+		flush(io, false);
+		sqe = io_uring_get_sqe(&io->ring->ring);
+	}
+	io->queued++;
 	return sqe;
 }
 
@@ -123,30 +174,27 @@ void weft__io_wake_from(struct weft__io *from, const struct weft__io *to)
 	const struct weft__io_ring *t = to->ring;
 	if (!t)
 		return;
-	struct io_uring_sqe *sqe = sqe_get(from->ring);
-	if (!sqe) {
-		weft__io_wake_foreign(to);
-		return;
-	}
+	struct io_uring_sqe *sqe = sqe_get(from);
 	io_uring_prep_msg_ring(sqe, t->ring.ring_fd, 0, UD_WAKE, 0);
 	/* Only a failure comes back to us; it carries the eventfd to use. */
 	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
 	io_uring_sqe_set_data64(sqe, UD_MSG_FAIL | ((uint64_t)t->efd << 8));
-	io_uring_submit(&from->ring->ring);
+	flush(from, false); /* a wake waits for no turn */
 }
 
-static void arm_eventfd(struct weft__io_ring *r)
+static void arm_eventfd(struct weft__io *io)
 {
+	struct weft__io_ring *r = io->ring;
 	if (r->efd_armed)
 		return;
-	struct io_uring_sqe *sqe = sqe_get(r);
-	if (!sqe)
-		return; /* the park below still returns on any CQE */
+	struct io_uring_sqe *sqe = sqe_get(io);
 	io_uring_prep_read(sqe, r->efd, &r->efd_buf, sizeof(r->efd_buf), 0);
 	io_uring_sqe_set_data64(sqe, UD_EVENTFD);
 	r->efd_armed = true;
 }
 
+/* Reaps every completion present. An operation's complete() must not
+ * reap (it runs inside this walk). */
 static void handle_cqes(struct weft__io *io)
 {
 	struct weft__io_ring *r = io->ring;
@@ -156,20 +204,19 @@ static void handle_cqes(struct weft__io *io)
 	{
 		uint64_t ud = cqe->user_data;
 		seen++;
-		if (ud == UD_WAKE)
-			continue;
-		if (ud == UD_EVENTFD) {
-			r->efd_armed = false;
-			continue;
+		if (ud & UD_OWN_MASK) {
+			if (ud == UD_EVENTFD)
+				r->efd_armed = false;
+			else if ((ud & 0xff) == UD_MSG_FAIL && ud < ((uint64_t)1 << 40)) {
+				uint64_t one = 1;
+				ssize_t n = write((int)(ud >> 8), &one, sizeof(one));
+				(void)n;
+			}
+			continue; /* UD_WAKE, UD_CANCEL: nothing to do */
 		}
-		if ((ud & 0xff) == UD_MSG_FAIL && ud < ((uint64_t)1 << 40)) {
-			uint64_t one = 1;
-			ssize_t n = write((int)(ud >> 8), &one, sizeof(one));
-			(void)n;
-			continue;
-		}
-		struct weft__io_op *op = (struct weft__io_op *)(uintptr_t)ud;
-		io->inflight--;
+		struct weft__io_op *op = (struct weft__io_op *)(uintptr_t)(ud & UD_PTR_MASK);
+		if (!(cqe->flags & IORING_CQE_F_MORE))
+			io->inflight--;
 		op->complete(op, cqe->res, cqe->flags);
 	}
 	io_uring_cq_advance(&r->ring, seen);
@@ -179,7 +226,7 @@ static void handle_cqes(struct weft__io *io)
 static void park_in_poll(struct weft__io *io, uint64_t timeout_ns)
 {
 	struct weft__io_ring *r = io->ring;
-	io_uring_submit(&r->ring);
+	flush(io, false);
 	if (!io_uring_cq_ready(&r->ring)) {
 		struct pollfd p = {.fd = r->efd, .events = POLLIN};
 		int ms = timeout_ns == UINT64_MAX ? -1 : (int)((timeout_ns + 999999) / 1000000);
@@ -198,29 +245,110 @@ void weft__io_park(struct weft__io *io, uint64_t timeout_ns)
 		park_in_poll(io, timeout_ns);
 		return;
 	}
-	arm_eventfd(r);
+	arm_eventfd(io);
 	int rc;
-	if (timeout_ns == UINT64_MAX) {
-		rc = io_uring_submit_and_wait(&r->ring, 1);
-	} else {
-		/* with IORING_FEAT_EXT_ARG the timeout costs no SQE */
-		struct __kernel_timespec ts = {
-			.tv_sec = (long long)(timeout_ns / 1000000000u),
-			.tv_nsec = (long long)(timeout_ns % 1000000000u),
-		};
-		struct io_uring_cqe *cqe;
-		rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
+	for (;;) {
+		if (timeout_ns == UINT64_MAX) {
+			rc = io_uring_submit_and_wait(&r->ring, 1);
+		} else {
+			/* with IORING_FEAT_EXT_ARG the timeout costs no SQE */
+			struct __kernel_timespec ts = {
+				.tv_sec = (long long)(timeout_ns / 1000000000u),
+				.tv_nsec = (long long)(timeout_ns % 1000000000u),
+			};
+			struct io_uring_cqe *cqe;
+			rc = io_uring_submit_and_wait_timeout(&r->ring, &cqe, 1, &ts, NULL);
+		}
+		if (rc != -EBUSY)
+			break;
+		handle_cqes(io); /* the CQ was full: reap, then sleep again */
 	}
-	(void)rc; /* -ETIME and -EINTR are ordinary early returns */
+	if (rc == -EBADR)
+		dropped();
+	io->queued = 0;
+	/* -ETIME and -EINTR are ordinary early returns */
 	handle_cqes(io);
 }
 
 void weft__io_poll(struct weft__io *io)
 {
-	struct weft__io_ring *r = io->ring;
-	if (r->deferred)
-		io_uring_submit_and_get_events(&r->ring);
-	else
-		io_uring_submit(&r->ring);
+	flush(io, true);
 	handle_cqes(io);
+}
+
+bool weft__io_ready(const struct weft__io *io)
+{
+	const struct io_uring *ring = &io->ring->ring;
+	unsigned flags = IO_URING_READ_ONCE(*ring->sq.kflags);
+	return (flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) || io_uring_cq_ready(ring);
+}
+
+int weft__io_submit(struct weft__io *io, struct weft__io_op *op, const struct weft__io_req *req)
+{
+	if (req->kind > WEFT__IO_POLL)
+		return -EINVAL;
+	struct io_uring_sqe *sqe = sqe_get(io);
+	int fd = req->fd;
+	/* io_uring takes -1 as "the current position" for reads and writes */
+	uint64_t off = req->off;
+	switch ((enum weft__io_kind)req->kind) {
+	case WEFT__IO_READ:
+		io_uring_prep_read(sqe, fd, req->buf, req->len, off);
+		break;
+	case WEFT__IO_WRITE:
+		io_uring_prep_write(sqe, fd, req->buf, req->len, off);
+		break;
+	case WEFT__IO_READV:
+		io_uring_prep_readv(sqe, fd, req->buf, req->len, off);
+		break;
+	case WEFT__IO_WRITEV:
+		io_uring_prep_writev(sqe, fd, req->buf, req->len, off);
+		break;
+	case WEFT__IO_RECV:
+		io_uring_prep_recv(sqe, fd, req->buf, req->len, req->flags);
+		break;
+	case WEFT__IO_SEND:
+		io_uring_prep_send(sqe, fd, req->buf, req->len, req->flags);
+		break;
+	case WEFT__IO_RECVMSG:
+		io_uring_prep_recvmsg(sqe, fd, req->buf, (unsigned)req->flags);
+		break;
+	case WEFT__IO_SENDMSG:
+		io_uring_prep_sendmsg(sqe, fd, req->buf, (unsigned)req->flags);
+		break;
+	case WEFT__IO_ACCEPT:
+		io_uring_prep_accept(sqe, fd, req->buf, req->out, req->flags);
+		break;
+	case WEFT__IO_CONNECT:
+		io_uring_prep_connect(sqe, fd, req->buf, req->len);
+		break;
+	case WEFT__IO_SHUTDOWN:
+		io_uring_prep_shutdown(sqe, fd, (int)req->len);
+		break;
+	case WEFT__IO_OPENAT:
+		io_uring_prep_openat(sqe, fd, req->buf, req->flags, (mode_t)off);
+		break;
+	case WEFT__IO_FSYNC:
+		io_uring_prep_fsync(sqe, fd, req->flags ? IORING_FSYNC_DATASYNC : 0);
+		break;
+	case WEFT__IO_STATX:
+		io_uring_prep_statx(sqe, fd, req->buf, req->flags, req->len, req->out);
+		break;
+	case WEFT__IO_POLL:
+		io_uring_prep_poll_add(sqe, fd, req->len);
+		break;
+	}
+	op->gen++;
+	io_uring_sqe_set_data64(sqe, op_ud(op, op->gen));
+	io->inflight++;
+	return 0;
+}
+
+void weft__io_cancel(struct weft__io *io, struct weft__io_op *op, uint32_t gen)
+{
+	struct io_uring_sqe *sqe = sqe_get(io);
+	io_uring_prep_cancel64(sqe, op_ud(op, gen), 0);
+	/* only a failure comes back (not found: it completed meanwhile) */
+	sqe->flags |= IOSQE_CQE_SKIP_SUCCESS;
+	io_uring_sqe_set_data64(sqe, UD_CANCEL);
 }

@@ -7,10 +7,12 @@
 
 #include "base/list.h"
 
-/* The loop switches to a task itself; anything else it hands to
- * weft__hook_run_callback (sched/hooks.h), which knows the other kinds. */
+/* The loop switches to a task and calls a job itself; anything else it
+ * hands to weft__hook_run_callback (sched/hooks.h), which knows the other
+ * kinds. */
 enum weft__run_kind {
 	WEFT__RUN_TASK,
+	WEFT__RUN_JOB,      /* a struct weft__job (weft__worker_post) */
 	WEFT__RUN_CALLBACK, /* a done callback (core/future.c) */
 	WEFT__RUN_CALL,     /* call_soon/call_later (core/call.c) */
 };
@@ -19,6 +21,16 @@ enum weft__run_kind {
 struct weft__runnable {
 	struct weft__runnable *next; /* link in intrusive queues */
 	unsigned char kind;          /* enum weft__run_kind */
+};
+
+struct weft__worker;
+
+/* A function to run on one given worker (weft__worker_post): what another
+ * thread needs done where only that worker may act (a cancel on its
+ * ring). */
+struct weft__job {
+	struct weft__runnable run; /* kind WEFT__RUN_JOB */
+	void (*fn)(struct weft__worker *w, struct weft__job *j);
 };
 
 /* An owner-only intrusive FIFO (the single worker's ready queue, a worker's

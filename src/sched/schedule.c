@@ -149,3 +149,18 @@ void weft__schedule_wake(struct weft__sched_task *t)
 			weft__worker_notify(home);
 	}
 }
+
+void weft__worker_post(struct weft__worker *w, struct weft__job *j)
+{
+	struct weft__sched *s = w->sched;
+	struct weft__worker *cur = weft__worker_current();
+	j->run.kind = WEFT__RUN_JOB;
+	/* counted before the push: its run (worker.c run_one) counts it out */
+	weft__sched_count_new(s, cur && cur->sched == s ? cur : NULL);
+	if (cur == w) {
+		weft__fifo_push(&w->ready, &j->run);
+		return;
+	}
+	weft__mpsc_push(&w->inbox, &j->run);
+	weft__worker_notify(w);
+}

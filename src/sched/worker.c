@@ -123,10 +123,15 @@ static inline __attribute__((always_inline)) void run_task(struct weft__worker *
 
 static inline __attribute__((always_inline)) void run_one(struct weft__worker *w, struct weft__runnable *r)
 {
-	if (r->kind == WEFT__RUN_TASK)
+	if (r->kind == WEFT__RUN_TASK) {
 		run_task(w, weft__container_of(r, struct weft__sched_task, run));
-	else
+	} else if (r->kind == WEFT__RUN_JOB) {
+		struct weft__job *j = weft__container_of(r, struct weft__job, run);
+		j->fn(w, j);
+		weft__worker_bump(&w->retired); /* counted in by weft__worker_post */
+	} else {
 		weft__hook_run_callback(w, r);
+	}
 }
 
 /*
@@ -168,6 +173,14 @@ static void discard_timers(struct weft__worker *w)
 		tm->fire(tm, true);
 	}
 	weft__timer_heap_free(&w->timers);
+}
+
+/* Hands queued requests to the kernel and reaps what is there, only when
+ * there is something to do: a turn that queued nothing and has nothing to
+ * reap makes no syscall. */
+static inline bool io_due(const struct weft__worker *w)
+{
+	return w->io.queued || (w->io.inflight && weft__io_ready(&w->io));
 }
 
 static void drain_inbox(struct weft__worker *w)
@@ -272,7 +285,7 @@ static __attribute__((noinline)) bool spin_single(struct weft__worker *w)
 			weft__cpu_relax();
 		if (work_visible(w))
 			return true;
-		if (w->io.inflight) {
+		if (io_due(w)) {
 			weft__io_poll(&w->io);
 			if (w->ready.len)
 				return true;
@@ -302,7 +315,7 @@ static void loop_single(struct weft__worker *w)
 				weft__inject_pop_batch(&s->inject, SIZE_MAX, &last, &n);
 			weft__fifo_append(&w->ready, first, last, n);
 		}
-		if (w->io.inflight)
+		if (io_due(w))
 			weft__io_poll(&w->io);
 		weft__fire_timers(w);
 		weft__hook_reclaim(s); /* a busy worker must not hoard emptied slabs */
@@ -360,10 +373,10 @@ static struct weft__runnable *pull_inject(struct weft__worker *w)
 static struct weft__runnable *next_local(struct weft__worker *w)
 {
 	unsigned tick = ++w->tick;
+	if (io_due(w))
+		weft__io_poll(&w->io); /* completions wake into the LIFO slot */
 	if (tick % CHECK_INTERVAL == 0) {
 		weft__hook_reclaim(w->sched);
-		if (w->io.inflight)
-			weft__io_poll(&w->io);
 		weft__fire_timers(w);
 		struct weft__runnable *r = pull_inject(w);
 		if (r)
@@ -417,7 +430,7 @@ static struct weft__runnable *find_work(struct weft__worker *w)
 		w->lifo = NULL;
 		return r;
 	}
-	if (w->io.inflight) {
+	if (io_due(w)) {
 		weft__io_poll(&w->io);
 		if ((r = next_local(w)))
 			return r;

@@ -123,6 +123,11 @@ void weft__schedule_wake(struct weft__sched_task *t);
 /* Makes w look for work: wakes it if it is parked. */
 void weft__worker_notify(struct weft__worker *w);
 
+/* Runs j->fn(w, j) on worker w, soon, in its loop (never inline, even on
+ * w). The job counts as live work until it has run, so w does not stop
+ * before it (a job posted to a stopped runtime is a caller's bug). */
+void weft__worker_post(struct weft__worker *w, struct weft__job *j);
+
 /* The clock timers use on worker w: real, or w's scheduler's paused one. */
 static inline uint64_t weft__clock_ns(const struct weft__worker *w)
 {

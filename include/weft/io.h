@@ -1,0 +1,104 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Raw operations: the POSIX calls, run on the ring of the worker the
+ * calling task runs on, suspending only that task (asyncio's
+ * loop.sock_recv / sock_sendall / sock_accept / sock_connect shape, and
+ * file I/O). Each takes plain (pointer, length) like its syscall: a task
+ * suspends with its whole stack, so the caller's buffer stays valid until
+ * the operation ends. Each returns what the syscall would (bytes, a
+ * descriptor, 0) or -errno; a short read or write is a result, never an
+ * error. Descriptors need not be non-blocking.
+ *
+ * Common rules for every call here:
+ * - Inside a task only; anywhere else: -EPERM (nothing is done). They may
+ *   suspend the calling task, never its worker.
+ * - Cancellation (weft_cancel of the task, a timeout scope, weft_wait_for,
+ *   runtime shutdown): the operation is asked to stop (io_uring's
+ *   ASYNC_CANCEL) and the task waits for its real end, because until then
+ *   the kernel may still write into the caller's buffer. If it ends
+ *   -ECANCELED, that is the delivery of the cancellation. If it completed
+ *   first (bytes received, a connection accepted, connect done, an error),
+ *   that outcome is returned and the cancellation stays pending for the
+ *   task's next suspension point: nothing read from a socket is ever lost.
+ *   A cancellation already pending when the call starts is delivered at
+ *   once (-ECANCELED) and nothing is submitted.
+ * - weft_close from another task ends the operations in flight on the
+ *   descriptor with -EBADF (not -ECANCELED: a task group reads it as a
+ *   failure, not as a cancellation).
+ * - Sends never raise SIGPIPE (MSG_NOSIGNAL is added): a closed peer is
+ *   -EPIPE.
+ */
+#ifndef WEFT_IO_H
+#define WEFT_IO_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <weft/common.h>
+
+WEFT_BEGIN_DECLS
+
+struct statx;
+
+/* The offset that means "the descriptor's current position". */
+#define WEFT_IO_CURRENT ((int64_t)-1)
+
+/* read(2)/pread(2): up to len bytes at offset (WEFT_IO_CURRENT: the current
+ * position, which advances); 0 at end of file. */
+WEFT_API ssize_t weft_read(int fd, void *buf, size_t len, int64_t offset);
+/* write(2)/pwrite(2). */
+WEFT_API ssize_t weft_write(int fd, const void *buf, size_t len, int64_t offset);
+/* readv(2)/preadv(2); iovcnt at most IOV_MAX. */
+WEFT_API ssize_t weft_readv(int fd, const struct iovec *iov, int iovcnt, int64_t offset);
+/* writev(2)/pwritev(2). */
+WEFT_API ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt, int64_t offset);
+
+/* recv(2): at most len bytes, single-shot into buf; 0 when the peer shut
+ * down its side. */
+WEFT_API ssize_t weft_recv(int fd, void *buf, size_t len, int flags);
+/* send(2) with MSG_NOSIGNAL; may send less than len (a short send). */
+WEFT_API ssize_t weft_send(int fd, const void *buf, size_t len, int flags);
+/* recvmsg(2). */
+WEFT_API ssize_t weft_recvmsg(int fd, struct msghdr *msg, int flags);
+/* sendmsg(2) with MSG_NOSIGNAL. */
+WEFT_API ssize_t weft_sendmsg(int fd, const struct msghdr *msg, int flags);
+
+/* accept4(2): a new connected descriptor (flags: SOCK_CLOEXEC is always
+ * added; SOCK_NONBLOCK as asked). addr/addrlen may be NULL. */
+WEFT_API int weft_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+/* connect(2) on a socket the caller made; 0 when connected. */
+WEFT_API int weft_connect(int fd, const struct sockaddr *addr, socklen_t addrlen);
+/* shutdown(2). */
+WEFT_API int weft_shutdown(int fd, int how);
+
+/*
+ * close(2), after the operations weft has in flight on fd (from any task,
+ * on any worker) have ended: each is cancelled and ends -EBADF in its
+ * task. Always closes, even when it also delivers a pending cancellation
+ * (then -ECANCELED, with fd closed). -EBADF if another weft_close of fd is
+ * under way; otherwise close(2)'s result. Only descriptors whose
+ * operations went through weft need it; close(2) is fine for others.
+ */
+WEFT_API int weft_close(int fd);
+
+/* openat(2) (O_CLOEXEC is always added): a new descriptor. */
+WEFT_API int weft_openat(int dirfd, const char *path, int flags, mode_t mode);
+/* fsync(2), or fdatasync(2) when datasync. */
+WEFT_API int weft_fsync(int fd, bool datasync);
+/* statx(2) into *out. */
+WEFT_API int weft_statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *out);
+
+/*
+ * Waits until fd is ready for `events` (POLLIN, POLLOUT, ... of poll(2)),
+ * for code that makes its own non-blocking syscalls (asyncio's
+ * add_reader/add_writer shape). Returns the ready events (> 0),
+ * -ETIMEDOUT after `timeout` seconds (WEFT_FOREVER: none; <= 0: a check
+ * only, never suspending longer than a turn), or -errno.
+ */
+WEFT_API int weft_wait_fd(int fd, unsigned events, double timeout);
+
+WEFT_END_DECLS
+
+#endif

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A task waiting for one I/O operation on its worker's ring, and the
+ * per-descriptor registry weft_close uses (src/net/op.c). Everything that
+ * suspends on a kernel operation goes through weft__op_run.
+ */
+#ifndef WEFT_NET_OP_H
+#define WEFT_NET_OP_H
+
+#include <stdint.h>
+
+#include "io/backend.h"
+
+/*
+ * Runs req on the calling task's worker and waits for it (io.h's rules:
+ * cancellation asks the kernel to stop and waits for the real end; a
+ * pending cancel is delivered before anything is submitted; an operation
+ * ended by weft_close returns -EBADF). req->fd is registered for
+ * weft_close unless `untracked`. Returns the operation's result (>= 0) or
+ * -errno; -EPERM outside a task. Suspends.
+ */
+int64_t weft__op_run(const struct weft__io_req *req, bool untracked);
+
+#endif

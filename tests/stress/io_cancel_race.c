@@ -1,0 +1,255 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Raw-operation cancellation racing incoming data (io.h's rules), on 2
+ * workers. A writer task sends a numbered byte stream into a socketpair
+ * in pieces of 1-64 bytes; a reader task receives it with weft_recv into
+ * buffers of 1-64 bytes while it is cancelled over and over, by a
+ * canceller task (on either worker: some cancels go to the operation's
+ * worker as posted jobs) and by timeout scopes of 0-50 us of its own.
+ *
+ * Invariants: every byte sent arrives exactly once and in order (the
+ * cancelled recv's result or a later read: nothing read from the socket
+ * is lost); a recv returns bytes, -ECANCELED or -ETIMEDOUT (from its
+ * scope) and nothing else; cancellations are delivered at most once per
+ * cancel that returned true. Then, for the close rule: readers blocked on
+ * a descriptor that another task weft_closes end -EBADF, every time.
+ * A hang fails the watchdog.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+#define PIECE_MAX 64
+
+static long min_bytes;          /* the stream is at least this long */
+static long total_bytes;        /* and this long in the end (the writer) */
+static long ncancels;           /* cancels the canceller makes */
+static _Atomic int cancels_done;
+static int sp[2];
+static weft_future *reader;
+static weft_future *reader_started; /* the canceller starts after it: a task
+				     * cancelled before its first run never runs */
+static _Atomic int reader_done;
+static _Atomic long progress;
+
+static long received, bad_rc, order_errors;
+static long delivered;          /* -ECANCELED seen by the reader */
+static long timed_out;
+static _Atomic long cancels_true;
+
+static uint32_t rnd(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static int writer(void *arg, void **res)
+{
+	uint32_t seed = 12345;
+	unsigned char buf[PIECE_MAX];
+	long sent = 0;
+	/* until the canceller is done, then one more piece */
+	while (sent < min_bytes || !atomic_load(&cancels_done)) {
+		long n = 1 + (long)(rnd(&seed) % PIECE_MAX);
+		for (long i = 0; i < n; i++)
+			buf[i] = (unsigned char)((sent + i) % 251);
+		long off = 0;
+		while (off < n) {
+			ssize_t k = weft_send(sp[1], buf + off, (size_t)(n - off), 0);
+			STRESS_CHECK(k > 0, "send returned %zd", k);
+			if (k <= 0)
+				return -EIO;
+			off += k;
+		}
+		sent += n;
+		uint32_t r = rnd(&seed) % 64;
+		if (r == 0)
+			weft_sleep(0.0002); /* the reader blocks: its scopes expire */
+		else if (r < 16)
+			weft_sleep(0);
+	}
+	total_bytes = sent;
+	shutdown(sp[1], SHUT_WR);
+	return 0;
+}
+
+static int reader_fn(void *arg, void **res)
+{
+	uint32_t seed = 777;
+	unsigned char buf[PIECE_MAX];
+	weft_future_set_result(reader_started, NULL);
+	for (;;) {
+		size_t want = 1 + rnd(&seed) % PIECE_MAX;
+		ssize_t n;
+		if (rnd(&seed) % 8 == 0) {
+			weft_timeout scope;
+			weft_timeout_enter_after(&scope, (double)(rnd(&seed) % 50) * 1e-6);
+			n = weft_recv(sp[0], buf, want, 0);
+			int rc = weft_timeout_exit(&scope, n < 0 ? (int)n : 0);
+			if (rc == -ETIMEDOUT) {
+				timed_out++;
+				STRESS_CHECK(n == -ECANCELED, "a timed-out recv got %zd", n);
+				continue;
+			}
+		} else {
+			n = weft_recv(sp[0], buf, want, 0);
+		}
+		if (n == -ECANCELED) {
+			delivered++;
+			continue;
+		}
+		if (n == 0)
+			break; /* EOF: the writer is done */
+		if (n < 0) {
+			bad_rc++;
+			STRESS_CHECK(n > 0, "recv returned %zd", n);
+			break;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != (unsigned char)((received + i) % 251))
+				order_errors++;
+		received += n;
+		atomic_store_explicit(&progress, received, memory_order_relaxed);
+		/* a cancel that lost to the data is delivered here, once */
+		if (weft_sleep(0) == -ECANCELED)
+			delivered++;
+	}
+	atomic_store(&reader_done, 1);
+	return 0;
+}
+
+static int canceller(void *arg, void **res)
+{
+	uint32_t seed = 4242;
+	for (long i = 0; i < ncancels && !atomic_load(&reader_done); i++) {
+		if (weft_cancel(reader, NULL))
+			atomic_fetch_add(&cancels_true, 1);
+		int spins = (int)(rnd(&seed) % 4);
+		for (int k = 0; k < spins; k++)
+			weft_sleep(0);
+		if (rnd(&seed) % 256 == 0)
+			weft_sleep(0.0001);
+	}
+	atomic_store(&cancels_done, 1);
+	return 0;
+}
+
+/* --- the close rule ----------------------------------------------------- */
+
+static long close_rounds;
+static _Atomic long close_ebadf, close_other; /* readers run on both workers */
+
+static int blocked_reader(void *arg, void **res)
+{
+	int fd = (int)(intptr_t)arg;
+	char b;
+	ssize_t n = weft_recv(fd, &b, 1, 0);
+	atomic_fetch_add(n == -EBADF ? &close_ebadf : &close_other, 1);
+	return 0;
+}
+
+static int close_round(void)
+{
+	int p[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p))
+		return -errno;
+	weft_future *r[3];
+	for (int i = 0; i < 3; i++)
+		r[i] = weft_create_task(blocked_reader, (void *)(intptr_t)p[0], NULL);
+	for (int i = 0; i < 4; i++)
+		weft_sleep(0);
+	int rc = weft_close(p[0]);
+	STRESS_CHECK(rc == 0, "weft_close returned %d", rc);
+	for (int i = 0; i < 3; i++) {
+		weft_await(r[i], NULL);
+		weft_future_unref(r[i]);
+	}
+	close(p[1]);
+	return 0;
+}
+
+static int main_task(void *arg, void **res)
+{
+	reader_started = weft_future_create(NULL);
+	reader = weft_create_task(reader_fn, NULL, "reader");
+	weft_future *w = weft_create_task(writer, NULL, "writer");
+	weft_await(reader_started, NULL);
+	weft_future_unref(reader_started);
+	weft_future *c = weft_create_task(canceller, NULL, "canceller");
+	weft_await(w, NULL);
+	weft_await(reader, NULL);
+	weft_await(c, NULL);
+	weft_future_unref(w);
+	weft_future_unref(c);
+	for (long i = 0; i < close_rounds; i++) {
+		close_round();
+		atomic_fetch_add(&progress, 1);
+	}
+	return 0;
+}
+
+static void *watchdog(void *arg)
+{
+	long last = -1;
+	double since = stress_elapsed();
+	for (;;) {
+		sleep(1);
+		long now = atomic_load(&progress);
+		if (now != last) {
+			last = now;
+			since = stress_elapsed();
+		} else if (stress_elapsed() - since > 30 * WEFT_TEST_SLOW) {
+			fprintf(stderr, "io_cancel_race: FAIL: no progress for 30 s (%ld bytes)\n", now);
+			_exit(1);
+		}
+	}
+	return NULL;
+}
+
+int main(void)
+{
+	stress_begin("io_cancel_race");
+	min_bytes = stress_count(1000000);
+	ncancels = stress_count(100000);
+	close_rounds = stress_count(2000);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp)) {
+		perror("socketpair");
+		return 1;
+	}
+	pthread_t wd;
+	pthread_create(&wd, NULL, watchdog, NULL);
+	pthread_detach(wd);
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.workers = 2;
+	weft_runtime *rt;
+	stress_require_runtime(weft_runtime_create(&cfg, &rt));
+	weft_future *m = weft_spawn(rt, main_task, NULL, "main");
+	int rc = weft_future_wait(m, WEFT_FOREVER, NULL);
+	weft_future_unref(m);
+	weft_future_unref(reader);
+	weft_runtime_destroy(rt);
+	STRESS_CHECK(rc == 0, "main returned %d", rc);
+	STRESS_CHECK(received == total_bytes, "received %ld of %ld bytes", received, total_bytes);
+	STRESS_CHECK(order_errors == 0, "%ld bytes out of order or wrong", order_errors);
+	STRESS_CHECK(bad_rc == 0, "%ld unexpected recv results", bad_rc);
+	long ct = atomic_load(&cancels_true);
+	STRESS_CHECK(delivered <= ct, "%ld cancellations delivered for %ld cancels", delivered, ct);
+	long ebadf = atomic_load(&close_ebadf), other = atomic_load(&close_other);
+	STRESS_CHECK(ebadf == 3 * close_rounds && other == 0,
+		     "closing ended %ld of %ld blocked reads with -EBADF (%ld otherwise)", ebadf,
+		     3 * close_rounds, other);
+	close(sp[0]);
+	close(sp[1]);
+	STRESS_CHECK(ct >= ncancels / 2, "only %ld of %ld cancels found the reader running", ct,
+		     ncancels);
+	printf("io_cancel_race: %ld bytes, %ld cancels (%ld true), %ld delivered, %ld timeouts, "
+	       "%ld close rounds\n",
+	       received, ncancels, ct, delivered, timed_out, close_rounds);
+	return stress_end();
+}

@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Raw operations (weft/io.h) and sockets (weft/net.h): results as the
+ * syscalls give them, and io.h's cancellation and close rules. Everything
+ * on socketpairs, pipes, 127.0.0.1, ::1 or a Unix socket in /tmp.
+ */
+#include <fcntl.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static int sp[2]; /* a socketpair: sp[0] is read by tasks, sp[1] written */
+
+static void pair(void)
+{
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp), 0);
+}
+
+static void unpair(void)
+{
+	close(sp[0]);
+	close(sp[1]);
+}
+
+/* --- plain results ------------------------------------------------------ */
+
+static ssize_t got_n, got_eof, sent_n;
+static char got_buf[64];
+
+static int rw_main(void *arg, void **res)
+{
+	sent_n = weft_send(sp[1], "hello", 5, 0);
+	got_n = weft_recv(sp[0], got_buf, sizeof(got_buf), 0);
+	shutdown(sp[1], SHUT_WR);
+	got_eof = weft_recv(sp[0], got_buf + 5, sizeof(got_buf) - 5, 0);
+	return 0;
+}
+
+Test(io, send_recv_and_eof, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	cr_assert_eq(tu_run_n(1, rw_main, NULL, NULL), 0);
+	cr_assert_eq(sent_n, 5);
+	cr_assert_eq(got_n, 5);
+	cr_assert_eq(memcmp(got_buf, "hello", 5), 0);
+	cr_assert_eq(got_eof, 0, "a shut-down peer reads as 0 (EOF)");
+	unpair();
+}
+
+static ssize_t short_n;
+
+static int short_read_main(void *arg, void **res)
+{
+	char big[4096];
+	weft_send(sp[1], "abc", 3, 0);
+	short_n = weft_recv(sp[0], big, sizeof(big), 0); /* a short read is a result */
+	return 0;
+}
+
+Test(io, short_read_is_a_result, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	cr_assert_eq(tu_run_n(1, short_read_main, NULL, NULL), 0);
+	cr_assert_eq(short_n, 3);
+	unpair();
+}
+
+Test(io, outside_a_task_is_eperm)
+{
+	char c;
+	pair();
+	cr_assert_eq(weft_recv(sp[0], &c, 1, 0), -EPERM);
+	cr_assert_eq(weft_send(sp[1], "x", 1, 0), -EPERM);
+	cr_assert_eq(weft_close(sp[0]), -EPERM);
+	cr_assert_eq(weft_tcp_connect("127.0.0.1", 1), -EPERM);
+	/* nothing was done: the byte is still unsent, the descriptor open */
+	cr_assert_neq(fcntl(sp[0], F_GETFD), -1);
+	unpair();
+}
+
+static ssize_t file_w, file_r, file_sync, file_stat;
+static char file_back[16];
+static char path[64];
+
+static int file_main(void *arg, void **res)
+{
+	int fd = weft_openat(AT_FDCWD, path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (fd < 0)
+		return fd;
+	file_w = weft_write(fd, "0123456789", 10, 0);
+	file_sync = weft_fsync(fd, false);
+	file_r = weft_read(fd, file_back, 4, 3); /* pread at 3 */
+	struct statx st;
+	file_stat = weft_statx(AT_FDCWD, path, 0, STATX_SIZE, &st);
+	if (file_stat == 0)
+		file_stat = (ssize_t)st.stx_size;
+	return weft_close(fd);
+}
+
+Test(io, file_open_write_read_statx, .timeout = TEST_TIMEOUT)
+{
+	snprintf(path, sizeof(path), "/tmp/weft-test-io-%d", (int)getpid());
+	cr_assert_eq(tu_run_n(1, file_main, NULL, NULL), 0);
+	unlink(path);
+	cr_assert_eq(file_w, 10);
+	cr_assert_eq(file_sync, 0);
+	cr_assert_eq(file_r, 4);
+	cr_assert_eq(memcmp(file_back, "3456", 4), 0);
+	cr_assert_eq(file_stat, 10);
+}
+
+/* --- cancellation ----------------------------------------------------- */
+
+static ssize_t cancel_rc, after_rc, pending_rc;
+static char cancel_buf[8];
+
+static int blocked_recv(void *arg, void **res)
+{
+	cancel_rc = weft_recv(sp[0], cancel_buf, sizeof(cancel_buf), 0);
+	/* nothing stays pending after -ECANCELED (the delivery) */
+	pending_rc = weft_sleep(0);
+	/* and a later read gets what was sent after the cancel */
+	after_rc = weft_recv(sp[0], cancel_buf, sizeof(cancel_buf), 0);
+	return 0;
+}
+
+static int cancel_main(void *arg, void **res)
+{
+	weft_future *t = tu_spawn(blocked_recv, NULL);
+	for (int i = 0; i < 3; i++)
+		tu_yield(); /* t is in its recv */
+	weft_cancel(t, NULL);
+	for (int i = 0; i < 3; i++)
+		tu_yield();
+	weft_send(sp[1], "z", 1, 0);
+	weft_await(t, NULL);
+	weft_future_unref(t);
+	return 0;
+}
+
+Test(io, cancelled_recv_returns_ecanceled_and_nothing_stays_pending, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	cr_assert_eq(tu_run_n(1, cancel_main, NULL, NULL), 0);
+	cr_assert_eq(cancel_rc, -ECANCELED);
+	cr_assert_eq(pending_rc, 0);
+	cr_assert_eq(after_rc, 1);
+	cr_assert_eq(cancel_buf[0], 'z');
+	unpair();
+}
+
+Test(io, cancel_from_another_worker, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	cr_assert_eq(tu_run_n(2, cancel_main, NULL, NULL), 0);
+	cr_assert_eq(cancel_rc, -ECANCELED);
+	cr_assert_eq(after_rc, 1);
+	unpair();
+}
+
+/* Data that arrived before the cancel is returned; the cancel stays
+ * pending for the next suspension point. */
+static ssize_t raced_rc, raced_next;
+
+static int recv_after_data(void *arg, void **res)
+{
+	char b[8];
+	raced_rc = weft_recv(sp[0], b, sizeof(b), 0);
+	raced_next = weft_sleep(0);
+	return 0;
+}
+
+static int data_then_cancel_main(void *arg, void **res)
+{
+	/* the byte is there before the recv is submitted: it completes in
+	 * the same reap as... the cancel request comes after it */
+	weft_send(sp[1], "d", 1, 0);
+	weft_future *t = tu_spawn(recv_after_data, NULL);
+	tu_yield(); /* t submits its recv, which finds the byte */
+	tu_yield(); /* the completion is reaped: t is woken, not yet run */
+	weft_cancel(t, NULL);
+	weft_await(t, NULL);
+	weft_future_unref(t);
+	return 0;
+}
+
+Test(io, data_before_cancel_is_returned_and_the_cancel_stays_pending, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	cr_assert_eq(tu_run_n(1, data_then_cancel_main, NULL, NULL), 0);
+	cr_assert_eq(raced_rc, 1, "the received byte is the result, not lost");
+	cr_assert_eq(raced_next, -ECANCELED, "the cancel waits for the next suspension point");
+	unpair();
+}
+
+static ssize_t pre_rc;
+
+static int precancelled(void *arg, void **res)
+{
+	weft_cancel(weft_current_task(), NULL);
+	char b;
+	pre_rc = weft_recv(sp[0], &b, 1, 0); /* pending: delivered, nothing submitted */
+	return 0;
+}
+
+Test(io, pending_cancel_is_delivered_before_submitting, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	cr_assert_eq(tu_run_n(1, precancelled, NULL, NULL), 0);
+	cr_assert_eq(pre_rc, -ECANCELED);
+	unpair();
+}
+
+static int timeout_rc;
+
+static int recv_with_timeout(void *arg, void **res)
+{
+	weft_timeout scope;
+	char b;
+	weft_timeout_enter_after(&scope, 0.05);
+	ssize_t n = weft_recv(sp[0], &b, 1, 0);
+	timeout_rc = weft_timeout_exit(&scope, (int)n);
+	return 0;
+}
+
+Test(io, timeout_scope_ends_a_recv, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	cr_assert_eq(tu_run_n(2, recv_with_timeout, NULL, NULL), 0);
+	cr_assert_eq(timeout_rc, -ETIMEDOUT);
+	unpair();
+}
+
+static int wait_fd_timeout, wait_fd_ready;
+
+static int wait_fd_main(void *arg, void **res)
+{
+	wait_fd_timeout = weft_wait_fd(sp[0], POLLIN, 0.02);
+	weft_send(sp[1], "r", 1, 0);
+	wait_fd_ready = weft_wait_fd(sp[0], POLLIN, WEFT_FOREVER);
+	return 0;
+}
+
+Test(io, wait_fd, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	cr_assert_eq(tu_run_n(1, wait_fd_main, NULL, NULL), 0);
+	cr_assert_eq(wait_fd_timeout, -ETIMEDOUT);
+	cr_assert(wait_fd_ready > 0 && (wait_fd_ready & POLLIN));
+	unpair();
+}
+
+/* --- close ------------------------------------------------------------ */
+
+static ssize_t closed_rc;
+static int close_rc;
+
+static int recv_until_closed(void *arg, void **res)
+{
+	char b;
+	closed_rc = weft_recv(sp[0], &b, 1, 0);
+	return 0;
+}
+
+static int close_main(void *arg, void **res)
+{
+	weft_future *t = tu_spawn(recv_until_closed, NULL);
+	for (int i = 0; i < 3; i++)
+		tu_yield();
+	close_rc = weft_close(sp[0]);
+	weft_await(t, NULL);
+	weft_future_unref(t);
+	return 0;
+}
+
+Test(io, close_from_another_task_ends_a_recv_with_ebadf, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	cr_assert_eq(tu_run_n(2, close_main, NULL, NULL), 0);
+	cr_assert_eq(close_rc, 0);
+	cr_assert_eq(closed_rc, -EBADF, "not -ECANCELED: a failure, not a cancellation");
+	cr_assert_eq(fcntl(sp[0], F_GETFD), -1, "weft_close closed it");
+	close(sp[1]);
+}
+
+/* --- shutdown of the runtime ----------------------------------------- */
+
+static ssize_t destroyed_rc = 1;
+
+static int recv_forever(void *arg, void **res)
+{
+	char b;
+	destroyed_rc = weft_recv(sp[0], &b, 1, 0);
+	return 0;
+}
+
+Test(io, runtime_destroy_ends_a_blocked_recv, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	weft_runtime *rt = tu_runtime_cfg(NULL);
+	weft_future *t = weft_spawn(rt, recv_forever, NULL, "recv_forever");
+	usleep(20000);
+	cr_assert_eq(weft_runtime_destroy(rt), 0);
+	cr_assert(weft_future_done(t));
+	weft_future_unref(t);
+	cr_assert_eq(destroyed_rc, -ECANCELED);
+	unpair();
+}
+
+/* --- sockets ---------------------------------------------------------- */
+
+static char tcp_got[32];
+static ssize_t tcp_n;
+static int tcp_port_rc, tcp_conn_fd, tcp_acc_fd;
+static uint16_t tcp_port, peer_port;
+static char peer_host[64];
+
+static int tcp_main(void *arg, void **res)
+{
+	const char *host = arg;
+	int l = weft_tcp_listen(host, 0, 0);
+	if (l < 0)
+		return l;
+	tcp_port_rc = weft_sockname(l, NULL, 0, &tcp_port);
+	tcp_conn_fd = weft_tcp_connect(host, tcp_port);
+	tcp_acc_fd = weft_accept(l, NULL, NULL, 0);
+	if (tcp_conn_fd < 0 || tcp_acc_fd < 0)
+		return -EIO;
+	weft_peername(tcp_acc_fd, peer_host, sizeof(peer_host), &peer_port);
+	weft_send(tcp_conn_fd, "ping", 4, 0);
+	tcp_n = weft_recv(tcp_acc_fd, tcp_got, sizeof(tcp_got), 0);
+	weft_close(tcp_conn_fd);
+	weft_close(tcp_acc_fd);
+	return weft_close(l);
+}
+
+Test(net, tcp_ipv4_listen_connect_accept, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(2, tcp_main, "127.0.0.1", NULL), 0);
+	cr_assert_eq(tcp_port_rc, 0);
+	cr_assert_neq(tcp_port, 0, "port 0 picks one");
+	cr_assert_eq(tcp_n, 4);
+	cr_assert_eq(memcmp(tcp_got, "ping", 4), 0);
+	cr_assert_str_eq(peer_host, "127.0.0.1");
+	cr_assert_neq(peer_port, 0);
+}
+
+Test(net, tcp_ipv6_loopback, .timeout = TEST_TIMEOUT)
+{
+	int rc = tu_run_n(1, tcp_main, "::1", NULL);
+	if (rc == -EADDRNOTAVAIL || rc == -EAFNOSUPPORT)
+		cr_skip_test("SKIP: no IPv6 loopback here");
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(tcp_n, 4);
+	cr_assert_str_eq(peer_host, "::1");
+}
+
+Test(net, tcp_by_name_resolves_on_the_pool, .timeout = TEST_TIMEOUT)
+{
+	int rc = tu_run_n(1, tcp_main, "localhost", NULL);
+	cr_assert_eq(rc, 0, "%s", weft_strerror(rc));
+	cr_assert_eq(tcp_n, 4);
+}
+
+static int refused_rc;
+
+static int refused_main(void *arg, void **res)
+{
+	/* a port that was just free: nothing listens there */
+	int l = weft_tcp_listen("127.0.0.1", 0, 0);
+	uint16_t port;
+	weft_sockname(l, NULL, 0, &port);
+	weft_close(l);
+	refused_rc = weft_tcp_connect("127.0.0.1", port);
+	return 0;
+}
+
+Test(net, connect_refused, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(1, refused_main, NULL, NULL), 0);
+	cr_assert_eq(refused_rc, -ECONNREFUSED);
+}
+
+static char unix_path[108];
+static ssize_t unix_n;
+static char unix_name[108];
+
+static int unix_main(void *arg, void **res)
+{
+	int l = weft_unix_listen(unix_path, 0);
+	if (l < 0)
+		return l;
+	int c = weft_unix_connect(unix_path);
+	int a = weft_accept(l, NULL, NULL, 0);
+	if (c < 0 || a < 0)
+		return -EIO;
+	weft_sockname(l, unix_name, sizeof(unix_name), NULL);
+	char b[8];
+	weft_send(c, "unix", 4, 0);
+	unix_n = weft_recv(a, b, sizeof(b), 0);
+	weft_close(a);
+	weft_close(c);
+	return weft_close(l);
+}
+
+Test(net, unix_stream_socket, .timeout = TEST_TIMEOUT)
+{
+	snprintf(unix_path, sizeof(unix_path), "/tmp/weft-test-%d.sock", (int)getpid());
+	unlink(unix_path);
+	cr_assert_eq(tu_run_n(1, unix_main, NULL, NULL), 0);
+	unlink(unix_path);
+	cr_assert_eq(unix_n, 4);
+	cr_assert_str_eq(unix_name, unix_path);
+}
+
+static ssize_t udp_n, udp_reply_n;
+static char udp_from[64];
+
+static int udp_main(void *arg, void **res)
+{
+	int server = weft_udp_open("127.0.0.1", 0, NULL, 0);
+	uint16_t port;
+	weft_sockname(server, NULL, 0, &port);
+	int client = weft_udp_open(NULL, 0, "127.0.0.1", port);
+	if (server < 0 || client < 0)
+		return -EIO;
+	weft_send(client, "dgram", 5, 0);
+	char b[16];
+	struct sockaddr_storage from;
+	socklen_t fromlen = sizeof(from);
+	udp_n = weft_recvfrom(server, b, sizeof(b), (struct sockaddr *)&from, &fromlen);
+	weft_sendto(server, "back", 4, (struct sockaddr *)&from, fromlen);
+	udp_reply_n = weft_recv(client, b, sizeof(b), 0);
+	weft_peername(client, udp_from, sizeof(udp_from), NULL);
+	weft_close(client);
+	return weft_close(server);
+}
+
+Test(net, udp_endpoint, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(1, udp_main, NULL, NULL), 0);
+	cr_assert_eq(udp_n, 5);
+	cr_assert_eq(udp_reply_n, 4);
+	cr_assert_str_eq(udp_from, "127.0.0.1");
+}
