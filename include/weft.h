@@ -13,6 +13,7 @@
 #include <weft/net.h>
 #include <weft/queue.h>
 #include <weft/runtime.h>
+#include <weft/signal.h>
 #include <weft/sync.h>
 #include <weft/task.h>
 #include <weft/taskgroup.h>

@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -446,4 +447,61 @@ Test(net, udp_endpoint, .timeout = TEST_TIMEOUT)
 	cr_assert_eq(udp_n, 5);
 	cr_assert_eq(udp_reply_n, 4);
 	cr_assert_str_eq(udp_from, "127.0.0.1");
+}
+
+/* --- signals ---------------------------------------------------------- */
+
+static _Atomic int sig_got[2]; /* read by the sending thread */
+
+static int sigterm_twice(void *arg, void **res)
+{
+	sig_got[0] = weft_signal_wait(SIGTERM);
+	sig_got[1] = weft_signal_wait(SIGTERM);
+	return 0;
+}
+
+/* Sends SIGTERM once weft's handler is in place (before that, SIGTERM
+ * would end the process), then again after the first was taken. */
+static void *send_sigterms(void *arg)
+{
+	struct sigaction sa;
+	do {
+		usleep(1000);
+		sigaction(SIGTERM, NULL, &sa);
+	} while (sa.sa_handler == SIG_DFL);
+	kill(getpid(), SIGTERM);
+	while (!sig_got[0])
+		usleep(1000);
+	usleep(10000);
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+
+Test(signal, sigterm_reaches_the_waiting_task_twice, .timeout = TEST_TIMEOUT)
+{
+	pthread_t th;
+	pthread_create(&th, NULL, send_sigterms, NULL);
+	cr_assert_eq(tu_run_n(2, sigterm_twice, NULL, NULL), 0);
+	pthread_join(th, NULL);
+	cr_assert_eq(sig_got[0], SIGTERM);
+	cr_assert_eq(sig_got[1], SIGTERM);
+}
+
+static int sig_bad[3];
+
+static int bad_signals(void *arg, void **res)
+{
+	sig_bad[0] = weft_signal_wait(SIGKILL);
+	sig_bad[1] = weft_signal_wait(0);
+	sig_bad[2] = weft_signal_wait(SIGSEGV);
+	return 0;
+}
+
+Test(signal, uncatchable_or_reserved_is_einval, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(weft_signal_wait(SIGTERM), -EPERM);
+	cr_assert_eq(tu_run_n(1, bad_signals, NULL, NULL), 0);
+	cr_assert_eq(sig_bad[0], -EINVAL);
+	cr_assert_eq(sig_bad[1], -EINVAL);
+	cr_assert_eq(sig_bad[2], -EINVAL);
 }

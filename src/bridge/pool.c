@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -216,6 +217,10 @@ static void *pool_main(void *p)
 	struct weft__pool_thread *me = p;
 	struct weft__bridge *b = me->b;
 	weft__thread_ctx.core = b->core;
+	sigset_t pipe; /* weft's threads never take SIGPIPE (IO.md) */
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	pthread_setname_np(pthread_self(), "weft-blocking");
 	if (b->reset_affinity)
 		pthread_setaffinity_np(pthread_self(), sizeof(b->affinity), &b->affinity);

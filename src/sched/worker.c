@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -540,6 +541,11 @@ void *weft__worker_main(void *arg)
 	struct weft__worker *w = arg;
 	struct weft__sched *s = w->sched;
 	tls_worker = w;
+	/* a send to a closed peer is -EPIPE, never a signal (IO.md) */
+	sigset_t pipe;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	char why[160] = "";
 	int rc = weft__io_init(&w->io, s->cfg, why, sizeof(why));
 	if (rc == 0) {
