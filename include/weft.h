@@ -14,6 +14,7 @@
 #include <weft/queue.h>
 #include <weft/runtime.h>
 #include <weft/signal.h>
+#include <weft/stream.h>
 #include <weft/sync.h>
 #include <weft/task.h>
 #include <weft/taskgroup.h>

@@ -60,8 +60,9 @@ struct weft__io_req {
 };
 
 /* An operation record: complete() runs on the owning worker when its
- * completion is reaped, with the syscall's result (or -errno). The record
- * must stay valid until then; it may be submitted again afterwards. */
+ * completion is reaped, with the syscall's result (or -errno); it may
+ * submit again (the same record included). The record must stay valid
+ * until then. */
 struct weft__io_op {
 	void (*complete)(struct weft__io_op *op, int res, unsigned flags);
 	uint32_t gen; /* bumped by each submit: a cancel names (op, gen), so it

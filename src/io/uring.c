@@ -193,17 +193,26 @@ static void arm_eventfd(struct weft__io *io)
 	r->efd_armed = true;
 }
 
-/* Reaps every completion present. An operation's complete() must not
- * reap (it runs inside this walk). */
+/*
+ * Reaps every completion present, one at a time: each is consumed before
+ * its complete() runs, so a complete() may submit (and a submission that
+ * must reap to make room may run this again) without a completion being
+ * seen twice.
+ */
 static void handle_cqes(struct weft__io *io)
 {
 	struct weft__io_ring *r = io->ring;
-	struct io_uring_cqe *cqe;
-	unsigned head, seen = 0;
-	io_uring_for_each_cqe(&r->ring, head, cqe)
-	{
+	struct io_uring *ring = &r->ring;
+	for (;;) {
+		unsigned head = *ring->cq.khead;
+		/* acquire: pairs with the kernel's release of the tail */
+		if (head == io_uring_smp_load_acquire(ring->cq.ktail))
+			break;
+		const struct io_uring_cqe *cqe = &ring->cq.cqes[head & *ring->cq.kring_mask];
 		uint64_t ud = cqe->user_data;
-		seen++;
+		int res = cqe->res;
+		unsigned flags = cqe->flags;
+		io_uring_cq_advance(ring, 1);
 		if (ud & UD_OWN_MASK) {
 			if (ud == UD_EVENTFD)
 				r->efd_armed = false;
@@ -215,11 +224,10 @@ static void handle_cqes(struct weft__io *io)
 			continue; /* UD_WAKE, UD_CANCEL: nothing to do */
 		}
 		struct weft__io_op *op = (struct weft__io_op *)(uintptr_t)(ud & UD_PTR_MASK);
-		if (!(cqe->flags & IORING_CQE_F_MORE))
+		if (!(flags & IORING_CQE_F_MORE))
 			io->inflight--;
-		op->complete(op, cqe->res, cqe->flags);
+		op->complete(op, res, flags);
 	}
-	io_uring_cq_advance(&r->ring, seen);
 }
 
 /* Under Valgrind: sleep in poll(), which Valgrind knows may block. */

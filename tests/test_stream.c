@@ -1,0 +1,581 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Streams and servers (weft/stream.h), asyncio's test_streams.py rules:
+ * a stream over one end of a socketpair, its peer the other end driven by
+ * raw operations that write in odd-sized pieces (1 byte, 7 bytes, across
+ * the limit, a separator split over two writes).
+ */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "test_util.h"
+
+static int peer;              /* the raw end */
+static weft_stream *st;       /* the stream end */
+
+/* Sends s in pieces of `piece` bytes, yielding between them. */
+static void send_pieces(const char *s, size_t len, size_t piece)
+{
+	for (size_t off = 0; off < len; off += piece) {
+		size_t n = len - off < piece ? len - off : piece;
+		weft_send(peer, s + off, n, 0);
+		weft_sleep(0.001);
+	}
+}
+
+struct feed {
+	const char *data;
+	size_t len, piece;
+	bool eof;
+};
+
+static int feeder(void *arg, void **res)
+{
+	struct feed *f = arg;
+	send_pieces(f->data, f->len, f->piece);
+	if (f->eof)
+		shutdown(peer, SHUT_WR);
+	return 0;
+}
+
+typedef int (*body_fn)(void);
+static body_fn body;
+static struct feed feed;
+
+/* Makes the pair and the stream (limit `lim`), runs the feeder beside
+ * body(), frees everything. */
+static size_t lim;
+
+static int pair_main(void *arg, void **res)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	peer = sv[1];
+	int rc = weft_stream_from_fd(sv[0], lim, &st);
+	if (rc)
+		return rc;
+	weft_future *f = feed.data ? tu_spawn(feeder, &feed) : NULL;
+	rc = body();
+	if (f) {
+		weft_cancel(f, NULL);
+		weft_await(f, NULL);
+		weft_future_unref(f);
+	}
+	weft_stream_free(st);
+	weft_close(peer);
+	return rc;
+}
+
+static int run_with(body_fn b, const char *data, size_t piece, bool eof, size_t limit)
+{
+	body = b;
+	feed = (struct feed){.data = data, .len = data ? strlen(data) : 0, .piece = piece, .eof = eof};
+	lim = limit;
+	return tu_run_n(1, pair_main, NULL, NULL);
+}
+
+/* --- read ---------------------------------------------------------------- */
+
+static char buf[256];
+static size_t got;
+static ssize_t r1, r2, r3;
+static bool eof_before, eof_after;
+
+static int read_body(void)
+{
+	r1 = weft_stream_read(st, buf, 3);
+	eof_before = weft_stream_at_eof(st);
+	size_t total = (size_t)r1;
+	while ((r2 = weft_stream_read(st, buf + total, sizeof(buf) - total)) > 0)
+		total += (size_t)r2;
+	got = total;
+	eof_after = weft_stream_at_eof(st);
+	return 0;
+}
+
+Test(stream, read_in_1_byte_pieces_then_eof, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(read_body, "hello world", 1, true, 0), 0);
+	cr_assert_geq(r1, 1);
+	cr_assert_leq(r1, 3);
+	cr_assert_not(eof_before);
+	cr_assert_eq(r2, 0, "0 at EOF");
+	cr_assert_eq(got, 11);
+	cr_assert_eq(memcmp(buf, "hello world", 11), 0);
+	cr_assert(eof_after);
+}
+
+static int to_eof_rc, to_eof_small;
+
+static int to_eof_body(void)
+{
+	char small[4];
+	size_t g;
+	to_eof_small = weft_stream_read_to_eof(st, small, sizeof(small), &g);
+	to_eof_rc = weft_stream_read_to_eof(st, buf, sizeof(buf), &got);
+	return 0;
+}
+
+Test(stream, read_to_eof_bounded, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(to_eof_body, "0123456789abcdef", 7, true, 0), 0);
+	cr_assert_eq(to_eof_small, -EOVERFLOW, "more than cap before EOF");
+	cr_assert_eq(to_eof_rc, 0);
+	cr_assert_eq(got, 16, "nothing was taken by the overflowing call");
+	cr_assert_eq(memcmp(buf, "0123456789abcdef", 16), 0);
+}
+
+/* --- readexactly -------------------------------------------------------- */
+
+static int ex_rc1, ex_rc2;
+static size_t ex_got1, ex_got2;
+static char ex1[8], ex2[16];
+
+static int exactly_body(void)
+{
+	ex_rc1 = weft_stream_readexactly(st, ex1, 5, &ex_got1);
+	ex_rc2 = weft_stream_readexactly(st, ex2, 10, &ex_got2); /* EOF after 4 */
+	r3 = weft_stream_read(st, buf, 1);                       /* cleared */
+	return 0;
+}
+
+Test(stream, readexactly_and_incomplete_read, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(exactly_body, "abcdefghi", 7, true, 0), 0);
+	cr_assert_eq(ex_rc1, 0);
+	cr_assert_eq(ex_got1, 5);
+	cr_assert_eq(memcmp(ex1, "abcde", 5), 0);
+	cr_assert_eq(ex_rc2, -EPIPE, "IncompleteReadError");
+	cr_assert_eq(ex_got2, 4, "the partial count");
+	cr_assert_eq(memcmp(ex2, "fghi", 4), 0, "the partial bytes");
+	cr_assert_eq(r3, 0, "the buffer was cleared: EOF");
+}
+
+/* --- readuntil / readline -------------------------------------------- */
+
+static int u_rc[4];
+static size_t u_got[4];
+static char u_buf[4][64];
+
+static int until_split_body(void)
+{
+	static const char *const crlf[] = {"\r\n"};
+	u_rc[0] = weft_stream_readuntil(st, crlf, 1, u_buf[0], 64, &u_got[0]);
+	u_rc[1] = weft_stream_readuntil(st, crlf, 1, u_buf[1], 64, &u_got[1]);
+	return 0;
+}
+
+Test(stream, readuntil_separator_split_over_two_reads, .timeout = TEST_TIMEOUT)
+{
+	/* 1-byte pieces: "\r" and "\n" arrive in different reads */
+	cr_assert_eq(run_with(until_split_body, "one\r\ntwo\r\n", 1, true, 0), 0);
+	cr_assert_eq(u_rc[0], 0);
+	cr_assert_eq(u_got[0], 5);
+	cr_assert_eq(memcmp(u_buf[0], "one\r\n", 5), 0);
+	cr_assert_eq(u_rc[1], 0);
+	cr_assert_eq(memcmp(u_buf[1], "two\r\n", 5), 0);
+}
+
+static int until_multi_body(void)
+{
+	static const char *const seps[] = {"END", "\n", "X"};
+	/* buffered "abc\nEND": "\n" ends first */
+	weft_sleep(0.05);
+	u_rc[0] = weft_stream_readuntil(st, seps, 3, u_buf[0], 64, &u_got[0]);
+	u_rc[1] = weft_stream_readuntil(st, seps, 3, u_buf[1], 64, &u_got[1]);
+	return 0;
+}
+
+Test(stream, readuntil_earliest_ending_separator_wins, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(until_multi_body, "abc\nEND", 7, false, 0), 0);
+	cr_assert_eq(u_rc[0], 0);
+	cr_assert_eq(u_got[0], 4);
+	cr_assert_eq(u_rc[1], 0);
+	cr_assert_eq(u_got[1], 3);
+	cr_assert_eq(memcmp(u_buf[1], "END", 3), 0);
+}
+
+static int until_limit_body(void)
+{
+	static const char *const nl[] = {"\n"};
+	weft_sleep(0.05); /* everything buffered */
+	/* not found within limit (8): overrun, data kept */
+	u_rc[0] = weft_stream_readuntil(st, nl, 1, u_buf[0], 64, &u_got[0]);
+	u_rc[1] = weft_stream_readexactly(st, u_buf[1], 20, &u_got[1]);
+	return 0;
+}
+
+Test(stream, readuntil_overrun_keeps_the_data, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(until_limit_body, "0123456789abcdefghij", 7, false, 8), 0);
+	cr_assert_eq(u_rc[0], -EOVERFLOW, "LimitOverrunError");
+	cr_assert_gt(u_got[0], 8, "how much was scanned");
+	cr_assert_eq(u_rc[1], 0, "the data stayed buffered");
+	cr_assert_eq(memcmp(u_buf[1], "0123456789abcdefghij", 20), 0);
+}
+
+static int found_beyond_body(void)
+{
+	static const char *const nl[] = {"\n"};
+	weft_sleep(0.05);
+	u_rc[0] = weft_stream_readuntil(st, nl, 1, u_buf[0], 64, &u_got[0]);
+	u_rc[1] = weft_stream_readexactly(st, u_buf[1], 11, &u_got[1]);
+	return 0;
+}
+
+Test(stream, readuntil_found_beyond_limit_leaves_the_buffer, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(found_beyond_body, "0123456789\n", 11, false, 8), 0);
+	cr_assert_eq(u_rc[0], -EOVERFLOW);
+	cr_assert_eq(u_got[0], 10, "where the separator starts");
+	cr_assert_eq(u_rc[1], 0, "buffer untouched");
+	cr_assert_eq(memcmp(u_buf[1], "0123456789\n", 11), 0);
+}
+
+static int until_eof_body(void)
+{
+	static const char *const nl[] = {"\n"};
+	u_rc[0] = weft_stream_readuntil(st, nl, 1, u_buf[0], 64, &u_got[0]); /* a complete one first */
+	u_rc[1] = weft_stream_readuntil(st, nl, 1, u_buf[1], 64, &u_got[1]); /* then EOF */
+	r3 = weft_stream_read(st, buf, 1);
+	return 0;
+}
+
+Test(stream, readuntil_eof_gives_the_partial_and_clears, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(until_eof_body, "line\ntail", 7, true, 0), 0);
+	cr_assert_eq(u_rc[0], 0, "a complete separator buffered is found before EOF");
+	cr_assert_eq(u_got[0], 5);
+	cr_assert_eq(u_rc[1], -EPIPE);
+	cr_assert_eq(u_got[1], 4);
+	cr_assert_eq(memcmp(u_buf[1], "tail", 4), 0);
+	cr_assert_eq(r3, 0);
+}
+
+static int line_body(void)
+{
+	u_rc[0] = weft_stream_readline(st, u_buf[0], 64, &u_got[0]);
+	u_rc[1] = weft_stream_readline(st, u_buf[1], 64, &u_got[1]); /* the partial at EOF */
+	u_rc[2] = weft_stream_readline(st, u_buf[2], 64, &u_got[2]); /* EOF: empty */
+	return 0;
+}
+
+Test(stream, readline_partial_at_eof, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(line_body, "first\nlast", 1, true, 0), 0);
+	cr_assert_eq(u_rc[0], 0);
+	cr_assert_eq(u_got[0], 6);
+	cr_assert_eq(u_rc[1], 0);
+	cr_assert_eq(u_got[1], 4);
+	cr_assert_eq(memcmp(u_buf[1], "last", 4), 0);
+	cr_assert_eq(u_rc[2], 0);
+	cr_assert_eq(u_got[2], 0);
+}
+
+static int line_overrun_body(void)
+{
+	weft_sleep(0.05);
+	/* limit 8: "0123456789\n" overruns; discarded through the newline */
+	u_rc[0] = weft_stream_readline(st, u_buf[0], 64, &u_got[0]);
+	u_rc[1] = weft_stream_readline(st, u_buf[1], 64, &u_got[1]);
+	return 0;
+}
+
+Test(stream, readline_overrun_discards_through_the_newline, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(line_overrun_body, "0123456789\nok\n", 14, false, 8), 0);
+	cr_assert_eq(u_rc[0], -EOVERFLOW);
+	cr_assert_eq(u_rc[1], 0);
+	cr_assert_eq(u_got[1], 3);
+	cr_assert_eq(memcmp(u_buf[1], "ok\n", 3), 0);
+}
+
+/* --- readers: one at a time, cancellable --------------------------------- */
+
+static ssize_t second_rc, first_rc, cancelled_rc, kept_rc;
+
+static int first_reader(void *arg, void **res)
+{
+	first_rc = weft_stream_read(st, buf, sizeof(buf));
+	return 0;
+}
+
+static int two_readers_body(void)
+{
+	weft_future *t = tu_spawn(first_reader, NULL);
+	tu_yield();
+	second_rc = weft_stream_read(st, buf, sizeof(buf)); /* t waits already */
+	weft_send(peer, "x", 1, 0);
+	weft_await(t, NULL);
+	weft_future_unref(t);
+	return 0;
+}
+
+Test(stream, a_second_reader_is_eperm, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(two_readers_body, NULL, 1, false, 0), 0);
+	cr_assert_eq(second_rc, -EPERM);
+	cr_assert_eq(first_rc, 1);
+}
+
+static int cancelled_reader(void *arg, void **res)
+{
+	cancelled_rc = weft_stream_read(st, buf, sizeof(buf));
+	return 0;
+}
+
+static int cancel_read_body(void)
+{
+	weft_future *t = tu_spawn(cancelled_reader, NULL);
+	tu_yield();
+	weft_cancel(t, NULL);
+	weft_await(t, NULL); /* returns at once: no kernel operation to wait for */
+	weft_future_unref(t);
+	weft_send(peer, "kept", 4, 0);
+	kept_rc = weft_stream_read(st, buf, sizeof(buf));
+	return 0;
+}
+
+Test(stream, a_cancelled_read_returns_at_once_and_bytes_stay, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(cancel_read_body, NULL, 1, false, 0), 0);
+	cr_assert_eq(cancelled_rc, -ECANCELED);
+	cr_assert_eq(kept_rc, 4);
+	cr_assert_eq(memcmp(buf, "kept", 4), 0);
+}
+
+/* --- writing ------------------------------------------------------------ */
+
+static int drain_rc, drained_early;
+static long peer_read;
+
+static int slow_peer(void *arg, void **res)
+{
+	char b[4096];
+	weft_sleep(0.05); /* the writer blocks in drain meanwhile */
+	ssize_t n;
+	while ((n = weft_recv(peer, b, sizeof(b), 0)) > 0)
+		peer_read += n;
+	return 0;
+}
+
+static int drain_body(void)
+{
+	static char chunk[64 * 1024];
+	memset(chunk, 'w', sizeof(chunk));
+	for (int i = 0; i < 16; i++) /* 1 MiB: far above the high-water mark */
+		weft_stream_write(st, chunk, sizeof(chunk));
+	weft_future *p = tu_spawn(slow_peer, NULL);
+	double t0 = weft_time();
+	drain_rc = weft_stream_drain(st);
+	drained_early = weft_time() - t0 < 0.04; /* it waited for the peer */
+	weft_stream_close(st);
+	weft_stream_wait_closed(st);
+	weft_await(p, NULL);
+	weft_future_unref(p);
+	return 0;
+}
+
+Test(stream, drain_waits_for_the_low_water_mark_and_close_flushes, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(drain_body, NULL, 1, false, 0), 0);
+	cr_assert_eq(drain_rc, 0);
+	cr_assert_not(drained_early);
+	cr_assert_eq(peer_read, 16 * 64 * 1024, "close flushed everything, then EOF");
+}
+
+static int abort_peer_n;
+
+static int abort_body(void)
+{
+	static char chunk[64 * 1024];
+	memset(chunk, 'a', sizeof(chunk));
+	for (int i = 0; i < 16; i++)
+		weft_stream_write(st, chunk, sizeof(chunk));
+	weft_stream_abort(st);
+	weft_stream_wait_closed(st);
+	char b[4096];
+	ssize_t n;
+	long total = 0;
+	while ((n = weft_recv(peer, b, sizeof(b), 0)) > 0)
+		total += n;
+	abort_peer_n = total < 16 * 64 * 1024;
+	return weft_stream_write(st, "x", 1) == -EPIPE ? 0 : -EIO;
+}
+
+Test(stream, abort_drops_unsent_data, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(abort_body, NULL, 1, false, 0), 0);
+	cr_assert(abort_peer_n, "not everything arrived");
+}
+
+static ssize_t eof_peer_rc, after_eof_read;
+static int write_after_eof;
+
+static int write_eof_body(void)
+{
+	weft_stream_write(st, "bye", 3);
+	weft_stream_write_eof(st);
+	write_after_eof = weft_stream_write(st, "more", 4);
+	char b[8];
+	ssize_t n = weft_recv(peer, b, sizeof(b), 0);
+	eof_peer_rc = weft_recv(peer, b + n, sizeof(b) - (size_t)n, 0); /* EOF */
+	weft_send(peer, "still", 5, 0); /* the stream still reads */
+	after_eof_read = weft_stream_read(st, buf, sizeof(buf));
+	return n == 3 ? 0 : -EIO;
+}
+
+Test(stream, write_eof_shuts_the_write_side_only, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(write_eof_body, NULL, 1, false, 0), 0);
+	cr_assert_eq(write_after_eof, -EPIPE);
+	cr_assert_eq(eof_peer_rc, 0);
+	cr_assert_eq(after_eof_read, 5);
+}
+
+static int peer_eof_write_rc;
+
+static int peer_eof_body(void)
+{
+	shutdown(peer, SHUT_WR);
+	r1 = weft_stream_read(st, buf, sizeof(buf));
+	/* the peer's EOF never closes the writer */
+	peer_eof_write_rc = weft_stream_write(st, "ok", 2);
+	weft_stream_drain(st);
+	char b[4];
+	r2 = weft_recv(peer, b, sizeof(b), 0);
+	return 0;
+}
+
+Test(stream, the_peers_eof_leaves_the_writer_open, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(run_with(peer_eof_body, NULL, 1, false, 0), 0);
+	cr_assert_eq(r1, 0);
+	cr_assert_eq(peer_eof_write_rc, 0);
+	cr_assert_eq(r2, 2);
+}
+
+/* --- servers -------------------------------------------------------------- */
+
+static _Atomic int served, handlers_ended;
+
+static int echo_client(weft_stream *s, void *arg)
+{
+	char line[128];
+	size_t n;
+	atomic_fetch_add(&served, 1);
+	while (weft_stream_readline(s, line, sizeof(line), &n) == 0 && n) {
+		weft_stream_write(s, line, n);
+		if (weft_stream_drain(s))
+			break;
+	}
+	atomic_fetch_add(&handlers_ended, 1);
+	return 0;
+}
+
+static int srv_rc[8];
+static size_t srv_conns_after_close;
+static char srv_line[64];
+
+static int server_main(void *arg, void **res)
+{
+	weft_server *srv;
+	int rc = weft_start_server(echo_client, NULL, "127.0.0.1", 0, 0, &srv);
+	if (rc)
+		return rc;
+	uint16_t port;
+	weft_server_sockname(srv, NULL, 0, &port);
+	weft_stream *c1, *c2;
+	srv_rc[0] = weft_open_connection("127.0.0.1", port, 0, &c1);
+	srv_rc[1] = weft_open_connection("127.0.0.1", port, 0, &c2);
+	weft_stream_write(c1, "hi\n", 3);
+	size_t n;
+	srv_rc[2] = weft_stream_readline(c1, srv_line, sizeof(srv_line), &n);
+	/* close: no more listening; the connections go on */
+	weft_server_close(srv);
+	weft_stream_write(c2, "still\n", 6);
+	srv_rc[3] = weft_stream_readline(c2, srv_line, sizeof(srv_line), &n);
+	srv_conns_after_close = weft_server_connections(srv);
+	weft_stream *c3;
+	srv_rc[4] = weft_open_connection("127.0.0.1", port, 0, &c3);
+	if (!srv_rc[4])
+		weft_stream_free(c3);
+	/* close_clients: the server closes their streams: EOF here */
+	weft_server_close_clients(srv);
+	srv_rc[5] = weft_stream_readline(c1, srv_line, sizeof(srv_line), &n) == 0 && n == 0;
+	weft_stream_free(c1);
+	weft_stream_free(c2);
+	srv_rc[6] = weft_server_wait_closed(srv);
+	srv_rc[7] = (int)weft_server_connections(srv);
+	weft_server_free(srv);
+	return 0;
+}
+
+Test(server, serve_close_close_clients_wait_closed, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(2, server_main, NULL, NULL), 0);
+	cr_assert_eq(srv_rc[0], 0);
+	cr_assert_eq(srv_rc[1], 0);
+	cr_assert_eq(srv_rc[2], 0);
+	cr_assert_eq(srv_rc[3], 0, "a connection goes on after server close");
+	cr_assert_str_eq(srv_line, "still\n");
+	cr_assert_eq(srv_conns_after_close, 2);
+	cr_assert_eq(srv_rc[4], -ECONNREFUSED, "no longer listening");
+	cr_assert(srv_rc[5], "close_clients: the client sees EOF");
+	cr_assert_eq(srv_rc[6], 0);
+	cr_assert_eq(srv_rc[7], 0, "wait_closed: no connection left");
+	cr_assert_eq(atomic_load(&served), 2);
+	cr_assert_eq(atomic_load(&handlers_ended), 2);
+}
+
+/* A connection task cancelled before it first runs still has its socket
+ * closed: the runtime is destroyed while connections wait to start. */
+static _Atomic int never_ran_entered;
+static uint16_t never_port;
+
+static int never_runs(weft_stream *s, void *arg)
+{
+	atomic_fetch_add(&never_ran_entered, 1);
+	weft_sleep(WEFT_FOREVER);
+	return 0;
+}
+
+static int hold_server(void *arg, void **res)
+{
+	weft_server *srv;
+	int rc = weft_start_server(never_runs, NULL, "127.0.0.1", 0, 0, &srv);
+	if (rc)
+		return rc;
+	weft_server_sockname(srv, NULL, 0, &never_port);
+	rc = weft_server_serve_forever(srv); /* until shutdown cancels it */
+	weft_server_free(srv);
+	return rc;
+}
+
+Test(server, shutdown_closes_every_connection, .timeout = TEST_TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime_cfg(NULL);
+	weft_future *t = weft_spawn(rt, hold_server, NULL, "server");
+	while (!never_port)
+		usleep(1000);
+	int fds[4];
+	for (int i = 0; i < 4; i++) {
+		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(never_port),
+					.sin_addr = {htonl(INADDR_LOOPBACK)}};
+		cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
+	}
+	usleep(20000);
+	cr_assert_eq(weft_runtime_destroy(rt), 0);
+	weft_future_unref(t);
+	for (int i = 0; i < 4; i++) {
+		char c;
+		cr_assert_eq(read(fds[i], &c, 1), 0, "connection %d was closed by the server", i);
+		close(fds[i]);
+	}
+}
