@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <weft/future.h>
@@ -282,8 +283,11 @@ WEFT_API void weft_server_close(weft_server *srv)
 	weft__spin_unlock(&srv->lock);
 	if (!first)
 		return;
-	/* the acceptor ends (cancelled in its accept); its done callback
-	 * closes the listener */
+	/* Stop listening now (asyncio closes the listening socket here): a
+	 * listening socket shut down refuses new connections and ends the
+	 * accept in flight. The descriptor is closed by the acceptor's done
+	 * callback, once no operation is in flight on it. */
+	shutdown(srv->listener, SHUT_RDWR);
 	if (acc)
 		weft_cancel(acc, NULL);
 	release(weft_future_ref(srv->closed_fut));
