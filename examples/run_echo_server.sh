@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: MIT
 # Runs examples/echo_server as a test: echoes (one connection, 50 at once,
 # pieces up to 64 KiB) on 127.0.0.1, then a clean stop on SIGTERM and on
-# SIGINT (exit status 0 within 10 s). Usage: run_echo_server.sh ECHO_SERVER
+# SIGINT (exit status 0 within 10 s); examples/tcp_client against it.
+# Usage: run_echo_server.sh ECHO_SERVER TCP_CLIENT
 set -euo pipefail
 server=$1
+client=$2
 out=$(mktemp)
 trap 'rm -f "$out"; [[ -z ${pid:-} ]] || kill -9 "$pid" 2>/dev/null || true' EXIT
 
@@ -49,6 +51,8 @@ for t in ts: t.join()
 if errors:
     raise SystemExit("concurrent echo failed: %r" % errors[0])
 PY
+	got=$("$client" 127.0.0.1 "$port" one "two words" three)
+	[[ $got == $'one\ntwo words\nthree' ]] || { echo "tcp_client got: $got" >&2; exit 1; }
 	# a connection left open: shutdown must still end the server
 	exec 3<>"/dev/tcp/127.0.0.1/$port"
 	kill -"$sig" "$pid"
