@@ -6,7 +6,10 @@
  * the limit, a separator split over two writes).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -578,4 +581,250 @@ Test(server, shutdown_closes_every_connection, .timeout = TEST_TIMEOUT)
 		cr_assert_eq(read(fds[i], &c, 1), 0, "connection %d was closed by the server", i);
 		close(fds[i]);
 	}
+}
+
+/* --- running out of descriptors ------------------------------------------ */
+
+/*
+ * EMFILE: the server process may hold only a few descriptors more than it
+ * has; a child process opens 10 connections. The server serves the ones
+ * it could accept, backs off (under 20 ms of CPU over a blocked second),
+ * and accepts the others once the first ones close.
+ */
+enum { EM_CONNS = 10, EM_FIRST = 3 };
+static int em_pipe[2];   /* child -> parent: 'b' blocked second begins, 'e' ends */
+static uint16_t em_port;
+static long em_cpu_us = -1;
+static int em_child_status = -1;
+
+static long cpu_us(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_utime.tv_sec * 1000000L + ru.ru_utime.tv_usec + ru.ru_stime.tv_sec * 1000000L +
+	       ru.ru_stime.tv_usec;
+}
+
+static int open_fds(void)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return 64;
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n - 3; /* ".", ".." and the directory's own descriptor */
+}
+
+/* The child: plain blocking sockets, no weft. */
+static int em_child(void)
+{
+	int fd[EM_CONNS];
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(em_port),
+				.sin_addr = {htonl(INADDR_LOOPBACK)}};
+	struct timeval tv = {.tv_sec = 10};
+	for (int i = 0; i < EM_CONNS; i++) {
+		fd[i] = socket(AF_INET, SOCK_STREAM, 0);
+		setsockopt(fd[i], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (connect(fd[i], (struct sockaddr *)&a, sizeof(a)) || write(fd[i], "x\n", 2) != 2)
+			return 10 + i;
+	}
+	char c;
+	for (int i = 0; i < EM_FIRST; i++) /* the accepted ones answer */
+		if (read(fd[i], &c, 1) != 1)
+			return 30 + i;
+	if (write(em_pipe[1], "b", 1) != 1)
+		return 2;
+	sleep(1);
+	if (write(em_pipe[1], "e", 1) != 1)
+		return 3;
+	for (int i = 0; i < EM_FIRST; i++)
+		close(fd[i]);
+	/* accepted as descriptors free up: each closes once answered */
+	for (int i = EM_FIRST; i < EM_CONNS; i++) {
+		if (read(fd[i], &c, 1) != 1)
+			return 50 + i;
+		close(fd[i]);
+	}
+	return 0;
+}
+
+static int em_main(void *arg, void **res)
+{
+	weft_server *srv;
+	int rc = weft_start_server(echo_client, NULL, "127.0.0.1", 0, 0, &srv);
+	if (rc)
+		return rc;
+	weft_server_sockname(srv, NULL, 0, &em_port);
+	/* room for EM_FIRST accepted connections, and no more */
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = (rlim_t)open_fds() + EM_FIRST;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct rlimit mine = {rl.rlim_max, rl.rlim_max}; /* its own room */
+		setrlimit(RLIMIT_NOFILE, &mine);
+		_exit(em_child());
+	}
+	close(em_pipe[1]); /* a child that fails early is EOF, not a hang */
+	char c;
+	weft_read(em_pipe[0], &c, 1, WEFT_IO_CURRENT); /* 'b' */
+	long t0 = cpu_us();
+	weft_read(em_pipe[0], &c, 1, WEFT_IO_CURRENT); /* 'e' */
+	em_cpu_us = cpu_us() - t0;
+	/* the child's status, without blocking the worker */
+	for (int i = 0; i < 2000; i++) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			em_child_status = WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+			break;
+		}
+		weft_sleep(0.005);
+	}
+	weft_server_close(srv);
+	weft_server_wait_closed(srv);
+	weft_server_free(srv);
+	return 0;
+}
+
+Test(server, emfile_backs_off_and_recovers, .timeout = 30 * WEFT_TEST_SLOW)
+{
+	cr_assert_eq(pipe2(em_pipe, O_CLOEXEC), 0);
+	cr_assert_eq(tu_run_n(1, em_main, NULL, NULL), 0);
+	cr_assert_eq(em_child_status, 0, "the child's step that failed: %d", em_child_status);
+	cr_log_info("CPU in the blocked second: %ld us", em_cpu_us);
+	cr_assert_geq(em_cpu_us, 0);
+	cr_assert_lt(em_cpu_us, 20000 * WEFT_TEST_SLOW,
+		     "%ld us of CPU in the blocked second (under 20 ms expected)", em_cpu_us);
+}
+
+/* --- back-pressure ------------------------------------------------------- */
+
+/*
+ * Peers that send without reading what the server writes back: the
+ * server's echo drains (blocking while its peer does not read) and stops
+ * reading, so each such connection costs at most 2 x limit + 128 KiB of
+ * the server's RSS, whatever the peers send.
+ */
+enum { BP_CONNS = 16, BP_BYTES = 4 << 20 };
+static int bp_pipe[2];
+static uint16_t bp_port;
+static long bp_rss_before = -1, bp_rss_after = -1;
+static int bp_child_status = -1;
+
+static long rss_kb(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kb = -1;
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return kb;
+}
+
+static int raw_echo(weft_stream *s, void *arg)
+{
+	char b[4096];
+	ssize_t n;
+	while ((n = weft_stream_read(s, b, sizeof(b))) > 0) {
+		weft_stream_write(s, b, (size_t)n);
+		if (weft_stream_drain(s))
+			break;
+	}
+	return 0;
+}
+
+static int bp_child(void)
+{
+	static char junk[64 * 1024];
+	int fd[BP_CONNS];
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(bp_port),
+				.sin_addr = {htonl(INADDR_LOOPBACK)}};
+	for (int i = 0; i < BP_CONNS; i++) {
+		fd[i] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(fd[i], (struct sockaddr *)&a, sizeof(a)) && errno != EINPROGRESS)
+			return 10;
+	}
+	usleep(100000);
+	/* send until nothing more goes in (the server stopped reading) */
+	long sent[BP_CONNS] = {0};
+	for (int round = 0; round < 400; round++) {
+		bool any = false;
+		for (int i = 0; i < BP_CONNS; i++) {
+			if (sent[i] >= BP_BYTES)
+				continue;
+			ssize_t k = send(fd[i], junk, sizeof(junk), MSG_NOSIGNAL);
+			if (k > 0) {
+				sent[i] += k;
+				any = true;
+			}
+		}
+		if (!any)
+			usleep(5000);
+	}
+	if (write(bp_pipe[1], "s", 1) != 1) /* stalled: measure now */
+		return 2;
+	char c;
+	if (read(bp_pipe[0], &c, 1) != 1) /* measured */
+		return 3;
+	for (int i = 0; i < BP_CONNS; i++)
+		close(fd[i]);
+	return 0;
+}
+
+static int bp_main(void *arg, void **res)
+{
+	weft_server *srv;
+	int rc = weft_start_server(raw_echo, NULL, "127.0.0.1", 0, 0, &srv);
+	if (rc)
+		return rc;
+	weft_server_sockname(srv, NULL, 0, &bp_port);
+	int to_child[2];
+	if (pipe2(to_child, O_CLOEXEC))
+		return -errno;
+	weft_sleep(0.05);
+	bp_rss_before = rss_kb();
+	pid_t pid = fork();
+	if (pid == 0) {
+		bp_pipe[0] = to_child[0];
+		_exit(bp_child());
+	}
+	close(bp_pipe[1]);
+	close(to_child[0]);
+	char c;
+	weft_read(bp_pipe[0], &c, 1, WEFT_IO_CURRENT);
+	bp_rss_after = rss_kb();
+	(void)!write(to_child[1], "m", 1);
+	close(to_child[1]);
+	for (int i = 0; i < 4000; i++) {
+		int status;
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			bp_child_status = WIFEXITED(status) ? WEXITSTATUS(status) : 100;
+			break;
+		}
+		weft_sleep(0.005);
+	}
+	weft_server_close(srv);
+	weft_server_close_clients(srv);
+	weft_server_wait_closed(srv);
+	weft_server_free(srv);
+	return 0;
+}
+
+Test(server, backpressure_bounds_memory_per_connection, .timeout = 60 * WEFT_TEST_SLOW)
+{
+	cr_assert_eq(pipe2(bp_pipe, O_CLOEXEC), 0);
+	cr_assert_eq(tu_run_n(2, bp_main, NULL, NULL), 0);
+	cr_assert_eq(bp_child_status, 0);
+	long per_conn = (bp_rss_after - bp_rss_before) * 1024 / BP_CONNS;
+	cr_log_info("server RSS per stalled connection: %ld B", per_conn);
+	if (WEFT_TEST_SLOW > 1)
+		return; /* a sanitizer's shadow memory and allocator are in RSS */
+	cr_assert_leq(per_conn, 2 * WEFT_STREAM_LIMIT + 128 * 1024,
+		      "%ld B of RSS per connection", per_conn);
 }

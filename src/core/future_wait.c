@@ -89,6 +89,14 @@ WEFT_API int weft_future_wait(weft_future *f, double timeout, void **result)
 			rel.tv_nsec = (long)((left - (double)rel.tv_sec) * 1e9);
 			relp = &rel;
 		}
+#ifdef WEFT_TSAN
+		/* TSan runs a signal handler only when its thread next enters
+		 * a function TSan intercepts; a raw futex syscall is none, so
+		 * a thread asleep here would hold a signal back for good. */
+		struct timespec tick = {0, 10 * 1000 * 1000};
+		if (!relp || rel.tv_sec > 0 || rel.tv_nsec > tick.tv_nsec)
+			relp = &tick;
+#endif
 		futex_wait(&tw.done, THREAD_SLEEPING, relp);
 	}
 	return weft__future_outcome(f, result);

@@ -248,6 +248,13 @@ static void park_in_poll(struct weft__io *io, uint64_t timeout_ns)
 
 void weft__io_park(struct weft__io *io, uint64_t timeout_ns)
 {
+#ifdef WEFT_TSAN
+	/* TSan runs a signal handler only when its thread next enters a
+	 * function TSan intercepts; io_uring_enter is none, so a parked
+	 * worker would hold a signal (weft_signal_wait's) back for good. */
+	if (timeout_ns > 10 * 1000 * 1000)
+		timeout_ns = 10 * 1000 * 1000;
+#endif
 	struct weft__io_ring *r = io->ring;
 	if (r->valgrind) {
 		park_in_poll(io, timeout_ns);

@@ -150,15 +150,23 @@ static int make_room(weft_stream *s)
 		if (s->rcap - s->rlen >= s->rcap / 4)
 			return 0;
 	}
+	if (s->rhead) {
+		memmove(s->rbuf, s->rbuf + s->rhead, s->rlen);
+		s->rhead = 0;
+	}
+	/* Receiving stops at 2 x limit, so the buffer never needs to be
+	 * larger (unless a reader asks for more): a bigger one would only
+	 * spread the same bytes over more resident pages. */
+	if (s->rcap >= 2 * s->limit && s->rlen < s->rcap)
+		return 0;
+	/* realloc: large blocks grow in place (mremap), so growing leaves no
+	 * trail of freed smaller buffers behind (RSS per connection) */
 	size_t cap = s->rcap ? s->rcap * 2 : RECV_MIN;
-	char *b = malloc(cap);
+	char *b = realloc(s->rbuf, cap);
 	if (!b)
-		return s->rcap - s->rhead - s->rlen ? 0 : -ENOMEM;
-	memcpy(b, s->rbuf + s->rhead, s->rlen);
-	free(s->rbuf);
+		return s->rcap - s->rlen ? 0 : -ENOMEM;
 	s->rbuf = b;
 	s->rcap = cap;
-	s->rhead = 0;
 	return 0;
 }
 
@@ -177,6 +185,11 @@ static void decide(weft_stream *s, struct actions *a)
 	if (!s->closing && !s->eof && !s->rerr && !s->paused && !s->recv_on) {
 		if (make_room(s) == 0) {
 			size_t room = s->rcap - s->rhead - s->rlen;
+			/* never past 2 x limit: a peer that sends without the
+			 * reader reading costs at most that */
+			size_t left = 2 * s->limit > s->rlen ? 2 * s->limit - s->rlen : RECV_CHUNK;
+			if (room > left)
+				room = left;
 			s->recv_on = true;
 			atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 			a->recv = true;
@@ -204,14 +217,14 @@ static void decide(weft_stream *s, struct actions *a)
 			if (s->wcap - rest < s->wmlen) {
 				/* swap when wbuf is empty, else grow it */
 				if (!rest) {
-					char *t = s->wbuf;
-					size_t tc = s->wcap;
+					/* wmore becomes wbuf; the old one goes (a
+					 * spare of its size would stay resident) */
+					free(s->wbuf);
 					s->wbuf = s->wmore;
 					s->wcap = s->wmcap;
 					s->wlen = s->wmlen;
-					s->wmore = t;
-					s->wmcap = tc;
-					s->wmlen = 0;
+					s->wmore = NULL;
+					s->wmcap = s->wmlen = 0;
 				} else {
 					char *b = realloc(s->wbuf, rest + s->wmlen);
 					if (b) {
@@ -289,6 +302,7 @@ static void recv_done(struct weft__io_op *op, int res, unsigned flags)
 	s->recv_on = false;
 	if (res > 0) {
 		s->grow = (size_t)res == s->rcap - s->rhead - s->rlen;
+		/* (past 2 x limit only for a reader that needs more) */
 		s->rlen += (size_t)res;
 		if (s->rlen >= 2 * s->limit)
 			s->paused = true;
@@ -558,7 +572,8 @@ WEFT_API int weft_stream_read_to_eof(weft_stream *s, void *buf, size_t cap, size
 			return -EOVERFLOW;
 		}
 		if (s->eof || s->rerr || s->closing) {
-			memcpy(buf, s->rbuf + s->rhead, have);
+			if (have)
+				memcpy(buf, s->rbuf + s->rhead, have);
 			consume(s, have);
 			rc = s->rerr;
 			weft__spin_unlock(&s->lock);
@@ -585,7 +600,8 @@ WEFT_API int weft_stream_readexactly(weft_stream *s, void *buf, size_t n, size_t
 		size_t have = s->rlen;
 		if (have >= n || s->eof || s->rerr || s->closing) {
 			size_t k = have < n ? have : n;
-			memcpy(buf, s->rbuf + s->rhead, k);
+			if (k)
+				memcpy(buf, s->rbuf + s->rhead, k);
 			bool resume = consume(s, k);
 			rc = k == n ? 0 : s->rerr ? s->rerr : -EPIPE;
 			weft__spin_unlock(&s->lock);
@@ -606,6 +622,8 @@ WEFT_API int weft_stream_readexactly(weft_stream *s, void *buf, size_t n, size_t
 static size_t find_sep(const weft_stream *s, const char *const *seps, const size_t *lens,
 		       size_t nseps, size_t from, size_t *start)
 {
+	if (!s->rlen)
+		return 0;
 	const char *data = s->rbuf + s->rhead;
 	size_t best = 0;
 	for (size_t i = 0; i < nseps; i++) {
@@ -673,7 +691,8 @@ WEFT_API int weft_stream_readuntil(weft_stream *s, const char *const *seps, size
 		}
 		if (s->eof || s->rerr || s->closing) {
 			size_t k = have < cap ? have : cap;
-			memcpy(buf, s->rbuf + s->rhead, k);
+			if (k)
+				memcpy(buf, s->rbuf + s->rhead, k);
 			rc = s->rerr ? s->rerr : -EPIPE;
 			consume(s, have); /* IncompleteReadError: the buffer is cleared */
 			weft__spin_unlock(&s->lock);
@@ -697,7 +716,7 @@ WEFT_API int weft_stream_readline(weft_stream *s, void *buf, size_t cap, size_t 
 		/* asyncio's readline: discard through the newline if one is
 		 * buffered, else everything */
 		weft__spin_lock(&s->lock);
-		const char *p = memchr(s->rbuf + s->rhead, '\n', s->rlen);
+		const char *p = s->rlen ? memchr(s->rbuf + s->rhead, '\n', s->rlen) : NULL;
 		bool resume = consume(s, p ? (size_t)(p - (s->rbuf + s->rhead)) + 1 : s->rlen);
 		weft__spin_unlock(&s->lock);
 		if (resume)
@@ -746,11 +765,13 @@ WEFT_API int weft_stream_write(weft_stream *s, const void *buf, size_t len)
 	int rc = s->werr;
 	if (!rc && (s->closing || s->eof_wanted))
 		rc = -EPIPE;
-	/* a send in flight reads wbuf: later bytes go to wmore */
-	if (!rc && s->send_on)
-		rc = append(&s->wmore, &s->wmcap, &s->wmlen, buf, len);
-	else if (!rc)
+	/* A send in flight reads wbuf[wsent, its end): bytes may still go
+	 * after it in place, but wbuf may not move; what does not fit goes
+	 * to wmore until the send completes. */
+	if (!rc && (!s->send_on || (!s->wmlen && s->wcap - s->wlen >= len)))
 		rc = append(&s->wbuf, &s->wcap, &s->wlen, buf, len);
+	else if (!rc)
+		rc = append(&s->wmore, &s->wmcap, &s->wmlen, buf, len);
 	bool start = !rc && !s->send_on;
 	if (!rc && pending_out(s) > HIGH_WATER)
 		s->wpaused = true;
