@@ -19,6 +19,19 @@
 #   tools/bench.sh --baseline HEAD~3 --only yield_many,spawn_many --runs 5
 #                                  before/after: the working tree against
 #                                  HEAD~3, built in its own git worktree
+#   tools/bench.sh --peers --only tcp_echo
+#                                  the echo servers side by side, driven by
+#                                  one load generator (bench/loadgen)
+#
+# The network workloads (tcp_echo, connect_rate, idle_connections) are run
+# by this script itself (run_tcp_echo_round below): for each run it starts
+# the runtime's echo server on a free port of 127.0.0.1 (weft's
+# examples/echo_server, go-peer/tokio-peer/peer.py echo_server), checks
+# that it echoes, drives it with bench/loadgen/echo_loadgen (plain C on
+# epoll, one thread pinned to the last CPU, not built on weft), and stops
+# it (SIGTERM, then SIGKILL). The deciding figure is the server's CPU time
+# per million messages (IO.md), beside throughput, p50/p99 and the
+# generator's own CPU (above 90 %: "generator-bound").
 #
 # The machines are shared and noisy: quote medians with their spread, and
 # compare runtimes only within one run of this script.
@@ -30,9 +43,18 @@ usage: tools/bench.sh [options]
   --runs N          runs of every variant (default 5; 3 with --quick, 2 with
                     --quick --peers)
   --quick           reduced counts and --min-time 0.2 (0.15 with --peers): a
-                    smoke run (under a minute), not figures to quote
+                    smoke run (under a minute), not figures to quote; the
+                    network workloads: 2 s windows, tcp_echo at C = 1 and 50
+                    only, idle_connections with 2,000 connections (with
+                    --peers they add ~2 min per run; --only to leave them out)
   --min-time S      measured work per run, seconds (default 0.5, BENCH.md)
-  --only NAME       only this workload (repeatable, or a comma list)
+  --net-seconds S   the network workloads' measured window per run (default
+                    10, BENCH.md; 2 with --quick). Every runtime's server is
+                    measured once per variant and run: with --peers, a run
+                    of all three workloads is ~60 windows (~11 min at 10 s)
+  --only NAME       only this workload (repeatable, or a comma list); the
+                    network workloads are tcp_echo, connect_rate and
+                    idle_connections
   --peers           also run the peers: Go, tokio, asyncio, uvloop
   --runtimes LIST   only these runtimes (comma list of weft, go, tokio,
                     asyncio, uvloop; implies --peers when it names a peer)
@@ -63,6 +85,7 @@ cd "$root"
 runs=""
 quick=0
 min_time=""
+net_seconds=""
 only=()
 peers=0
 runtimes_opt=""
@@ -82,6 +105,10 @@ while [ $# -gt 0 ]; do
 	--min-time)
 		[ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench.sh: --min-time needs seconds" >&2; exit 2; }
 		min_time=$2; shift 2 ;;
+	--net-seconds)
+		[ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]] && [[ ! "$2" =~ ^0*(\.0*)?$ ]] ||
+			{ echo "bench.sh: --net-seconds needs seconds > 0" >&2; exit 2; }
+		net_seconds=$2; shift 2 ;;
 	--only)
 		[ $# -ge 2 ] || { echo "bench.sh: --only needs a workload" >&2; exit 2; }
 		IFS=, read -r -a names <<<"$2"
@@ -140,6 +167,33 @@ if [ -z "$min_time" ]; then
 	if [ $quick = 1 ] && [ $peers = 1 ]; then min_time=0.15
 	elif [ $quick = 1 ]; then min_time=0.2
 	else min_time=0.5; fi
+fi
+if [ -z "$net_seconds" ]; then
+	if [ $quick = 1 ]; then net_seconds=2; else net_seconds=10; fi
+fi
+
+# The network workloads are run by this script (run_tcp_echo_round), not
+# by weft_bench or the peers' programs.
+net_workloads=(tcp_echo connect_rate idle_connections)
+is_net() { # $1: workload
+	case " ${net_workloads[*]} " in *" $1 "*) return 0 ;; esac
+	return 1
+}
+selected() { # $1: workload
+	[ ${#only[@]} -eq 0 ] && return 0
+	local n
+	for n in "${only[@]}"; do [ "$n" = "$1" ] && return 0; done
+	return 1
+}
+need_bench=0 # a workload of weft_bench and the peers' programs is selected
+need_net=0   # a network workload is selected
+if [ ${#only[@]} -eq 0 ]; then
+	need_bench=1
+	need_net=1
+else
+	for n in "${only[@]}"; do
+		if is_net "$n"; then need_net=1; else need_bench=1; fi
+	done
 fi
 
 # ---- the table of medians -------------------------------------------------
@@ -202,10 +256,71 @@ summarize() {
 		}
 		return s
 	}
+	function fmt(x, f) { return x == "" ? "-" : sprintf(f, x) }
+	# The network workloads: server under test against one load generator.
+	# tcp_echo and connect_rate: the rate, then the deciding figure, the
+	# server CPU seconds per million messages (connections), its weft/this,
+	# p50/p99, the generator and server CPU, runs that were generator-bound.
+	# idle_connections: server RSS per connection, the seconds to open them.
+	function net_table(rw,    g, r, wv, rt, k, kw, n, any, u, c, cw, cr, rr, gb, p50, p99, gc, sc) {
+		any = 0
+		for (g = 1; g <= nwv; g++) if (WW[wvorder[g]] in isnet) any = 1
+		if (!any) return
+		printf "\nnetwork workloads: one load generator (echo_loadgen, C on epoll, its own CPU) for every server;\n"
+		printf "  srv CPU-s/M: the server CPU seconds per million messages (connections): the deciding figure (low)\n"
+		printf "%-16s %-22s %-" rw "s %10s  %-19s %-14s %5s %10s %9s %9s %8s %8s %5s %5s %6s  %s\n", "workload", "variant", "runtime",
+			"median", "spread (min-max)", "unit", "ok", "srv CPU-s/M", "weft/this", "weft/this", "p50 us", "p99 us", "gen", "srv", "srvMiB", "notes"
+		printf "%-16s %-22s %-" rw "s %10s  %-19s %-14s %5s %10s %9s %9s %8s %8s %5s %5s %6s\n", "", "", "",
+			"", "", "", "", "(low)", "(CPU/M)", "(rate)", "", "", "CPU", "CPU", ""
+		for (g = 1; g <= nwv; g++) {
+			wv = wvorder[g]
+			if (!(WW[wv] in isnet)) continue
+			for (r = 1; r <= nrt; r++) {
+				rt = rtorder[r]; k = wv SUBSEP rt
+				if (!(k in total)) continue
+				u = unit[k] (better[k] == "lower" ? " (low)" : "")
+				n = nok[k] + 0
+				if (n == 0) {
+					printf "%-16s %-22s %-" rw "s %10s  %-19s %-14s %2d/%-2d  FAILED: %s\n", WW[wv], VV[wv], rt,
+						"-", "-", u, 0, total[k], lasterr[k]
+					continue
+				}
+				kw = wv SUBSEP "weft"
+				c = metric_median(k, "server_cpu_s_per_m")
+				cw = (kw in med) ? metric_median(kw, "server_cpu_s_per_m") : ""
+				rr = "-"
+				if (rt == "weft") rr = "1"
+				else if ((kw in med) && med[k] > 0) rr = sprintf("%.2f", med[kw] / med[k])
+				cr = "-"
+				if (rt == "weft" && c != "") cr = "1"
+				else if (c != "" && cw != "" && c > 0) cr = sprintf("%.2f", cw / c)
+				gb = genbound[k] + 0
+				if (WW[wv] == "idle_connections") {
+					printf "%-16s %-22s %-" rw "s %10s  %-19s %-14s %2d/%-2d %10s %9s %9s %8s %8s %5s %5s %6.1f  open %s s, after one echo each %s B/conn\n",
+						WW[wv], VV[wv], rt, si(med[k]), si(lo[k]) " - " si(hi[k]), u, n, total[k],
+						"-", "-", rr, "-", "-", "-", "-", mrss[k] / 1024,
+						fmt(metric_median(k, "open_s"), "%.3f"), fmt(metric_median(k, "echoed_b_per_conn"), "%.0f")
+					continue
+				}
+				p50 = metric_median(k, "p50_us"); p99 = metric_median(k, "p99_us")
+				gc = metric_median(k, "gen_cpu"); sc = metric_median(k, "server_cpu")
+				printf "%-16s %-22s %-" rw "s %10s  %-19s %-14s %2d/%-2d %10s %9s %9s %8s %8s %5s %5s %6.1f  %s\n",
+					WW[wv], VV[wv], rt, si(med[k]), si(lo[k]) " - " si(hi[k]), u, n, total[k],
+					fmt(c, "%.3g"), cr, rr, fmt(p50, "%.1f"), fmt(p99, "%.1f"),
+					gc == "" ? "-" : sprintf("%.0f%%", gc * 100), sc == "" ? "-" : sprintf("%.0f%%", sc * 100),
+					mrss[k] / 1024, gb ? sprintf("GENERATOR-BOUND in %d/%d runs", gb, n) : ""
+			}
+		}
+		print "weft/this (CPU/M): weft CPU-s/M / this one: below 1, weft uses less CPU per message. weft/this (rate):"
+		print "  above 1, weft is ahead (B/conn: below 1). gen CPU: the load generator (above 90 %: generator-bound,"
+		print "  the generator may be the limit); srv CPU: the server, in CPUs (100 % = one CPU); srvMiB: its peak RSS."
+	}
 	BEGIN {
 		nrt = split("weft go tokio asyncio uvloop", rtorder, " ")
 		for (i = 1; i <= nrt; i++) rtrank[rtorder[i]] = i
-		nmet = split("p50_us p99_us max_us parallel_ms serial_ms spawn_s release_s spawn_release_s maxrss_bytes_per_task", metname, " ")
+		nmet = split("p50_us p99_us max_us parallel_ms serial_ms spawn_s release_s spawn_release_s maxrss_bytes_per_task server_cpu_s_per_m server_cpu gen_cpu open_s echoed_b_per_conn", metname, " ")
+		nnet = split("tcp_echo connect_rate idle_connections", netname, " ")
+		for (i = 1; i <= nnet; i++) isnet[netname[i]] = 1
 	}
 	/^\{/ {
 		w = field($0, "workload"); rt = field($0, "runtime"); v = field($0, "variant")
@@ -238,6 +353,7 @@ summarize() {
 		if (field($0, "quick") == "true") quick = 1
 		if (field($0, "ok") == "true" && field($0, "rate") != "null") {
 			n = ++nok[k]
+			if (field($0, "generator_bound") == "true") genbound[k]++
 			rate[k, n] = field($0, "rate") + 0
 			rss[k, n] = field($0, "rss_kb") + 0
 			for (m = 1; m <= nmet; m++) {
@@ -279,11 +395,15 @@ summarize() {
 		# the runtime column: 8 wide, wider for the weft@<sha> of a baseline
 		rw = 8
 		for (r = 1; r <= nrt; r++) if (length(rtorder[r]) > rw) rw = length(rtorder[r])
+		nother = 0
+		for (g = 1; g <= nwv; g++) if (!(WW[wvorder[g]] in isnet)) nother++
+		if (nother)
 		printf "%-13s %-18s %-" rw "s %10s  %-19s %-16s %5s %8s %9s  %s\n", "workload", "variant", "runtime",
 			"median", "spread (min-max)", "unit", "ok", "rss MiB", "weft/this", "notes"
 		for (g = 1; g <= nwv; g++) for (r = 1; r <= nrt; r++) {
 			wv = wvorder[g]; rt = rtorder[r]; k = wv SUBSEP rt
 			if (!(k in total)) continue
+			if (WW[wv] in isnet) continue
 			u = unit[k] (better[k] == "lower" ? " (low)" : "")
 			n = nok[k] + 0
 			if (n == 0) {
@@ -308,8 +428,11 @@ summarize() {
 			printf "%-13s %-18s %-" rw "s %10s  %-19s %-16s %2d/%-2d %8.1f %9s  %s\n", WW[wv], VV[wv], rt,
 				si(med[k]), si(lo[k]) " - " si(hi[k]), u, n, total[k], mrss[k] / 1024, ratio, note
 		}
-		print "weft/this: weft median / this runtime median, same variant, same run of the script."
-		print "  Figures per second: above 1, weft is ahead. (low) figures (s, B/task, parallel/serial): below 1, weft is ahead."
+		if (nother) {
+			print "weft/this: weft median / this runtime median, same variant, same run of the script."
+			print "  Figures per second: above 1, weft is ahead. (low) figures (s, B/task, parallel/serial): below 1, weft is ahead."
+		}
+		net_table(rw)
 		if (!nbase) exit
 		# before/after: the working tree (weft) over each baseline build
 		for (r = 1; r <= nrt; r++) {
@@ -329,6 +452,12 @@ summarize() {
 				}
 				u = unit[kw] (better[kw] == "lower" ? " (low)" : "")
 				overlap = (lo[k] <= hi[kw] && lo[kw] <= hi[k]) ? "overlap" : (better[kw] == "lower") == (med[kw] < med[k]) ? "apart, weft ahead" : "apart, weft behind"
+				if (WW[wv] in isnet) {
+					# the deciding figure of the network workloads
+					cb = metric_median(k, "server_cpu_s_per_m"); cw = metric_median(kw, "server_cpu_s_per_m")
+					if (cb != "" && cw != "" && cb > 0)
+						overlap = overlap sprintf("; srv CPU-s/M %.3g -> %.3g (%.2f)", cb, cw, cw / cb)
+				}
 				printf "%-13s %-18s %10s %10s  %-16s %9.3f  %s\n", WW[wv], VV[wv], si(med[k]), si(med[kw]), u,
 					med[kw] / med[k], overlap
 			}
@@ -393,28 +522,73 @@ ensure_deps() {
 
 # ---- build -------------------------------------------------------------------
 
-# weft_bench in release mode: in source tree $1 (the working tree, or the
-# baseline's worktree), build directory $2 (relative to $1, or absolute).
-# The output in $build_log; returns 1 if meson failed, 2 if ninja did.
+# Release mode: in source tree $1 (the working tree, or the baseline's
+# worktree), build directory $2 (relative to $1, or absolute), ninja
+# targets $3... (default bench/weft_bench). The examples are configured
+# when the tree has weft's echo server (examples/echo_server.c) and a
+# network workload is selected. The output in $build_log; returns 1 if
+# meson failed, 2 if ninja did.
 build_log=""
 weft_build() {
-	local opts=(--buildtype=release -Db_ndebug=true -Dtests=false -Dexamples=false
+	local src=$1 dir=$2 ex=false
+	shift 2
+	[ $# -gt 0 ] || set -- bench/weft_bench
+	[ $need_net = 1 ] && [ -f "$src/examples/echo_server.c" ] && ex=true
+	local opts=(--buildtype=release -Db_ndebug=true -Dtests=false -Dexamples=$ex
 		-Dbenchmarks=true)
-	if (cd "$1" && [ -f "$2/build.ninja" ]); then
-		build_log=$(cd "$1" && meson configure "$2" "${opts[@]}" 2>&1) || return 1
+	if (cd "$src" && [ -f "$dir/build.ninja" ]); then
+		build_log=$(cd "$src" && meson configure "$dir" "${opts[@]}" 2>&1) || return 1
 	else
-		build_log=$(cd "$1" && meson setup "$2" "${opts[@]}" 2>&1) || return 1
+		build_log=$(cd "$src" && meson setup "$dir" "${opts[@]}" 2>&1) || return 1
 	fi
-	build_log=$(cd "$1" && ninja -C "$2" bench/weft_bench 2>&1) || return 2
+	build_log=$(cd "$src" && ninja -C "$dir" "$@" 2>&1) || return 2
 }
 
+# weft's echo server of the network workloads, examples/echo_server, in
+# tree $1, build directory $2 (configured by weft_build): prints its
+# absolute path, or returns 1 printing why not. Its absence only skips
+# weft's network rows.
+weft_echo_build() {
+	if [ ! -f "$1/examples/echo_server.c" ]; then
+		echo "no echo_server yet (examples/echo_server.c)"
+		return 1
+	fi
+	if ! grep -q "echo_server" "$1/examples/meson.build" 2>/dev/null; then
+		echo "examples/echo_server.c is not in examples/meson.build yet"
+		return 1
+	fi
+	local log
+	if ! log=$(cd "$1" && ninja -C "$2" examples/echo_server 2>&1); then
+		echo "examples/echo_server did not build: $( (grep -m2 -E 'error' <<<"$log" || tail -n 3 <<<"$log") | tr '\n' ' ')"
+		return 1
+	fi
+	(cd "$1" && cd "$2" && echo "$PWD/examples/echo_server")
+}
+
+weft_echo=""      # weft's echo server, once built
+weft_echo_note="" # why weft's network rows are skipped
+loadgen=""        # bench/loadgen/echo_loadgen, once built
+
 build() {
-	local st=0
-	weft_build . "$build_dir" || st=$?
-	[ $st = 0 ] && return 0
-	echo "$build_log" >&2
-	[ $st = 2 ] && echo "bench.sh: the build failed" >&2
-	exit 1
+	local st=0 targets=()
+	[ $need_bench = 1 ] && targets+=(bench/weft_bench)
+	[ $need_net = 1 ] && targets+=(bench/echo_loadgen)
+	weft_build . "$build_dir" "${targets[@]}" || st=$?
+	if [ $st != 0 ]; then
+		echo "$build_log" >&2
+		[ $st = 2 ] && echo "bench.sh: the build failed" >&2
+		exit 1
+	fi
+	[ $need_net = 1 ] || return 0
+	loadgen="$(cd "$build_dir" && pwd)/bench/echo_loadgen"
+	wanted weft || return 0
+	local got
+	if got=$(weft_echo_build . "$build_dir"); then
+		weft_echo=$got
+		echo "bench.sh: weft's echo server: $weft_echo"
+	else
+		weft_echo_note=$got
+	fi
 }
 
 # ---- the baseline (--baseline REV) -------------------------------------------
@@ -435,6 +609,8 @@ base_dir=""   # the worktree
 base_bin=""   # its weft_bench, once built
 base_note=""  # why it is skipped
 base_json=""  # one run's JSON lines, before relabelling
+base_echo=""  # its examples/echo_server, once built (network workloads)
+base_echo_note="" # why the baseline's network rows are skipped
 
 resolve_baseline() {
 	[ -n "$baseline" ] || return 0
@@ -497,7 +673,17 @@ build_baseline() {
 	fi
 	base_bin="$wt/build/bench/bench/weft_bench"
 	base_json=$(mktemp "${TMPDIR:-/tmp}/weft-bench-baseline.XXXXXX")
-	trap 'rm -f "$base_json"' EXIT
+	if [ $need_net = 1 ]; then
+		local got
+		if [ ! -f "$wt/examples/echo_server.c" ]; then
+			base_echo_note="$baseline has no examples/echo_server.c"
+		elif got=$(weft_echo_build "$wt" build/bench); then
+			base_echo=$got
+			echo "bench.sh: $base_label's echo server: $base_echo"
+		else
+			base_echo_note=$got
+		fi
+	fi
 }
 
 # One run of the baseline: as the loop below runs weft, but through
@@ -637,12 +823,237 @@ build_peers() {
 	return 0
 }
 
-# tcp_echo needs weft's sockets and a load generator (tools/): the runner
-# will start the server, run the generator against it for each C, and
-# append both sides' lines here.
-run_tcp_echo_round() { # $1: run number
+# ---- the network workloads (tcp_echo, connect_rate, idle_connections) ---------
+#
+# IO.md "Measuring the network workloads honestly": one load generator for
+# every server (bench/loadgen/echo_loadgen: plain C on epoll, one thread,
+# pinned to the last CPU this script may use, not built on weft); every
+# server echoes through a 4 KiB buffer; the deciding figure is the
+# server's CPU time per million messages (utime + stime of
+# /proc/PID/stat, read by the generator at the edges of its measured
+# window), with throughput, p50 and p99 beside it, and the generator's own
+# CPU (a run where it is above 90 % is marked generator-bound). workers=1:
+# the server pinned to another CPU than the generator's (taskset);
+# workers=N (every CPU): unpinned (BENCH.md "Peers").
+#
+# Each run: a free port of 127.0.0.1 (nothing listens elsewhere), the
+# server started there with its worker count, checked to echo within 15 s,
+# driven by the generator (bounded by timeout(1)), then stopped: SIGTERM,
+# SIGKILL after 5 s. A server that does not start, does not echo, or dies,
+# is a failed run (ok=false), never a hang.
+
+declare -A srv_cmd=()  # runtime -> echo server command prefix (eval'd), then PORT WORKERS
+declare -A srv_build=() # runtime -> its build, for the JSON lines
+net_rts=()        # runtimes with an echo server, in table order
+net_jobs=()       # "runtime workload variant workers conns size", odd rounds
+net_jobs_even=()  # the same, the baseline before weft (even rounds)
+net_srv_pid=""
+net_gen_cpu=""    # the generator's CPU (the last one allowed)
+net_srv_cpu=""    # the workers=1 server's CPU (another one), "" if none
+
+# "0-1,4" -> "0 1 4"
+cpu_list() {
+	local part a b out=()
+	IFS=, read -r -a parts <<<"$1"
+	for part in "${parts[@]}"; do
+		if [[ "$part" == *-* ]]; then
+			a=${part%-*}; b=${part#*-}
+			for ((; a <= b; a++)); do out+=("$a"); done
+		elif [ -n "$part" ]; then
+			out+=("$part")
+		fi
+	done
+	echo "${out[*]}"
+}
+
+# The runtimes, variants and jobs of the network rounds.
+net_setup() {
+	[ $need_net = 1 ] || return 0
+	local allowed cpus
+	allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+	read -r -a cpus <<<"$(cpu_list "$allowed")"
+	net_gen_cpu=${cpus[${#cpus[@]} - 1]}
+	[ ${#cpus[@]} -gt 1 ] && net_srv_cpu=${cpus[0]}
+	local q=() r
+	[ $quick = 1 ] && q=(--quick)
+	if [ -n "$weft_echo" ]; then
+		srv_cmd[weft]="$weft_echo"
+		srv_build[weft]="release,ndebug=true (examples/echo_server, $(GIT_OPTIONAL_LOCKS=0 git rev-parse --short HEAD 2>/dev/null || echo '?') + working tree)"
+	fi
+	if [ -n "$base_echo" ]; then
+		srv_cmd[$base_label]="$base_echo"
+		srv_build[$base_label]="release,ndebug=true (examples/echo_server at $base_sha)"
+	fi
+	for r in go tokio asyncio uvloop; do
+		wanted "$r" && [ -n "${peer_cmd[$r]:-}" ] || continue
+		srv_cmd[$r]="${peer_cmd[$r]} echo_server"
+		srv_build[$r]=$(eval "${peer_cmd[$r]} version" 2>/dev/null | head -n 1 || true)
+	done
+	for r in weft "$base_label" go tokio asyncio uvloop; do
+		[ -n "$r" ] && [ -n "${srv_cmd[$r]:-}" ] && net_rts+=("$r")
+	done
+	# Variants: workers = every CPU (unpinned), then 1 (pinned).
+	local ncpu=${#cpus[@]} workers=() w c size v conns_list
+	if [ "$ncpu" -gt 1 ]; then workers=("$ncpu" 1); else workers=(1); fi
+	if [ $quick = 1 ]; then conns_list="1 50"; else conns_list="1 50 500"; fi
+	local idle_n=10000
+	[ $quick = 1 ] && idle_n=2000
+	local vars=() # "workload variant workers conns size"
+	if selected tcp_echo; then
+		for size in 64 4096; do
+			for c in $conns_list; do
+				for w in "${workers[@]}"; do
+					vars+=("tcp_echo ${size}B,c=$c,workers=$w $w $c $size")
+				done
+			done
+		done
+	fi
+	if selected connect_rate; then
+		for w in "${workers[@]}"; do vars+=("connect_rate c=50,workers=$w $w 50 64"); done
+	fi
+	if selected idle_connections; then
+		for w in "${workers[@]}"; do vars+=("idle_connections n=$idle_n,workers=$w $w $idle_n 64"); done
+	fi
+	local job rt wl var wk cn sz
+	for job in "${vars[@]}"; do
+		read -r wl var wk cn sz <<<"$job"
+		for rt in "${net_rts[@]}"; do
+			# asyncio and uvloop: one loop, one thread
+			case $rt in asyncio | uvloop) [ "$wk" = 1 ] || continue ;; esac
+			net_jobs+=("$rt $wl $var $wk $cn $sz")
+			if [ "$rt" = weft ] && [ -n "$base_echo" ]; then
+				net_jobs_even+=("$base_label $wl $var $wk $cn $sz" "weft $wl $var $wk $cn $sz")
+			elif [ "$rt" != "$base_label" ] || [ -z "${srv_cmd[weft]:-}" ]; then
+				net_jobs_even+=("$rt $wl $var $wk $cn $sz")
+			fi
+		done
+	done
 	return 0
 }
+
+json_str() { # $1 -> a JSON string's body (no quotes)
+	local s=${1//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//$'\t'/ }
+	printf '%s' "${s//$'\n'/ }"
+}
+
+# A failed run's JSON line, when the generator could not write one (the
+# server did not start or answer, the generator was killed).
+net_json_fail() { # $1 workload, $2 runtime, $3 variant, $4 run, $5 workers, $6 why
+	local unit=messages/s better=higher cpu
+	case $1 in
+	connect_rate) unit=connections/s ;;
+	idle_connections) unit=B/conn better=lower ;;
+	esac
+	cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)
+	printf '{"workload":"%s","runtime":"%s","variant":"%s","n":0,"seconds":0,"rate":null,"unit":"%s","rss_kb":null,"better":"%s","run":%d,"ok":false,"machine":{"cores":%s,"cpus_allowed":%s,"kernel":"%s","arch":"%s","cpu":"%s"},"workers":%s,"quick":%s,"build":"%s","time":"%s","error":"%s"}\n' \
+		"$1" "$2" "$3" "$unit" "$better" "$4" "$(nproc --all)" "$(nproc)" "$(uname -r)" "$(uname -m)" \
+		"$(json_str "${cpu:-unknown}")" "$5" "$([ $quick = 1 ] && echo true || echo false)" \
+		"$(json_str "${srv_build[$2]:-}")" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$(json_str "$6")" >>"$out"
+	printf '%-12s %-8s %-18s run %-2d FAILED: %s\n' "$1" "$2" "$3" "$4" "$6"
+}
+
+alive() { # $1: pid; a zombie is not alive
+	local st
+	st=$(sed -n 's/^.*) \(.\).*$/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+	[ -n "$st" ] && [ "$st" != Z ]
+}
+
+# Stops the server: SIGTERM, SIGKILL after 5 s; reaps it.
+net_stop() {
+	local pid=$net_srv_pid i
+	[ -n "$pid" ] || return 0
+	net_srv_pid=""
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < 100; i++)); do
+		alive "$pid" || break
+		sleep 0.05
+	done
+	if alive "$pid"; then
+		echo "bench.sh: the echo server ($pid) ignored SIGTERM for 5 s: SIGKILL" >&2
+		kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# One run of one network variant on one runtime's server.
+net_run() { # $1 runtime, $2 workload, $3 variant, $4 run, $5 workers, $6 conns, $7 size
+	local rt=$1 w=$2 v=$3 r=$4 workers=$5 conns=$6 size=$7
+	local port log pin="" why="" ok=0 st=0 t0 limit
+	if ! port=$("$loadgen" free-port); then
+		net_json_fail "$w" "$rt" "$v" "$r" "$workers" "no free port on 127.0.0.1"
+		return 1
+	fi
+	log=$(mktemp "${TMPDIR:-/tmp}/weft-bench-server.XXXXXX")
+	[ "$workers" = 1 ] && [ -n "$net_srv_cpu" ] && pin="taskset -c $net_srv_cpu"
+	# The server gets the hard limit of descriptors (idle_connections);
+	# exec: its pid is $!, what the generator reads /proc of.
+	(
+		ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+		eval "exec $pin ${srv_cmd[$rt]} $port $workers"
+	) </dev/null >"$log" 2>&1 &
+	net_srv_pid=$!
+	t0=$SECONDS
+	while [ $((SECONDS - t0)) -lt 15 ]; do
+		if ! alive "$net_srv_pid"; then
+			why="the server exited at start: $(tail -n 3 "$log" | tr '\n' ' ')"
+			break
+		fi
+		if "$loadgen" probe --port "$port" --timeout 0.5 2>/dev/null; then
+			ok=1
+			break
+		fi
+	done
+	if [ $ok = 0 ]; then
+		[ -n "$why" ] || why="the server did not echo on 127.0.0.1:$port within 15 s: $(tail -n 3 "$log" | tr '\n' ' ')"
+		net_stop
+		rm -f "$log"
+		net_json_fail "$w" "$rt" "$v" "$r" "$workers" "$why"
+		return 1
+	fi
+	limit=$(awk -v s="$net_seconds" 'BEGIN { printf "%d", s + 90 }')
+	local args=("$w" --port "$port" --conns "$conns" --size "$size" --seconds "$net_seconds"
+		--cpu "$net_gen_cpu" --server-pid "$net_srv_pid" --runtime "$rt" --variant "$v"
+		--run "$r" --workers "$workers" --build "${srv_build[$rt]:-}" --json "$out")
+	[ $quick = 1 ] && args+=(--quick)
+	timeout -k 5 "$limit" "$loadgen" "${args[@]}" || st=$?
+	if ! alive "$net_srv_pid"; then
+		echo "bench.sh: $rt's echo server died during $w $v run $r: $(tail -n 5 "$log" | tr '\n' ' ')" >&2
+	fi
+	net_stop
+	if [ $st = 124 ] || [ $st = 137 ] || [ $st -ge 128 ]; then
+		net_json_fail "$w" "$rt" "$v" "$r" "$workers" "the load generator was killed after $limit s (exit $st)"
+	elif [ $st = 2 ]; then
+		net_json_fail "$w" "$rt" "$v" "$r" "$workers" "the load generator refused its command line"
+	elif [ $st != 0 ] && [ -s "$log" ]; then
+		echo "bench.sh: $rt's echo server said: $(tail -n 5 "$log" | tr '\n' ' ')" >&2
+	fi
+	rm -f "$log"
+	[ $st = 0 ]
+}
+
+# One round of the network workloads (after the round of the others):
+# variant by variant, every runtime in turn (odd rounds weft first, even
+# rounds the baseline first).
+run_tcp_echo_round() { # $1: run number
+	[ ${#net_jobs[@]} -gt 0 ] || return 0
+	local r=$1 job rt w v wk cn sz order=("${net_jobs[@]}")
+	[ $((r % 2)) = 0 ] && order=("${net_jobs_even[@]}")
+	for job in "${order[@]}"; do
+		read -r rt w v wk cn sz <<<"$job"
+		net_run "$rt" "$w" "$v" "$r" "$wk" "$cn" "$sz" || failed=$((failed + 1))
+	done
+}
+
+# Nothing of ours outlives the script: the server of a run cut short.
+on_exit() {
+	net_stop
+	[ -z "$base_json" ] || rm -f "$base_json"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 # ---- run -----------------------------------------------------------------------
 
@@ -657,15 +1068,10 @@ peer_cmd[weft]="$bin"
 if [ -n "$base_bin" ]; then peer_cmd[$base_label]="$base_bin"; fi
 if [ -n "$base_note" ]; then echo "bench.sh: skipping $base_label: $base_note" >&2; fi
 
-selected() { # $1: workload
-	[ ${#only[@]} -eq 0 ] && return 0
-	local n
-	for n in "${only[@]}"; do [ "$n" = "$1" ] && return 0; done
-	return 1
-}
-
-listing=$("$bin" list)
+listing=""
+[ $need_bench = 1 ] && listing=$("$bin" list)
 for n in "${only[@]}"; do
+	is_net "$n" && continue
 	grep -q "^$n " <<<"$listing" || { echo "bench.sh: no workload '$n' (see: $bin list)" >&2; exit 2; }
 done
 
@@ -683,12 +1089,15 @@ declare -A wv_seen=()
 declare -A na_of=() # "workload variant" -> "runtime (why); ..."
 wv_order=()
 for r in "${runtimes[@]}"; do
+	# weft_bench's and the peers' lists: their own workloads; the network
+	# workloads are this script's (net_setup).
+	[ $need_bench = 1 ] || break
 	if ! lst=$(eval "${peer_cmd[$r]} list" 2>&1); then
 		echo "bench.sh: skipping $r: its list failed: $lst" >&2
 		continue
 	fi
 	while read -r w v status rest; do
-		[ -n "$w" ] && selected "$w" || continue
+		[ -n "$w" ] && selected "$w" && ! is_net "$w" || continue
 		[ -n "${wv_seen["$w $v"]:-}" ] || { wv_seen["$w $v"]=1; wv_order+=("$w $v"); }
 		listed["$r $w $v"]=1
 		if [ "$status" = ready ]; then
@@ -729,9 +1138,21 @@ for wv in "${wv_order[@]}"; do
 		fi
 	done
 done
-if [ ${#jobs[@]} -eq 0 ]; then
+net_setup
+if [ $need_net = 1 ]; then
+	if wanted weft && [ -z "$weft_echo" ]; then
+		echo "bench.sh: skipping weft's network rows: $weft_echo_note" >&2
+	fi
+	if [ -n "$base_bin" ] && [ -z "$base_echo" ]; then
+		echo "bench.sh: skipping $base_label's network rows: ${base_echo_note:-not built}" >&2
+	fi
+fi
+if [ ${#jobs[@]} -eq 0 ] && [ ${#net_jobs[@]} -eq 0 ]; then
 	echo "bench.sh: nothing to run for --only ${only[*]}"
-	grep -E "^($(IFS='|'; echo "${only[*]}")) " <<<"$listing" || true
+	[ -z "$listing" ] || grep -E "^($(IFS='|'; echo "${only[*]}")) " <<<"$listing" || true
+	if [ $need_net = 1 ]; then
+		echo "(the network workloads need an echo server: weft's examples/echo_server, or a peer's with --peers)"
+	fi
 	exit 0
 fi
 
@@ -740,7 +1161,13 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out=bench/results/results-$stamp.jsonl
 quick_opt=()
 [ $quick = 1 ] && quick_opt=(--quick)
-echo "bench.sh: $runs runs of ${#jobs[@]} variants (${runtimes[*]}), interleaved; results in $out"
+if [ ${#jobs[@]} -gt 0 ]; then
+	echo "bench.sh: $runs runs of ${#jobs[@]} variants (${runtimes[*]}), interleaved; results in $out"
+fi
+if [ ${#net_jobs[@]} -gt 0 ]; then
+	echo "bench.sh: $runs runs of ${#net_jobs[@]} network runs (${net_rts[*]}; $net_seconds s each), interleaved; results in $out"
+	echo "bench.sh: the load generator on CPU $net_gen_cpu; workers=1 servers on CPU ${net_srv_cpu:-(not pinned: one CPU)}"
+fi
 
 # The machines are shared: say how busy this one was while we measured.
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
@@ -779,9 +1206,8 @@ chart=bench/results/results-$stamp.svg
 		fi
 		echo "$base_label: $base_sha, $(git log -1 --format=%s "$base_sha" | cut -c1-72) (--baseline $baseline$behind${base_bin:+; worktree $base_dir})"
 	fi
-	for rt in "${runtimes[@]}"; do
-		[ "$rt" = weft ] && continue
-		[ "$rt" = "$base_label" ] && continue
+	for rt in go tokio asyncio uvloop; do
+		case " ${runtimes[*]} ${net_rts[*]} " in *" $rt "*) ;; *) continue ;; esac
 		b=$(grep -m1 "\"runtime\":\"$rt\"" "$out" | sed -n 's/.*"build":"\([^"]*\)".*/\1/p' || true)
 		echo "$rt: ${b:-no result}"
 	done
@@ -792,6 +1218,13 @@ chart=bench/results/results-$stamp.svg
 		wanted "$rt" && [ -n "${peer_note[$rt]:-}" ] && echo "skipped $rt: ${peer_note[$rt]}"
 	done
 	if [ -n "$base_note" ]; then echo "skipped $base_label: $base_note"; fi
+	if [ ${#net_jobs[@]} -gt 0 ] || [ $need_net = 1 ]; then
+		wanted weft && [ -z "$weft_echo" ] && echo "skipped weft (network workloads): $weft_echo_note"
+		[ -n "$base_bin" ] && [ -z "$base_echo" ] && echo "skipped $base_label (network workloads): ${base_echo_note:-not built}"
+		if [ ${#net_jobs[@]} -gt 0 ]; then
+			echo "network: $net_seconds s windows; load generator echo_loadgen on CPU $net_gen_cpu; workers=1 servers pinned to CPU ${net_srv_cpu:-(none)}, workers=$(nproc) unpinned; asyncio and uvloop: workers=1 only (one thread)"
+		fi
+	fi
 	echo "results: $out"
 } | tee "$table"
 if [ $plot = 1 ]; then

@@ -10,6 +10,8 @@
 //	go-peer list
 //	go-peer WORKLOAD --variant V [--runs N] [--run-base N] [--json FILE]
 //	        [--json-stdout] [--min-time S] [--quick] [--no-fork]
+//	go-peer echo_server PORT [WORKERS]   (the network workloads' server, echo.go)
+//	go-peer version
 //
 // As weft_bench forks, each run is a child process of its own (the program
 // re-executes itself with --no-fork) so its peak RSS, heap and GC state
@@ -651,7 +653,7 @@ var workloads = []workload{
 	{"idle_memory", "B/task", []kind{{}}, ""},
 	{"threadsafe", "calls/s", nil, "Go has no foreign threads"},
 	{"to_thread", "calls/s", nil, "Go has no to_thread"},
-	{"tcp_echo", "messages/s", nil, "not yet written"},
+	{"tcp_echo", "messages/s", nil, "a server (go-peer echo_server) that tools/bench.sh runs against bench/loadgen"},
 }
 
 func variantName(k kind, workers int) string {
@@ -755,6 +757,13 @@ func usage() {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "echo_server" {
+		os.Exit(echoServer(os.Args[2:]))
+	}
+	if len(os.Args) == 2 && os.Args[1] == "version" {
+		fmt.Println(runtime.Version())
+		return
+	}
 	o := &opts{runs: 1, runBase: 1, minSeconds: 0.5}
 	var names []string
 	only := ""

@@ -15,6 +15,8 @@ Python tens of seconds (BENCH.md allows it); the figures are per operation
     peer.py --loop asyncio list
     peer.py --loop uvloop WORKLOAD [--variant V] [--runs N] [--run-base N]
             [--json FILE] [--json-stdout] [--min-time S] [--quick] [--no-fork]
+    peer.py --loop uvloop echo_server PORT [1]    (the network workloads' server)
+    peer.py --loop uvloop version
 
 Run it with Debian's /usr/bin/python3 (python3-uvloop is installed there).
 A loop is one thread: the only variant is "workers=1" (ping_pong:
@@ -575,7 +577,8 @@ WORKLOADS = [
     ("idle_memory", "B/task", [""], ""),
     ("threadsafe", "calls/s", [""], ""),
     ("to_thread", "calls/s", [""], ""),
-    ("tcp_echo", "messages/s", [], "not yet written"),
+    ("tcp_echo", "messages/s", [],
+     "a server (peer.py echo_server) that tools/bench.sh runs against bench/loadgen"),
 ]
 
 
@@ -619,6 +622,54 @@ def make_variant(o, name, unit, kind):
     raise KeyError(name)
 
 
+# ---- the echo server of the network workloads -------------------------------------------
+# tcp_echo, connect_rate, idle_connections: tools/bench.sh starts this server
+# and drives it with bench/loadgen/echo_loadgen. The server an asyncio user
+# writes: asyncio.start_server on 127.0.0.1:PORT, a coroutine per
+# connection, reader.read(4096) / writer.write / await writer.drain(). One
+# loop, one thread (a worker count other than 1 is refused). Runs until it
+# is killed (SIGTERM's default action).
+
+
+async def _echo_conn(reader, writer):
+    try:
+        while True:
+            data = await reader.read(4096)
+            if not data:
+                break
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, OSError):
+        pass
+    finally:
+        writer.close()
+
+
+def echo_server(kind, args):
+    if not 1 <= len(args) <= 2 or not args[0].isdigit() or not 0 < int(args[0]) < 65536:
+        print("usage: peer.py --loop asyncio|uvloop echo_server PORT [1]", file=sys.stderr)
+        return 2
+    if len(args) == 2 and args[1] != "1":
+        print(f"peer.py: an {kind} loop is one thread: workers must be 1, not {args[1]}",
+              file=sys.stderr)
+        return 2
+    port = int(args[0])
+    loop = new_loop(kind)
+    asyncio.set_event_loop(loop)
+
+    async def serve():
+        server = await asyncio.start_server(_echo_conn, "127.0.0.1", port)
+        async with server:
+            await server.serve_forever()
+
+    try:
+        loop.run_until_complete(serve())
+    except OSError as e:
+        print(f"peer.py: echo_server: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
@@ -639,6 +690,15 @@ def main():
             print("peer.py: uvloop is not installed (apt-get install python3-uvloop; "
                   "run with /usr/bin/python3)", file=sys.stderr)
             return 3
+    if o.names[:1] == ["echo_server"]:
+        return echo_server(o.loop, o.names[1:])
+    if o.names == ["version"]:
+        if o.loop == "uvloop":
+            import uvloop
+            print(f"uvloop {uvloop.__version__}, Python {platform.python_version()}")
+        else:
+            print(f"asyncio, Python {platform.python_version()}")
+        return 0
     if o.names == ["list"]:
         for name, _unit, kinds, na in WORKLOADS:
             if na:

@@ -9,6 +9,8 @@
 // JSON lines (runtime "tokio").
 //
 //   tokio-peer list
+//   tokio-peer echo_server PORT [WORKERS]   (the network workloads' server, echo.rs)
+//   tokio-peer version
 //   tokio-peer WORKLOAD [--variant V] [--runs N] [--run-base N] [--json FILE]
 //              [--json-stdout] [--min-time S] [--quick] [--no-fork]
 //
@@ -22,6 +24,8 @@
 // callers are foreign std threads on purpose.
 //
 // Built offline from Debian's crates: see .cargo/config.toml.
+
+mod echo;
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
@@ -876,7 +880,12 @@ const WORKLOADS: &[Workload] = &[
     Workload { name: "idle_memory", unit: "B/task", kinds: &[""], na: "" },
     Workload { name: "threadsafe", unit: "calls/s", kinds: &[""], na: "" },
     Workload { name: "to_thread", unit: "calls/s", kinds: &[""], na: "" },
-    Workload { name: "tcp_echo", unit: "messages/s", kinds: &[], na: "not yet written" },
+    Workload {
+        name: "tcp_echo",
+        unit: "messages/s",
+        kinds: &[],
+        na: "a server (tokio-peer echo_server) that tools/bench.sh runs against bench/loadgen",
+    },
 ];
 
 fn variant_name(kind: &str, workers: usize) -> String {
@@ -1053,6 +1062,13 @@ fn main() {
         in_process: false,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(|a| a.as_str()) == Some("echo_server") {
+        std::process::exit(echo::echo_server(&args[1..]));
+    }
+    if args.len() == 1 && args[0] == "version" {
+        println!("tokio {}, {}", env!("TOKIO_VERSION"), env!("RUSTC_VERSION"));
+        return;
+    }
     let mut names = Vec::new();
     let mut only: Option<String> = None;
     let mut list = false;
