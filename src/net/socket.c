@@ -250,7 +250,7 @@ static int unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len)
 WEFT_API int weft_unix_listen(const char *path, int backlog)
 {
 	struct sockaddr_un sun;
-	socklen_t len;
+	socklen_t len = 0;
 	int rc = in_task();
 	if (rc || (rc = unix_addr(path, &sun, &len)))
 		return rc;
@@ -270,7 +270,7 @@ WEFT_API int weft_unix_listen(const char *path, int backlog)
 WEFT_API int weft_unix_connect(const char *path)
 {
 	struct sockaddr_un sun;
-	socklen_t len;
+	socklen_t len = 0;
 	int rc = in_task();
 	if (rc || (rc = unix_addr(path, &sun, &len)))
 		return rc;

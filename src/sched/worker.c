@@ -27,6 +27,7 @@
 #define LIFO_MAX 3        /* LIFO runs in a row (tokio PR #5712) */
 #define BUDGET 128        /* awaits that do not suspend before a forced yield */
 #define INJECT_BATCH 32
+#define SPIN_NS 50000     /* the longest idle spin (see spin_single) */
 
 __thread struct weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 #define tls_worker weft__tls_worker
@@ -254,8 +255,13 @@ static __attribute__((noinline)) void park(struct weft__worker *w)
 		}
 		if (trim_in < timeout)
 			timeout = trim_in; /* come back to trim */
-		if (timeout)
+		if (timeout) {
+			uint64_t t0 = weft__now_ns();
 			weft__io_park(&w->io, timeout);
+			/* woken soon after: a spin would have caught it */
+			if (weft__now_ns() - t0 < SPIN_NS)
+				w->spin_ns = SPIN_NS;
+		}
 	}
 	atomic_store_explicit(&w->park, 0, memory_order_release);
 	if (!s->single)
@@ -268,8 +274,18 @@ static __attribute__((noinline)) void park(struct weft__worker *w)
  * on a VM), and short gaps between bursts of work (fork-join, request and
  * reply, a foreign thread's next submission) are common. Only with more
  * than one CPU and at most one worker per CPU (sched->spin, sched/sched.c).
+ *
+ * The spin adapts (w->spin_ns): a spin that found nothing halves the next
+ * one, and a park that was woken within SPIN_NS (a spin would have
+ * caught it) restores it; where gaps are long, a worker stops burning a
+ * CPU that others (a client on the same machine, the other workers) need.
  */
-#define SPIN_NS 50000
+static void spin_failed(struct weft__worker *w)
+{
+	w->spin_ns /= 2;
+	if (w->spin_ns < 1000)
+		w->spin_ns = 0;
+}
 
 /* One worker: true once work is visible, a completion may be waiting or a
  * timer is due (the loop then takes them in asyncio's order); false when
@@ -277,9 +293,9 @@ static __attribute__((noinline)) void park(struct weft__worker *w)
 static __attribute__((noinline)) bool spin_single(struct weft__worker *w)
 {
 	struct weft__sched *s = w->sched;
-	if (!s->spin)
+	if (!s->spin || !w->spin_ns)
 		return false;
-	uint64_t now = weft__now_ns(), end = now + SPIN_NS;
+	uint64_t now = weft__now_ns(), end = now + w->spin_ns;
 	uint64_t next = weft__timer_next(&w->timers);
 	do {
 		for (int i = 0; i < 8; i++)
@@ -295,6 +311,7 @@ static __attribute__((noinline)) bool spin_single(struct weft__worker *w)
 		if (next != WEFT__NO_DEADLINE && next <= now)
 			return true;
 	} while (now < end && !should_exit(s));
+	spin_failed(w);
 	return false;
 }
 
@@ -455,9 +472,9 @@ static struct weft__runnable *find_work(struct weft__worker *w)
 static __attribute__((noinline)) struct weft__runnable *spin_for_work(struct weft__worker *w)
 {
 	struct weft__sched *s = w->sched;
-	if (!s->spin || !w->searching)
+	if (!s->spin || !w->searching || !w->spin_ns)
 		return NULL;
-	uint64_t end = weft__now_ns() + SPIN_NS;
+	uint64_t end = weft__now_ns() + w->spin_ns;
 	do {
 		for (int i = 0; i < 8; i++)
 			weft__cpu_relax();
@@ -466,6 +483,7 @@ static __attribute__((noinline)) struct weft__runnable *spin_for_work(struct wef
 		if (r || (r = find_work(w)))
 			return r;
 	} while (!should_exit(s) && weft__now_ns() < end);
+	spin_failed(w);
 	return NULL;
 }
 
@@ -524,6 +542,7 @@ void weft__worker_init(struct weft__worker *w, struct weft__sched *s, unsigned i
 	w->small_stacks = s->cfg->small_stacks;
 	w->debug = s->cfg->debug;
 	w->rng = 0x9e3779b9u * (index + 1);
+	w->spin_ns = SPIN_NS;
 	weft__runq_init(&w->runq);
 	atomic_init(&w->inbox.head, NULL);
 	atomic_init(&w->park, 0);

@@ -50,6 +50,7 @@ struct weft__worker {
 	unsigned tick;
 	unsigned budget;                  /* co-operative budget of `current` */
 	uint32_t rng;
+	uint32_t spin_ns;                 /* the next idle spin's length */
 	bool searching;
 	struct weft__io io;
 	struct weft__timer_heap timers;

@@ -12,7 +12,10 @@
  * is lost); a recv returns bytes, -ECANCELED or -ETIMEDOUT (from its
  * scope) and nothing else; cancellations are delivered at most once per
  * cancel that returned true. Then, for the close rule: readers blocked on
- * a descriptor that another task weft_closes end -EBADF, every time.
+ * a descriptor that another task weft_closes end -EBADF, every time. Then
+ * runtime destroy racing incoming data: a foreign thread writes while a
+ * task reads, and the runtime is destroyed mid-stream; what the task got
+ * plus what is left in the socket is exactly what was written.
  * A hang fails the watchdog.
  */
 #include <pthread.h>
@@ -173,6 +176,78 @@ static int close_round(void)
 	return 0;
 }
 
+/* --- destroy racing data ---------------------------------------------- */
+
+static long destroy_rounds;
+
+struct destroy_round {
+	int sv[2];
+	long got;            /* bytes the task received */
+	_Atomic long wrote;  /* bytes the writer thread wrote */
+	_Atomic int stop;
+};
+
+static int destroy_reader(void *arg, void **res)
+{
+	struct destroy_round *d = arg;
+	char b[PIECE_MAX];
+	for (;;) {
+		ssize_t n = weft_recv(d->sv[0], b, sizeof(b), 0);
+		if (n <= 0)
+			return n == -ECANCELED ? 0 : (int)n;
+		d->got += n;
+	}
+}
+
+static void *destroy_writer(void *arg)
+{
+	struct destroy_round *d = arg;
+	char b[PIECE_MAX] = {0};
+	uint32_t seed = (uint32_t)(uintptr_t)arg | 1;
+	while (!atomic_load(&d->stop)) {
+		ssize_t k = send(d->sv[1], b, 1 + rnd(&seed) % PIECE_MAX, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (k > 0)
+			atomic_fetch_add(&d->wrote, k);
+	}
+	return NULL;
+}
+
+static void destroy_round(long i)
+{
+	struct destroy_round d = {.got = 0};
+	atomic_init(&d.wrote, 0);
+	atomic_init(&d.stop, 0);
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, d.sv))
+		return;
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.workers = 2;
+	weft_runtime *rt;
+	stress_require_runtime(weft_runtime_create(&cfg, &rt));
+	weft_future *t = weft_spawn(rt, destroy_reader, &d, "reader");
+	pthread_t w;
+	pthread_create(&w, NULL, destroy_writer, &d);
+	usleep((useconds_t)(i % 7) * 100);
+	weft_runtime_destroy(rt); /* the reader is cancelled mid-stream */
+	atomic_store(&d.stop, 1);
+	pthread_join(w, NULL);
+	STRESS_CHECK(weft_future_done(t) && weft_future_exception(t) == 0,
+		     "the reader ended with %d", weft_future_exception(t));
+	weft_future_unref(t);
+	/* what the task did not take is still in the socket, to the byte */
+	long left = 0;
+	char b[4096];
+	ssize_t n;
+	while ((n = recv(d.sv[0], b, sizeof(b), MSG_DONTWAIT)) > 0)
+		left += n;
+	STRESS_CHECK(d.got + left == atomic_load(&d.wrote),
+		     "round %ld: %ld received + %ld left != %ld written", i, d.got, left,
+		     atomic_load(&d.wrote));
+	close(d.sv[0]);
+	close(d.sv[1]);
+	atomic_fetch_add(&progress, 1);
+}
+
 static int main_task(void *arg, void **res)
 {
 	reader_started = weft_future_create(NULL);
@@ -217,6 +292,7 @@ int main(void)
 	min_bytes = stress_count(1000000);
 	ncancels = stress_count(100000);
 	close_rounds = stress_count(2000);
+	destroy_rounds = stress_count(300);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp)) {
 		perror("socketpair");
 		return 1;
@@ -234,6 +310,8 @@ int main(void)
 	weft_future_unref(m);
 	weft_future_unref(reader);
 	weft_runtime_destroy(rt);
+	for (long i = 0; i < destroy_rounds; i++)
+		destroy_round(i);
 	STRESS_CHECK(rc == 0, "main returned %d", rc);
 	STRESS_CHECK(received == total_bytes, "received %ld of %ld bytes", received, total_bytes);
 	STRESS_CHECK(order_errors == 0, "%ld bytes out of order or wrong", order_errors);
@@ -249,7 +327,7 @@ int main(void)
 	STRESS_CHECK(ct >= ncancels / 2, "only %ld of %ld cancels found the reader running", ct,
 		     ncancels);
 	printf("io_cancel_race: %ld bytes, %ld cancels (%ld true), %ld delivered, %ld timeouts, "
-	       "%ld close rounds\n",
-	       received, ncancels, ct, delivered, timed_out, close_rounds);
+	       "%ld close rounds, %ld destroy rounds\n",
+	       received, ncancels, ct, delivered, timed_out, close_rounds, destroy_rounds);
 	return stress_end();
 }
