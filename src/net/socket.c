@@ -247,36 +247,32 @@ static int unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len)
 	return 0;
 }
 
+/* In a task: the address info of the Unix socket at path (into *sun). */
+static int unix_ai(const char *path, struct sockaddr_un *sun, struct addrinfo *ai)
+{
+	socklen_t len = 0;
+	int rc = in_task();
+	if (rc || (rc = unix_addr(path, sun, &len)))
+		return rc;
+	*ai = (struct addrinfo){.ai_family = AF_UNIX, .ai_socktype = SOCK_STREAM,
+				.ai_addr = (struct sockaddr *)sun, .ai_addrlen = len};
+	return 0;
+}
+
 WEFT_API int weft_unix_listen(const char *path, int backlog)
 {
 	struct sockaddr_un sun;
-	socklen_t len = 0;
-	int rc = in_task();
-	if (rc || (rc = unix_addr(path, &sun, &len)))
-		return rc;
-	struct addrinfo ai = {.ai_family = AF_UNIX, .ai_socktype = SOCK_STREAM,
-			      .ai_addr = (struct sockaddr *)&sun, .ai_addrlen = len};
-	int fd = make_socket(&ai, 0);
-	if (fd < 0)
-		return fd;
-	if (bind(fd, ai.ai_addr, len) || listen(fd, backlog > 0 ? backlog : SOMAXCONN)) {
-		rc = -errno;
-		close(fd);
-		return rc;
-	}
-	return fd;
+	struct addrinfo ai;
+	int rc = unix_ai(path, &sun, &ai);
+	return rc ? rc : listen_on(&ai, backlog, false);
 }
 
 WEFT_API int weft_unix_connect(const char *path)
 {
 	struct sockaddr_un sun;
-	socklen_t len = 0;
-	int rc = in_task();
-	if (rc || (rc = unix_addr(path, &sun, &len)))
-		return rc;
-	struct addrinfo ai = {.ai_family = AF_UNIX, .ai_socktype = SOCK_STREAM,
-			      .ai_addr = (struct sockaddr *)&sun, .ai_addrlen = len};
-	return connect_any(&ai);
+	struct addrinfo ai;
+	int rc = unix_ai(path, &sun, &ai);
+	return rc ? rc : connect_any(&ai);
 }
 
 WEFT_API int weft_udp_open(const char *local_host, uint16_t local_port, const char *remote_host,
