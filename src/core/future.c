@@ -4,6 +4,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <weft/gather.h>
+#include <weft/wait.h>
+
 #include "core/block.h"
 #include "core/context.h"
 #include "core/core.h"
@@ -83,6 +86,14 @@ WEFT_API weft_future *weft_future_create(weft_runtime *rt)
 	weft__future_init(f, WEFT__FUT_PLAIN, c->stub);
 	f->cached = true;
 	return f;
+}
+
+int weft__await_shielded(weft_future *f, double timeout, void **result)
+{
+	weft_future *sh = weft_shield(f);
+	int rc = timeout == WEFT_FOREVER ? weft_await(sh, result) : weft_wait_for(sh, timeout, result);
+	weft_future_unref(sh);
+	return rc;
 }
 
 weft_future *weft__future_waiter(void)

@@ -114,6 +114,11 @@ weft_future *weft__future_failed(struct weft__rtstub *stub, int rc);
  * dropped). */
 weft_future *weft__future_waiter(void);
 
+/* Awaits f through a shield (weft_shield): a cancellation of the caller
+ * ends its own wait (-ECANCELED) and never reaches f, which others may
+ * share. `timeout` as weft_wait_for's (WEFT_FOREVER: none). Tasks only. */
+int weft__await_shielded(weft_future *f, double timeout, void **result);
+
 /* The outcome of a done future: rc, and *value on success (NULL else). */
 static inline int weft__future_outcome(const weft_future *f, void **value)
 {

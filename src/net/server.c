@@ -171,9 +171,7 @@ static int back_off(weft_server *srv, double delay)
 	weft__spin_unlock(&srv->lock);
 	if (!f)
 		return weft_sleep(delay);
-	weft_future *sh = weft_shield(f);
-	int rc = weft_wait_for(sh, delay, NULL);
-	weft_future_unref(sh);
+	int rc = weft__await_shielded(f, delay, NULL);
 	weft_future_unref(f);
 	return rc == -ETIMEDOUT ? 0 : rc;
 }
@@ -340,15 +338,12 @@ WEFT_API void weft_server_abort_clients(weft_server *srv)
 		each_client(srv, weft_stream_abort);
 }
 
-/* Awaits a shield of a shared future (a cancel ends only this wait). */
+/* Awaits a future the server shares (a cancel ends only this wait). */
 static int await_shared(weft_future *f)
 {
 	if (!weft__task_current())
 		return weft__misuse(-EPERM, "called outside a task");
-	weft_future *sh = weft_shield(f);
-	int rc = weft_await(sh, NULL);
-	weft_future_unref(sh);
-	return rc;
+	return weft__await_shielded(f, WEFT_FOREVER, NULL);
 }
 
 WEFT_API int weft_server_serve_forever(weft_server *srv)

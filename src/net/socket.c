@@ -19,6 +19,7 @@
 #include <weft/thread.h>
 
 #include "core/debug.h"
+#include "core/future.h"
 #include "core/task.h"
 
 /* ---- name resolution ---- */
@@ -109,9 +110,7 @@ static int resolve(const char *host, uint16_t port, int socktype, bool passive,
 		weft_await(call, NULL);
 		lookup_unref(l);
 	}
-	weft_future *shield = weft_shield(call);
-	rc = weft_await(shield, NULL);
-	weft_future_unref(shield);
+	rc = weft__await_shielded(call, WEFT_FOREVER, NULL); /* a cancel leaves at once */
 	weft_future_unref(call);
 	if (rc == 0) {
 		rc = gai_code(l->rc);

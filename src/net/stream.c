@@ -816,11 +816,9 @@ WEFT_API int weft_stream_drain(weft_stream *s)
 		}
 		weft__spin_unlock(&s->lock);
 	}
-	/* Several drainers share one future: a cancelled one must not end
-	 * the others' wait, so it awaits a shield of it. */
-	weft_future *sh = weft_shield(f);
-	rc = weft_await(sh, NULL);
-	weft_future_unref(sh);
+	/* several drainers share one future: a cancelled one must not end
+	 * the others' wait */
+	rc = weft__await_shielded(f, WEFT_FOREVER, NULL);
 	weft_future_unref(f);
 	if (rc)
 		return rc;
@@ -895,10 +893,7 @@ WEFT_API int weft_stream_wait_closed(weft_stream *s)
 	if (rc)
 		return rc;
 	/* shared by every waiter: a cancelled one must not end the others' */
-	weft_future *sh = weft_shield(s->closed_fut);
-	rc = weft_await(sh, NULL);
-	weft_future_unref(sh);
-	return rc;
+	return weft__await_shielded(s->closed_fut, WEFT_FOREVER, NULL);
 }
 
 WEFT_API void weft_stream_free(weft_stream *s)
