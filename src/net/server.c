@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include <weft/future.h>
-#include <weft/gather.h>
 #include <weft/io.h>
 #include <weft/net.h>
 #include <weft/stream.h>

@@ -13,7 +13,6 @@
 
 #include <weft/error.h>
 #include <weft/future.h>
-#include <weft/gather.h>
 #include <weft/io.h>
 #include <weft/net.h>
 #include <weft/thread.h>

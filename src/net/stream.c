@@ -26,7 +26,6 @@
 #include <unistd.h>
 
 #include <weft/future.h>
-#include <weft/gather.h>
 #include <weft/net.h>
 #include <weft/stream.h>
 
@@ -471,6 +470,14 @@ static bool consume(weft_stream *s, size_t n)
 	return false;
 }
 
+/* Releases the lock, then restarts receiving if consume() said so. */
+static void unlock_resume(weft_stream *s, bool resume)
+{
+	weft__spin_unlock(&s->lock);
+	if (resume)
+		kick(s);
+}
+
 /* Is there anything a reader waits for beyond `have` bytes? */
 static bool readable(const weft_stream *s, size_t have)
 {
@@ -507,9 +514,7 @@ static int wait_data(weft_stream *s, size_t have)
 	s->rwait = weft_future_ref(f);
 	bool resume = s->paused || !s->recv_on;
 	s->paused = false;
-	weft__spin_unlock(&s->lock);
-	if (resume)
-		kick(s);
+	unlock_resume(s, resume);
 	int rc = weft_await(f, NULL);
 	weft__spin_lock(&s->lock);
 	weft_future *mine = s->rwait == f ? take(&s->rwait) : NULL;
@@ -540,9 +545,7 @@ WEFT_API ssize_t weft_stream_read(weft_stream *s, void *buf, size_t n)
 			size_t k = s->rlen < n ? s->rlen : n;
 			memcpy(buf, s->rbuf + s->rhead, k);
 			bool resume = consume(s, k);
-			weft__spin_unlock(&s->lock);
-			if (resume)
-				kick(s);
+			unlock_resume(s, resume);
 			return (ssize_t)k;
 		}
 		if (s->eof || s->rerr || s->closing) {
@@ -604,9 +607,7 @@ WEFT_API int weft_stream_readexactly(weft_stream *s, void *buf, size_t n, size_t
 				memcpy(buf, s->rbuf + s->rhead, k);
 			bool resume = consume(s, k);
 			rc = k == n ? 0 : s->rerr ? s->rerr : -EPIPE;
-			weft__spin_unlock(&s->lock);
-			if (resume)
-				kick(s);
+			unlock_resume(s, resume);
 			if (got)
 				*got = k;
 			return rc;
@@ -672,9 +673,7 @@ WEFT_API int weft_stream_readuntil(weft_stream *s, const char *const *seps, size
 			} else {
 				memcpy(buf, s->rbuf + s->rhead, end);
 				bool resume = consume(s, end);
-				weft__spin_unlock(&s->lock);
-				if (resume)
-					kick(s);
+				unlock_resume(s, resume);
 				*got = end;
 				return 0;
 			}
@@ -718,9 +717,7 @@ WEFT_API int weft_stream_readline(weft_stream *s, void *buf, size_t cap, size_t 
 		weft__spin_lock(&s->lock);
 		const char *p = s->rlen ? memchr(s->rbuf + s->rhead, '\n', s->rlen) : NULL;
 		bool resume = consume(s, p ? (size_t)(p - (s->rbuf + s->rhead)) + 1 : s->rlen);
-		weft__spin_unlock(&s->lock);
-		if (resume)
-			kick(s);
+		unlock_resume(s, resume);
 	}
 	return rc;
 }
