@@ -7,14 +7,19 @@
  * closed, and runtime shutdown cancels the connections, whose tasks close
  * their sockets.
  *
- *   echo_server PORT [WORKERS]     listens on 127.0.0.1:PORT (0: any free
- *                                  port); prints "listening on PORT"
+ *   echo_server PORT [WORKERS] [--streams] [--reuseport]
+ *       listens on 127.0.0.1:PORT (0: any free port); prints "listening on
+ *       PORT". --streams: the same echo through weft_start_server and
+ *       streams (asyncio's start_server shape); --reuseport (implies
+ *       --streams): a listener and an acceptor per worker.
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <weft.h>
 
@@ -59,6 +64,21 @@ static int acceptor(void *arg, void **result)
 	}
 }
 
+/* --streams: a connection's task under weft_start_server. */
+static int stream_echo(weft_stream *s, void *arg)
+{
+	char buf[4096];
+	ssize_t n;
+	while ((n = weft_stream_read(s, buf, sizeof(buf))) > 0) {
+		weft_stream_write(s, buf, (size_t)n);
+		if (weft_stream_drain(s))
+			break;
+	}
+	return 0; /* the server closes the stream */
+}
+
+static bool use_streams, use_reuseport;
+
 /* Ends at the first delivery of its signal. */
 static int on_signal(void *arg, void **result)
 {
@@ -67,9 +87,48 @@ static int on_signal(void *arg, void **result)
 	return rc == signo ? 0 : rc;
 }
 
+/* Waits for SIGINT or SIGTERM, whichever comes first. */
+static void wait_for_a_stop_signal(void)
+{
+	weft_future *sig[2] = {
+		weft_create_task(on_signal, (void *)(intptr_t)SIGINT, "sigint"),
+		weft_create_task(on_signal, (void *)(intptr_t)SIGTERM, "sigterm"),
+	};
+	weft_future *done[2], *pending[2];
+	size_t ndone = 0, npending = 0;
+	weft_wait(sig, 2, WEFT_FOREVER, WEFT_FIRST_COMPLETED, done, &ndone, pending, &npending);
+	for (int i = 0; i < 2; i++) {
+		weft_cancel(sig[i], NULL);
+		weft_await(sig[i], NULL);
+		weft_future_unref(sig[i]);
+	}
+}
+
+static int streams_main(uint16_t port)
+{
+	weft_server_config cfg;
+	weft_server_config_init(&cfg);
+	cfg.reuseport = use_reuseport;
+	weft_server *srv;
+	int rc = weft_start_server(stream_echo, NULL, "127.0.0.1", port, &cfg, &srv);
+	if (rc) {
+		fprintf(stderr, "echo_server: listen: %s\n", weft_strerror(rc));
+		return rc;
+	}
+	weft_server_sockname(srv, NULL, 0, &port);
+	printf("listening on %u\n", (unsigned)port);
+	fflush(stdout);
+	wait_for_a_stop_signal();
+	weft_server_close(srv);
+	weft_server_free(srv); /* returning ends weft_run: connections are cancelled */
+	return 0;
+}
+
 static int main_task(void *arg, void **result)
 {
 	uint16_t port = (uint16_t)(uintptr_t)arg;
+	if (use_streams)
+		return streams_main(port);
 	int listener = weft_tcp_listen("127.0.0.1", port, 0);
 	if (listener < 0) {
 		fprintf(stderr, "echo_server: listen: %s\n", weft_strerror(listener));
@@ -79,19 +138,7 @@ static int main_task(void *arg, void **result)
 	printf("listening on %u\n", (unsigned)port);
 	fflush(stdout);
 	weft_future *acc = weft_create_task(acceptor, (void *)(intptr_t)listener, "acceptor");
-	weft_future *sig[2] = {
-		weft_create_task(on_signal, (void *)(intptr_t)SIGINT, "sigint"),
-		weft_create_task(on_signal, (void *)(intptr_t)SIGTERM, "sigterm"),
-	};
-	/* whichever signal comes first */
-	weft_future *done[2], *pending[2];
-	size_t ndone = 0, npending = 0;
-	weft_wait(sig, 2, WEFT_FOREVER, WEFT_FIRST_COMPLETED, done, &ndone, pending, &npending);
-	for (int i = 0; i < 2; i++) {
-		weft_cancel(sig[i], NULL);
-		weft_await(sig[i], NULL);
-		weft_future_unref(sig[i]);
-	}
+	wait_for_a_stop_signal();
 	weft_cancel(acc, NULL);
 	weft_await(acc, NULL);
 	weft_future_unref(acc);
@@ -103,13 +150,19 @@ static int main_task(void *arg, void **result)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: echo_server PORT [WORKERS]\n");
+		fprintf(stderr, "usage: echo_server PORT [WORKERS] [--streams] [--reuseport]\n");
 		return 2;
 	}
 	weft_config cfg;
 	weft_config_init(&cfg);
-	if (argc > 2)
-		cfg.workers = (unsigned)atoi(argv[2]);
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--streams"))
+			use_streams = true;
+		else if (!strcmp(argv[i], "--reuseport"))
+			use_streams = use_reuseport = true;
+		else
+			cfg.workers = (unsigned)atoi(argv[i]);
+	}
 	uintptr_t port = (uintptr_t)atoi(argv[1]);
 	int rc = weft_run(main_task, (void *)port, &cfg, NULL);
 	if (rc < 0) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# Runs examples/echo_server as a test: echoes (one connection, 50 at once,
+# Runs examples/echo_server as a test (raw operations, then --streams and
+# --reuseport): echoes (one connection, 50 at once,
 # pieces up to 64 KiB) on 127.0.0.1, then a clean stop on SIGTERM and on
 # SIGINT (exit status 0 within 10 s); examples/tcp_client against it.
 # Usage: run_echo_server.sh ECHO_SERVER TCP_CLIENT
@@ -10,8 +11,10 @@ client=$2
 out=$(mktemp)
 trap 'rm -f "$out"; [[ -z ${pid:-} ]] || kill -9 "$pid" 2>/dev/null || true' EXIT
 
-for sig in TERM INT; do
-	"$server" 0 2 >"$out" &
+for run in "TERM" "INT" "TERM --streams" "INT --reuseport"; do
+	read -r sig mode <<<"$run"
+	# shellcheck disable=SC2086 # mode is one word or none
+	"$server" 0 2 $mode >"$out" &
 	pid=$!
 	port=
 	for _ in $(seq 100); do
@@ -69,5 +72,5 @@ PY
 	pid=
 	exec 3>&-
 	[[ $rc == 0 ]] || { echo "echo_server exited $rc on SIG$sig" >&2; exit 1; }
-	echo "SIG$sig: stopped cleanly"
+	echo "SIG$sig${mode:+ ($mode)}: stopped cleanly"
 done

@@ -828,3 +828,55 @@ Test(server, backpressure_bounds_memory_per_connection, .timeout = 60 * WEFT_TES
 	cr_assert_leq(per_conn, 2 * WEFT_STREAM_LIMIT + 128 * 1024,
 		      "%ld B of RSS per connection", per_conn);
 }
+
+/* --- a listener per worker ----------------------------------------------- */
+
+static int rp_ok, rp_wait;
+static size_t rp_conns_open;
+
+static int reuseport_main(void *arg, void **res)
+{
+	weft_server_config cfg;
+	weft_server_config_init(&cfg);
+	cfg.reuseport = true;
+	weft_server *srv;
+	int rc = weft_start_server(echo_client, NULL, "127.0.0.1", 0, &cfg, &srv);
+	if (rc)
+		return rc;
+	uint16_t port;
+	weft_server_sockname(srv, NULL, 0, &port);
+	enum { N = 8 };
+	weft_stream *c[N];
+	for (int i = 0; i < N; i++)
+		if (weft_open_connection("127.0.0.1", port, 0, &c[i]))
+			return -EIO;
+	for (int i = 0; i < N; i++) {
+		char line[32], back[32];
+		size_t n;
+		int len = snprintf(line, sizeof(line), "conn %d\n", i);
+		weft_stream_write(c[i], line, (size_t)len);
+		if (weft_stream_readline(c[i], back, sizeof(back), &n) == 0 && n == (size_t)len &&
+		    !memcmp(line, back, n))
+			rp_ok++;
+	}
+	rp_conns_open = weft_server_connections(srv);
+	for (int i = 0; i < N; i++)
+		weft_stream_free(c[i]);
+	weft_server_close(srv);
+	rp_wait = weft_server_wait_closed(srv);
+	weft_server_free(srv);
+	return 0;
+}
+
+Test(server, reuseport_listener_per_worker, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(2, reuseport_main, NULL, NULL), 0);
+	cr_assert_eq(rp_ok, 8, "every connection echoed");
+	cr_assert_eq(rp_conns_open, 8);
+	cr_assert_eq(rp_wait, 0);
+}
+
+Test(server, bad_config_is_einval, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(weft_start_server(echo_client, NULL, "127.0.0.1", 0, NULL, NULL), -EINVAL);
+}

@@ -34,6 +34,8 @@
 #ifndef WEFT_STREAM_H
 #define WEFT_STREAM_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -159,21 +161,38 @@ WEFT_API int weft_stream_sockname(weft_stream *s, char *host, size_t hostlen, ui
  */
 typedef int (*weft_client_fn)(weft_stream *s, void *arg);
 
+/* How a server is set up (weft_server_config_init fills the defaults). */
+typedef struct weft_server_config {
+	size_t size;    /* sizeof(weft_server_config): set by _init */
+	size_t limit;   /* each connection stream's reader limit (0: 64 KiB) */
+	int backlog;    /* the listen backlog (<= 0: SOMAXCONN) */
+	/* TCP: a listener (SO_REUSEPORT) and an acceptor per worker, each
+	 * starting its connections' tasks on its own worker only, so a
+	 * connection never crosses workers (the kernel spreads connections
+	 * over the listeners). Default: one listener and acceptor, whose new
+	 * connection tasks idle workers steal. docs/decisions.md has the
+	 * measurements behind the default. */
+	bool reuseport;
+} weft_server_config;
+
+/* Fills *cfg with the defaults. Any thread; never suspends. */
+WEFT_API void weft_server_config_init(weft_server_config *cfg);
+
 /*
  * start_server: listens on host:port (weft_tcp_listen's rules; port 0
  * picks one: weft_server_sockname) and serves connections, each in a task
- * of its own; new connection tasks spread over every worker. Accept
- * errors that belong to one connection skip it; running out of
- * descriptors (EMFILE, ENFILE) backs off 5 ms, doubling to 1 s, and
- * retries at once when one of the server's connections closes. *out is
- * the caller's (weft_server_free). 0 or -errno. Suspends (a name lookup);
- * tasks only.
+ * of its own, on every worker. cfg NULL: the defaults. Accept errors that
+ * belong to one connection skip it; running out of descriptors (EMFILE,
+ * ENFILE) backs off 5 ms, doubling to 1 s, and retries at once when one
+ * of the server's connections closes. *out is the caller's
+ * (weft_server_free). 0 or -errno (-EINVAL: an uninitialised cfg).
+ * Suspends (a name lookup); tasks only.
  */
 WEFT_API int weft_start_server(weft_client_fn fn, void *arg, const char *host, uint16_t port,
-			       size_t limit, weft_server **out);
-/* The same on a Unix stream socket at path. */
-WEFT_API int weft_start_unix_server(weft_client_fn fn, void *arg, const char *path, size_t limit,
-				    weft_server **out);
+			       const weft_server_config *cfg, weft_server **out);
+/* The same on a Unix stream socket at path (cfg.reuseport is ignored). */
+WEFT_API int weft_start_unix_server(weft_client_fn fn, void *arg, const char *path,
+				    const weft_server_config *cfg, weft_server **out);
 
 /* serve_forever: suspends until the server is closed (0), or -ECANCELED
  * (the server is then closed). */

@@ -36,9 +36,10 @@ static uint64_t next_id(struct weft__core *c, struct weft__core_worker *cw)
 	return cw->id_next++;
 }
 
-/* cw: the calling worker's state if it belongs to c, else NULL. */
+/* cw: the calling worker's state if it belongs to c, else NULL; on: the
+ * worker to run it on only, or NULL (anywhere: stealable). */
 static weft_future *spawn(struct weft__core *c, weft_task_fn fn, void *arg, const char *name,
-			  struct weft__core_worker *cw)
+			  struct weft__core_worker *cw, struct weft__worker *on)
 {
 	/* Tasks may still create tasks while shutdown runs (asyncio lets
 	 * cleanup code do so); outside work is refused by the caller's guard. */
@@ -77,7 +78,10 @@ static weft_future *spawn(struct weft__core *c, weft_task_fn fn, void *arg, cons
 	/* Published last (release): weft_all_tasks takes references only on
 	 * tasks whose count is not 0 (core/task_slab.c). */
 	atomic_store_explicit(&t->fut.refs, 2, memory_order_release); /* caller + runtime */
-	weft__schedule_new(&c->sched, &t->st);
+	if (on)
+		weft__schedule_new_on(on, &t->st);
+	else
+		weft__schedule_new(&c->sched, &t->st);
 	return &t->fut;
 }
 
@@ -89,12 +93,12 @@ WEFT_API weft_future *weft_spawn(weft_runtime *rt, weft_task_fn fn, void *arg, c
 					   weft__misuse(-EINVAL, rt ? "NULL function" : "NULL runtime"));
 	struct weft__core_worker *cw = weft__core_worker_current();
 	if (cw && cw->core == c)
-		return spawn(c, fn, arg, name, cw);
+		return spawn(c, fn, arg, name, cw, NULL);
 	/* From outside, a submission racing weft_runtime_destroy's start is
 	 * either refused or waited for (sched/inject.h), never lost. */
 	if (!weft__inject_enter(&c->sched.inject))
 		return weft__future_failed(c->stub, -ESHUTDOWN);
-	weft_future *f = spawn(c, fn, arg, name, NULL);
+	weft_future *f = spawn(c, fn, arg, name, NULL, NULL);
 	weft__inject_exit(&c->sched.inject);
 	return f;
 }
@@ -107,7 +111,18 @@ WEFT_API weft_future *weft_create_task(weft_task_fn fn, void *arg, const char *n
 					   weft__misuse(-EPERM, "called outside a task"));
 	if (!fn)
 		return weft__future_failed(cw->core->stub, weft__misuse(-EINVAL, "NULL function"));
-	return spawn(cw->core, fn, arg, name, cw);
+	return spawn(cw->core, fn, arg, name, cw, NULL);
+}
+
+weft_future *weft__create_task_on(unsigned index, weft_task_fn fn, void *arg, const char *name)
+{
+	struct weft__core_worker *cw = weft__core_worker_current();
+	if (!cw || !weft__task_current())
+		return weft__future_failed(NULL, weft__misuse(-EPERM, "called outside a task"));
+	struct weft__sched *s = &cw->core->sched;
+	if (!fn || index >= s->nworkers)
+		return weft__future_failed(cw->core->stub, -EINVAL);
+	return spawn(cw->core, fn, arg, name, cw, &s->workers[index]);
 }
 
 void weft__task_free(struct weft__task *t)

@@ -65,6 +65,12 @@ static inline struct weft__task *weft__task_current(void)
 	return w && w->current ? weft__task_from(w->current) : NULL;
 }
 
+/* weft_create_task, but the new task runs on worker `index` of the
+ * calling task's runtime only (never stolen; its home from then on). A
+ * failed future: -EPERM outside a task, -EINVAL (NULL fn, no such
+ * worker), -ESHUTDOWN, -ENOMEM. Tasks only. */
+weft_future *weft__create_task_on(unsigned index, weft_task_fn fn, void *arg, const char *name);
+
 /* Frees what a task owns beyond its future header (last unref). */
 void weft__task_free(struct weft__task *t);
 

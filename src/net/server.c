@@ -1,17 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Servers (weft/stream.h): one acceptor task per server; each connection
- * runs in a task of its own (new tasks are stealable, so connections
- * spread over the workers), and its stream is made on the worker where
- * that task first runs, so its background I/O stays there. The server
- * owns every connection's stream and closes it from the task's done
- * callback, which runs however the task ended, even if it never ran.
+ * Servers (weft/stream.h). By default one acceptor task per server; each
+ * connection runs in a task of its own (new tasks are stealable, so
+ * connections spread over the workers). With cfg.reuseport, a listener
+ * (SO_REUSEPORT) and an acceptor per worker, each starting its
+ * connections' tasks on its own worker only, so a connection never
+ * crosses workers. A connection's stream is made on the worker where its
+ * task first runs, so its background I/O stays there. The server owns
+ * every connection's stream and closes it from the task's done callback,
+ * which runs however the task ended, even if it never ran.
  *
- * References (srv->refs): the handle's, the acceptor's, one per
+ * References (srv->refs): the handle's, one per acceptor, one per
  * connection not yet gone.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -24,9 +29,12 @@
 #include <weft/wait.h>
 
 #include "base/list.h"
+#include "core/context.h"
+#include "core/core.h"
 #include "core/debug.h"
 #include "core/future.h"
 #include "core/task.h"
+#include "net/socket.h"
 #include "net/stream.h"
 #include "sched/spinlock.h"
 
@@ -38,10 +46,19 @@ struct conn {
 	bool started;
 };
 
+/* One listener and the task accepting on it. */
+struct acceptor {
+	weft_server *srv;
+	int listener;
+	int worker;            /* start connections there only; -1: anywhere */
+	weft_future *task;     /* a reference, until the server is freed */
+};
+
 struct weft_server {
 	weft__spinlock lock;
 	_Atomic uint32_t refs;
-	int listener;
+	struct acceptor *acc;
+	unsigned nacc;
 	weft_client_fn fn;
 	void *arg;
 	size_t limit;
@@ -49,7 +66,6 @@ struct weft_server {
 	bool closed;
 	struct weft__list conns;
 	size_t nconns;
-	weft_future *acceptor;     /* the task (a reference), until freed */
 	weft_future *closed_fut;   /* serve_forever waits for close */
 	weft_future *idle_fut;     /* wait_closed: closed and no connection */
 	weft_future *fd_freed;     /* the acceptor's back-off waits on it */
@@ -59,7 +75,9 @@ static void server_unref(weft_server *srv)
 {
 	if (atomic_fetch_sub_explicit(&srv->refs, 1, memory_order_acq_rel) != 1)
 		return;
-	weft_future_unref(srv->acceptor);
+	for (unsigned i = 0; i < srv->nacc; i++)
+		weft_future_unref(srv->acc[i].task);
+	free(srv->acc);
 	weft_future_unref(srv->closed_fut);
 	weft_future_unref(srv->idle_fut);
 	weft_future_unref(srv->fd_freed);
@@ -136,8 +154,9 @@ static void conn_done(weft_future *task, void *arg)
 	server_unref(srv);
 }
 
-/* Starts a connection's task for fd; closes fd if it cannot. */
-static void serve(weft_server *srv, int fd)
+/* Starts a connection's task for fd (on worker `worker` only, or
+ * anywhere when it is -1); closes fd if it cannot. */
+static void serve(weft_server *srv, int fd, int worker)
 {
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -151,7 +170,8 @@ static void serve(weft_server *srv, int fd)
 	srv->nconns++;
 	weft__spin_unlock(&srv->lock);
 	atomic_fetch_add_explicit(&srv->refs, 1, memory_order_relaxed);
-	weft_future *t = weft_create_task(conn_main, c, NULL);
+	weft_future *t = worker < 0 ? weft_create_task(conn_main, c, NULL)
+				    : weft__create_task_on((unsigned)worker, conn_main, c, NULL);
 	if (weft_future_add_done_callback(t, conn_done, c)) {
 		/* no task (or no callback): undo by hand */
 		weft_await(t, NULL);
@@ -177,13 +197,14 @@ static int back_off(weft_server *srv, double delay)
 
 static int acceptor_main(void *arg, void **result)
 {
-	weft_server *srv = arg;
+	struct acceptor *a = arg;
+	weft_server *srv = a->srv;
 	double delay = 0.005;
 	for (;;) {
-		int fd = weft_accept(srv->listener, NULL, NULL, 0);
+		int fd = weft_accept(a->listener, NULL, NULL, 0);
 		if (fd >= 0) {
 			delay = 0.005;
-			serve(srv, fd);
+			serve(srv, fd, a->worker);
 			continue;
 		}
 		if (fd == -ECANCELED || fd == -EBADF || fd == -EINVAL)
@@ -202,70 +223,134 @@ static int acceptor_main(void *arg, void **result)
 
 static void acceptor_done(weft_future *task, void *arg)
 {
-	weft_server *srv = arg;
+	struct acceptor *a = arg;
+	weft_server *srv = a->srv;
 	weft_server_close(srv);
 	/* its accept has ended: nothing of weft's is in flight on it */
-	close(srv->listener);
+	close(a->listener);
 	server_unref(srv);
 }
 
-static int start(weft_client_fn fn, void *arg, int listener, size_t limit, weft_server **out)
+WEFT_API void weft_server_config_init(weft_server_config *cfg)
 {
-	if (listener < 0)
-		return listener;
+	if (!cfg)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->size = sizeof(*cfg);
+}
+
+/* Copies what the caller's (maybe older, smaller) struct has. */
+static int config_copy(weft_server_config *out, const weft_server_config *in)
+{
+	weft_server_config_init(out);
+	if (!in)
+		return 0;
+	if (in->size < offsetof(weft_server_config, limit) + sizeof(in->limit))
+		return weft__misuse(-EINVAL, "weft_server_config not initialised");
+	memcpy(out, in, in->size < sizeof(*out) ? in->size : sizeof(*out));
+	out->size = sizeof(*out);
+	return 0;
+}
+
+/* A server on the n listeners in fds (each closed here on failure). */
+static int start(weft_client_fn fn, void *arg, const int *fds, unsigned n, bool per_worker,
+		 const weft_server_config *cfg, weft_server **out)
+{
 	weft_server *srv = calloc(1, sizeof(*srv));
 	if (srv) {
+		srv->acc = calloc(n, sizeof(*srv->acc));
 		srv->closed_fut = weft__future_waiter();
 		srv->idle_fut = weft__future_waiter();
 	}
-	if (!srv || !srv->closed_fut || !srv->idle_fut) {
+	if (!srv || !srv->acc || !srv->closed_fut || !srv->idle_fut) {
 		if (srv) {
+			free(srv->acc);
 			weft_future_unref(srv->closed_fut);
 			weft_future_unref(srv->idle_fut);
 		}
 		free(srv);
-		close(listener);
+		for (unsigned i = 0; i < n; i++)
+			close(fds[i]);
 		return -ENOMEM;
 	}
 	atomic_init(&srv->lock.held, false);
-	atomic_init(&srv->refs, 2); /* the handle, the acceptor */
-	srv->listener = listener;
+	atomic_init(&srv->refs, 1 + n); /* the handle, each acceptor */
+	srv->nacc = n;
 	srv->fn = fn;
 	srv->arg = arg;
-	srv->limit = limit;
+	srv->limit = cfg->limit;
 	weft__list_init(&srv->conns);
-	weft_future *t = weft_create_task(acceptor_main, srv, "acceptor");
-	srv->acceptor = weft_future_ref(t);
-	if (weft_future_add_done_callback(t, acceptor_done, srv)) {
-		weft_cancel(t, NULL);
-		weft_await(t, NULL);
-		acceptor_done(t, srv);
+	for (unsigned i = 0; i < n; i++)
+		srv->acc[i] = (struct acceptor){.srv = srv, .listener = fds[i],
+						.worker = per_worker ? (int)i : -1};
+	for (unsigned i = 0; i < n; i++) {
+		struct acceptor *a = &srv->acc[i];
+		weft_future *t = per_worker ? weft__create_task_on(i, acceptor_main, a, "acceptor")
+					    : weft_create_task(acceptor_main, a, "acceptor");
+		a->task = weft_future_ref(t);
+		if (weft_future_add_done_callback(t, acceptor_done, a)) {
+			weft_cancel(t, NULL);
+			weft_await(t, NULL);
+			acceptor_done(t, a);
+		}
+		weft_future_unref(t);
 	}
-	weft_future_unref(t);
 	*out = srv;
 	return 0;
 }
 
 WEFT_API int weft_start_server(weft_client_fn fn, void *arg, const char *host, uint16_t port,
-			       size_t limit, weft_server **out)
+			       const weft_server_config *config, weft_server **out)
 {
 	if (!fn || !out)
 		return weft__misuse(-EINVAL, "NULL function or out");
 	*out = NULL;
 	if (!weft__task_current())
 		return weft__misuse(-EPERM, "called outside a task");
-	return start(fn, arg, weft_tcp_listen(host, port, 0), limit, out);
+	weft_server_config cfg;
+	int rc = config_copy(&cfg, config);
+	if (rc)
+		return rc;
+	unsigned n = cfg.reuseport ? weft__core_current()->sched.nworkers : 1;
+	int *fds = calloc(n, sizeof(*fds));
+	if (!fds)
+		return -ENOMEM;
+	/* the first listener picks the port (0: the kernel's); the others
+	 * join it */
+	unsigned made = 0;
+	for (; made < n; made++) {
+		fds[made] = weft__tcp_listen(host, port, cfg.backlog, cfg.reuseport);
+		if (fds[made] < 0)
+			break;
+		if (made == 0 && weft_sockname(fds[0], NULL, 0, &port))
+			break;
+	}
+	if (made < n) {
+		rc = fds[made] < 0 ? fds[made] : -EADDRNOTAVAIL;
+		for (unsigned i = 0; i < made; i++)
+			close(fds[i]);
+		free(fds);
+		return rc;
+	}
+	rc = start(fn, arg, fds, n, cfg.reuseport, &cfg, out);
+	free(fds);
+	return rc;
 }
 
-WEFT_API int weft_start_unix_server(weft_client_fn fn, void *arg, const char *path, size_t limit,
-				    weft_server **out)
+WEFT_API int weft_start_unix_server(weft_client_fn fn, void *arg, const char *path,
+				    const weft_server_config *config, weft_server **out)
 {
 	if (!fn || !out)
 		return weft__misuse(-EINVAL, "NULL function or out");
 	*out = NULL;
 	if (!weft__task_current())
 		return weft__misuse(-EPERM, "called outside a task");
-	return start(fn, arg, weft_unix_listen(path, 0), limit, out);
+	weft_server_config cfg;
+	int rc = config_copy(&cfg, config);
+	if (rc)
+		return rc;
+	int fd = weft_unix_listen(path, cfg.backlog);
+	return fd < 0 ? fd : start(fn, arg, &fd, 1, false, &cfg, out);
 }
 
 WEFT_API void weft_server_close(weft_server *srv)
@@ -276,7 +361,6 @@ WEFT_API void weft_server_close(weft_server *srv)
 	bool first = !srv->closed;
 	srv->closed = true;
 	weft_future *idle = first ? idle_check_locked(srv) : NULL;
-	weft_future *acc = srv->acceptor;
 	weft__spin_unlock(&srv->lock);
 	if (!first)
 		return;
@@ -284,9 +368,11 @@ WEFT_API void weft_server_close(weft_server *srv)
 	 * listening socket shut down refuses new connections and ends the
 	 * accept in flight. The descriptor is closed by the acceptor's done
 	 * callback, once no operation is in flight on it. */
-	shutdown(srv->listener, SHUT_RDWR);
-	if (acc)
-		weft_cancel(acc, NULL);
+	for (unsigned i = 0; i < srv->nacc; i++) {
+		shutdown(srv->acc[i].listener, SHUT_RDWR);
+		if (srv->acc[i].task)
+			weft_cancel(srv->acc[i].task, NULL);
+	}
 	release(weft_future_ref(srv->closed_fut));
 	release(idle);
 }
@@ -374,7 +460,7 @@ WEFT_API size_t weft_server_connections(weft_server *srv)
 
 WEFT_API int weft_server_sockname(weft_server *srv, char *host, size_t hostlen, uint16_t *port)
 {
-	return srv ? weft_sockname(srv->listener, host, hostlen, port) : -EINVAL;
+	return srv ? weft_sockname(srv->acc[0].listener, host, hostlen, port) : -EINVAL;
 }
 
 WEFT_API void weft_server_free(weft_server *srv)

@@ -20,6 +20,7 @@
 #include "core/debug.h"
 #include "core/future.h"
 #include "core/task.h"
+#include "net/socket.h"
 
 /* ---- name resolution ---- */
 
@@ -135,12 +136,14 @@ static int make_socket(const struct addrinfo *ai, int type_flags)
 	return fd < 0 ? -errno : fd;
 }
 
-static int listen_on(const struct addrinfo *ai, int backlog, bool dual)
+static int listen_on(const struct addrinfo *ai, int backlog, bool dual, bool reuseport)
 {
 	int fd = make_socket(ai, 0);
 	if (fd < 0)
 		return fd;
 	int rc = set_int(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	if (!rc && reuseport)
+		rc = set_int(fd, SOL_SOCKET, SO_REUSEPORT, 1);
 	if (!rc && ai->ai_family == AF_INET6)
 		rc = set_int(fd, IPPROTO_IPV6, IPV6_V6ONLY, dual ? 0 : 1);
 	if (!rc && bind(fd, ai->ai_addr, ai->ai_addrlen))
@@ -161,6 +164,11 @@ static int in_task(void)
 
 WEFT_API int weft_tcp_listen(const char *host, uint16_t port, int backlog)
 {
+	return weft__tcp_listen(host, port, backlog, false);
+}
+
+int weft__tcp_listen(const char *host, uint16_t port, int backlog, bool reuseport)
+{
 	int rc = in_task();
 	if (rc)
 		return rc;
@@ -171,21 +179,21 @@ WEFT_API int weft_tcp_listen(const char *host, uint16_t port, int backlog)
 					  .sin6_addr = IN6ADDR_ANY_INIT};
 		struct addrinfo ai6 = {.ai_family = AF_INET6, .ai_socktype = SOCK_STREAM,
 				       .ai_addr = (struct sockaddr *)&a6, .ai_addrlen = sizeof(a6)};
-		rc = listen_on(&ai6, backlog, true);
+		rc = listen_on(&ai6, backlog, true, reuseport);
 		if (rc != -EAFNOSUPPORT && rc != -EADDRNOTAVAIL)
 			return rc;
 		struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(port),
 					 .sin_addr = {htonl(INADDR_ANY)}};
 		struct addrinfo ai4 = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
 				       .ai_addr = (struct sockaddr *)&a4, .ai_addrlen = sizeof(a4)};
-		return listen_on(&ai4, backlog, false);
+		return listen_on(&ai4, backlog, false, reuseport);
 	}
 	struct addrinfo *res;
 	if ((rc = resolve(host, port, SOCK_STREAM, true, &res)))
 		return rc;
 	rc = -EADDRNOTAVAIL;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-		if ((rc = listen_on(ai, backlog, false)) >= 0)
+		if ((rc = listen_on(ai, backlog, false, reuseport)) >= 0)
 			break;
 	freeaddrinfo(res);
 	return rc;
@@ -262,7 +270,7 @@ WEFT_API int weft_unix_listen(const char *path, int backlog)
 	struct sockaddr_un sun;
 	struct addrinfo ai;
 	int rc = unix_ai(path, &sun, &ai);
-	return rc ? rc : listen_on(&ai, backlog, false);
+	return rc ? rc : listen_on(&ai, backlog, false, false);
 }
 
 WEFT_API int weft_unix_connect(const char *path)

@@ -97,6 +97,18 @@ void weft__schedule_new(struct weft__sched *s, struct weft__sched_task *t)
 		put_lifo(w, t);
 }
 
+void weft__schedule_new_on(struct weft__worker *w, struct weft__sched_task *t)
+{
+	/* w's own queue (the inbox drains into its owner-only FIFO): what a
+	 * thief steals is the ring, never these */
+	if (weft__worker_current() == w) {
+		weft__fifo_push(&w->ready, &t->run);
+		return;
+	}
+	weft__mpsc_push(&w->inbox, &t->run);
+	weft__worker_notify(w);
+}
+
 void weft__schedule_callback(struct weft__sched *s, struct weft__runnable *r)
 {
 	struct weft__worker *w = weft__worker_current();

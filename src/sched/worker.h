@@ -112,6 +112,9 @@ weft__task_switch_out(struct weft__sched_task *t, weft__after_fn after, void *ar
 
 /* Scheduling (sched/schedule.c). Any thread unless stated. */
 void weft__schedule_new(struct weft__sched *s, struct weft__sched_task *t);
+/* A new task that runs on worker w only: never stolen, and (unless
+ * migratable) w stays its home. */
+void weft__schedule_new_on(struct weft__worker *w, struct weft__sched_task *t);
 void weft__schedule_callback(struct weft__sched *s, struct weft__runnable *r);
 /* Owner only: puts a task that yielded at the back of its queue. */
 void weft__schedule_yield(struct weft__worker *w, struct weft__sched_task *t);
