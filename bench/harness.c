@@ -5,20 +5,19 @@
 #include <fcntl.h>
 #include <math.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <weft/version.h>
 
+#include "common.h"
 #include "harness.h"
 
 #ifndef WEFT_BENCH_BUILD
@@ -237,21 +236,6 @@ static void measure(const struct bench_opts *o, const struct bench_variant *v, s
 	out->rss_kb = peak_rss_kb();
 }
 
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-	while (len) {
-		ssize_t k = write(fd, p, len);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k <= 0)
-			return -1;
-		p += k;
-		len -= (size_t)k;
-	}
-	return 0;
-}
-
 /* Runs one run in a child process; a crash or timeout is a failed run. */
 static void measure_forked(const struct bench_opts *o, const struct bench_variant *v,
 			   struct outcome *out)
@@ -274,7 +258,7 @@ static void measure_forked(const struct bench_opts *o, const struct bench_varian
 		close(fds[0]);
 		struct outcome res;
 		measure(o, v, &res);
-		int rc = write_all(fds[1], &res, sizeof(res));
+		int rc = bench_write_all(fds[1], &res, sizeof(res));
 		fflush(NULL);
 		_exit(rc ? 1 : 0);
 	}
@@ -327,92 +311,6 @@ static void measure_forked(const struct bench_opts *o, const struct bench_varian
 
 /* ---- output ------------------------------------------------------------- */
 
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", f);
-		else if (c == '\t')
-			fputs("\\t", f);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-static void trim(char *s)
-{
-	size_t n = strlen(s);
-	while (n && (s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
-		s[--n] = '\0';
-}
-
-/* The CPU model: x86's "model name", else aarch64's fields, else unknown. */
-static void cpu_model(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "unknown");
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	if (!f)
-		return;
-	char line[512];
-	static const char *keys[] = {"model name", "Model", "Hardware", "cpu model", NULL};
-	int best = 99;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-		if (!colon)
-			continue;
-		for (int k = 0; keys[k] && k < best; k++) {
-			if (!strncmp(line, keys[k], strlen(keys[k]))) {
-				char *v = colon + 1;
-				while (*v == ' ' || *v == '\t')
-					v++;
-				snprintf(buf, cap, "%s", v);
-				trim(buf);
-				best = k;
-				break;
-			}
-		}
-	}
-	fclose(f);
-}
-
-static void machine_json(FILE *f)
-{
-	static char cpu[256];
-	static struct utsname u;
-	static int cached;
-	if (!cached) {
-		cpu_model(cpu, sizeof(cpu));
-		if (uname(&u))
-			strcpy(u.release, "unknown");
-		cached = 1;
-	}
-	cpu_set_t set;
-	int allowed = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : -1;
-	fprintf(f, "{\"cores\":%ld,\"cpus_allowed\":%d,\"kernel\":", sysconf(_SC_NPROCESSORS_ONLN),
-		allowed);
-	json_string(f, u.release);
-	fputs(",\"arch\":", f);
-	json_string(f, u.machine);
-	fputs(",\"cpu\":", f);
-	json_string(f, cpu);
-	fputc('}', f);
-}
-
-static void utc_now(char *buf, size_t cap)
-{
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 static char *json_line(const struct bench_opts *o, const struct bench_variant *v,
 		       const struct outcome *r, int run)
 {
@@ -422,11 +320,11 @@ static char *json_line(const struct bench_opts *o, const struct bench_variant *v
 	if (!f)
 		return NULL;
 	char when[32];
-	utc_now(when, sizeof(when));
+	bench_utc_now(when, sizeof(when));
 	fputs("{\"workload\":", f);
-	json_string(f, v->workload);
+	bench_json_string(f, v->workload);
 	fputs(",\"runtime\":\"weft\",\"variant\":", f);
-	json_string(f, v->variant);
+	bench_json_string(f, v->variant);
 	fprintf(f, ",\"n\":%.0f,\"seconds\":%.6f,", r->ops, r->seconds);
 	if (r->ok && r->report.has_figure)
 		fprintf(f, "\"rate\":%.6g", r->report.figure);
@@ -435,7 +333,7 @@ static char *json_line(const struct bench_opts *o, const struct bench_variant *v
 	else
 		fputs("\"rate\":null", f); /* no rate claim for a failed run */
 	fputs(",\"unit\":", f);
-	json_string(f, v->unit);
+	bench_json_string(f, v->unit);
 	if (r->rss_kb > 0)
 		fprintf(f, ",\"rss_kb\":%ld", r->rss_kb);
 	else
@@ -443,26 +341,26 @@ static char *json_line(const struct bench_opts *o, const struct bench_variant *v
 	fprintf(f, ",\"better\":\"%s\"", v->lower_is_better ? "lower" : "higher");
 	for (int i = 0; r->ok && i < r->report.nmetrics; i++) {
 		fputc(',', f);
-		json_string(f, r->report.m[i].key);
+		bench_json_string(f, r->report.m[i].key);
 		if (isfinite(r->report.m[i].value))
 			fprintf(f, ":%.6g", r->report.m[i].value);
 		else
 			fputs(":null", f);
 	}
 	fprintf(f, ",\"run\":%d,\"ok\":%s,\"machine\":", run, r->ok ? "true" : "false");
-	machine_json(f);
+	bench_machine_json(f, bench_cpus_allowed());
 	fprintf(f, ",\"workers\":%u,\"iterations\":%ld,\"per_iter\":%.0f,\"min_seconds\":%g",
 		v->workers, r->iterations, v->per_iter, o->min_seconds);
 	fprintf(f, ",\"quick\":%s,\"forked\":%s,\"build\":", o->quick ? "true" : "false",
 		o->fork ? "true" : "false");
-	json_string(f, WEFT_BENCH_BUILD);
+	bench_json_string(f, WEFT_BENCH_BUILD);
 	fputs(",\"weft_version\":\"" WEFT_VERSION_STRING "\",\"time\":", f);
-	json_string(f, when);
+	bench_json_string(f, when);
 	fputs(",\"error\":", f);
 	if (r->ok)
 		fputs("null", f);
 	else
-		json_string(f, r->why);
+		bench_json_string(f, r->why);
 	fputs("}\n", f);
 	fclose(f);
 	return buf;
@@ -474,24 +372,8 @@ static void emit_json(const struct bench_opts *o, const char *line)
 		fputs(line, stdout);
 	if (!o->json)
 		return;
-	int fd = open(o->json, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-	if (fd < 0 || write_all(fd, line, strlen(line)))
+	if (bench_append_file(o->json, line, strlen(line)))
 		fprintf(stderr, "weft_bench: cannot append to %s: %s\n", o->json, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-}
-
-/* "2.93 M" for 2.93e6 (a figure, then a unit: "2.93 M tasks/s"). */
-static void si(char *buf, size_t cap, double v)
-{
-	static const char *prefix[] = {"", " k", " M", " G"};
-	int p = 0;
-	while (v >= 1000 && p < 3) {
-		v /= 1000;
-		p++;
-	}
-	snprintf(buf, cap, "%.*f%s", v < 1 && p == 0 ? 3 : v < 10 ? 2 : v < 100 ? 1 : 0, v,
-		 prefix[p]);
 }
 
 static void human_line(const struct bench_variant *v, const struct outcome *r, int run)
@@ -502,7 +384,7 @@ static void human_line(const struct bench_variant *v, const struct outcome *r, i
 		return;
 	}
 	char rate[32];
-	si(rate, sizeof(rate), figure_of(r));
+	bench_si(rate, sizeof(rate), figure_of(r));
 	printf("%8s %-14s (%.0f in %.3f s, %ld iter, rss %.1f MiB", rate, v->unit, r->ops,
 	       r->seconds, r->iterations, (double)r->rss_kb / 1024.0);
 	for (int i = 0; i < r->report.nmetrics; i++)
@@ -543,9 +425,9 @@ int bench_run(const struct bench_opts *o, const struct bench_variant *v)
 		qsort(rates, (size_t)nok, sizeof(*rates), cmp_double);
 		double med = nok % 2 ? rates[nok / 2] : (rates[nok / 2 - 1] + rates[nok / 2]) / 2;
 		char m[32], lo[32], hi[32];
-		si(m, sizeof(m), med);
-		si(lo, sizeof(lo), rates[0]);
-		si(hi, sizeof(hi), rates[nok - 1]);
+		bench_si(m, sizeof(m), med);
+		bench_si(lo, sizeof(lo), rates[0]);
+		bench_si(hi, sizeof(hi), rates[nok - 1]);
 		printf("%-12s %-8s %-18s median of %d: %s %s (min %s, max %s)\n", v->workload,
 		       "weft", v->variant, nok, m, v->unit, lo, hi);
 	}

@@ -37,7 +37,6 @@
  * better, metrics, run, ok, machine, ...) appended to --json.
  */
 #define _GNU_SOURCE
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -58,9 +57,10 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "../common.h"
 
 #ifndef LOADGEN_BUILD
 #define LOADGEN_BUILD "unknown"
@@ -542,6 +542,98 @@ static void mark_generator_bound(double gen_cpu)
 	res.extra_json = res.extra;
 }
 
+/* ---- the measured window (tcp_echo, connect_rate) ------------------------------------ */
+
+/* A warm-up, then opt.seconds measured: when the window is to open and
+ * close, and the clock, our CPU time and the server's at its two ends. */
+struct window {
+	int phase;                  /* 0 warm-up, 1 measuring, 2 draining */
+	uint64_t open_at, close_at; /* now_ns() */
+	uint64_t t0, t1;            /* when it opened and closed */
+	double g0, g1, s0, s1;      /* our CPU seconds; the server's (-1 unknown) */
+};
+
+static void window_plan(struct window *w, uint64_t t_start)
+{
+	double warm = opt.warmup >= 0 ? opt.warmup : fmin(1.0, opt.seconds / 10);
+	*w = (struct window){.s0 = -1, .s1 = -1};
+	w->open_at = t_start + (uint64_t)(warm * 1e9);
+	w->close_at = w->open_at + (uint64_t)(opt.seconds * 1e9);
+}
+
+/* The window opens: the server's CPU first, then ours; the latency
+ * histogram starts empty. */
+static void window_open(struct window *w)
+{
+	w->s0 = server_cpu_s();
+	w->g0 = cpu_self_s();
+	w->t0 = now_ns();
+	hist_reset();
+}
+
+/* It closes: the clock first, then our CPU, then the server's. */
+static void window_close(struct window *w)
+{
+	w->t1 = now_ns();
+	w->g1 = cpu_self_s();
+	w->s1 = server_cpu_s();
+}
+
+/* Opens or closes the window when time t has come to it; true when it
+ * has just opened (the caller's counts start again). */
+static bool window_tick(struct window *w, uint64_t t)
+{
+	bool opened = false;
+	if (w->phase == 0 && t >= w->open_at) {
+		window_open(w);
+		w->phase = 1;
+		opened = true;
+	}
+	if (w->phase == 1 && t >= w->close_at) {
+		window_close(w);
+		w->phase = 2;
+	}
+	return opened;
+}
+
+/* The run's outcome from its window: `count` cycles (each a `what`:
+ * "message", "connection") completed in it, their latencies in the
+ * histogram (p99.9 too if `p999`), the server's CPU time and peak RSS.
+ * The caller adds its mode's own metrics after these (the JSON line keeps
+ * their order). False if the run failed: before, or with nothing done. */
+static bool window_result(const struct window *w, uint64_t count, const char *what, bool p999)
+{
+	long hwm = server_status_kb("VmHWM");
+	if (res.failed)
+		return false;
+	double secs = (double)(w->t1 - w->t0) * 1e-9;
+	res.n = (double)count;
+	res.seconds = secs;
+	res.rate = secs > 0 ? (double)count / secs : 0;
+	res.has_rate = true;
+	res.rss_kb = hwm;
+	if (count == 0) {
+		fail("no %s completed in the %.2f s window", what, secs);
+		return false;
+	}
+	double gen = secs > 0 ? (w->g1 - w->g0) / secs : NAN;
+	metric("p50_us", hist_pct_us(0.50));
+	metric("p99_us", hist_pct_us(0.99));
+	if (p999)
+		metric("p999_us", hist_pct_us(0.999));
+	metric("max_us", (double)hist_max / 1e3);
+	metric("gen_cpu", gen);
+	if (w->s0 >= 0 && w->s1 >= 0) {
+		metric("server_cpu_s", w->s1 - w->s0);
+		metric("server_cpu", (w->s1 - w->s0) / secs);
+		metric("server_cpu_s_per_m", (w->s1 - w->s0) / (double)count * 1e6);
+	} else {
+		metric("server_cpu_s_per_m", NAN);
+	}
+	mark_generator_bound(gen);
+	return true;
+}
+
 static void run_tcp_echo(void)
 {
 	int n = opt.conns ? opt.conns : 50;
@@ -558,15 +650,11 @@ static void run_tcp_echo(void)
 	if (open_conns(cs, n))
 		return;
 
-	double warm = opt.warmup >= 0 ? opt.warmup : fmin(1.0, opt.seconds / 10);
 	uint64_t t_start = now_ns();
-	uint64_t t_w = t_start + (uint64_t)(warm * 1e9);
-	uint64_t t_end = t_w + (uint64_t)(opt.seconds * 1e9);
+	struct window w;
+	window_plan(&w, t_start);
 	uint64_t stall_ns = (uint64_t)(opt.stall * 1e9);
-	/* 0 warm-up, 1 measuring, 2 draining (no new messages), 3 done */
-	int phase = 0;
-	uint64_t count = 0, bytes = 0, m0_t = 0, m1_t = 0;
-	double g0 = 0, g1 = 0, s0 = -1, s1 = -1;
+	uint64_t count = 0, bytes = 0;
 	int active = 0;
 	uint64_t last_progress = t_start;
 
@@ -582,21 +670,8 @@ static void run_tcp_echo(void)
 			break;
 		}
 		uint64_t t = now_ns();
-		if (phase == 0 && t >= t_w) {
-			/* the window opens: the server's CPU first, then ours */
-			s0 = server_cpu_s();
-			g0 = cpu_self_s();
-			m0_t = now_ns();
-			hist_reset();
+		if (window_tick(&w, t))
 			count = bytes = 0;
-			phase = 1;
-		}
-		if (phase == 1 && t >= t_end) {
-			m1_t = now_ns();
-			g1 = cpu_self_s();
-			s1 = server_cpu_s();
-			phase = 2;
-		}
 		for (int e = 0; e < k && !res.failed; e++) {
 			struct econn *c = &cs[evs[e].data.u32];
 			if ((evs[e].events & EPOLLOUT) && c->active && !econn_write(c))
@@ -613,19 +688,19 @@ static void run_tcp_echo(void)
 			c->active = false;
 			c->msg++;
 			active--;
-			if (phase == 1) {
+			if (w.phase == 1) {
 				hist_add(done - c->t_send);
 				count++;
 				bytes += opt.size;
 			}
-			if (phase < 2) {
+			if (w.phase < 2) {
 				if (econn_send_next(c))
 					active++;
 			}
 		}
 		if (res.failed)
 			break;
-		if (phase == 2 && active == 0)
+		if (w.phase == 2 && active == 0)
 			break;
 		if (t > last_progress && t - last_progress > stall_ns) {
 			int waiting = 0;
@@ -652,36 +727,11 @@ static void run_tcp_echo(void)
 	}
 	for (int i = 0; i < n; i++)
 		close(cs[i].fd);
-	long hwm = server_status_kb("VmHWM");
-	if (res.failed)
+	if (!window_result(&w, count, "message", true))
 		return;
-	double secs = (double)(m1_t - m0_t) * 1e-9;
-	res.n = (double)count;
-	res.seconds = secs;
-	res.rate = secs > 0 ? (double)count / secs : 0;
-	res.has_rate = true;
-	res.rss_kb = hwm;
-	if (count == 0) {
-		fail("no message completed in the %.2f s window", secs);
-		return;
-	}
-	double gen = secs > 0 ? (g1 - g0) / secs : NAN;
-	metric("p50_us", hist_pct_us(0.50));
-	metric("p99_us", hist_pct_us(0.99));
-	metric("p999_us", hist_pct_us(0.999));
-	metric("max_us", (double)hist_max / 1e3);
-	metric("gen_cpu", gen);
-	if (s0 >= 0 && s1 >= 0) {
-		metric("server_cpu_s", s1 - s0);
-		metric("server_cpu", (s1 - s0) / secs);
-		metric("server_cpu_s_per_m", (s1 - s0) / (double)count * 1e6);
-	} else {
-		metric("server_cpu_s_per_m", NAN);
-	}
-	metric("mbytes_per_s", (double)bytes * 2 / secs / 1e6);
+	metric("mbytes_per_s", (double)bytes * 2 / res.seconds / 1e6);
 	metric("conns", n);
 	metric("size", (double)opt.size);
-	mark_generator_bound(gen);
 }
 
 /* ---- connect_rate -------------------------------------------------------------------- */
@@ -799,14 +849,12 @@ static void run_connect_rate(void)
 	}
 	for (int i = 0; i < n; i++)
 		cs[i].fd = -1;
-	double warm = opt.warmup >= 0 ? opt.warmup : fmin(1.0, opt.seconds / 10);
 	uint64_t t_start = now_ns();
-	uint64_t t_w = t_start + (uint64_t)(warm * 1e9);
-	uint64_t t_end = t_w + (uint64_t)(opt.seconds * 1e9);
+	struct window w;
+	window_plan(&w, t_start);
 	uint64_t stall_ns = (uint64_t)(opt.stall * 1e9);
-	int phase = 0, active = 0;
-	uint64_t count = 0, m0_t = 0, m1_t = 0, last_progress = t_start;
-	double g0 = 0, g1 = 0, s0 = -1, s1 = -1;
+	int active = 0;
+	uint64_t count = 0, last_progress = t_start;
 
 	for (int i = 0; i < n && !res.failed; i++) {
 		if (!cr_start(&cs[i], (uint32_t)i))
@@ -821,20 +869,8 @@ static void run_connect_rate(void)
 			break;
 		}
 		uint64_t t = now_ns();
-		if (phase == 0 && t >= t_w) {
-			s0 = server_cpu_s();
-			g0 = cpu_self_s();
-			m0_t = now_ns();
-			hist_reset();
+		if (window_tick(&w, t))
 			count = 0;
-			phase = 1;
-		}
-		if (phase == 1 && t >= t_end) {
-			m1_t = now_ns();
-			g1 = cpu_self_s();
-			s1 = server_cpu_s();
-			phase = 2;
-		}
 		for (int e = 0; e < k && !res.failed; e++) {
 			uint32_t idx = (uint32_t)evs[e].data.u64;
 			uint32_t gen = (uint32_t)(evs[e].data.u64 >> 32);
@@ -852,11 +888,11 @@ static void run_connect_rate(void)
 			c->fd = -1;
 			c->cycle++;
 			active--;
-			if (phase == 1) {
+			if (w.phase == 1) {
 				hist_add(done - c->t0);
 				count++;
 			}
-			if (phase < 2) {
+			if (w.phase < 2) {
 				if (!cr_start(c, idx))
 					break;
 				active++;
@@ -864,7 +900,7 @@ static void run_connect_rate(void)
 		}
 		if (res.failed)
 			break;
-		if (phase == 2 && active == 0)
+		if (w.phase == 2 && active == 0)
 			break;
 		if (t > last_progress && t - last_progress > stall_ns) {
 			fail("no connection completed for %.1f s (%d clients waiting)", opt.stall,
@@ -875,33 +911,9 @@ static void run_connect_rate(void)
 	for (int i = 0; i < n; i++)
 		if (cs[i].fd >= 0)
 			close(cs[i].fd);
-	long hwm = server_status_kb("VmHWM");
-	if (res.failed)
+	if (!window_result(&w, count, "connection", false))
 		return;
-	double secs = (double)(m1_t - m0_t) * 1e-9;
-	res.n = (double)count;
-	res.seconds = secs;
-	res.rate = secs > 0 ? (double)count / secs : 0;
-	res.has_rate = true;
-	res.rss_kb = hwm;
-	if (count == 0) {
-		fail("no connection completed in the %.2f s window", secs);
-		return;
-	}
-	double gen = secs > 0 ? (g1 - g0) / secs : NAN;
-	metric("p50_us", hist_pct_us(0.50));
-	metric("p99_us", hist_pct_us(0.99));
-	metric("max_us", (double)hist_max / 1e3);
-	metric("gen_cpu", gen);
-	if (s0 >= 0 && s1 >= 0) {
-		metric("server_cpu_s", s1 - s0);
-		metric("server_cpu", (s1 - s0) / secs);
-		metric("server_cpu_s_per_m", (s1 - s0) / (double)count * 1e6);
-	} else {
-		metric("server_cpu_s_per_m", NAN);
-	}
 	metric("conns", n);
-	mark_generator_bound(gen);
 }
 
 /* ---- idle_connections ---------------------------------------------------------------- */
@@ -1200,73 +1212,7 @@ static int run_free_port(void)
 	return 0;
 }
 
-/* ---- output (bench/harness.c's JSON conventions) -------------------------------------- */
-
-static void json_string(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; s && *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c == '\n')
-			fputs("\\n", f);
-		else if (c == '\t')
-			fputs("\\t", f);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-static void cpu_model(char *buf, size_t cap)
-{
-	snprintf(buf, cap, "unknown");
-	FILE *f = fopen("/proc/cpuinfo", "re");
-	if (!f)
-		return;
-	char line[512];
-	static const char *keys[] = {"model name", "Model", "Hardware", "cpu model", NULL};
-	int best = 99;
-	while (fgets(line, sizeof(line), f)) {
-		char *colon = strchr(line, ':');
-		if (!colon)
-			continue;
-		for (int k = 0; keys[k] && k < best; k++) {
-			if (!strncmp(line, keys[k], strlen(keys[k]))) {
-				char *v = colon + 1;
-				while (*v == ' ' || *v == '\t')
-					v++;
-				snprintf(buf, cap, "%s", v);
-				size_t l = strlen(buf);
-				while (l && isspace((unsigned char)buf[l - 1]))
-					buf[--l] = '\0';
-				best = k;
-				break;
-			}
-		}
-	}
-	fclose(f);
-}
-
-static void machine_json(FILE *f, int cpus_allowed)
-{
-	char cpu[256];
-	struct utsname u;
-	cpu_model(cpu, sizeof(cpu));
-	if (uname(&u))
-		strcpy(u.release, "unknown");
-	fprintf(f, "{\"cores\":%ld,\"cpus_allowed\":%d,\"kernel\":", sysconf(_SC_NPROCESSORS_ONLN),
-		cpus_allowed);
-	json_string(f, u.release);
-	fputs(",\"arch\":", f);
-	json_string(f, u.machine);
-	fputs(",\"cpu\":", f);
-	json_string(f, cpu);
-	fputc('}', f);
-}
+/* ---- output (bench/harness.c's JSON conventions; the shared pieces: ../common.c) ------- */
 
 static const char *unit_of(const char *mode)
 {
@@ -1289,23 +1235,20 @@ static void emit(void)
 	if (!f)
 		return;
 	char when[32];
-	time_t t = time(NULL);
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	bench_utc_now(when, sizeof(when));
 	fputs("{\"workload\":", f);
-	json_string(f, opt.mode);
+	bench_json_string(f, opt.mode);
 	fputs(",\"runtime\":", f);
-	json_string(f, opt.runtime);
+	bench_json_string(f, opt.runtime);
 	fputs(",\"variant\":", f);
-	json_string(f, opt.variant);
+	bench_json_string(f, opt.variant);
 	fprintf(f, ",\"n\":%.0f,\"seconds\":%.6f,", res.n, res.seconds);
 	if (!res.failed && res.has_rate)
 		fprintf(f, "\"rate\":%.6g", res.rate);
 	else
 		fputs("\"rate\":null", f);
 	fputs(",\"unit\":", f);
-	json_string(f, unit_of(opt.mode));
+	bench_json_string(f, unit_of(opt.mode));
 	if (res.rss_kb > 0)
 		fprintf(f, ",\"rss_kb\":%ld", res.rss_kb);
 	else
@@ -1313,7 +1256,7 @@ static void emit(void)
 	fprintf(f, ",\"better\":\"%s\"", lower ? "lower" : "higher");
 	for (int i = 0; !res.failed && i < res.nm; i++) {
 		fputc(',', f);
-		json_string(f, res.m[i].key);
+		bench_json_string(f, res.m[i].key);
 		if (isfinite(res.m[i].value))
 			fprintf(f, ":%.6g", res.m[i].value);
 		else
@@ -1322,52 +1265,27 @@ static void emit(void)
 	if (!res.failed && res.extra_json)
 		fprintf(f, ",%s", res.extra_json);
 	fprintf(f, ",\"run\":%d,\"ok\":%s,\"machine\":", opt.run, res.failed ? "false" : "true");
-	machine_json(f, cpus_allowed_before);
+	bench_machine_json(f, cpus_allowed_before);
 	fprintf(f, ",\"workers\":%d,\"quick\":%s,\"server_pid\":%ld,\"gen_cpu_pinned\":%d", opt.workers,
 		opt.quick ? "true" : "false", opt.server_pid, gen_cpu_pinned);
 	fprintf(f, ",\"target_seconds\":%g,\"build\":", opt.seconds);
-	json_string(f, opt.build);
+	bench_json_string(f, opt.build);
 	fputs(",\"generator\":", f);
-	json_string(f, "echo_loadgen (C, epoll, 1 thread) " LOADGEN_BUILD);
+	bench_json_string(f, "echo_loadgen (C, epoll, 1 thread) " LOADGEN_BUILD);
 	fputs(",\"time\":", f);
-	json_string(f, when);
+	bench_json_string(f, when);
 	fputs(",\"error\":", f);
 	if (res.failed)
-		json_string(f, res.why);
+		bench_json_string(f, res.why);
 	else
 		fputs("null", f);
 	fputs("}\n", f);
 	fclose(f);
 	if (opt.json_stdout)
 		fputs(buf, stdout);
-	if (opt.json) {
-		int fd = open(opt.json, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-		size_t off = 0;
-		while (fd >= 0 && off < len) {
-			ssize_t k = write(fd, buf + off, len - off);
-			if (k <= 0)
-				break;
-			off += (size_t)k;
-		}
-		if (fd < 0 || off < len)
-			fprintf(stderr, "echo_loadgen: cannot append to %s: %s\n", opt.json,
-				strerror(errno));
-		if (fd >= 0)
-			close(fd);
-	}
+	if (opt.json && bench_append_file(opt.json, buf, len))
+		fprintf(stderr, "echo_loadgen: cannot append to %s: %s\n", opt.json, strerror(errno));
 	free(buf);
-}
-
-static void si(char *buf, size_t cap, double v)
-{
-	static const char *prefix[] = {"", " k", " M", " G"};
-	int p = 0;
-	while (v >= 1000 && p < 3) {
-		v /= 1000;
-		p++;
-	}
-	snprintf(buf, cap, "%.*f%s", v < 1 && p == 0 ? 3 : v < 10 ? 2 : v < 100 ? 1 : 0, v,
-		 prefix[p]);
 }
 
 static double metric_of(const char *key)
@@ -1386,7 +1304,7 @@ static void human_line(void)
 		return;
 	}
 	char rate[32];
-	si(rate, sizeof(rate), res.rate);
+	bench_si(rate, sizeof(rate), res.rate);
 	if (!strcmp(opt.mode, "idle_connections")) {
 		printf("%8s %-14s (%.0f conns opened in %.3f s, server RSS %.1f -> %.1f MiB, "
 		       "after one echo each %.0f B/conn, held by %s)\n",
