@@ -1508,8 +1508,8 @@ static void list(const struct bench_cfg *cfg)
 		const struct workload *wl = &workloads[i];
 		if (!wl->run) {
 			const char *why = wl->kinds[0].status;
-			printf("%-14s %-20s n/a: not yet written%s%s  # %s\n", wl->name, "-",
-			       why ? ", " : "", why ? why : "", wl->what);
+			printf("%-14s %-20s n/a: %s  # %s\n", wl->name, "-",
+			       why ? why : "not yet written", wl->what);
 			continue;
 		}
 		for (const struct kind *k = wl->kinds; k < wl->kinds + 3; k++) {
@@ -1630,7 +1630,8 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < nnames; i++) {
 		const struct workload *wl = find_workload(names[i]);
 		if (!wl->run) {
-			printf("%-12s %-8s %-18s n/a: not yet written\n", wl->name, "weft", "-");
+			printf("%-12s %-8s %-18s n/a: %s\n", wl->name, "weft", "-",
+			       wl->kinds[0].status ? wl->kinds[0].status : "not yet written");
 			continue;
 		}
 		bool matched = false;
