@@ -413,7 +413,8 @@ WEFT_API int weft_queue_join(weft_queue *q)
 	}
 	weft__spin_unlock(&q->lock);
 	weft__wnode_free(n);
-	return rc;
+	/* 1 from need_node means "check again", and nothing was left */
+	return rc < 0 ? rc : 0;
 }
 
 /* --- shutdown, destroy ---------------------------------------------------- */
