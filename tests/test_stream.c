@@ -708,7 +708,7 @@ Test(server, emfile_backs_off_and_recovers, .timeout = 30 * WEFT_TEST_SLOW)
  * reading, so each such connection costs at most 2 x limit + 128 KiB of
  * the server's RSS, whatever the peers send.
  */
-enum { BP_CONNS = 16, BP_BYTES = 4 << 20 };
+enum { BP_CONNS = 32, BP_BYTES = 4 << 20 };
 static int bp_pipe[2];
 static uint16_t bp_port;
 static long bp_rss_before = -1, bp_rss_after = -1;
