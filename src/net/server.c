@@ -252,6 +252,18 @@ static int config_copy(weft_server_config *out, const weft_server_config *in)
 	return 0;
 }
 
+/* The arguments of a start_server call, and its config copied in *cfg. */
+static int start_checks(weft_client_fn fn, weft_server **out, const weft_server_config *config,
+			weft_server_config *cfg)
+{
+	if (!fn || !out)
+		return weft__misuse(-EINVAL, "NULL function or out");
+	*out = NULL;
+	if (!weft__task_current())
+		return weft__misuse(-EPERM, "called outside a task");
+	return config_copy(cfg, config);
+}
+
 /* A server on the n listeners in fds (each closed here on failure). */
 static int start(weft_client_fn fn, void *arg, const int *fds, unsigned n, bool per_worker,
 		 const weft_server_config *cfg, weft_server **out)
@@ -302,13 +314,8 @@ static int start(weft_client_fn fn, void *arg, const int *fds, unsigned n, bool 
 WEFT_API int weft_start_server(weft_client_fn fn, void *arg, const char *host, uint16_t port,
 			       const weft_server_config *config, weft_server **out)
 {
-	if (!fn || !out)
-		return weft__misuse(-EINVAL, "NULL function or out");
-	*out = NULL;
-	if (!weft__task_current())
-		return weft__misuse(-EPERM, "called outside a task");
 	weft_server_config cfg;
-	int rc = config_copy(&cfg, config);
+	int rc = start_checks(fn, out, config, &cfg);
 	if (rc)
 		return rc;
 	unsigned n = cfg.reuseport ? weft__core_current()->sched.nworkers : 1;
@@ -340,13 +347,8 @@ WEFT_API int weft_start_server(weft_client_fn fn, void *arg, const char *host, u
 WEFT_API int weft_start_unix_server(weft_client_fn fn, void *arg, const char *path,
 				    const weft_server_config *config, weft_server **out)
 {
-	if (!fn || !out)
-		return weft__misuse(-EINVAL, "NULL function or out");
-	*out = NULL;
-	if (!weft__task_current())
-		return weft__misuse(-EPERM, "called outside a task");
 	weft_server_config cfg;
-	int rc = config_copy(&cfg, config);
+	int rc = start_checks(fn, out, config, &cfg);
 	if (rc)
 		return rc;
 	int fd = weft_unix_listen(path, cfg.backlog);
