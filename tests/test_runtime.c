@@ -233,6 +233,18 @@ Test(runtime, no_io_uring_eperm, .timeout = TEST_TIMEOUT)
 	check_enouring(EPERM); /* kernel.io_uring_disabled, a container's profile */
 }
 
+/* Other set-up failures are reported as themselves (IO.md: EMFILE is
+ * -EMFILE, not "io_uring unavailable"): they say what to fix. */
+Test(runtime, io_uring_setup_other_errors_are_the_real_code, .timeout = TEST_TIMEOUT)
+{
+	deny_io_uring_setup(EMFILE);
+	weft_config cfg = tu_config(1);
+	weft_runtime *rt = NULL;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EMFILE);
+	cr_assert_null(rt);
+	cr_assert_eq(weft_run(tu_return_arg, NULL, NULL, NULL), -EMFILE);
+}
+
 /* --- several workers ------------------------------------------------------- */
 
 /* Recursive fan-out: sum(n) = n + sum of two children's sums, through

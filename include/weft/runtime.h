@@ -89,8 +89,11 @@ WEFT_API void weft_config_init(weft_config *cfg);
  * blocking_threads_max > 65536, blocking_keepalive negative or NaN,
  * small_stacks with a stack_size that is not 0 or a multiple of 16 from
  * 1024 to the page size), -ENOMEM, -EAGAIN (a worker thread
- * could not be started), WEFT_ENOURING (io_uring cannot be set up; with
- * cfg.debug the kernel's reason is printed). Never suspends. Any thread
+ * could not be started), WEFT_ENOURING (io_uring is missing or refused:
+ * io_uring_setup failed with ENOSYS, EPERM or EINVAL; with cfg.debug the
+ * kernel's reason is printed), or io_uring_setup's own error otherwise
+ * (-EMFILE: out of descriptors, -ENOMEM: locked memory, ...). Never
+ * suspends. Any thread
  * except a worker of a runtime (-EPERM: a nested runtime would block it).
  */
 WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out);

@@ -90,7 +90,10 @@ int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t
 			 : rc == -EPERM ? " (disabled: sysctl kernel.io_uring_disabled or a seccomp filter)"
 					: "");
 		free(r);
-		return WEFT_ENOURING;
+		/* io_uring itself is missing or refused: WEFT_ENOURING says so;
+		 * anything else (EMFILE, ENOMEM, ...) is the real code, which
+		 * says what to fix (IO.md, backend selection) */
+		return rc == -ENOSYS || rc == -EPERM || rc == -EINVAL ? WEFT_ENOURING : rc;
 	}
 	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->efd < 0) {
