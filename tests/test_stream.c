@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -879,4 +880,42 @@ Test(server, reuseport_listener_per_worker, .timeout = TEST_TIMEOUT)
 Test(server, bad_config_is_einval, .timeout = TEST_TIMEOUT)
 {
 	cr_assert_eq(weft_start_server(echo_client, NULL, "127.0.0.1", 0, NULL, NULL), -EINVAL);
+}
+
+/* asyncio sets TCP_NODELAY on every TCP transport, accepted ones too. */
+static _Atomic int nodelay_seen = -1;
+
+static int record_nodelay(weft_stream *s, void *arg)
+{
+	int v = 0;
+	socklen_t len = sizeof(v);
+	getsockopt(weft_stream_fd(s), IPPROTO_TCP, TCP_NODELAY, &v, &len);
+	atomic_store(&nodelay_seen, v != 0);
+	return 0;
+}
+
+static int nodelay_main(void *arg, void **res)
+{
+	weft_server *srv;
+	int rc = weft_start_server(record_nodelay, NULL, "127.0.0.1", 0, NULL, &srv);
+	if (rc)
+		return rc;
+	uint16_t port;
+	weft_server_sockname(srv, NULL, 0, &port);
+	weft_stream *c;
+	if (weft_open_connection("127.0.0.1", port, 0, &c))
+		return -EIO;
+	char b;
+	weft_stream_read(c, &b, 1); /* EOF once the handler returned */
+	weft_stream_free(c);
+	weft_server_close(srv);
+	weft_server_wait_closed(srv);
+	weft_server_free(srv);
+	return 0;
+}
+
+Test(server, accepted_connections_have_tcp_nodelay, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(1, nodelay_main, NULL, NULL), 0);
+	cr_assert_eq(atomic_load(&nodelay_seen), 1);
 }

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -158,6 +160,10 @@ static void conn_done(weft_future *task, void *arg)
  * anywhere when it is -1); closes fd if it cannot. */
 static void serve(weft_server *srv, int fd, int worker)
 {
+	/* TCP_NODELAY, as asyncio sets on every TCP transport (a Unix socket
+	 * refuses it, harmlessly) */
+	int one = 1;
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	struct conn *c = calloc(1, sizeof(*c));
 	if (!c) {
 		close(fd);
