@@ -168,6 +168,24 @@ static void op_complete(struct weft__io_op *op, int res, unsigned flags)
 	}
 }
 
+/* Registers ow under fd for weft_close: 0, or -EBADF (a close of fd is
+ * under way, or fd is beyond the registry), -ENOMEM. */
+static int track(struct op_wait *ow, int fd)
+{
+	struct fd_slot *s = slot_of(fd, true);
+	if (!s)
+		return fd >= SLOTS_PER_CHUNK * CHUNKS ? -EBADF : -ENOMEM;
+	weft__spin_lock(&s->lock);
+	bool closing = s->closing;
+	if (!closing) {
+		weft__list_push_back(&s->ops, &ow->link);
+		s->n++;
+		ow->fd = fd;
+	}
+	weft__spin_unlock(&s->lock);
+	return closing ? -EBADF : 0;
+}
+
 int64_t weft__op_run(const struct weft__io_req *req, bool untracked)
 {
 	struct weft__worker *w = weft__worker_current();
@@ -191,28 +209,13 @@ int64_t weft__op_run(const struct weft__io_req *req, bool untracked)
 	ow->closed = false;
 	ow->close_sent = false;
 	ow->fd = -1;
-	if (!untracked && req->fd >= 0) {
-		struct fd_slot *s = slot_of(req->fd, true);
-		if (!s) {
-			atomic_store_explicit(&ow->fut.refs, 1, memory_order_relaxed);
-			weft_future_unref(&ow->fut);
-			return req->fd >= SLOTS_PER_CHUNK * CHUNKS ? -EBADF : -ENOMEM;
-		}
-		weft__spin_lock(&s->lock);
-		bool closing = s->closing;
-		if (!closing) {
-			weft__list_push_back(&s->ops, &ow->link);
-			s->n++;
-			ow->fd = req->fd;
-		}
-		weft__spin_unlock(&s->lock);
-		if (closing) {
-			atomic_store_explicit(&ow->fut.refs, 1, memory_order_relaxed);
-			weft_future_unref(&ow->fut);
-			return -EBADF;
-		}
+	int rc = untracked || req->fd < 0 ? 0 : track(ow, req->fd);
+	if (rc) {
+		atomic_store_explicit(&ow->fut.refs, 1, memory_order_relaxed); /* never submitted */
+		weft_future_unref(&ow->fut);
+		return rc;
 	}
-	int rc = weft__io_submit(&w->io, &ow->op, req);
+	rc = weft__io_submit(&w->io, &ow->op, req);
 	assert(rc == 0); /* every kind used here is one the backend knows */
 	(void)rc;
 	void *v = NULL;

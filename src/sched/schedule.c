@@ -97,16 +97,22 @@ void weft__schedule_new(struct weft__sched *s, struct weft__sched_task *t)
 		put_lifo(w, t);
 }
 
-void weft__schedule_new_on(struct weft__worker *w, struct weft__sched_task *t)
+/* r runs on w only: w's own FIFO from w itself, else its inbox (drained
+ * into that owner-only FIFO) and a wake. A thief steals from the ring,
+ * never from these. cur: the calling thread's worker, or NULL. */
+static void to_worker(struct weft__worker *cur, struct weft__worker *w, struct weft__runnable *r)
 {
-	/* w's own queue (the inbox drains into its owner-only FIFO): what a
-	 * thief steals is the ring, never these */
-	if (weft__worker_current() == w) {
-		weft__fifo_push(&w->ready, &t->run);
+	if (cur == w) {
+		weft__fifo_push(&w->ready, r);
 		return;
 	}
-	weft__mpsc_push(&w->inbox, &t->run);
+	weft__mpsc_push(&w->inbox, r);
 	weft__worker_notify(w);
+}
+
+void weft__schedule_new_on(struct weft__worker *w, struct weft__sched_task *t)
+{
+	to_worker(weft__worker_current(), w, &t->run);
 }
 
 void weft__schedule_callback(struct weft__sched *s, struct weft__runnable *r)
@@ -169,10 +175,5 @@ void weft__worker_post(struct weft__worker *w, struct weft__job *j)
 	j->run.kind = WEFT__RUN_JOB;
 	/* counted before the push: its run (worker.c run_one) counts it out */
 	weft__sched_count_new(s, cur && cur->sched == s ? cur : NULL);
-	if (cur == w) {
-		weft__fifo_push(&w->ready, &j->run);
-		return;
-	}
-	weft__mpsc_push(&w->inbox, &j->run);
-	weft__worker_notify(w);
+	to_worker(cur, w, &j->run);
 }
