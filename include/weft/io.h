@@ -58,6 +58,42 @@ WEFT_API ssize_t weft_writev(int fd, const struct iovec *iov, int iovcnt, int64_
 /* recv(2): at most len bytes, single-shot into buf; 0 when the peer shut
  * down its side. */
 WEFT_API ssize_t weft_recv(int fd, void *buf, size_t len, int flags);
+
+/* A buffer lent by weft_recv_pooled: `len` bytes at `data`, the caller's
+ * to read (and write) until weft_iobuf_release. The other fields are
+ * weft's. */
+typedef struct weft_iobuf {
+	void *data;
+	size_t len;
+	void *owner_;  /* the worker whose pool lent it; NULL: a heap buffer */
+	unsigned id_;
+} weft_iobuf;
+
+/* The most one weft_recv_pooled receives. */
+#define WEFT_IOBUF_SIZE 4096
+
+/*
+ * recv(2) into a buffer weft picks when data arrives, from its worker's
+ * pool of provided buffers (io_uring's buffer rings): a task waiting here
+ * holds no buffer, so idle connections cost none. On success (> 0) *out
+ * lends at most WEFT_IOBUF_SIZE received bytes; give them back with
+ * weft_iobuf_release. 0 (the peer shut down) and errors lend nothing
+ * (out->data NULL). When the pool is empty or unavailable (the kernel
+ * refused a buffer ring, cfg.ring_no_buffers), the bytes come in a heap
+ * buffer instead: never an error of its own. Cancellation, close and the
+ * other rules as for every call here; -EINVAL for a NULL out. Suspends.
+ */
+WEFT_API ssize_t weft_recv_pooled(int fd, weft_iobuf *out, int flags);
+
+/*
+ * Gives a buffer from weft_recv_pooled back (a no-op when out->data is
+ * NULL; out->data is NULL afterwards). Never suspends. Any thread, while
+ * the runtime that lent it runs (a buffer is given back to the worker that
+ * lent it; from another thread it is put back before that worker's next
+ * pooled receive). Every lent buffer must be released before
+ * weft_runtime_destroy returns.
+ */
+WEFT_API void weft_iobuf_release(weft_iobuf *buf);
 /* send(2) with MSG_NOSIGNAL; may send less than len (a short send). */
 WEFT_API ssize_t weft_send(int fd, const void *buf, size_t len, int flags);
 /* recvmsg(2). */

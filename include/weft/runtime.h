@@ -76,6 +76,10 @@ typedef struct weft_config {
 	                          * first call: link with -Wl,-z,now
 	                          * (libweft itself is), or run with
 	                          * LD_BIND_NOW=1 to cover every library */
+	bool ring_no_buffers;    /* receive without the ring's provided
+	                          * buffers: streams and weft_recv_pooled use
+	                          * buffers of their own, as when the kernel
+	                          * refuses a buffer ring (tests cover both) */
 } weft_config;
 
 /* Fills `cfg` with the defaults (blocking_threads_max 512,

@@ -47,6 +47,15 @@ enum weft__io_kind {
 	WEFT__IO_FSYNC,    /* fd, flags (IORING_FSYNC_DATASYNC as 1) */
 	WEFT__IO_STATX,    /* fd: dirfd, buf: path, flags, len: mask, out: struct statx */
 	WEFT__IO_POLL,     /* fd, len: poll events */
+	WEFT__IO_RECV_POOL,  /* fd, flags, len (0: a whole buffer): one
+	                      * receive into a buffer of the worker's pool
+	                      * (weft__io_pool_enable first) */
+};
+#define WEFT__IO_KIND_LAST WEFT__IO_RECV_POOL
+
+/* A completion flag given to complete() (the kernel's own value). */
+enum {
+	WEFT__IO_F_BUFFER = 1u << 0, /* carries a pool buffer: weft__io_pool_buf */
 };
 
 struct weft__io_req {
@@ -73,7 +82,8 @@ struct weft__io_op {
  * Owner only: queues the operation req for op (op->gen is bumped: the
  * caller keeps it to cancel). Handed to the kernel at the loop's next
  * flush or park, never lost: a full submission queue is flushed first.
- * Returns 0, or -EINVAL for a kind this backend does not know.
+ * Returns 0, -EINVAL for a kind this backend does not know, or the pool's
+ * -errno for a pool receive when the pool is not enabled.
  */
 int weft__io_submit(struct weft__io *io, struct weft__io_op *op, const struct weft__io_req *req);
 
@@ -83,6 +93,32 @@ int weft__io_submit(struct weft__io *io, struct weft__io_op *op, const struct we
  * whatever it ended with first.
  */
 void weft__io_cancel(struct weft__io *io, struct weft__io_op *op, uint32_t gen);
+
+/*
+ * The worker's pool of provided buffers (io_uring's IOU_PBUF_RING, with
+ * the worker as its one producer): a receive that selects a buffer holds
+ * none while it waits, so an idle connection costs no buffer.
+ * WEFT__IO_POOL_COUNT buffers of WEFT__IO_POOL_SIZE bytes, mapped on first
+ * use and touched only as the kernel fills them.
+ */
+enum { WEFT__IO_POOL_SIZE = 4096, WEFT__IO_POOL_COUNT = 64 };
+
+/* Owner only: makes the pool (first call) and says whether it is there:
+ * 0, or the -errno its set-up failed with (then the callers receive into
+ * buffers of their own; the set-up is not tried again). */
+int weft__io_pool_enable(struct weft__io *io);
+
+/* Owner only: the pool buffer a completion with WEFT__IO_F_BUFFER in
+ * `flags` carries, its index in *bid; NULL when it carries none. The
+ * buffer is the caller's until weft__io_pool_put. */
+void *weft__io_pool_buf(struct weft__io *io, unsigned flags, unsigned *bid);
+
+/* Owner only: gives buffer bid back to the ring. */
+void weft__io_pool_put(struct weft__io *io, unsigned bid);
+
+/* Any thread, while the owner runs: gives buffer bid back; the owner puts
+ * it on the ring before its next pool receive. */
+void weft__io_pool_give_back(const struct weft__io *io, unsigned bid);
 
 /* Owner only: are completions, or deferred kernel work that makes them,
  * waiting to be reaped? A few loads, no syscall. */

@@ -13,6 +13,7 @@
 #include <weft/error.h>
 
 #include "io/backend.h"
+#include "io/ring.h"
 
 /*
  * user_data: an operation is its record's address (8-aligned, below 2^48)
@@ -34,15 +35,6 @@ static uint64_t op_ud(const struct weft__io_op *op, uint32_t gen)
 	return (uint64_t)(uintptr_t)op | ((uint64_t)(gen & 0xffff) << UD_GEN_SHIFT);
 }
 
-struct weft__io_ring {
-	struct io_uring ring;
-	int efd;            /* foreign threads write here to wake the worker */
-	uint64_t efd_buf;   /* the armed read's target */
-	bool efd_armed;     /* a read on efd is in flight */
-	bool deferred;      /* set up with DEFER_TASKRUN: reaping needs a syscall */
-	bool valgrind;      /* under Valgrind: park in poll() on the eventfd */
-};
-
 int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t cap)
 {
 	io->ring = NULL;
@@ -53,6 +45,8 @@ int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t
 		return -ENOMEM;
 	}
 	r->efd = -1;
+	if (cfg->ring_no_buffers)
+		r->pool.state = -EOPNOTSUPP;
 	unsigned entries = cfg->ring_entries ? cfg->ring_entries : 256;
 	/* TASKRUN_FLAG: the kernel says (IORING_SQ_TASKRUN) when completions
 	 * wait for a kernel entry, so a busy worker enters only then. */
@@ -114,6 +108,7 @@ void weft__io_exit(struct weft__io *io)
 	if (!r)
 		return;
 	io_uring_queue_exit(&r->ring);
+	weft__io_pool_exit(&r->pool); /* the kernel holds no buffer now */
 	close(r->efd);
 	free(r);
 	io->ring = NULL;
@@ -303,8 +298,13 @@ bool weft__io_ready(const struct weft__io *io)
 
 int weft__io_submit(struct weft__io *io, struct weft__io_op *op, const struct weft__io_req *req)
 {
-	if (req->kind > WEFT__IO_POLL)
+	if (req->kind > WEFT__IO_KIND_LAST)
 		return -EINVAL;
+	if (req->kind >= WEFT__IO_RECV_POOL) {
+		if (io->ring->pool.state <= 0)
+			return io->ring->pool.state ? io->ring->pool.state : -EINVAL;
+		weft__io_pool_drain(io);
+	}
 	struct io_uring_sqe *sqe = sqe_get(io);
 	int fd = req->fd;
 	/* io_uring takes -1 as "the current position" for reads and writes */
@@ -354,6 +354,12 @@ int weft__io_submit(struct weft__io *io, struct weft__io_op *op, const struct we
 		break;
 	case WEFT__IO_POLL:
 		io_uring_prep_poll_add(sqe, fd, req->len);
+		break;
+	case WEFT__IO_RECV_POOL:
+		/* length 0: the selected buffer's; less caps the receive */
+		io_uring_prep_recv(sqe, fd, NULL, req->len, req->flags);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = 0;
 		break;
 	}
 	op->gen++;

@@ -4,12 +4,15 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdlib.h>
 
 #include <weft/io.h>
 #include <weft/timeout.h>
 
 #include "core/debug.h"
+#include "core/task.h"
 #include "net/op.h"
+#include "sched/worker.h"
 
 /* io_uring lengths are 32-bit: a longer request is a short one, as the
  * syscalls themselves cap a transfer at about 2 GiB. */
@@ -68,6 +71,58 @@ WEFT_API ssize_t weft_recv(int fd, void *buf, size_t len, int flags)
 	struct weft__io_req r = {.kind = WEFT__IO_RECV, .fd = fd, .buf = buf, .len = len32(len),
 				 .flags = flags};
 	return (ssize_t)weft__op_run(&r, false);
+}
+
+_Static_assert(WEFT_IOBUF_SIZE == WEFT__IO_POOL_SIZE, "a lent buffer is one of the pool's");
+
+WEFT_API ssize_t weft_recv_pooled(int fd, weft_iobuf *out, int flags)
+{
+	if (!out)
+		return weft__misuse(-EINVAL, "NULL weft_iobuf");
+	*out = (weft_iobuf){0};
+	struct weft__worker *w = weft__worker_current();
+	if (!w || !weft__task_current())
+		return weft__misuse(-EPERM, "called outside a task");
+	if (weft__io_pool_enable(&w->io) == 0) {
+		struct weft__io_req r = {.kind = WEFT__IO_RECV_POOL, .fd = fd, .flags = flags};
+		unsigned cf = 0;
+		ssize_t n = (ssize_t)weft__op_run_flags(&r, false, &cf);
+		unsigned bid;
+		void *b = weft__io_pool_buf(&w->io, cf, &bid);
+		if (b && n > 0) {
+			*out = (weft_iobuf){.data = b, .len = (size_t)n, .owner_ = w, .id_ = bid};
+			return n;
+		}
+		if (b) /* not expected: a buffer with no bytes */
+			weft__io_pool_give_back(&w->io, bid);
+		if (n != -ENOBUFS)
+			return n;
+		/* every pool buffer is lent or full: this receive gets its own */
+	}
+	char *heap = malloc(WEFT_IOBUF_SIZE);
+	if (!heap)
+		return -ENOMEM;
+	ssize_t n = weft_recv(fd, heap, WEFT_IOBUF_SIZE, flags);
+	if (n <= 0) {
+		free(heap);
+		return n;
+	}
+	*out = (weft_iobuf){.data = heap, .len = (size_t)n};
+	return n;
+}
+
+WEFT_API void weft_iobuf_release(weft_iobuf *buf)
+{
+	if (!buf || !buf->data)
+		return;
+	struct weft__worker *w = buf->owner_;
+	if (!w)
+		free(buf->data);
+	else if (weft__worker_current() == w)
+		weft__io_pool_put(&w->io, buf->id_);
+	else
+		weft__io_pool_give_back(&w->io, buf->id_);
+	*buf = (weft_iobuf){0};
 }
 
 WEFT_API ssize_t weft_send(int fd, const void *buf, size_t len, int flags)

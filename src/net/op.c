@@ -87,6 +87,7 @@ struct op_wait {
 	                             * slot's lock) */
 	bool close_sent;            /* weft_close sent its cancel (under it) */
 	int fd;                     /* registered under it; -1: untracked */
+	unsigned cflags;            /* the completion's flags (a pool buffer) */
 	struct weft__list link;     /* in its slot, under the slot's lock */
 };
 
@@ -159,6 +160,7 @@ static void op_complete(struct weft__io_op *op, int res, unsigned flags)
 			res = -EBADF;
 		weft__spin_unlock(&s->lock);
 	}
+	ow->cflags = flags;
 	atomic_store_explicit(&ow->ended, true, memory_order_relaxed);
 	weft__future_complete(&ow->fut, res < 0 ? res : 0, (void *)(intptr_t)res, NULL);
 	weft_future_unref(&ow->fut); /* the ring's reference */
@@ -188,6 +190,11 @@ static int track(struct op_wait *ow, int fd)
 
 int64_t weft__op_run(const struct weft__io_req *req, bool untracked)
 {
+	return weft__op_run_flags(req, untracked, NULL);
+}
+
+int64_t weft__op_run_flags(const struct weft__io_req *req, bool untracked, unsigned *cflags)
+{
 	struct weft__worker *w = weft__worker_current();
 	struct weft__task *t = weft__task_current();
 	if (!t)
@@ -209,6 +216,7 @@ int64_t weft__op_run(const struct weft__io_req *req, bool untracked)
 	ow->closed = false;
 	ow->close_sent = false;
 	ow->fd = -1;
+	ow->cflags = 0;
 	int rc = untracked || req->fd < 0 ? 0 : track(ow, req->fd);
 	if (rc) {
 		atomic_store_explicit(&ow->fut.refs, 1, memory_order_relaxed); /* never submitted */
@@ -216,12 +224,16 @@ int64_t weft__op_run(const struct weft__io_req *req, bool untracked)
 		return rc;
 	}
 	rc = weft__io_submit(&w->io, &ow->op, req);
-	assert(rc == 0); /* every kind used here is one the backend knows */
+	/* every kind used here is one the backend knows, and a pool receive
+	 * comes after weft__io_pool_enable succeeded on this worker */
+	assert(rc == 0);
 	(void)rc;
 	void *v = NULL;
 	/* -ECANCELED here is the delivery (weft_await takes the pending
 	 * cancel); any other result leaves it pending */
 	rc = weft_await(&ow->fut, &v);
+	if (cflags)
+		*cflags = ow->cflags; /* the future's completion published it */
 	weft_future_unref(&ow->fut);
 	return rc < 0 ? rc : (int64_t)(intptr_t)v;
 }

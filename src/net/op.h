@@ -21,4 +21,9 @@
  */
 int64_t weft__op_run(const struct weft__io_req *req, bool untracked);
 
+/* The same, and the completion's flags in *cflags (a pool buffer it
+ * carries: weft__io_pool_buf). A pool receive only after
+ * weft__io_pool_enable succeeded on the calling task's worker. */
+int64_t weft__op_run_flags(const struct weft__io_req *req, bool untracked, unsigned *cflags);
+
 #endif

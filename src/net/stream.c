@@ -55,6 +55,10 @@ struct weft_stream {
 	char *rbuf;
 	size_t rcap, rhead, rlen;
 	bool recv_on;         /* a receive is in flight */
+	bool pooled;          /* receive into buffers of the owner's pool,
+	                       * copied out at once (else into rbuf) */
+	bool recv_pool;       /* the receive in flight is a pool receive */
+	bool nobuf;           /* the pool ran dry: one plain receive next */
 	bool grow;            /* the last receive filled its room */
 	bool paused;          /* 2 x limit buffered: not receiving */
 	bool eof;
@@ -181,7 +185,20 @@ static void decide(weft_stream *s, struct actions *a)
 	if (s->closed)
 		return;
 	/* receive */
-	if (!s->closing && !s->eof && !s->rerr && !s->paused && !s->recv_on) {
+	if (!s->closing && !s->eof && !s->rerr && !s->paused && !s->recv_on && s->pooled &&
+	    !s->nobuf) {
+		/* the kernel picks a pool buffer when data arrives, and it is
+		 * copied out at once: a waiting stream holds no buffer */
+		s->recv_on = s->recv_pool = true;
+		atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+		a->recv = true;
+		/* never past 2 x limit (a reader that needs more lifts it) */
+		size_t left = 2 * s->limit > s->rlen ? 2 * s->limit - s->rlen : WEFT__IO_POOL_SIZE;
+		a->rreq = (struct weft__io_req){.kind = WEFT__IO_RECV_POOL, .fd = s->fd,
+						.len = (uint32_t)(left < WEFT__IO_POOL_SIZE ? left : 0)};
+	} else if (!s->closing && !s->eof && !s->rerr && !s->paused && !s->recv_on) {
+		s->nobuf = false;
+		s->recv_pool = false;
 		if (make_room(s) == 0) {
 			size_t room = s->rcap - s->rhead - s->rlen;
 			/* never past 2 x limit: a peer that sends without the
@@ -294,9 +311,70 @@ static void pump(weft_stream *s)
 	wake(a.wake_closed, 0);
 }
 
+/* Caller holds the lock: appends n bytes to rbuf (pool receives: no
+ * receive in flight points into rbuf then). 0 or -ENOMEM. */
+static int rbuf_append(weft_stream *s, const char *p, size_t n)
+{
+	if (s->rcap - s->rhead - s->rlen < n) {
+		if (s->rhead) {
+			memmove(s->rbuf, s->rbuf + s->rhead, s->rlen);
+			s->rhead = 0;
+		}
+		if (s->rcap - s->rlen < n) {
+			size_t cap = s->rcap ? s->rcap : RECV_MIN;
+			while (cap - s->rlen < n)
+				cap *= 2;
+			/* 2 x limit is the most a stream buffers unless a reader
+			 * needs more: a larger buffer only spreads the bytes */
+			if (cap > 2 * s->limit && s->rlen + n <= 2 * s->limit)
+				cap = 2 * s->limit;
+			char *b = realloc(s->rbuf, cap);
+			if (!b)
+				return -ENOMEM;
+			s->rbuf = b;
+			s->rcap = cap;
+		}
+	}
+	memcpy(s->rbuf + s->rhead + s->rlen, p, n);
+	s->rlen += n;
+	return 0;
+}
+
+static void recv_pool_done(weft_stream *s, int res, unsigned flags)
+{
+	struct weft__io *io = &s->owner->io;
+	unsigned bid;
+	const char *b = weft__io_pool_buf(io, flags, &bid);
+	weft__spin_lock(&s->lock);
+	s->recv_on = false;
+	if (res > 0 && b) {
+		if (rbuf_append(s, b, (size_t)res))
+			s->rerr = -ENOMEM;
+		else if (s->rlen >= 2 * s->limit)
+			s->paused = true;
+	} else if (res == 0) {
+		s->eof = true;
+	} else if (res == -ENOBUFS) {
+		s->nobuf = true; /* not an error: one receive of its own */
+	} else if (res < 0 && (res != -ECANCELED || !s->closing)) {
+		s->rerr = res == -ECANCELED ? -ECONNABORTED : res;
+	}
+	weft_future *r = take(&s->rwait);
+	weft__spin_unlock(&s->lock);
+	if (b)
+		weft__io_pool_put(io, bid);
+	wake(r, 0);
+	pump(s);
+	stream_unref(s); /* the operation's */
+}
+
 static void recv_done(struct weft__io_op *op, int res, unsigned flags)
 {
 	weft_stream *s = weft__container_of(op, weft_stream, recv_op);
+	if (s->recv_pool) { /* set by pump, on this worker, before the submit */
+		recv_pool_done(s, res, flags);
+		return;
+	}
 	weft__spin_lock(&s->lock);
 	s->recv_on = false;
 	if (res > 0) {
@@ -391,6 +469,7 @@ weft_stream *weft__stream_new(int fd, size_t limit)
 	s->send_op.complete = send_done;
 	s->kick.fn = kick_run;
 	s->closed_fut = closed;
+	s->pooled = weft__io_pool_enable(&w->io) == 0;
 	kick(s); /* start receiving */
 	return s;
 }
@@ -460,9 +539,16 @@ static bool consume(weft_stream *s, size_t n)
 {
 	s->rhead += n;
 	s->rlen -= n;
-	/* a receive in flight writes at rhead + rlen: that sum stays put */
-	if (!s->rlen && !s->recv_on)
+	/* a plain receive in flight writes at rhead + rlen: that sum stays
+	 * put; a pool receive writes elsewhere, so an emptied buffer goes
+	 * (an idle stream holds none) */
+	if (!s->rlen && s->pooled && !(s->recv_on && !s->recv_pool)) {
+		free(s->rbuf);
+		s->rbuf = NULL;
+		s->rcap = s->rhead = 0;
+	} else if (!s->rlen && !s->recv_on) {
 		s->rhead = 0;
+	}
 	if (s->paused && s->rlen <= s->limit) {
 		s->paused = false;
 		return true;
