@@ -1,17 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A TCP echo server (the tcp_echo benchmark's server): one task accepts,
- * one task per connection echoes through a 4 KiB buffer, every worker
+ * one task per connection echoes through a 4 KiB buffer (lent by the
+ * worker's buffer pool when data arrives: weft_recv_pooled), every worker
  * runs connections (new tasks are stolen by idle workers), and SIGINT or
  * SIGTERM stops it cleanly: the acceptor is cancelled, the listener
  * closed, and runtime shutdown cancels the connections, whose tasks close
  * their sockets.
  *
- *   echo_server PORT [WORKERS] [--streams] [--reuseport]
+ *   echo_server PORT [WORKERS] [--streams] [--reuseport] [--stack-buffer]
  *       listens on 127.0.0.1:PORT (0: any free port); prints "listening on
  *       PORT". --streams: the same echo through weft_start_server and
  *       streams (asyncio's start_server shape); --reuseport (implies
- *       --streams): a listener and an acceptor per worker.
+ *       --streams): a listener and an acceptor per worker; --stack-buffer:
+ *       weft_recv into a 4 KiB buffer on the task's stack instead.
  */
 #include <errno.h>
 #include <signal.h>
@@ -23,7 +25,33 @@
 
 #include <weft.h>
 
+/* A connection's task: each receive borrows a buffer from the worker's
+ * pool only once data is there, so an idle connection holds no buffer
+ * (and its task's stack stays one page). */
 static int connection(void *arg, void **result)
+{
+	int fd = (int)(intptr_t)arg;
+	weft_iobuf b;
+	ssize_t n;
+	while ((n = weft_recv_pooled(fd, &b, 0)) > 0) {
+		ssize_t off = 0;
+		while (off < n) {
+			ssize_t k = weft_send(fd, (char *)b.data + off, (size_t)(n - off), 0);
+			if (k <= 0)
+				break;
+			off += k;
+		}
+		weft_iobuf_release(&b);
+		if (off < n)
+			break;
+	}
+	/* n <= 0: EOF, an error, or -ECANCELED at shutdown */
+	weft_close(fd);
+	return 0;
+}
+
+/* --stack-buffer: the same through a 4 KiB buffer on the task's stack. */
+static int connection_stack_buffer(void *arg, void **result)
 {
 	int fd = (int)(intptr_t)arg;
 	char buf[4096];
@@ -43,6 +71,8 @@ out:
 	return 0;
 }
 
+static bool use_stack_buffer;
+
 static int acceptor(void *arg, void **result)
 {
 	int listener = (int)(intptr_t)arg;
@@ -57,7 +87,8 @@ static int acceptor(void *arg, void **result)
 				weft_sleep(0.005);
 			continue;
 		}
-		weft_future *t = weft_create_task(connection, (void *)(intptr_t)fd, NULL);
+		weft_future *t = weft_create_task(use_stack_buffer ? connection_stack_buffer : connection,
+						  (void *)(intptr_t)fd, NULL);
 		if (!weft_is_task(t))
 			weft_close(fd);
 		weft_future_unref(t);
@@ -150,7 +181,8 @@ static int main_task(void *arg, void **result)
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
-		fprintf(stderr, "usage: echo_server PORT [WORKERS] [--streams] [--reuseport]\n");
+		fprintf(stderr, "usage: echo_server PORT [WORKERS] [--streams] [--reuseport] "
+				"[--stack-buffer]\n");
 		return 2;
 	}
 	weft_config cfg;
@@ -160,6 +192,8 @@ int main(int argc, char **argv)
 			use_streams = true;
 		else if (!strcmp(argv[i], "--reuseport"))
 			use_streams = use_reuseport = true;
+		else if (!strcmp(argv[i], "--stack-buffer"))
+			use_stack_buffer = true;
 		else
 			cfg.workers = (unsigned)atoi(argv[i]);
 	}

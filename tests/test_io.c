@@ -6,6 +6,7 @@
  */
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -49,6 +50,158 @@ Test(io, send_recv_and_eof, .timeout = TEST_TIMEOUT)
 	cr_assert_eq(got_n, 5);
 	cr_assert_eq(memcmp(got_buf, "hello", 5), 0);
 	cr_assert_eq(got_eof, 0, "a shut-down peer reads as 0 (EOF)");
+	unpair();
+}
+
+/* --- receives into the worker's buffer pool ----------------------------- */
+
+static ssize_t pl_n, pl_eof;
+static char pl_first[8];
+static bool pl_eof_lends;
+static int pl_from_pool;      /* of 1,000 receives, how many lent a pool buffer */
+
+static int pooled_main(void *arg, void **res)
+{
+	weft_iobuf b;
+	weft_send(sp[1], "hello", 5, 0);
+	pl_n = weft_recv_pooled(sp[0], &b, 0);
+	if (pl_n > 0)
+		memcpy(pl_first, b.data, (size_t)pl_n);
+	weft_iobuf_release(&b);
+	/* 1,000 receives, each released: the pool's 64 buffers go round */
+	pl_from_pool = 0;
+	for (int i = 0; i < 1000; i++) {
+		char c = (char)i;
+		weft_send(sp[1], &c, 1, 0);
+		if (weft_recv_pooled(sp[0], &b, 0) == 1 && *(char *)b.data == c && b.owner_)
+			pl_from_pool++;
+		weft_iobuf_release(&b);
+	}
+	shutdown(sp[1], SHUT_WR);
+	pl_eof = weft_recv_pooled(sp[0], &b, 0);
+	pl_eof_lends = b.data != NULL;
+	return 0;
+}
+
+static void pooled_check(bool off)
+{
+	pair();
+	weft_config cfg = tu_config(1);
+	cfg.ring_no_buffers = off;
+	cr_assert_eq(tu_run(pooled_main, NULL, &cfg, NULL), 0);
+	cr_assert_eq(pl_n, 5);
+	cr_assert_eq(memcmp(pl_first, "hello", 5), 0);
+	cr_assert_eq(pl_from_pool, off ? 0 : 1000, "released buffers go back to the pool");
+	cr_assert_eq(pl_eof, 0);
+	cr_assert_not(pl_eof_lends, "EOF lends nothing");
+	unpair();
+}
+
+Test(io, recv_pooled_lends_a_buffer_and_release_gives_it_back, .timeout = TEST_TIMEOUT)
+{
+	pooled_check(false);
+}
+
+Test(io, recv_pooled_without_the_pool_uses_heap_buffers, .timeout = TEST_TIMEOUT)
+{
+	pooled_check(true);
+}
+
+/* Every pool buffer lent and held: the next receives get buffers of their
+ * own (never an error), and the pool serves again once they come back,
+ * also when they come back from a thread outside the runtime. */
+enum { HOLD = 100 };
+static weft_iobuf held[HOLD];
+static int hold_ok, hold_heap, after_from_pool;
+
+static void *release_all(void *arg)
+{
+	for (int i = 0; i < HOLD; i++)
+		weft_iobuf_release(&held[i]);
+	return NULL;
+}
+
+static int hold_main(void *arg, void **res)
+{
+	hold_ok = hold_heap = 0;
+	for (int i = 0; i < HOLD; i++) {
+		char c = (char)('a' + i % 26);
+		weft_send(sp[1], &c, 1, 0);
+		if (weft_recv_pooled(sp[0], &held[i], 0) == 1 && *(char *)held[i].data == c)
+			hold_ok++;
+		if (!held[i].owner_)
+			hold_heap++;
+	}
+	pthread_t th;
+	if (pthread_create(&th, NULL, release_all, NULL))
+		return -EAGAIN;
+	pthread_join(th, NULL);
+	weft_iobuf b;
+	weft_send(sp[1], "z", 1, 0);
+	after_from_pool = weft_recv_pooled(sp[0], &b, 0) == 1 && b.owner_ != NULL;
+	weft_iobuf_release(&b);
+	return 0;
+}
+
+Test(io, recv_pooled_with_every_buffer_lent_falls_back_and_recovers, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	cr_assert_eq(tu_run_n(1, hold_main, NULL, NULL), 0);
+	cr_assert_eq(hold_ok, HOLD, "every byte arrived, pool or not");
+	cr_assert_geq(hold_heap, HOLD - 64, "the receives past the pool used buffers of their own");
+	cr_assert(after_from_pool, "buffers given back from another thread serve again");
+	unpair();
+}
+
+static ssize_t pc_rc;
+static bool pc_lent;
+
+static int pooled_waiter(void *arg, void **res)
+{
+	weft_iobuf b;
+	pc_rc = weft_recv_pooled(sp[0], &b, 0);
+	pc_lent = b.data != NULL;
+	weft_iobuf_release(&b);
+	return 0;
+}
+
+static int pooled_cancel_main(void *arg, void **res)
+{
+	weft_future *t = tu_spawn(pooled_waiter, NULL);
+	tu_yield();
+	weft_cancel(t, NULL);
+	weft_await(t, NULL);
+	weft_future_unref(t);
+	return 0;
+}
+
+Test(io, recv_pooled_cancelled_lends_nothing, .timeout = TEST_TIMEOUT)
+{
+	pair();
+	cr_assert_eq(tu_run_n(1, pooled_cancel_main, NULL, NULL), 0);
+	cr_assert_eq(pc_rc, -ECANCELED);
+	cr_assert_not(pc_lent);
+	unpair();
+}
+
+static ssize_t pm_null;
+
+static int pooled_misuse_main(void *arg, void **res)
+{
+	pm_null = weft_recv_pooled(sp[0], NULL, 0);
+	return 0;
+}
+
+Test(io, recv_pooled_misuse)
+{
+	pair();
+	weft_iobuf b;
+	cr_assert_eq(weft_recv_pooled(sp[0], &b, 0), -EPERM, "outside a task");
+	cr_assert_null(b.data);
+	weft_iobuf_release(NULL);
+	weft_iobuf_release(&b); /* nothing lent: a no-op */
+	cr_assert_eq(tu_run_n(1, pooled_misuse_main, NULL, NULL), 0);
+	cr_assert_eq(pm_null, -EINVAL);
 	unpair();
 }
 

@@ -74,12 +74,16 @@ static int pair_main(void *arg, void **res)
 	return rc;
 }
 
+static bool no_buffers; /* cfg.ring_no_buffers: plain receives into the stream */
+
 static int run_with(body_fn b, const char *data, size_t piece, bool eof, size_t limit)
 {
 	body = b;
 	feed = (struct feed){.data = data, .len = data ? strlen(data) : 0, .piece = piece, .eof = eof};
 	lim = limit;
-	return tu_run_n(1, pair_main, NULL, NULL);
+	weft_config cfg = tu_config(1);
+	cfg.ring_no_buffers = no_buffers;
+	return tu_run(pair_main, NULL, &cfg, NULL);
 }
 
 /* --- read ---------------------------------------------------------------- */
@@ -296,6 +300,28 @@ Test(stream, readline_overrun_discards_through_the_newline, .timeout = TEST_TIME
 	cr_assert_eq(u_rc[0], -EOVERFLOW);
 	cr_assert_eq(u_rc[1], 0);
 	cr_assert_eq(u_got[1], 3);
+	cr_assert_eq(memcmp(u_buf[1], "ok\n", 3), 0);
+}
+
+/* The same rules where the kernel gives no buffer ring (or
+ * cfg.ring_no_buffers): the stream receives into its own buffer. */
+Test(stream, without_the_buffer_pool_pieces_and_eof, .timeout = TEST_TIMEOUT)
+{
+	no_buffers = true;
+	cr_assert_eq(run_with(read_body, "hello world", 1, true, 0), 0);
+	no_buffers = false;
+	cr_assert_eq(r2, 0, "0 at EOF");
+	cr_assert_eq(got, 11);
+	cr_assert_eq(memcmp(buf, "hello world", 11), 0);
+}
+
+Test(stream, without_the_buffer_pool_readline_overrun, .timeout = TEST_TIMEOUT)
+{
+	no_buffers = true;
+	cr_assert_eq(run_with(line_overrun_body, "0123456789\nok\n", 14, false, 8), 0);
+	no_buffers = false;
+	cr_assert_eq(u_rc[0], -EOVERFLOW);
+	cr_assert_eq(u_rc[1], 0);
 	cr_assert_eq(memcmp(u_buf[1], "ok\n", 3), 0);
 }
 
