@@ -78,9 +78,11 @@ typedef struct weft_iobuf {
  * holds no buffer, so idle connections cost none. On success (> 0) *out
  * lends at most WEFT_IOBUF_SIZE received bytes; give them back with
  * weft_iobuf_release. 0 (the peer shut down) and errors lend nothing
- * (out->data NULL). When the pool is empty or unavailable (the kernel
- * refused a buffer ring, cfg.ring_no_buffers), the bytes come in a heap
- * buffer instead: never an error of its own. Cancellation, close and the
+ * (out->data NULL). A worker's pool starts at 32 buffers and grows by 32
+ * whenever a receive finds none, up to 1,024 (4 MiB); a receive that
+ * finds none, and every receive where the pool is unavailable (the
+ * kernel refused a buffer ring, cfg.ring_no_buffers), gets its bytes in a
+ * heap buffer instead: never an error of its own. Cancellation, close and the
  * other rules as for every call here; -EINVAL for a NULL out. Suspends.
  */
 WEFT_API ssize_t weft_recv_pooled(int fd, weft_iobuf *out, int flags);

@@ -97,11 +97,13 @@ void weft__io_cancel(struct weft__io *io, struct weft__io_op *op, uint32_t gen);
 /*
  * The worker's pool of provided buffers (io_uring's IOU_PBUF_RING, with
  * the worker as its one producer): a receive that selects a buffer holds
- * none while it waits, so an idle connection costs no buffer.
- * WEFT__IO_POOL_COUNT buffers of WEFT__IO_POOL_SIZE bytes, mapped on first
- * use and touched only as the kernel fills them.
+ * none while it waits, so an idle connection costs no buffer. It starts
+ * with WEFT__IO_POOL_FIRST buffers of WEFT__IO_POOL_SIZE bytes and grows
+ * by as many each time a receive finds none, up to WEFT__IO_POOL_MAX;
+ * the memory is reserved on first use and touched only as the kernel
+ * fills buffers.
  */
-enum { WEFT__IO_POOL_SIZE = 4096, WEFT__IO_POOL_COUNT = 64 };
+enum { WEFT__IO_POOL_SIZE = 4096, WEFT__IO_POOL_FIRST = 32, WEFT__IO_POOL_MAX = 1024 };
 
 /* Owner only: makes the pool (first call) and says whether it is there:
  * 0, or the -errno its set-up failed with (then the callers receive into
@@ -112,6 +114,10 @@ int weft__io_pool_enable(struct weft__io *io);
  * `flags` carries, its index in *bid; NULL when it carries none. The
  * buffer is the caller's until weft__io_pool_put. */
 void *weft__io_pool_buf(struct weft__io *io, unsigned flags, unsigned *bid);
+
+/* Owner only: after a pool receive ended -ENOBUFS, adds buffers (up to
+ * WEFT__IO_POOL_MAX): the next bursts of that size find one. */
+void weft__io_pool_grow(struct weft__io *io);
 
 /* Owner only: gives buffer bid back to the ring. */
 void weft__io_pool_put(struct weft__io *io, unsigned bid);

@@ -14,13 +14,14 @@
 /* The worker's provided-buffer ring (io/pool.c): made on first use. */
 struct weft__io_pool {
 	struct io_uring_buf_ring *br; /* the ring the kernel takes buffers from */
-	char *mem;                    /* WEFT__IO_POOL_COUNT buffers */
+	char *mem;                    /* room for WEFT__IO_POOL_MAX buffers */
+	unsigned made;                /* buffers handed to the ring so far */
 	int state;                    /* 0: not tried; 1: ready; < 0: -errno
 	                               * of the failed set-up (never retried) */
 	/* Buffers given back by other threads (one bit each), put back on
 	 * the ring by the owner before its next pool receive: a bitmap, as
 	 * every buffer has one fixed slot and a give-back allocates nothing. */
-	_Atomic uint64_t returned[WEFT__IO_POOL_COUNT / 64];
+	_Atomic uint64_t returned[WEFT__IO_POOL_MAX / 64];
 	_Atomic bool any_returned;
 };
 

@@ -97,6 +97,8 @@ WEFT_API ssize_t weft_recv_pooled(int fd, weft_iobuf *out, int flags)
 			weft__io_pool_give_back(&w->io, bid);
 		if (n != -ENOBUFS)
 			return n;
+		if (weft__worker_current() == w) /* (a migratable task may have moved) */
+			weft__io_pool_grow(&w->io);
 		/* every pool buffer is lent or full: this receive gets its own */
 	}
 	char *heap = malloc(WEFT_IOBUF_SIZE);

@@ -356,6 +356,7 @@ static void recv_pool_done(weft_stream *s, int res, unsigned flags)
 		s->eof = true;
 	} else if (res == -ENOBUFS) {
 		s->nobuf = true; /* not an error: one receive of its own */
+		weft__io_pool_grow(io);
 	} else if (res < 0 && (res != -ECANCELED || !s->closing)) {
 		s->rerr = res == -ECANCELED ? -ECONNABORTED : res;
 	}
