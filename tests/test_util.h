@@ -125,6 +125,14 @@ static inline int tu_gather_n(int n, weft_task_fn fn)
 	return tu_reap_failed(t, n);
 }
 
+/* Inside a task: cancels t, waits for its end and drops the handle. */
+static inline void tu_cancel_reap(weft_future *t)
+{
+	weft_cancel(t, NULL);
+	weft_await(t, NULL);
+	weft_future_unref(t);
+}
+
 /* The outcome of a finished task (its rc), or 99 if still pending. */
 static inline int tu_outcome(weft_future *f)
 {
