@@ -86,7 +86,7 @@ say "dependencies"
 # package:command. A tool counts as present when its command is on PATH
 # (a pip-installed meson is fine); a library when dpkg has its package.
 pkgs=(meson:meson ninja-build:ninja pkg-config:pkg-config gcc:gcc g++:g++ binutils:nm
-	libc6-dev liburing-dev libck-dev libcriterion-dev valgrind wrk:wrk)
+	libc6-dev liburing-dev libck-dev libcriterion-dev valgrind wrk:wrk redis-tools:redis-cli)
 tsan_cc=${WEFT_TSAN_CC:-clang}
 case $(basename "$tsan_cc") in
 clang*) tsan_cxx=${WEFT_TSAN_CXX:-${tsan_cc/clang/clang++}} ;;
