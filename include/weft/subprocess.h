@@ -18,6 +18,12 @@
  * status (0-255), the negative signal number when a signal killed it, 255
  * when the application reaped the child itself.
  *
+ * An application that reaps children itself (waitpid(-1)) races with
+ * weft for them: a child it took is reported as 255; one it takes in the
+ * microseconds between the spawn and weft's pidfd_open, with its pid
+ * reused in between, would leave weft watching the wrong process (glibc
+ * 2.39's pidfd_spawn closes that window; Debian 12 has 2.36).
+ *
  * Freeing a process whose child still runs kills it (SIGKILL) and reaps it,
  * as asyncio's transport close does; a task cancelled while it waits in
  * weft_process_wait leaves the child running (asyncio's rule). Nothing
@@ -86,7 +92,8 @@ WEFT_API weft_stream *weft_process_stderr(weft_process *p);
 /*
  * wait: suspends until the child has ended, reaps it and sets *returncode
  * (may be NULL). Returns 0, -ECANCELED (the child keeps running), -EPERM
- * outside a task, -EINVAL for NULL p. Several tasks may wait at once.
+ * outside a task, -EINVAL for NULL p, or waitid's own error. Several
+ * tasks may wait at once.
  */
 WEFT_API int weft_process_wait(weft_process *p, int *returncode);
 

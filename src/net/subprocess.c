@@ -52,9 +52,12 @@ WEFT_API void weft_subprocess_opts_init(weft_subprocess_opts *o)
 
 /* ---- reaping ---- */
 
-/* Reaps the child if it has ended (`block`: waits for it). Any thread. */
-static void try_reap(weft_process *p, bool block)
+/* Reaps the child if it has ended (`block`: waits for it). 0, or waitid's
+ * -errno other than ECHILD (which means the application reaped it: 255,
+ * as asyncio reports). Any thread. */
+static int try_reap(weft_process *p, bool block)
 {
+	int rc = 0;
 	pthread_mutex_lock(&p->reap_lock);
 	if (!atomic_load_explicit(&p->reaped, memory_order_relaxed)) {
 		siginfo_t si;
@@ -63,17 +66,21 @@ static void try_reap(weft_process *p, bool block)
 		do
 			r = waitid(P_PIDFD, (id_t)p->pidfd, &si, WEXITED | (block ? 0 : WNOHANG));
 		while (r < 0 && errno == EINTR);
-		bool done = true;
-		if (r == 0 && si.si_pid == 0)
-			done = false; /* still running */
-		else if (r == 0)
+		bool done = false;
+		if (r == 0 && si.si_pid != 0) {
 			p->returncode = si.si_code == CLD_EXITED ? si.si_status : -si.si_status;
-		else
-			p->returncode = 255; /* ECHILD: the application reaped it (asyncio's 255) */
+			done = true;
+		} else if (r < 0 && errno == ECHILD) {
+			p->returncode = 255;
+			done = true;
+		} else if (r < 0) {
+			rc = -errno;
+		}
 		if (done)
 			atomic_store_explicit(&p->reaped, true, memory_order_release);
 	}
 	pthread_mutex_unlock(&p->reap_lock);
+	return rc;
 }
 
 WEFT_API int weft_process_returncode(const weft_process *p, int *returncode)
@@ -97,7 +104,8 @@ WEFT_API int weft_process_wait(weft_process *p, int *returncode)
 		int r = weft_wait_fd(p->pidfd, POLLIN, WEFT_FOREVER);
 		if (r < 0)
 			return r; /* -ECANCELED: the child keeps running */
-		try_reap(p, false);
+		if ((r = try_reap(p, false)))
+			return r;
 	}
 	return weft_process_returncode(p, returncode);
 }
@@ -156,7 +164,8 @@ WEFT_API void weft_process_free(weft_process *p)
 	weft_stream_free(p->in);
 	weft_stream_free(p->out);
 	weft_stream_free(p->err);
-	close(p->pidfd);
+	if (p->pidfd >= 0)
+		close(p->pidfd);
 	pthread_mutex_destroy(&p->reap_lock);
 	free(p);
 }
@@ -280,14 +289,22 @@ static int spawn(const char *file, char *const argv[], bool search, const weft_s
 		    : -posix_spawn(&p->pid, file, &fa, &attr, argv, env);
 	if (rc)
 		goto fail;
+	/* posix_spawn gives no pidfd (glibc 2.39's pidfd_spawn would): one is
+	 * opened at once. An application that reaps every child itself
+	 * (waitpid(-1)) may take this one first: ESRCH, and then it is
+	 * reaped elsewhere (255), never a pid to signal (it may be reused). */
 	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-	if (p->pidfd < 0) {
-		rc = -errno;
+	if (p->pidfd < 0 && errno == ESRCH) {
+		p->returncode = 255;
+		atomic_store_explicit(&p->reaped, true, memory_order_release);
+	} else if (p->pidfd < 0) {
+		rc = -errno; /* EMFILE, ENOMEM: the child is still ours */
 		kill(p->pid, SIGKILL);
 		waitpid(p->pid, NULL, 0);
 		goto fail;
+	} else {
+		fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
 	}
-	fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
 	for (int i = 0; i < 3; i++) {
 		if (ends[i].child >= 0)
 			close(ends[i].child);
