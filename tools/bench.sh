@@ -15,6 +15,9 @@
 #   tools/bench.sh --peers         ... and of Go, tokio, asyncio, uvloop
 #   tools/bench.sh --quick         reduced counts, short runs (under a minute)
 #   tools/bench.sh --peers --only ping_pong,timers --runs 9
+#   tools/bench.sh --peers --only spawn_wait --runs 3
+#                                  /bin/true spawned and waited 1,000 times,
+#                                  16 in flight (the subprocess issue's)
 #   tools/bench.sh --summarize bench/results/results-XXXX.jsonl
 #   tools/bench.sh --baseline HEAD~3 --only yield_many,spawn_many --runs 5
 #                                  before/after: the working tree against
