@@ -239,6 +239,35 @@ Test(subprocess, reaped_by_the_application_is_255, .timeout = TEST_TIMEOUT)
 	cr_assert_eq(self_ret, 255);
 }
 
+/* A spawn cancelled while it runs on the pool: -ECANCELED, and the child
+ * it may have started is killed and reaped. */
+static int sc_rc = 1;
+
+static int spawn_cancelled(void *arg, void **res)
+{
+	weft_process *p = NULL;
+	char *const sleeper[] = {"sleep", "10", NULL};
+	sc_rc = weft_subprocess_exec(sleeper, NULL, &p);
+	weft_process_free(p);
+	return 0;
+}
+
+static int spawn_cancel_main(void *arg, void **res)
+{
+	weft_future *t = tu_spawn(spawn_cancelled, NULL);
+	tu_yield(); /* t is in its spawn */
+	tu_cancel_reap(t);
+	return 0;
+}
+
+Test(subprocess, a_cancelled_spawn_leaves_no_child, .timeout = TEST_TIMEOUT)
+{
+	cr_assert_eq(tu_run_n(1, spawn_cancel_main, NULL, NULL), 0);
+	cr_assert_eq(sc_rc, -ECANCELED);
+	cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "no child left");
+	cr_assert_eq(errno, ECHILD);
+}
+
 /* --- many at once ------------------------------------------------------- */
 
 enum { CHILDREN = 1000, SPAWNERS = 16 };

@@ -68,8 +68,11 @@ WEFT_API void weft_subprocess_opts_init(weft_subprocess_opts *o);
  * *out (the caller's: weft_process_free), or: -ENOENT / -EACCES / ... (the
  * program could not be executed: no child is left behind), -EINVAL (NULL
  * or empty argv, NULL out, a bad option: WEFT_STDIO_STDOUT for in or out),
- * -EMFILE, -ENOMEM, -EPERM outside a task. Never suspends; tasks only (the
- * pipes' streams run on the calling task's worker).
+ * -EMFILE, -ENOMEM, -ECANCELED (the task was cancelled meanwhile: a child
+ * already started is killed and reaped), -EPERM outside a task. Suspends:
+ * posix_spawn (a vfork: its thread waits until the child has exec'd) runs
+ * on the blocking pool, so the worker runs other tasks meanwhile. Tasks
+ * only (the pipes' streams run on the calling task's worker).
  */
 WEFT_API int weft_subprocess_exec(char *const argv[], const weft_subprocess_opts *o,
 				  weft_process **out);

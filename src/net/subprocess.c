@@ -21,9 +21,11 @@
 #include <weft/future.h>
 #include <weft/io.h>
 #include <weft/subprocess.h>
+#include <weft/thread.h>
 #include <weft/task.h>
 
 #include "core/debug.h"
+#include "core/future.h"
 #include "core/task.h"
 #include "net/stream.h"
 
@@ -212,6 +214,66 @@ static int end_open(struct stdio_end *e, enum weft_stdio mode, bool child_reads)
 	return 0;
 }
 
+/* What the blocking pool does for a spawn (see run_spawn). */
+struct spawn_call {
+	const char *file;
+	char *const *argv;
+	bool search;
+	const posix_spawn_file_actions_t *fa;
+	const posix_spawnattr_t *attr;
+	char *const *env;
+	pid_t pid;
+	int pidfd; /* -1 with rc 0: the child was reaped before pidfd_open */
+	int rc;
+};
+
+static int spawn_call_run(void *arg, void **result)
+{
+	struct spawn_call *c = arg;
+	/* glibc reports a failed exec (a missing program) as posix_spawn's
+	 * own error, and leaves no child behind */
+	c->rc = c->search ? -posix_spawnp(&c->pid, c->file, c->fa, c->attr, c->argv, c->env)
+			  : -posix_spawn(&c->pid, c->file, c->fa, c->attr, c->argv, c->env);
+	if (c->rc)
+		return 0;
+	/* posix_spawn gives no pidfd (glibc 2.39's pidfd_spawn would): one is
+	 * opened at once. An application that reaps every child itself
+	 * (waitpid(-1)) may take this one first: ESRCH, and then it is
+	 * reaped elsewhere (255), never a pid to signal (it may be reused). */
+	c->pidfd = (int)syscall(SYS_pidfd_open, c->pid, 0);
+	if (c->pidfd >= 0) {
+		fcntl(c->pidfd, F_SETFD, FD_CLOEXEC);
+	} else if (errno != ESRCH) {
+		c->rc = -errno; /* EMFILE, ENOMEM: the child is still ours */
+		kill(c->pid, SIGKILL);
+		waitpid(c->pid, NULL, 0);
+	}
+	return 0;
+}
+
+/*
+ * Runs the spawn on the blocking pool: posix_spawn is a vfork, so the
+ * calling thread waits until the child has exec'd (100 us, and ms on a
+ * loaded VM), time a worker spends on other tasks instead. A cancel of
+ * the caller waits for the spawn to end (a child must not be left
+ * unknown) and sets *cancelled; without a pool thread the spawn runs here.
+ */
+static int run_spawn(struct spawn_call *c, bool *cancelled)
+{
+	weft_future *f = weft_to_thread(spawn_call_run, c);
+	if (weft_future_done(f) && weft_future_exception(f) != 0) {
+		weft_future_unref(f); /* no pool thread: spawn here */
+		spawn_call_run(c, NULL);
+		return c->rc;
+	}
+	while (!weft_future_done(f)) {
+		if (weft__await_shielded(f, WEFT_FOREVER, NULL) == -ECANCELED && !weft_future_done(f))
+			*cancelled = true;
+	}
+	weft_future_unref(f);
+	return c->rc;
+}
+
 static int spawn(const char *file, char *const argv[], bool search, const weft_subprocess_opts *opt,
 		 weft_process **out)
 {
@@ -282,28 +344,23 @@ static int spawn(const char *file, char *const argv[], bool search, const weft_s
 		rc = -posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 	if (rc)
 		goto fail;
-	char *const *env = o.env ? o.env : environ;
-	/* glibc reports a failed exec (a missing program) as posix_spawn's
-	 * own error, and leaves no child behind */
-	rc = search ? -posix_spawnp(&p->pid, file, &fa, &attr, argv, env)
-		    : -posix_spawn(&p->pid, file, &fa, &attr, argv, env);
+	struct spawn_call call = {
+		.file = file, .argv = argv, .search = search, .fa = &fa, .attr = &attr,
+		.env = o.env ? o.env : environ, .pidfd = -1,
+	};
+	bool cancelled = false;
+	rc = run_spawn(&call, &cancelled);
+	p->pid = call.pid;
+	p->pidfd = call.pidfd;
 	if (rc)
 		goto fail;
-	/* posix_spawn gives no pidfd (glibc 2.39's pidfd_spawn would): one is
-	 * opened at once. An application that reaps every child itself
-	 * (waitpid(-1)) may take this one first: ESRCH, and then it is
-	 * reaped elsewhere (255), never a pid to signal (it may be reused). */
-	p->pidfd = (int)syscall(SYS_pidfd_open, p->pid, 0);
-	if (p->pidfd < 0 && errno == ESRCH) {
+	if (p->pidfd < 0) { /* reaped elsewhere already (spawn_call's ESRCH) */
 		p->returncode = 255;
 		atomic_store_explicit(&p->reaped, true, memory_order_release);
-	} else if (p->pidfd < 0) {
-		rc = -errno; /* EMFILE, ENOMEM: the child is still ours */
-		kill(p->pid, SIGKILL);
-		waitpid(p->pid, NULL, 0);
-		goto fail;
-	} else {
-		fcntl(p->pidfd, F_SETFD, FD_CLOEXEC);
+	}
+	if (cancelled) { /* the spawn is undone, and the cancel delivered */
+		rc = -ECANCELED;
+		goto fail_spawned;
 	}
 	for (int i = 0; i < 3; i++) {
 		if (ends[i].child >= 0)
