@@ -34,13 +34,18 @@
 #    package libclang-rt-14-dev), which takes 10,000 live fibers in its
 #    stride. WEFT_TSAN_CC=gcc picks gcc instead (stress counts must then
 #    keep fewer than ~8000 tasks alive at once).
-# 4. Prints each Criterion executable's "Synthesis:" line, and last one
+# 4. With the plain build: tools/check-install.sh, what README.md tells a
+#    user to do: library-only installs into build/install-{both,static},
+#    the README's example built with -Wall -Wextra -Werror through
+#    pkg-config (shared and static) and run, and weft as a subproject of
+#    a tiny parent project (~45 s the first time, ~10 s after).
+# 5. Prints each Criterion executable's "Synthesis:" line, and last one
 #    line "N passed, N failed, N skipped" over all builds; exits non-zero
 #    on any failure (a build that does not configure or compile counts as
 #    one failure).
 #
 # Options:
-#   --quick          the plain build only
+#   --quick          the plain build only (and the install checks)
 #   --builds=LIST    comma-separated subset of plain,asan,tsan
 #   --no-install     never run apt-get; fail if something is missing
 #   -- ARGS          passed to every `meson test` (e.g. -- --suite stress)
@@ -208,7 +213,7 @@ bench=true
 [[ -f bench/meson.build ]] || bench=false
 
 build_opts() {
-	local common="--buildtype=debugoptimized -Dtests=true -Dexamples=true"
+	local common="--buildtype=debugoptimized -Ddefault_library=shared -Dtests=true -Dexamples=true"
 	case $1 in
 	plain) echo "$common -Db_sanitize=none -Db_lundef=true -Dcriterion=enabled -Dbenchmarks=$bench" ;;
 	asan) echo "$common -Db_sanitize=address,undefined -Db_lundef=false -Dcriterion=enabled" \
@@ -264,7 +269,19 @@ for b in "${builds[@]}"; do
 	times[$b]=$((SECONDS - t0))
 done
 
-# --- 4. summary -------------------------------------------------------------
+# --- 4. installing and consuming weft as README.md says ----------------------
+install_counts=""
+if [[ " ${builds[*]} " == *" plain "* ]]; then
+	say "install: tools/check-install.sh $root"
+	t0=$SECONDS
+	install_out=$root/check-install.log
+	tools/check-install.sh "$root" 2>&1 | tee "$install_out" || true
+	install_counts=$(sed -n 's/^check-install: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$install_out")
+	[[ -n $install_counts ]] || install_counts="0 1 0" # it died before its summary
+	times[install]=$((SECONDS - t0))
+fi
+
+# --- 5. summary -------------------------------------------------------------
 say "summary"
 logs=()
 for b in "${builds[@]}"; do
@@ -323,9 +340,18 @@ while read -r _ b p f s; do
 	counted[$b]="$p passed, $f failed, $s skipped"
 done < <(grep '^#counts ' <<<"$counts")
 failed=$((failed + build_failures))
+if [[ -n $install_counts ]]; then
+	read -r p f s_ <<<"$install_counts"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s_))
+	status[install]=$( ((f == 0)) && echo ok || echo "checks failed")
+	counted[install]="$p passed, $f failed, $s_ skipped"
+	builds+=(install)
+fi
 
 for b in "${builds[@]}"; do
-	printf '%-6s %-18s %4ds  %-16s %s\n' "$b" "$root/test-$b" "${times[$b]}" "${status[$b]}" \
+	where=$root/test-$b
+	[[ $b != install ]] || where=$root/check-install.log
+	printf '%-7s %-24s %4ds  %-16s %s\n' "$b" "$where" "${times[$b]}" "${status[$b]}" \
 		"${counted[$b]:-}"
 done
 ((io_uring_ok)) || echo "io_uring unavailable (WEFT_ALLOW_NO_IO_URING=1): tests needing it were skipped"
