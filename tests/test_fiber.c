@@ -206,6 +206,8 @@ Test(fiber, guard_page_hit_names_the_task, .timeout = 30 * WEFT_TEST_SLOW)
 #else
 	cr_assert_eq(WTERMSIG(status), SIGABRT, "stderr: %s", err);
 	cr_assert_not_null(strstr(err, "weft: stack overflow in task deep-one"), "stderr: %s", err);
+	/* and what to do about it */
+	cr_assert(strstr(err, "stack_size") && strstr(err, "weft_to_thread"), "stderr: %s", err);
 #endif
 }
 
@@ -354,6 +356,7 @@ static void small_overflow_aborts(bool suspend)
 	cr_assert(WIFSIGNALED(status), "the process must die, not go on corrupted: %s", err);
 	cr_assert_eq(WTERMSIG(status), SIGABRT, "stderr: %s", err);
 	cr_assert_not_null(strstr(err, "weft: stack overflow in task small-one"), "stderr: %s", err);
+	cr_assert(strstr(err, "stack_size") && strstr(err, "weft_to_thread"), "stderr: %s", err);
 }
 
 Test(fiber, small_stack_overflow_aborts_at_suspend, .timeout = 30 * WEFT_TEST_SLOW)

@@ -410,3 +410,95 @@ Test(misuse, debug_mode_reports_a_task_step_that_stalls_its_worker, .init = redi
 	cr_assert(strstr(buf, "weft: task hog ran ") && strstr(buf, "without suspending"),
 		  "stderr was: %s", buf);
 }
+
+/* --- debug mode's messages name the fix ------------------------------------ */
+
+static char *read_redirected_stderr(void)
+{
+	static char buf[8192];
+	fflush(stderr);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
+	buf[n] = '\0';
+	return buf;
+}
+
+/* cfg.debug on a config that is refused still turns debug mode on, and the
+ * refused field is named with what it may be. */
+Test(misuse, debug_mode_names_the_refused_config_field, .init = redirect_stderr)
+{
+	weft_runtime *rt = NULL;
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.debug = true;
+	cfg.workers = 5000;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	weft_config_init(&cfg);
+	cfg.paused_clock = true;
+	cfg.workers = 2;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	weft_config_init(&cfg);
+	cfg.blocking_keepalive = NAN;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	weft_config_init(&cfg);
+	cfg.small_stacks = true;
+	cfg.stack_size = 1000;
+	cr_assert_eq(weft_run(tu_return_arg, NULL, &cfg, NULL), -EINVAL);
+	char *err = read_redirected_stderr();
+	cr_assert(strstr(err, "weft: weft_runtime_create: weft_config.workers is 5000: at most 1024"),
+		  "stderr: %s", err);
+	cr_assert(strstr(err, "weft_config.paused_clock needs weft_config.workers = 1 (it is 2)"),
+		  "stderr: %s", err);
+	cr_assert(strstr(err, "weft_config.blocking_keepalive is nan"), "stderr: %s", err);
+	cr_assert(strstr(err, "weft_config.stack_size is 1000"), "stderr: %s", err);
+	cr_assert(strstr(err, "[-EINVAL]"), "the code is named: %s", err);
+}
+
+/* `weft_config cfg = {0}` says to call weft_config_init (debug mode from
+ * an earlier config here, WEFT_DEBUG=1 alike). */
+Test(misuse, debug_mode_says_to_call_config_init_for_a_zeroed_config, .init = redirect_stderr)
+{
+	weft_config dbg;
+	weft_config_init(&dbg);
+	dbg.debug = true;
+	dbg.workers = 5000; /* refused, but debug mode is on from here */
+	weft_runtime *rt = NULL;
+	cr_assert_eq(weft_runtime_create(&dbg, &rt), -EINVAL);
+	weft_config cfg = {0};
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	cr_assert_eq(weft_run(tu_return_arg, NULL, &cfg, NULL), -EINVAL);
+	char *err = read_redirected_stderr();
+	cr_assert(strstr(err, "weft_config.size is 0") && strstr(err, "weft_config_init(&cfg)"),
+		  "stderr: %s", err);
+}
+
+Test(misuse, without_debug_mode_misuse_is_silent, .init = redirect_stderr)
+{
+	if (getenv("WEFT_DEBUG"))
+		cr_skip_test("WEFT_DEBUG is set");
+	weft_config cfg = {0};
+	weft_runtime *rt = NULL;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	cr_assert_eq(weft_sleep(0), -EPERM);
+	cr_assert_str_eq(read_redirected_stderr(), "");
+}
+
+/* A call made outside a task says where to make it instead. */
+Test(misuse, debug_mode_says_where_to_call_a_task_only_function, .init = redirect_stderr)
+{
+	weft_config dbg;
+	weft_config_init(&dbg);
+	dbg.debug = true;
+	dbg.workers = 5000;
+	weft_runtime *rt = NULL;
+	cr_assert_eq(weft_runtime_create(&dbg, &rt), -EINVAL);
+	cr_assert_eq(weft_sleep(0), -EPERM);
+	weft_future *f = weft_to_thread(tu_return_arg, NULL);
+	cr_assert_eq(weft_future_result(f, NULL), -EPERM);
+	weft_future_unref(f);
+	char *err = read_redirected_stderr();
+	cr_assert(strstr(err, "weft: weft_sleep: called outside a task [-EPERM]; to fix: call it "
+			      "from a task: the function given to weft_run"),
+		  "stderr: %s", err);
+	cr_assert(strstr(err, "weft: weft_to_thread: called outside a task [-EPERM]; to fix:"),
+		  "stderr: %s", err);
+}

@@ -537,6 +537,7 @@ Test(timeout, returning_inside_an_open_scope_aborts, .timeout = 30 * WEFT_TEST_S
 	cr_assert_not_null(
 		strstr(err, "weft: task leaky-one returned inside an open timeout scope"),
 		"stderr: %s", err);
+	cr_assert_not_null(strstr(err, "weft_timeout_exit"), "the fix is named: %s", err);
 }
 
 /* Several workers, migratable tasks: the timer fires on the worker that

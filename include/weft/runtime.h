@@ -33,8 +33,10 @@ typedef struct weft_config {
 	                          * (but see small_stacks) */
 	bool migratable;         /* every task may resume on any worker after a
 	                          * suspension (default: on its home worker) */
-	bool debug;              /* say on stderr what went wrong on misuse,
-	                          * and report a task step that kept its
+	bool debug;              /* say on stderr what went wrong on misuse
+	                          * (and what to do, where that is always
+	                          * the same; a refused config field is
+	                          * named), and report a task step that kept its
 	                          * worker over 100 ms (asyncio's
 	                          * slow-callback warning) */
 	unsigned ring_entries;   /* io_uring SQ size per worker; 0: 256 */
@@ -92,7 +94,8 @@ WEFT_API void weft_config_init(weft_config *cfg);
  * than the first field, workers > 1024, paused_clock without workers == 1,
  * blocking_threads_max > 65536, blocking_keepalive negative or NaN,
  * small_stacks with a stack_size that is not 0 or a multiple of 16 from
- * 1024 to the page size), -ENOMEM, -EAGAIN (a worker thread
+ * 1024 to the page size; in debug mode, cfg.debug included, the field is
+ * named on stderr, and a zeroed config is told to use weft_config_init), -ENOMEM, -EAGAIN (a worker thread
  * could not be started), WEFT_ENOURING (io_uring is missing or refused:
  * io_uring_setup failed with ENOSYS, EPERM or EINVAL; with cfg.debug the
  * kernel's reason is printed), or io_uring_setup's own error otherwise

@@ -219,10 +219,12 @@ WEFT_API double weft_timeout_when(const weft_timeout *scope)
 
 void weft__timeout_abort_open(struct weft__task *t)
 {
-	char name[64], line[160];
+	char name[64], line[256];
 	weft__task_name_raw(t, name, sizeof(name));
 	int n = snprintf(line, sizeof(line),
-			 "weft: task %s returned inside an open timeout scope\n", name);
+			 "weft: task %s returned inside an open timeout scope; to fix: "
+			 "call weft_timeout_exit for each scope it entered before it returns\n",
+			 name);
 	if (n > 0)
 		(void)!write(STDERR_FILENO, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 	abort();

@@ -31,7 +31,10 @@ void weft__stack_overflow_abort(const char *name)
 {
 	say("weft: stack overflow in task ");
 	say(name);
-	say("\n");
+	/* async-signal-safe: plain writes of constant text */
+	say("; to fix: raise weft_config.stack_size, or move the deep or large-frame work "
+	    "(big local arrays, deep recursion, stdio with small_stacks) to weft_to_thread, "
+	    "whose threads have full-size stacks\n");
 	/* abort() unblocks SIGABRT and restores its default if needed. */
 	abort();
 }

@@ -36,27 +36,57 @@ WEFT_API void weft_config_init(weft_config *cfg)
 	cfg->blocking_keepalive = WEFT__BLOCKING_KEEPALIVE_DEFAULT;
 }
 
-/* Copies what the caller's (maybe older, smaller) struct has. */
+/* Copies what the caller's (maybe older, smaller) struct has; a refused
+ * field is named in debug mode (cfg.debug counts already). */
 static int config_copy(weft_config *out, const weft_config *in)
 {
+	static const char fn[] = "weft_runtime_create";
 	weft_config_init(out);
 	if (!in)
 		return 0;
+	if (in->size == 0)
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.size is 0: the config was not initialised; call "
+				     "weft_config_init(&cfg) first, then set the fields you need");
 	if (in->size < offsetof(weft_config, workers) + sizeof(in->workers))
-		return -EINVAL;
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.size is %zu, smaller than any weft_config: call "
+				     "weft_config_init(&cfg) first",
+				     in->size);
 	memcpy(out, in, in->size < sizeof(*out) ? in->size : sizeof(*out));
 	out->size = sizeof(*out);
-	if (out->workers > MAX_WORKERS || out->segv_handler > WEFT_SEGV_NEVER)
-		return -EINVAL;
+	if (out->debug)
+		weft__debug_enable();
+	if (out->workers > MAX_WORKERS)
+		return weft__misusef(-EINVAL, fn, "weft_config.workers is %u: at most %d (0: one per CPU)",
+				     out->workers, MAX_WORKERS);
+	if (out->segv_handler > WEFT_SEGV_NEVER)
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.segv_handler is %d: not a weft_segv_mode (WEFT_SEGV_AUTO, "
+				     "_ALWAYS or _NEVER)",
+				     (int)out->segv_handler);
 	/* tokio allows a paused clock only on its current-thread runtime:
 	 * with several workers "every task is idle" has no single owner */
 	if (out->paused_clock && out->workers != 1)
-		return -EINVAL;
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.paused_clock needs weft_config.workers = 1 (it is %u)",
+				     out->workers);
 	/* the blocking pool (bridge/bridge.h); 0 means the default */
-	if (out->blocking_threads_max > WEFT__BLOCKING_MAX_LIMIT || !(out->blocking_keepalive >= 0))
-		return -EINVAL;
+	if (out->blocking_threads_max > WEFT__BLOCKING_MAX_LIMIT)
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.blocking_threads_max is %u: at most %u (0: %u)",
+				     out->blocking_threads_max, WEFT__BLOCKING_MAX_LIMIT,
+				     WEFT__BLOCKING_MAX_DEFAULT);
+	if (!(out->blocking_keepalive >= 0))
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.blocking_keepalive is %g: seconds, 0 (10 s) or "
+				     "WEFT_FOREVER",
+				     out->blocking_keepalive);
 	if (!weft__stack_size_ok(out->stack_size, out->small_stacks))
-		return -EINVAL;
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.stack_size is %zu: with small_stacks it is 0 (2 KiB) or "
+				     "a multiple of 16 from 1024 to the page size",
+				     out->stack_size);
 	return 0;
 }
 
@@ -77,7 +107,7 @@ static void runtime_free(weft_runtime *rt)
 WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 {
 	if (!out)
-		return -EINVAL;
+		return weft__misuse(-EINVAL, "NULL out");
 	*out = NULL;
 	if (weft__worker_current())
 		return weft__misuse(-EPERM, "called on a worker thread (a nested runtime)");
@@ -89,9 +119,8 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 		free(rt);
 		return rc;
 	}
-	if (rt->cfg.debug)
-		weft__debug_enable();
-	/* the layers below read debug mode from the copy (WEFT_DEBUG too) */
+	/* the layers below read debug mode from the copy (WEFT_DEBUG too;
+	 * config_copy turned it on for cfg.debug) */
 	rt->cfg.debug = atomic_load_explicit(&weft__debug_on, memory_order_relaxed);
 	struct weft__sched *s = &rt->core.sched;
 	if (weft__sched_init(s, &rt->cfg)) {
@@ -110,9 +139,16 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 
 	rc = weft__sched_start(s);
 	if (rc) {
-		if (rt->cfg.debug)
-			fprintf(stderr, "weft: cannot create the runtime: %s%s%s\n",
-				weft_strerror(rc), s->start_why[0] ? ": " : "", s->start_why);
+		if (rt->cfg.debug) {
+			const char *fix =
+				rc == -ENOMEM ? "; to fix, if memory is free: raise the locked-memory "
+						"limit (ulimit -l), or use fewer workers or a smaller "
+						"cfg.ring_entries"
+				: rc == -EMFILE ? "; to fix: raise the descriptor limit (ulimit -n)"
+						: "";
+			fprintf(stderr, "weft: cannot create the runtime: %s%s%s%s\n",
+				weft_strerror(rc), s->start_why[0] ? ": " : "", s->start_why, fix);
+		}
 		runtime_free(rt);
 		return rc;
 	}
