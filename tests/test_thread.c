@@ -17,6 +17,8 @@
 #include "test_util.h"
 #include "proc_threads.h"
 
+#include <criterion/redirect.h> /* after criterion.h (test_util.h) */
+
 #define TIMEOUT (20 * WEFT_TEST_SLOW)
 #define LONG (10.0 * WEFT_TEST_SLOW) /* seconds a helper waits before giving up */
 
@@ -1203,4 +1205,101 @@ Test(thread, destroy_from_a_pool_thread_is_eperm, .timeout = TIMEOUT)
 {
 	cr_assert_eq(tu_run_n(1, await_destroy_attempt, NULL, NULL), 0);
 	cr_assert_eq(atomic_load(&destroy_rc), -EPERM);
+}
+
+/* --- a bounded destroy -------------------------------------------------------- */
+
+static char *redirected_stderr(void)
+{
+	static char buf[8192];
+	fflush(stderr);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
+	buf[n] = '\0';
+	return buf;
+}
+
+/* A task awaiting a call that does not return: destroy gives up at its
+ * deadline, names the call and the task, leaves the runtime shutting down
+ * and allocated; the next destroy goes on and succeeds once it returns. */
+Test(thread, destroy_timeout_gives_up_on_a_blocked_call_and_goes_on_later,
+     .init = cr_redirect_stderr, .timeout = TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(2);
+	weft_future *t = weft_spawn(rt, task_awaiting_call, NULL, "waiter");
+	cr_assert(tu_wait_flag(&started, 1, LONG));
+	double t0 = tu_now();
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, 0.2), -ETIMEDOUT);
+	double took = tu_now() - t0;
+	cr_assert(took >= 0.19 && took < LONG, "took %.3f s", took);
+	weft_future *late = weft_spawn(rt, tu_return_arg, NULL, NULL);
+	cr_assert_eq(weft_future_result(late, NULL), -ESHUTDOWN, "it is shutting down");
+	weft_future_unref(late);
+	cr_assert_not(weft_future_done(t));
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, 0), -ETIMEDOUT, "still blocked");
+	char *err = redirected_stderr();
+	cr_assert(strstr(err, "weft: weft_runtime_destroy_timeout: gave up after 0.2 s [-ETIMEDOUT]"),
+		  "stderr: %s", err);
+	cr_assert(strstr(err, "a to_thread call of task waiter is still running"), "stderr: %s", err);
+	cr_assert(strstr(err, "task waiter is still alive (cancelled, not done yet)"), "stderr: %s",
+		  err);
+	atomic_store(&gate, 1);
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, LONG), 0);
+	cr_assert_eq(atomic_load(&await_rc), 0, "the task received the call's outcome");
+	cr_assert_eq(atomic_load(&next_rc), -ECANCELED, "then the cancellation");
+	weft_future_unref(t);
+}
+
+/* A call nobody awaits: every task is done, the drain is what gives up. */
+Test(thread, destroy_timeout_gives_up_on_an_unawaited_call, .init = cr_redirect_stderr,
+     .timeout = TIMEOUT)
+{
+	weft_config cfg = pool_config(1, 1, 0);
+	weft_runtime *rt = tu_runtime_cfg(&cfg);
+	cr_assert_eq(weft_runtime_run(rt, leave_calls_behind, NULL, NULL), 0);
+	cr_assert(tu_wait_flag(&started, 1, LONG));
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, 0.05), -ETIMEDOUT);
+	cr_assert(weft_future_cancelled(orphan_queued), "the queued call was dropped");
+	char *err = redirected_stderr();
+	cr_assert(strstr(err, "a to_thread call of task main is still running"), "stderr: %s", err);
+	cr_assert_null(strstr(err, "still alive"), "no task is left: %s", err);
+	atomic_store(&gate, 1);
+	cr_assert_eq(weft_runtime_destroy(rt), 0);
+	void *v = NULL;
+	cr_assert_eq(weft_future_result(orphan_running, &v), 0);
+	cr_assert_eq((intptr_t)v, 66);
+	weft_future_unref(orphan_running);
+	weft_future_unref(orphan_queued);
+}
+
+/* Idle pool threads are no reason to give up: they are on their way out. */
+static int one_quick_call(void *arg, void **res)
+{
+	return await_call(tu_return_arg, NULL, NULL);
+}
+
+Test(thread, destroy_timeout_zero_with_only_idle_threads_succeeds, .timeout = TIMEOUT)
+{
+	int before = threads_in_process();
+	weft_config cfg = pool_config(1, 4, 30);
+	weft_runtime *rt = tu_runtime_cfg(&cfg);
+	cr_assert_eq(weft_runtime_run(rt, one_quick_call, NULL, NULL), 0);
+	struct weft__blocking_stats st;
+	weft__blocking_stats(rt, &st);
+	cr_assert_eq(st.threads, 1, "an idle pool thread waits for its keep-alive");
+	/* main's future completes before main is retired: 0 s gives no time
+	 * for that, so wait until no task is left */
+	double end = tu_now() + LONG;
+	while (weft_all_tasks(rt, NULL, 0) > 0 && tu_now() < end)
+		tu_nap_ms(1);
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, 0), 0);
+	cr_assert_eq(threads_in_process(), before, "workers and pool threads are gone");
+}
+
+Test(thread, destroy_timeout_bad_arguments)
+{
+	cr_assert_eq(weft_runtime_destroy_timeout(NULL, 1), -EINVAL);
+	weft_runtime *rt = tu_runtime(1);
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, NAN), -EINVAL);
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, -1), -EINVAL);
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, WEFT_FOREVER), 0);
 }

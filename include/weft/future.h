@@ -27,7 +27,13 @@ WEFT_API weft_future *weft_future_create(weft_runtime *rt);
 /* Takes another reference; returns f. NULL is ignored. Any thread. */
 WEFT_API weft_future *weft_future_ref(weft_future *f);
 
-/* Drops a reference; the last one frees f. NULL is ignored. Any thread. */
+/*
+ * Drops a reference; the last one frees f. NULL is ignored. A task that is
+ * still running is not stopped: the runtime holds its own reference until
+ * the task finishes, so dropping the caller's detaches it (it runs to its
+ * end, its outcome unread; weft_cancel stops it). Never suspends. Any
+ * thread.
+ */
 WEFT_API void weft_future_unref(weft_future *f);
 
 /*

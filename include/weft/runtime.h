@@ -125,9 +125,30 @@ WEFT_API int weft_runtime_run(weft_runtime *rt, weft_task_fn fn, void *arg, void
  * Returns 0, or -EINVAL (NULL), -EPERM (called on a worker thread of any
  * runtime, or on a blocking-pool thread of rt: the drain would wait for
  * its own caller).
+ * It waits without limit: a to_thread call blocked in a system call
+ * (accept, read on a pipe or terminal) keeps it waiting until the call
+ * returns, since the call may be using its task's memory; unblock it (close
+ * or shut down its descriptor), or use weft_runtime_destroy_timeout.
  * Blocks the OS thread; foreign threads only. `rt` is freed memory after.
  */
 WEFT_API int weft_runtime_destroy(weft_runtime *rt);
+
+/*
+ * weft_runtime_destroy with a deadline, `timeout` seconds from now
+ * (WEFT_FOREVER: none; 0: whatever is done at once). If tasks are still
+ * alive or to_thread calls still running when it passes, it prints on
+ * stderr (debug mode or not, as asyncio's executor shutdown warns) which:
+ * each running call with its task's name, its function's address, for how
+ * long and on which thread, then the tasks still alive; and returns
+ * -ETIMEDOUT. `rt` then stays allocated and shutting down: new outside work
+ * is refused with -ESHUTDOWN, its tasks are cancelled, its workers and
+ * running calls go on. Call weft_runtime_destroy_timeout (or
+ * weft_runtime_destroy) on it again later, which goes on where this one
+ * stopped, or exit the process. Other errors as weft_runtime_destroy, and
+ * -EINVAL for a negative or NaN timeout. Blocks the OS thread; foreign
+ * threads only, one at a time per runtime. `rt` is freed memory after 0.
+ */
+WEFT_API int weft_runtime_destroy_timeout(weft_runtime *rt, double timeout);
 
 /*
  * asyncio.run: creates a runtime with `cfg` (NULL: defaults), runs

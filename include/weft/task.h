@@ -31,7 +31,8 @@ WEFT_BEGIN_DECLS
  * "Task-N"). The task inherits a copy of the caller's task-local values.
  * Returns a reference the caller owns, never NULL: on failure a future
  * already failed with -EINVAL (NULL fn), -EPERM (not inside a task),
- * -ESHUTDOWN or -ENOMEM. Never suspends. Tasks only.
+ * -ESHUTDOWN or -ENOMEM. Unreffing it at once detaches the task: it runs
+ * on (fire and forget). Never suspends. Tasks only.
  */
 WEFT_API weft_future *weft_create_task(weft_task_fn fn, void *arg, const char *name);
 

@@ -100,6 +100,11 @@ WEFT_API int weft_call_soon_threadsafe(weft_runtime *rt, weft_call_fn fn, void *
  * Do not complete the future yourself (weft_future_set_result): an awaiting
  * task would resume while fn may still use its arguments.
  *
+ * Shutdown waits for a started call: a call blocked in a system call
+ * (accept, read) keeps weft_runtime_destroy waiting until it returns.
+ * Make such calls return (close or shut down their descriptor first), or
+ * bound the wait with weft_runtime_destroy_timeout (weft/runtime.h).
+ *
  * Returns a reference the caller owns, never NULL: on failure a future
  * already failed with -EPERM (not called inside a task), -EINVAL (NULL fn),
  * -ESHUTDOWN (the runtime's pool has been drained: shutdown is past the

@@ -5,6 +5,7 @@
  * order shutdown needs (bridge/bridge.h lists it).
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "core/debug.h"
 #include "fiber/guard.h"
 #include "fiber/stack.h"
+#include "io/timer.h"
 #include "runtime/runtime.h"
 #include "sched/sched.h"
 #include "sched/worker.h"
@@ -181,31 +183,65 @@ static void discard_leftovers(weft_runtime *rt)
 	}
 }
 
-WEFT_API int weft_runtime_destroy(weft_runtime *rt)
+/* Says why destroy gave up and what is still running (stderr, always:
+ * the caller asked for a deadline, as asyncio's executor shutdown warns). */
+static void report_timeout(struct weft__core *c, double timeout)
+{
+	flockfile(stderr);
+	fprintf(stderr,
+		"weft: weft_runtime_destroy_timeout: gave up after %g s [-ETIMEDOUT]; the runtime "
+		"stays allocated and shutting down: call it again once these end (unblock a "
+		"call by closing or shutting down its descriptor), or exit\n",
+		timeout);
+	unsigned calls = weft__bridge_report(c, stderr);
+	long tasks = weft__core_report_tasks(c, stderr, 16);
+	if (!calls && !tasks)
+		fprintf(stderr, "weft:   (the last of them ended just now)\n");
+	funlockfile(stderr);
+}
+
+WEFT_API int weft_runtime_destroy_timeout(weft_runtime *rt, double timeout)
 {
 	if (!rt)
-		return -EINVAL;
+		return weft__misuse(-EINVAL, "NULL runtime");
+	if (!(timeout >= 0))
+		return weft__misuse(-EINVAL, "negative or NaN timeout");
 	if (weft__worker_current())
 		return weft__misuse(-EPERM, "called on a worker thread");
 	struct weft__core *c = &rt->core;
 	if (weft__blocking_on_pool_of(c))
 		return weft__misuse(-EPERM, "called in a to_thread call of this runtime");
+	/* Relative deadlines in nanoseconds (decision 17); past ~31 years
+	 * (WEFT_FOREVER included) there is none. */
+	uint64_t deadline = 0;
+	if (timeout < 1e9)
+		deadline = weft__now_ns() + (uint64_t)ceil(timeout * 1e9);
 	/* Outside submissions are refused from now on, and the ones already
-	 * past the guard are queued (sched/inject.h). */
+	 * past the guard are queued (sched/inject.h). Each step below may be
+	 * reached again by a later call after a timeout, and goes on. */
 	weft__inject_close(&c->sched.inject);
-	weft__core_cancel_all(c);
 	/* Every task is done (a task awaiting a started to_thread call waited
 	 * for it): drain the blocking pool while workers still run the done
 	 * callbacks of the calls it cancels. */
-	weft__bridge_drain(c);
+	if (weft__core_cancel_all(c, deadline) || weft__bridge_drain(c, deadline)) {
+		report_timeout(c, timeout);
+		return -ETIMEDOUT;
+	}
 	atomic_store_explicit(&c->sched.stop, true, memory_order_release);
 	/* A task created between the last check and stop is still cancelled. */
-	weft__core_cancel_all(c);
+	weft__core_cancel_all(c, 0);
 	weft__sched_stop(&c->sched);
 	discard_leftovers(rt);
 	weft__inject_close(&c->sched.inject); /* late refused submitters, before the free */
 	runtime_free(rt);
 	return 0;
+}
+
+WEFT_API int weft_runtime_destroy(weft_runtime *rt)
+{
+	if (!rt)
+		return weft__misuse(-EINVAL, "NULL runtime");
+	return weft_runtime_destroy_timeout(rt, WEFT_FOREVER);
 }
 
 WEFT_API int weft_run(weft_task_fn fn, void *arg, const weft_config *cfg, void **result)
