@@ -7,8 +7,6 @@
  */
 #include "test_util.h"
 
-#include <criterion/redirect.h> /* after criterion.h (test_util.h) */
-
 /* Codes seen inside tasks, asserted after the run. */
 static int rc_a = 1, rc_b = 1, rc_c = 1, rc_d = 1;
 static bool flag_a, flag_b;
@@ -403,24 +401,12 @@ Test(misuse, debug_mode_reports_a_task_step_that_stalls_its_worker, .init = redi
 	weft_config cfg = tu_config(1);
 	cfg.debug = true;
 	cr_assert_eq(tu_run(run_named_hog, NULL, &cfg, NULL), 0);
-	fflush(stderr);
-	char buf[4096];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
-	buf[n] = '\0';
+	char *buf = tu_redirected_stderr();
 	cr_assert(strstr(buf, "weft: task hog ran ") && strstr(buf, "without suspending"),
 		  "stderr was: %s", buf);
 }
 
 /* --- debug mode's messages name the fix ------------------------------------ */
-
-static char *read_redirected_stderr(void)
-{
-	static char buf[8192];
-	fflush(stderr);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
-	buf[n] = '\0';
-	return buf;
-}
 
 /* cfg.debug on a config that is refused still turns debug mode on, and the
  * refused field is named with what it may be. */
@@ -443,7 +429,7 @@ Test(misuse, debug_mode_names_the_refused_config_field, .init = redirect_stderr)
 	cfg.small_stacks = true;
 	cfg.stack_size = 1000;
 	cr_assert_eq(weft_run(tu_return_arg, NULL, &cfg, NULL), -EINVAL);
-	char *err = read_redirected_stderr();
+	char *err = tu_redirected_stderr();
 	cr_assert(strstr(err, "weft: weft_runtime_create: weft_config.workers is 5000: at most 1024"),
 		  "stderr: %s", err);
 	cr_assert(strstr(err, "weft_config.paused_clock needs weft_config.workers = 1 (it is 2)"),
@@ -466,7 +452,7 @@ Test(misuse, debug_mode_says_to_call_config_init_for_a_zeroed_config, .init = re
 	weft_config cfg = {0};
 	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
 	cr_assert_eq(weft_run(tu_return_arg, NULL, &cfg, NULL), -EINVAL);
-	char *err = read_redirected_stderr();
+	char *err = tu_redirected_stderr();
 	cr_assert(strstr(err, "weft_config.size is 0") && strstr(err, "weft_config_init(&cfg)"),
 		  "stderr: %s", err);
 }
@@ -479,7 +465,7 @@ Test(misuse, without_debug_mode_misuse_is_silent, .init = redirect_stderr)
 	weft_runtime *rt = NULL;
 	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
 	cr_assert_eq(weft_sleep(0), -EPERM);
-	cr_assert_str_eq(read_redirected_stderr(), "");
+	cr_assert_str_eq(tu_redirected_stderr(), "");
 }
 
 /* A call made outside a task says where to make it instead. */
@@ -495,7 +481,7 @@ Test(misuse, debug_mode_says_where_to_call_a_task_only_function, .init = redirec
 	weft_future *f = weft_to_thread(tu_return_arg, NULL);
 	cr_assert_eq(weft_future_result(f, NULL), -EPERM);
 	weft_future_unref(f);
-	char *err = read_redirected_stderr();
+	char *err = tu_redirected_stderr();
 	cr_assert(strstr(err, "weft: weft_sleep: called outside a task [-EPERM]; to fix: call it "
 			      "from a task: the function given to weft_run"),
 		  "stderr: %s", err);

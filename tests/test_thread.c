@@ -17,8 +17,6 @@
 #include "test_util.h"
 #include "proc_threads.h"
 
-#include <criterion/redirect.h> /* after criterion.h (test_util.h) */
-
 #define TIMEOUT (20 * WEFT_TEST_SLOW)
 #define LONG (10.0 * WEFT_TEST_SLOW) /* seconds a helper waits before giving up */
 
@@ -1209,15 +1207,6 @@ Test(thread, destroy_from_a_pool_thread_is_eperm, .timeout = TIMEOUT)
 
 /* --- a bounded destroy -------------------------------------------------------- */
 
-static char *redirected_stderr(void)
-{
-	static char buf[8192];
-	fflush(stderr);
-	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
-	buf[n] = '\0';
-	return buf;
-}
-
 /* A task awaiting a call that does not return: destroy gives up at its
  * deadline, names the call and the task, leaves the runtime shutting down
  * and allocated; the next destroy goes on and succeeds once it returns. */
@@ -1236,7 +1225,7 @@ Test(thread, destroy_timeout_gives_up_on_a_blocked_call_and_goes_on_later,
 	weft_future_unref(late);
 	cr_assert_not(weft_future_done(t));
 	cr_assert_eq(weft_runtime_destroy_timeout(rt, 0), -ETIMEDOUT, "still blocked");
-	char *err = redirected_stderr();
+	char *err = tu_redirected_stderr();
 	cr_assert(strstr(err, "weft: weft_runtime_destroy_timeout: gave up after 0.2 s [-ETIMEDOUT]"),
 		  "stderr: %s", err);
 	cr_assert(strstr(err, "a to_thread call of task waiter is still running"), "stderr: %s", err);
@@ -1259,7 +1248,7 @@ Test(thread, destroy_timeout_gives_up_on_an_unawaited_call, .init = cr_redirect_
 	cr_assert(tu_wait_flag(&started, 1, LONG));
 	cr_assert_eq(weft_runtime_destroy_timeout(rt, 0.05), -ETIMEDOUT);
 	cr_assert(weft_future_cancelled(orphan_queued), "the queued call was dropped");
-	char *err = redirected_stderr();
+	char *err = tu_redirected_stderr();
 	cr_assert(strstr(err, "a to_thread call of task main is still running"), "stderr: %s", err);
 	cr_assert_null(strstr(err, "still alive"), "no task is left: %s", err);
 	atomic_store(&gate, 1);
