@@ -7,7 +7,8 @@
 #
 # 1. Installs what is missing (Debian 12, as root or with passwordless
 #    sudo): meson, ninja, pkg-config, gcc/g++, liburing, concurrencykit,
-#    Criterion, valgrind (src/fiber/stack.c includes valgrind/valgrind.h).
+#    Criterion, valgrind (src/fiber/stack.c includes valgrind/valgrind.h),
+#    scdoc (the plain build's man pages, -Ddocs=true).
 #    Does nothing when everything is there.
 # 2. Checks that io_uring works here (a tiny liburing probe). Without it
 #    the run FAILS, unless WEFT_ALLOW_NO_IO_URING=1: then the tests that
@@ -15,7 +16,9 @@
 # 3. Three build directories, each reused across runs (meson setup
 #    --reconfigure), built and tested with `meson test --print-errorlogs`:
 #      plain  build/test-plain  debugoptimized; every suite (unit, stress,
-#                               build, examples)
+#                               build, examples); the man pages too
+#                               (-Ddocs=true: the build suite compares
+#                               them with the headers)
 #      asan   build/test-asan   ASan + UBSan; every suite
 #      tsan   build/test-tsan   TSan, built with clang; every suite it builds:
 #                               Criterion aborts at start under TSan here, so
@@ -91,7 +94,8 @@ say "dependencies"
 # package:command. A tool counts as present when its command is on PATH
 # (a pip-installed meson is fine); a library when dpkg has its package.
 pkgs=(meson:meson ninja-build:ninja pkg-config:pkg-config gcc:gcc g++:g++ binutils:nm
-	libc6-dev liburing-dev libck-dev libcriterion-dev valgrind wrk:wrk redis-tools:redis-cli)
+	libc6-dev liburing-dev libck-dev libcriterion-dev valgrind wrk:wrk redis-tools:redis-cli
+	scdoc:scdoc)
 tsan_cc=${WEFT_TSAN_CC:-clang}
 case $(basename "$tsan_cc") in
 clang*) tsan_cxx=${WEFT_TSAN_CXX:-${tsan_cc/clang/clang++}} ;;
@@ -116,7 +120,7 @@ if command -v dpkg-query >/dev/null; then
 	done
 else
 	# Not Debian: check what the build needs and leave installing to the user.
-	cs=(meson ninja pkg-config "${CC:-cc}" nm readelf)
+	cs=(meson ninja pkg-config "${CC:-cc}" nm readelf scdoc)
 	[[ " ${builds[*]} " != *" tsan "* ]] || cs+=("$tsan_cc")
 	for c in "${cs[@]}"; do
 		command -v "$c" >/dev/null || missing+=("$c")
@@ -215,11 +219,12 @@ bench=true
 build_opts() {
 	local common="--buildtype=debugoptimized -Ddefault_library=shared -Dtests=true -Dexamples=true"
 	case $1 in
-	plain) echo "$common -Db_sanitize=none -Db_lundef=true -Dcriterion=enabled -Dbenchmarks=$bench" ;;
+	plain) echo "$common -Db_sanitize=none -Db_lundef=true -Dcriterion=enabled -Dbenchmarks=$bench" \
+		"-Ddocs=true" ;;
 	asan) echo "$common -Db_sanitize=address,undefined -Db_lundef=false -Dcriterion=enabled" \
-		"-Dbenchmarks=false" ;;
+		"-Dbenchmarks=false -Ddocs=false" ;;
 	tsan) echo "$common -Db_sanitize=thread -Db_lundef=false -Dcriterion=disabled" \
-		"-Dbenchmarks=false" ;;
+		"-Dbenchmarks=false -Ddocs=false" ;;
 	esac
 }
 
