@@ -11,6 +11,7 @@
 //	go-peer WORKLOAD --variant V [--runs N] [--run-base N] [--json FILE]
 //	        [--json-stdout] [--min-time S] [--quick] [--no-fork]
 //	go-peer echo_server PORT [WORKERS]   (the network workloads' server, echo.go)
+//	go-peer http_hello PORT [WORKERS]    (the http_hello workload's server, http.go)
 //	go-peer version
 //
 // As weft_bench forks, each run is a child process of its own (the program
@@ -812,6 +813,9 @@ func usage() {
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "echo_server" {
 		os.Exit(echoServer(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "http_hello" {
+		os.Exit(httpHello(os.Args[2:]))
 	}
 	if len(os.Args) == 2 && os.Args[1] == "version" {
 		fmt.Println(runtime.Version())
