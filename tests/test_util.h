@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <weft.h>
 
@@ -141,6 +142,27 @@ static inline weft_runtime *tu_runtime_cfg(const weft_config *cfg)
 	cr_assert_eq(rc, 0, "weft_runtime_create: %s", weft_strerror(rc));
 	cr_assert_not_null(rt);
 	return rt;
+}
+
+/* weft_runtime_create with stderr captured into out (NUL-terminated);
+ * returns its code. */
+static inline int tu_create_capturing_stderr(const weft_config *cfg, weft_runtime **rt, char *out,
+					     size_t cap)
+{
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *tmp = tmpfile();
+	cr_assert_not_null(tmp);
+	dup2(fileno(tmp), 2);
+	int rc = weft_runtime_create(cfg, rt);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	size_t n = fread(out, 1, cap - 1, tmp);
+	out[n] = '\0';
+	fclose(tmp);
+	return rc;
 }
 
 static inline weft_runtime *tu_runtime(unsigned workers)

@@ -88,7 +88,7 @@ size_t weft__stack_default_size(void)
 bool weft__stack_size_ok(size_t size, bool small)
 {
 	if (!small || size == 0)
-		return true;
+		return size <= WEFT__STACK_MAX;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	return size % 16 == 0 && size >= WEFT__SMALL_STACK_MIN && size <= page;
 }

@@ -68,6 +68,10 @@ struct weft__stack_cache {
 /* The canary's bytes at a small stack's low end. */
 #define WEFT__CANARY_BYTES 32
 
+/* The largest stack_size outside small-stack mode (Go's limit too): a
+ * chunk maps 16 of them, and page rounding must not wrap. */
+#define WEFT__STACK_MAX ((size_t)1 << 30)
+
 /* Is stack_size valid for the mode? (weft_config validation) */
 bool weft__stack_size_ok(size_t size, bool small);
 

@@ -5,6 +5,7 @@
  * order shutdown needs (bridge/bridge.h lists it).
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@
 #include "core/debug.h"
 #include "fiber/guard.h"
 #include "fiber/stack.h"
+#include "io/backend.h"
 #include "runtime/runtime.h"
 #include "sched/sched.h"
 #include "sched/worker.h"
@@ -36,27 +38,68 @@ WEFT_API void weft_config_init(weft_config *cfg)
 	cfg->blocking_keepalive = WEFT__BLOCKING_KEEPALIVE_DEFAULT;
 }
 
-/* Copies what the caller's (maybe older, smaller) struct has. */
+/*
+ * A bad field: -EINVAL, and in debug mode a line naming the field. The
+ * runtime's debug mode is not on yet here: the caller's cfg.debug (when its
+ * struct has the field) or WEFT_DEBUG decides.
+ */
+static int bad_field(const weft_config *in, const char *fmt, ...) WEFT_PRINTF(2, 3);
+
+static int bad_field(const weft_config *in, const char *fmt, ...)
+{
+	bool has_debug = in->size >= offsetof(weft_config, debug) + sizeof(in->debug);
+	if (!(has_debug && in->debug) && !atomic_load_explicit(&weft__debug_on, memory_order_relaxed))
+		return -EINVAL;
+	char what[200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	return weft__misuse_report(-EINVAL, "weft_runtime_create", what);
+}
+
+/* Copies what the caller's (maybe older, smaller) struct has, and checks
+ * it. */
 static int config_copy(weft_config *out, const weft_config *in)
 {
 	weft_config_init(out);
 	if (!in)
 		return 0;
 	if (in->size < offsetof(weft_config, workers) + sizeof(in->workers))
-		return -EINVAL;
+		return bad_field(in, "cfg.size = %zu: smaller than weft_config's first fields "
+				     "(fill the config with weft_config_init)", in->size);
 	memcpy(out, in, in->size < sizeof(*out) ? in->size : sizeof(*out));
 	out->size = sizeof(*out);
-	if (out->workers > MAX_WORKERS || out->segv_handler > WEFT_SEGV_NEVER)
-		return -EINVAL;
+	if (out->workers > MAX_WORKERS)
+		return bad_field(in, "cfg.workers = %u: at most %u", out->workers, MAX_WORKERS);
+	if (out->segv_handler > WEFT_SEGV_NEVER)
+		return bad_field(in, "cfg.segv_handler = %u: not a weft_segv_mode",
+				 (unsigned)out->segv_handler);
 	/* tokio allows a paused clock only on its current-thread runtime:
 	 * with several workers "every task is idle" has no single owner */
 	if (out->paused_clock && out->workers != 1)
-		return -EINVAL;
+		return bad_field(in, "cfg.paused_clock needs cfg.workers = 1 (it is %u)",
+				 out->workers);
 	/* the blocking pool (bridge/bridge.h); 0 means the default */
-	if (out->blocking_threads_max > WEFT__BLOCKING_MAX_LIMIT || !(out->blocking_keepalive >= 0))
-		return -EINVAL;
-	if (!weft__stack_size_ok(out->stack_size, out->small_stacks))
-		return -EINVAL;
+	if (out->blocking_threads_max > WEFT__BLOCKING_MAX_LIMIT)
+		return bad_field(in, "cfg.blocking_threads_max = %u: at most %u",
+				 out->blocking_threads_max, WEFT__BLOCKING_MAX_LIMIT);
+	if (!(out->blocking_keepalive >= 0))
+		return bad_field(in, "cfg.blocking_keepalive = %g: negative or NaN",
+				 out->blocking_keepalive);
+	if (!weft__stack_size_ok(out->stack_size, out->small_stacks)) {
+		if (out->small_stacks)
+			return bad_field(in, "cfg.stack_size = %zu with cfg.small_stacks: 0, or a "
+					     "multiple of 16 from %d to the page size",
+					 out->stack_size, WEFT__SMALL_STACK_MIN);
+		return bad_field(in, "cfg.stack_size = %zu: at most %zu (1 GiB)", out->stack_size,
+				 (size_t)WEFT__STACK_MAX);
+	}
+	/* checked here, not left to io_uring_setup: its EINVAL would not say
+	 * which field (and 4 x a huge count wraps) */
+	if (out->ring_entries > WEFT__IO_ENTRIES_MAX)
+		return bad_field(in, "cfg.ring_entries = %u: at most %u", out->ring_entries,
+				 WEFT__IO_ENTRIES_MAX);
 	return 0;
 }
 
