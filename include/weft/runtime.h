@@ -96,10 +96,11 @@ WEFT_API void weft_config_init(weft_config *cfg);
  * with a stack_size that is not 0 or a multiple of 16 from 1024 to the
  * page size, ring_entries above 16384; debug mode names the field),
  * -ENOMEM (out of memory, or of locked memory for the rings: raise
- * RLIMIT_MEMLOCK or lower ring_entries), -EMFILE / -ENFILE (out of
+ * RLIMIT_MEMLOCK or lower ring_entries; or no alternate signal stack for
+ * a worker's overflow reports), -EMFILE / -ENFILE (out of
  * descriptors for a ring or its eventfd: raise RLIMIT_NOFILE), -EINVAL
  * (the kernel refused every ring mode: older than weft needs), -EAGAIN (a
- * worker thread could not be started, or a failed worker set-up step),
+ * worker thread could not be started),
  * WEFT_ENOURING (this kernel or its policy refuses io_uring:
  * io_uring_setup failed with ENOSYS or EPERM, or a filter lets it through
  * but refuses io_uring_enter). Debug mode prints the failing call and

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -79,18 +80,21 @@ bool weft__guard_install(weft__guard_lookup_fn lookup, bool force)
 	return ok;
 }
 
-void *weft__guard_thread_init(void)
+int weft__guard_thread_init(void **out)
 {
+	*out = NULL;
 	void *mem = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
 	if (mem == MAP_FAILED)
-		return NULL;
+		return -errno;
 	stack_t ss = {.ss_sp = mem, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
 	if (sigaltstack(&ss, NULL)) {
+		int rc = -errno;
 		munmap(mem, ALTSTACK_SIZE);
-		return NULL;
+		return rc;
 	}
-	return mem;
+	*out = mem;
+	return 0;
 }
 
 void weft__guard_thread_exit(void *altstack)

@@ -29,9 +29,11 @@ bool weft__guard_install(weft__guard_lookup_fn lookup, bool force);
  * small stack's broken canary ends in. Async-signal-safe. */
 _Noreturn void weft__stack_overflow_abort(const char *name);
 
-/* Gives the calling thread an alternate signal stack (a worker starting);
- * returns the mapping to pass to weft__guard_thread_exit, or NULL. */
-void *weft__guard_thread_init(void);
+/* Gives the calling thread an alternate signal stack (a worker starting):
+ * 0 with *out the mapping to pass to weft__guard_thread_exit, or -errno
+ * (without it a guard hit cannot be reported: the handler would fault on
+ * the overflowed stack). */
+int weft__guard_thread_init(void **out);
 void weft__guard_thread_exit(void *altstack);
 
 #endif

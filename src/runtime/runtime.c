@@ -137,15 +137,17 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 	/* the layers below read debug mode from the copy (WEFT_DEBUG too) */
 	rt->cfg.debug = atomic_load_explicit(&weft__debug_on, memory_order_relaxed);
 	struct weft__sched *s = &rt->core.sched;
-	if (weft__sched_init(s, &rt->cfg)) {
-		free(rt);
-		return -ENOMEM;
+	/* each init undoes its own partial work when it fails */
+	rc = weft__sched_init(s, &rt->cfg);
+	if (!rc && (rc = weft__core_init(&rt->core, &rt->cfg)))
+		weft__sched_destroy(s);
+	if (!rc && (rc = weft__bridge_init(&rt->core, &rt->cfg))) {
+		weft__core_destroy(&rt->core);
+		weft__sched_destroy(s);
 	}
-	if (weft__core_init(&rt->core, &rt->cfg) || weft__bridge_init(&rt->core, &rt->cfg)) {
-		/* init functions only fail on allocation; partial state is
-		 * released by the process on this rare path */
+	if (rc) {
 		free(rt);
-		return -ENOMEM;
+		return rc;
 	}
 	enum weft_segv_mode segv = rt->cfg.segv_handler;
 	if (segv != WEFT_SEGV_NEVER)

@@ -567,8 +567,10 @@ void *weft__worker_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	char why[160] = "";
 	int rc = weft__io_init(&w->io, s->cfg, why, sizeof(why));
+	if (rc == 0 && (rc = weft__guard_thread_init(&w->altstack)))
+		snprintf(why, sizeof(why), "the alternate signal stack for overflow reports: %s",
+			 strerror(-rc));
 	if (rc == 0) {
-		w->altstack = weft__guard_thread_init();
 		loop_fiber_init(&w->loop);
 		weft__hook_worker_start(w);
 		if (s->cfg->pin_workers) {
