@@ -456,6 +456,87 @@ Test(misuse, shutting_down_runtime_refuses_work, .timeout = TEST_TIMEOUT)
 	weft_future_unref(t);
 }
 
+/* --- debug mode: an unref too many aborts, naming the future and the caller - */
+
+static weft_runtime *debug_runtime(void)
+{
+	weft_config cfg = tu_config(1);
+	cfg.debug = true;
+	weft_runtime *rt = NULL;
+	int rc = weft_runtime_create(&cfg, &rt);
+	if (rc == WEFT_ENOURING)
+		_exit(77);
+	if (rc)
+		_exit(3);
+	return rt;
+}
+
+static void stale_unref_of_a_future(void)
+{
+	weft_runtime *rt = debug_runtime();
+	weft_future *f = weft_future_create(rt);
+	weft_future_unref(f); /* the last reference: freed */
+	/* Its block would be the next one handed out: another owner's. */
+	weft_future *other = weft_future_create(rt);
+	weft_future_unref(f); /* stale */
+	weft_future_unref(other);
+	weft_runtime_destroy(rt);
+}
+
+static void stale_unref_of_a_task(void)
+{
+	weft_runtime *rt = debug_runtime();
+	weft_future *t = weft_spawn(rt, tu_return_arg, NULL, "finished-one");
+	weft_future_wait(t, WEFT_FOREVER, NULL);
+	weft_runtime_destroy(rt); /* the runtime's reference is gone too */
+	weft_future_unref(t);     /* the last reference: freed */
+	weft_future_ref(t);       /* stale */
+}
+
+static int wait_forever(void *arg, void **res)
+{
+	return weft_await(arg, NULL);
+}
+
+static void extra_unref_of_a_running_task(void)
+{
+	weft_runtime *rt = debug_runtime();
+	weft_future *gate = weft_future_create(rt);
+	weft_future *t = weft_spawn(rt, wait_forever, gate, "still-running");
+	weft_future_unref(t);
+	weft_future_unref(t); /* only the runtime's reference is left */
+	weft_runtime_destroy(rt);
+}
+
+static void check_aborts(void (*fn)(void), const char *what, const char *fn_name)
+{
+	static char err[8192];
+	int status = tu_run_in_child(fn, err, sizeof(err));
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		  "%s: the child must abort (status %#x); stderr: %s", what, status, err);
+	cr_assert_not_null(strstr(err, what), "stderr lacks \"%s\": %s", what, err);
+	cr_assert_not_null(strstr(err, fn_name), "stderr lacks \"%s\": %s", fn_name, err);
+	/* the caller is code of this program: test_misuse+0x... */
+	cr_assert_not_null(strstr(err, "called from test_misuse+0x"), "no caller: %s", err);
+}
+
+Test(misuse, debug_stale_unref_of_a_freed_future_aborts, .timeout = TEST_TIMEOUT)
+{
+	check_aborts(stale_unref_of_a_future, "the future was freed already", "weft_future_unref");
+}
+
+Test(misuse, debug_stale_ref_of_a_freed_task_aborts, .timeout = TEST_TIMEOUT)
+{
+	check_aborts(stale_unref_of_a_task, "the task \"finished-one\" was freed already",
+		     "weft_future_ref");
+}
+
+Test(misuse, debug_extra_unref_of_a_running_task_aborts, .timeout = TEST_TIMEOUT)
+{
+	check_aborts(extra_unref_of_a_running_task,
+		     "an unref too many on task \"still-running\"", "weft_future_unref");
+}
+
 /* --- debug mode's stall detector ------------------------------------------ */
 
 /* asyncio's debug mode logs a callback or task step that took longer than
