@@ -13,7 +13,12 @@
 
 WEFT_BEGIN_DECLS
 
-/* How the stack-overflow SIGSEGV handler is installed. */
+/* How the stack-overflow SIGSEGV handler is installed. It reports a task
+ * that ran past its stack (into its 64 KiB guard, or with its stack
+ * pointer outside its stack: a frame larger than the guard) and a write
+ * into any task stack's guard, naming the tasks, then aborts. A large
+ * frame that writes only mapped memory beyond every guard is beyond it:
+ * build task code with -fstack-clash-protection (README.md). */
 enum weft_segv_mode {
 	WEFT_SEGV_AUTO = 0, /* only if the process has no SIGSEGV handler yet */
 	WEFT_SEGV_ALWAYS,   /* install, chaining to the previous handler */
@@ -30,7 +35,8 @@ typedef struct weft_config {
 	unsigned workers;        /* 0: one per online CPU */
 	size_t stack_size;       /* usable bytes per fiber stack; 0: 64 KiB
 	                          * (4x under sanitizers); rounded up to pages,
-	                          * at most 1 GiB (but see small_stacks) */
+	                          * at most 1 GiB, with a 64 KiB guard below
+	                          * (but see small_stacks) */
 	bool migratable;         /* every task may resume on any worker after a
 	                          * suspension (default: on its home worker) */
 	bool debug;              /* say on stderr what went wrong on misuse,
