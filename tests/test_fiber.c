@@ -17,6 +17,7 @@
 
 #include <weft.h>
 
+#include "core/task.h"
 #include "fiber/sanitizer.h"
 #include "fiber/stack.h"
 
@@ -217,6 +218,166 @@ Test(fiber, guard_page_without_handler_is_a_plain_segv, .timeout = 30 * WEFT_TES
 	int status = overflow_in_child(WEFT_SEGV_NEVER, err, sizeof(err));
 	cr_assert(WIFSIGNALED(status));
 	cr_assert_null(strstr(err, "weft: stack overflow"));
+}
+
+/* --- frames that jump the guard, writes into another task's guard ------ */
+
+enum { BIG_FRAME = 200 * 1024 }; /* over three times a default stack */
+
+/* Writes the far (low) end of a 200 KiB frame first, as code built
+ * without -fstack-clash-protection may: the stack pointer leaves the
+ * 64 KiB stack and its guard in one step. */
+static int __attribute__((noinline, optimize("no-stack-clash-protection")))
+big_frame(void *arg, void **res)
+{
+	volatile char *p = __builtin_alloca(BIG_FRAME);
+	p[0] = 1;
+	p[BIG_FRAME - 1] = 2;
+	return p[0] + p[BIG_FRAME - 1] - 3;
+}
+
+/* The same frame built with -fstack-clash-protection: probed a page at a
+ * time from the top, so the first fault is in its own guard. */
+static int __attribute__((noinline, optimize("stack-clash-protection")))
+big_frame_probed(void *arg, void **res)
+{
+	volatile char *p = __builtin_alloca(BIG_FRAME);
+	p[0] = 1;
+	p[BIG_FRAME - 1] = 2;
+	return p[0] + p[BIG_FRAME - 1] - 3;
+}
+
+static int run_named(void *arg, void **res)
+{
+	const char *name = arg;
+	weft_task_fn fn = strcmp(name, "big-frame") == 0 ? big_frame : big_frame_probed;
+	weft_future *t = weft_create_task(fn, NULL, name);
+	weft_await(t, NULL);
+	weft_future_unref(t);
+	return 0;
+}
+
+/* A frame larger than the guard used to be a bare SIGSEGV (or silent
+ * corruption of a neighbour's stack): the handler sees the interrupted
+ * stack pointer outside the running task's stack and names the task. */
+Test(fiber, frame_jumping_the_guard_names_the_task, .timeout = 30 * WEFT_TEST_SLOW)
+{
+#ifdef WEFT_SANITIZED
+	cr_skip_test("SKIP: the sanitizer owns SIGSEGV (guard_page_hit_names_the_task covers it)");
+#endif
+	static char err[16384];
+	weft_config cfg = one_worker();
+	int status = run_in_child(run_named, "big-frame", &cfg, err, sizeof(err));
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x, stderr: %s",
+		  status, err);
+	cr_assert_not_null(strstr(err, "weft: stack overflow in task big-frame"), "stderr: %s", err);
+	cr_assert_not_null(strstr(err, "-fstack-clash-protection"), "stderr: %s", err);
+}
+
+Test(fiber, probed_frame_hits_its_own_guard, .timeout = 30 * WEFT_TEST_SLOW)
+{
+#ifdef WEFT_SANITIZED
+	cr_skip_test("SKIP: the sanitizer owns SIGSEGV");
+#endif
+	static char err[16384];
+	weft_config cfg = one_worker();
+	int status = run_in_child(run_named, "probed", &cfg, err, sizeof(err));
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT, "status %#x, stderr: %s",
+		  status, err);
+	cr_assert_not_null(strstr(err, "weft: stack overflow in task probed; to fix"), "stderr: %s", err);
+}
+
+/* The guard below a default stack is 64 KiB (it was one page): a frame up
+ * to that size that writes its far end first faults in it instead of
+ * landing in the stack below, another task's. */
+Test(fiber, default_guard_is_64_kib, .timeout = 30 * WEFT_TEST_SLOW)
+{
+	struct weft__stack_pool pool;
+	struct weft__stack_cache cache = {0};
+	cr_assert_eq(weft__stack_pool_init(&pool, 0, false), 0);
+	cr_assert_geq(pool.guard, 64 * 1024);
+	struct weft__stack *a = weft__stack_get(&pool, &cache);
+	struct weft__stack *b = weft__stack_get(&pool, &cache);
+	cr_assert_not_null(a);
+	cr_assert_not_null(b);
+	char *lo = a->lo;
+	cr_assert_eq(weft__stack_guard_of(&pool, lo - 1), a);
+	cr_assert_eq(weft__stack_guard_of(&pool, lo - 60 * 1024), a);
+	cr_assert_eq(weft__stack_guard_of(&pool, (char *)b->lo - 64 * 1024), b);
+	cr_assert_null(weft__stack_guard_of(&pool, lo), "the stack itself is no guard");
+	cr_assert_null(weft__stack_guard_of(&pool, lo + pool.size - 1));
+	cr_assert_null(weft__stack_guard_of(&pool, &pool), "not in any chunk");
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL);
+		((volatile char *)lo)[-60 * 1024] = 1; /* 60 KiB below the stack */
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+#ifdef WEFT_SANITIZED /* the sanitizer's SIGSEGV report ends in abort() */
+	cr_assert(WIFSIGNALED(status), "status %#x", status);
+#else
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %#x", status);
+#endif
+	weft__stack_put(&pool, &cache, a);
+	weft__stack_put(&pool, &cache, b);
+	weft__stack_cache_flush(&pool, &cache);
+	weft__stack_pool_destroy(&pool);
+}
+
+static void *volatile victim_guard;
+
+/* Publishes where its stack's guard is, then waits (suspended). */
+static int guard_victim(void *arg, void **res)
+{
+	struct weft__task *me = (struct weft__task *)weft_current_task();
+	victim_guard = me->st.fiber.stack->guard;
+	return weft_await(arg, NULL);
+}
+
+static int guard_vandal(void *arg, void **res)
+{
+	((volatile char *)victim_guard)[100] = 1;
+	return 0;
+}
+
+static int vandal_main(void *arg, void **res)
+{
+	weft_future *gate = weft_future_create(NULL);
+	weft_future *v = weft_create_task(guard_victim, gate, "victim");
+	weft_sleep(0); /* the victim runs and suspends */
+	weft_future *w = weft_create_task(guard_vandal, NULL, "vandal");
+	weft_await(w, NULL);
+	weft_future_set_result(gate, NULL);
+	weft_await(v, NULL);
+	weft_future_unref(v);
+	weft_future_unref(w);
+	weft_future_unref(gate);
+	return 0;
+}
+
+/* Only the running task's guard used to be recognised: a write into a
+ * suspended task's guard was a bare SIGSEGV. Both are named now. */
+Test(fiber, write_into_another_tasks_guard_names_both, .timeout = 30 * WEFT_TEST_SLOW)
+{
+#ifdef WEFT_SANITIZED
+	cr_skip_test("SKIP: the sanitizer owns SIGSEGV");
+#endif
+	static char err[16384];
+	for (unsigned workers = 1; workers <= 2; workers++) {
+		weft_config cfg = one_worker();
+		cfg.workers = workers;
+		int status = run_in_child(vandal_main, NULL, &cfg, err, sizeof(err));
+		cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+			  "status %#x, stderr: %s", status, err);
+		cr_assert_not_null(strstr(err, "weft: stack overflow in task vandal (a write at 0x"),
+				   "stderr: %s", err);
+		cr_assert_not_null(strstr(err, "hit the guard of task victim's stack)"),
+				   "stderr: %s", err);
+	}
 }
 
 /* --- small-stack mode ------------------------------------------------- */

@@ -4,6 +4,8 @@
  * future, done callbacks, reference counting, foreign waits, and futures
  * that outlive their runtime.
  */
+#include <float.h>
+
 #include "test_util.h"
 
 /* Each Criterion test runs in its own process: file-level state starts
@@ -603,6 +605,47 @@ Test(future, foreign_wait_on_foreign_completion, .timeout = TEST_TIMEOUT)
 	pthread_join(th, NULL);
 	cr_assert_str_eq(weft_future_message(f), "from another thread");
 	weft_future_unref(f);
+	weft_runtime_destroy(rt);
+}
+
+static void *set_after_500ms_thread(void *arg)
+{
+	tu_nap_ms(500);
+	static int v = 42;
+	weft_future_set_result(arg, &v);
+	return NULL;
+}
+
+static double thread_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* A finite timeout beyond time_t (above ~9.2e18 s) made every futex call
+ * fail at once: the waiter spun a whole CPU until the future completed. */
+Test(future, foreign_wait_huge_finite_timeout_sleeps, .timeout = TEST_TIMEOUT)
+{
+	static const double timeouts[] = {1e19, 1e300, DBL_MAX};
+	weft_runtime *rt = tu_runtime(1);
+	for (int i = 0; i < 3; i++) {
+		weft_future *f = weft_future_create(rt);
+		pthread_t th;
+		pthread_create(&th, NULL, set_after_500ms_thread, f);
+		double c0 = thread_cpu();
+		void *v = NULL;
+		int rc = weft_future_wait(f, timeouts[i], &v);
+		double used = thread_cpu() - c0;
+		pthread_join(th, NULL);
+		cr_assert_eq(rc, 0, "timeout %g", timeouts[i]);
+		cr_assert_eq(*(int *)v, 42);
+		/* asleep, not spinning: a few ms at most (TSan wakes it every
+		 * 10 ms); spinning costs most of the 500 ms */
+		cr_assert_lt(used, 0.05, "timeout %g: %.0f ms of CPU in a 500 ms wait", timeouts[i],
+			     used * 1e3);
+		weft_future_unref(f);
+	}
 	weft_runtime_destroy(rt);
 }
 

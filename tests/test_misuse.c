@@ -5,7 +5,11 @@
  * it is not allowed, -EDEADLK for a task awaiting itself; future-returning
  * calls return a future already failed with the code.
  */
+#include <limits.h>
+
 #include "test_util.h"
+
+#include "fiber/sanitizer.h" /* WEFT_SANITIZED */
 
 /* Codes seen inside tasks, asserted after the run. */
 static int rc_a = 1, rc_b = 1, rc_c = 1, rc_d = 1;
@@ -267,6 +271,86 @@ Test(misuse, config_bad_values_are_einval)
 	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
 }
 
+/* A stack_size near SIZE_MAX used to wrap to 0 in page rounding, and the
+ * first task died of SIGFPE; above 1 GiB is refused. */
+Test(misuse, config_huge_stack_size_is_einval, .timeout = TEST_TIMEOUT)
+{
+	const size_t bad[] = {SIZE_MAX, SIZE_MAX - 4095, SIZE_MAX / 2, ((size_t)1 << 30) + 1};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		weft_config cfg = tu_config(1);
+		cfg.stack_size = bad[i];
+		weft_runtime *rt = (weft_runtime *)&cfg;
+		int rc = weft_runtime_create(&cfg, &rt);
+		if (rc == 0)
+			weft_runtime_destroy(rt);
+		cr_assert_eq(rc, -EINVAL, "stack_size %zu", bad[i]);
+		cr_assert_null(rt);
+	}
+	/* 1 GiB is accepted: stacks are reserved, only touched pages cost. */
+	weft_config cfg = tu_config(1);
+	cfg.stack_size = (size_t)1 << 30;
+	weft_runtime *rt = tu_runtime_cfg(&cfg);
+#ifndef WEFT_SANITIZED /* ASan would clear a 1 GiB stack's shadow */
+	void *v = NULL;
+	cr_assert_eq(weft_runtime_run(rt, tu_return_arg, (void *)7, &v), 0);
+	cr_assert_eq((long)v, 7);
+#endif
+	cr_assert_eq(weft_runtime_destroy(rt), 0);
+}
+
+/* ring_entries went to io_uring_setup unchecked (and 4 x UINT_MAX wraps). */
+Test(misuse, config_ring_entries_too_big_is_einval, .timeout = TEST_TIMEOUT)
+{
+	const unsigned bad[] = {16385, 1u << 20, UINT_MAX};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		weft_config cfg = tu_config(1);
+		cfg.ring_entries = bad[i];
+		weft_runtime *rt = (weft_runtime *)&cfg;
+		int rc = weft_runtime_create(&cfg, &rt);
+		if (rc == 0)
+			weft_runtime_destroy(rt);
+		cr_assert_eq(rc, -EINVAL, "ring_entries %u", bad[i]);
+		cr_assert_null(rt);
+	}
+	weft_config cfg = tu_config(1);
+	cfg.ring_entries = 16384; /* the largest: a CQ of 65536, the kernel's limit */
+	void *v = NULL;
+	cr_assert_eq(tu_run(tu_return_arg, (void *)3, &cfg, &v), 0);
+	cr_assert_eq((long)v, 3);
+}
+
+/* In debug mode a refused config names the field (the caller's cfg.debug,
+ * before the runtime's debug mode is on). */
+Test(misuse, config_debug_names_the_bad_field, .timeout = TEST_TIMEOUT)
+{
+	static const struct {
+		const char *field;
+		size_t stack_size;
+		unsigned ring_entries, workers;
+		bool paused;
+		double keepalive;
+	} cases[] = {
+		{"weft_config.stack_size", SIZE_MAX, 0, 1, false, 10},
+		{"weft_config.ring_entries", 0, UINT_MAX, 1, false, 10},
+		{"weft_config.workers", 0, 0, 5000, false, 10},
+		{"weft_config.paused_clock", 0, 0, 2, true, 10},
+		{"weft_config.blocking_keepalive", 0, 0, 1, false, -1},
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		weft_config cfg = tu_config(cases[i].workers);
+		cfg.debug = true;
+		cfg.stack_size = cases[i].stack_size;
+		cfg.ring_entries = cases[i].ring_entries;
+		cfg.paused_clock = cases[i].paused;
+		cfg.blocking_keepalive = cases[i].keepalive;
+		weft_runtime *rt = NULL;
+		char text[1024];
+		cr_assert_eq(tu_create_capturing_stderr(&cfg, &rt, text, sizeof(text)), -EINVAL);
+		cr_assert_not_null(strstr(text, cases[i].field), "%s: stderr was: %s",
+				   cases[i].field, text);
+	}
+}
+
 Test(misuse, config_init_fills_defaults)
 {
 	weft_config cfg;
@@ -287,7 +371,7 @@ Test(misuse, config_init_fills_defaults)
 /* A caller compiled against an older, smaller weft_config (only size and
  * workers): fields past its size read as defaults. The bytes past it are
  * filled with garbage that would fail creation if read (ring_entries
- * 0xffffffff is refused by io_uring_setup, segv_handler out of range). */
+ * 0xffffffff, segv_handler out of range). */
 Test(misuse, config_from_older_smaller_abi_works, .timeout = TEST_TIMEOUT)
 {
 	union {
@@ -368,6 +452,87 @@ Test(misuse, shutting_down_runtime_refuses_work, .timeout = TEST_TIMEOUT)
 	weft_future_unref(late);
 	cr_assert(weft_future_cancelled(t));
 	weft_future_unref(t);
+}
+
+/* --- debug mode: an unref too many aborts, naming the future and the caller - */
+
+static weft_runtime *debug_runtime(void)
+{
+	weft_config cfg = tu_config(1);
+	cfg.debug = true;
+	weft_runtime *rt = NULL;
+	int rc = weft_runtime_create(&cfg, &rt);
+	if (rc == WEFT_ENOURING)
+		_exit(77);
+	if (rc)
+		_exit(3);
+	return rt;
+}
+
+static void stale_unref_of_a_future(void)
+{
+	weft_runtime *rt = debug_runtime();
+	weft_future *f = weft_future_create(rt);
+	weft_future_unref(f); /* the last reference: freed */
+	/* Its block would be the next one handed out: another owner's. */
+	weft_future *other = weft_future_create(rt);
+	weft_future_unref(f); /* stale */
+	weft_future_unref(other);
+	weft_runtime_destroy(rt);
+}
+
+static void stale_unref_of_a_task(void)
+{
+	weft_runtime *rt = debug_runtime();
+	weft_future *t = weft_spawn(rt, tu_return_arg, NULL, "finished-one");
+	weft_future_wait(t, WEFT_FOREVER, NULL);
+	weft_runtime_destroy(rt); /* the runtime's reference is gone too */
+	weft_future_unref(t);     /* the last reference: freed */
+	weft_future_ref(t);       /* stale */
+}
+
+static int wait_forever(void *arg, void **res)
+{
+	return weft_await(arg, NULL);
+}
+
+static void extra_unref_of_a_running_task(void)
+{
+	weft_runtime *rt = debug_runtime();
+	weft_future *gate = weft_future_create(rt);
+	weft_future *t = weft_spawn(rt, wait_forever, gate, "still-running");
+	weft_future_unref(t);
+	weft_future_unref(t); /* only the runtime's reference is left */
+	weft_runtime_destroy(rt);
+}
+
+static void check_aborts(void (*fn)(void), const char *what, const char *fn_name)
+{
+	static char err[8192];
+	int status = tu_run_in_child(fn, err, sizeof(err));
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		  "%s: the child must abort (status %#x); stderr: %s", what, status, err);
+	cr_assert_not_null(strstr(err, what), "stderr lacks \"%s\": %s", what, err);
+	cr_assert_not_null(strstr(err, fn_name), "stderr lacks \"%s\": %s", fn_name, err);
+	/* the caller is code of this program: test_misuse+0x... */
+	cr_assert_not_null(strstr(err, "called from test_misuse+0x"), "no caller: %s", err);
+}
+
+Test(misuse, debug_stale_unref_of_a_freed_future_aborts, .timeout = TEST_TIMEOUT)
+{
+	check_aborts(stale_unref_of_a_future, "the future was freed already", "weft_future_unref");
+}
+
+Test(misuse, debug_stale_ref_of_a_freed_task_aborts, .timeout = TEST_TIMEOUT)
+{
+	check_aborts(stale_unref_of_a_task, "the task \"finished-one\" was freed already",
+		     "weft_future_ref");
+}
+
+Test(misuse, debug_extra_unref_of_a_running_task_aborts, .timeout = TEST_TIMEOUT)
+{
+	check_aborts(extra_unref_of_a_running_task,
+		     "an unref too many on task \"still-running\"", "weft_future_unref");
 }
 
 /* --- debug mode's stall detector ------------------------------------------ */

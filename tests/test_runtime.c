@@ -144,12 +144,12 @@ Test(runtime, idle_with_ring_fallback_uses_no_cpu, .timeout = TEST_TIMEOUT)
 #endif
 
 /*
- * Makes io_uring_setup fail with `err` for this thread and the threads it
+ * Makes syscall `nr` fail with `err` for this thread and the threads it
  * creates from now on (the runtime's workers), as a container's seccomp
  * profile does. Criterion runs each test in its own process, so the filter
  * dies with the test.
  */
-static void deny_io_uring_setup(int err)
+static void deny_syscall(long nr, int err)
 {
 #ifdef TEST_AUDIT_ARCH
 	struct sock_filter filter[] = {
@@ -157,7 +157,7 @@ static void deny_io_uring_setup(int err)
 		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
 		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
 	};
@@ -169,32 +169,20 @@ static void deny_io_uring_setup(int err)
 		     strerror(errno));
 	cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0,
 		     "PR_SET_SECCOMP: %s", strerror(errno));
-	/* The filter works: the raw syscall now fails as asked. */
-	long rc = syscall(__NR_io_uring_setup, 4, NULL);
-	cr_assert_eq(rc, -1);
-	cr_assert_eq(errno, err);
 #else
+	(void)nr;
+	(void)err;
 	cr_skip_test("SKIP: no seccomp arch constant for this machine in the test");
 #endif
 }
 
-/* Runs weft_runtime_create with stderr captured; returns its code. */
-static int create_capturing_stderr(weft_config *cfg, weft_runtime **rt, char *out, size_t cap)
+static void deny_io_uring_setup(int err)
 {
-	fflush(stderr);
-	int saved = dup(2);
-	FILE *tmp = tmpfile();
-	cr_assert_not_null(tmp);
-	dup2(fileno(tmp), 2);
-	int rc = weft_runtime_create(cfg, rt);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	rewind(tmp);
-	size_t n = fread(out, 1, cap - 1, tmp);
-	out[n] = '\0';
-	fclose(tmp);
-	return rc;
+	deny_syscall(__NR_io_uring_setup, err);
+	/* The filter works: the raw syscall now fails as asked. */
+	long rc = syscall(__NR_io_uring_setup, 4, NULL);
+	cr_assert_eq(rc, -1);
+	cr_assert_eq(errno, err);
 }
 
 static void check_enouring(int err)
@@ -218,7 +206,7 @@ static void check_enouring(int err)
 	cfg = tu_config(1);
 	cfg.debug = true;
 	char text[1024];
-	cr_assert_eq(create_capturing_stderr(&cfg, &rt, text, sizeof(text)), WEFT_ENOURING);
+	cr_assert_eq(tu_create_capturing_stderr(&cfg, &rt, text, sizeof(text)), WEFT_ENOURING);
 	cr_assert_not_null(strstr(text, strerror(err)), "debug output lacks the reason: %s",
 			   text);
 }
@@ -243,6 +231,83 @@ Test(runtime, io_uring_setup_other_errors_are_the_real_code, .timeout = TEST_TIM
 	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EMFILE);
 	cr_assert_null(rt);
 	cr_assert_eq(weft_run(tu_return_arg, NULL, NULL, NULL), -EMFILE);
+}
+
+/* Each set-up failure is its own code, and debug mode says what to change. */
+static void check_setup_error(int want, const char *say)
+{
+	weft_config cfg = tu_config(2);
+	cfg.debug = true;
+	weft_runtime *rt = (weft_runtime *)&cfg;
+	char text[2048];
+	int rc = tu_create_capturing_stderr(&cfg, &rt, text, sizeof(text));
+	if (rc == 0)
+		weft_runtime_destroy(rt);
+	cr_assert_eq(rc, want, "got %d (%s), want %d; stderr: %s", rc, weft_strerror(rc), want,
+		     text);
+	cr_assert_null(rt);
+	cr_assert_not_null(strstr(text, say), "debug output lacks \"%s\": %s", say, text);
+}
+
+/* An unprivileged user's RLIMIT_MEMLOCK (48 KiB and below) refuses the
+ * ring's memory: the fix is the limit, not "io_uring is disabled". */
+Test(runtime, io_uring_setup_enomem_says_raise_memlock, .timeout = TEST_TIMEOUT)
+{
+	deny_io_uring_setup(ENOMEM);
+	check_setup_error(-ENOMEM, "raise RLIMIT_MEMLOCK");
+}
+
+/* ring_entries is checked at creation, so an EINVAL left over means the
+ * kernel refused every ring mode: -EINVAL, not "io_uring unavailable". */
+Test(runtime, io_uring_setup_einval_is_einval, .timeout = TEST_TIMEOUT)
+{
+	deny_io_uring_setup(EINVAL);
+	check_setup_error(-EINVAL, "older than weft needs");
+}
+
+/* The eventfd a worker is woken through: out of descriptors is -EMFILE
+ * (it was reported as -ENOMEM). */
+Test(runtime, eventfd_emfile_is_emfile, .timeout = TEST_TIMEOUT)
+{
+	deny_syscall(__NR_eventfd2, EMFILE);
+	check_setup_error(-EMFILE, "raise RLIMIT_NOFILE");
+}
+
+/* The same with a real descriptor limit: room for the first ring and
+ * nothing else. */
+Test(runtime, rlimit_nofile_is_emfile, .timeout = TEST_TIMEOUT)
+{
+	int lowest = dup(0); /* the lowest free descriptor */
+	cr_assert_geq(lowest, 0);
+	close(lowest);
+	struct rlimit rl;
+	cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	for (int room = 0; room < 2; room++) {
+		/* room 0: io_uring_setup gets none; 1: the ring fits, its
+		 * eventfd does not */
+		struct rlimit low = {.rlim_cur = (rlim_t)(lowest + room), .rlim_max = rl.rlim_max};
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &low), 0);
+		weft_config cfg = tu_config(1);
+		weft_runtime *rt = NULL;
+		int rc = weft_runtime_create(&cfg, &rt);
+		cr_assert_eq(setrlimit(RLIMIT_NOFILE, &rl), 0);
+		if (rc == 0)
+			weft_runtime_destroy(rt);
+		cr_assert_eq(rc, -EMFILE, "room for %d: got %s", room, weft_strerror(rc));
+	}
+	/* and every descriptor it opened was closed again */
+	int after = dup(0);
+	close(after);
+	cr_assert_eq(after, lowest);
+}
+
+/* A filter that lets io_uring_setup through but refuses io_uring_enter
+ * left every worker unable to sleep: 0.35 s of CPU per idle second, and
+ * no task could run. It is found at start. */
+Test(runtime, io_uring_enter_refused_is_found_at_start, .timeout = TEST_TIMEOUT)
+{
+	deny_syscall(__NR_io_uring_enter, EPERM);
+	check_setup_error(WEFT_ENOURING, "io_uring_enter");
 }
 
 /* --- several workers ------------------------------------------------------- */

@@ -375,6 +375,43 @@ Test(task, all_tasks_from_a_foreign_thread, .timeout = TEST_TIMEOUT)
 	weft_runtime_destroy(rt);
 }
 
+/* --- an unref too many never frees a running task ----------------------- */
+
+static atomic_int victim_done;
+
+static int victim(void *arg, void **res)
+{
+	weft_await(arg, NULL); /* the test's gate */
+	atomic_store(&victim_done, 1);
+	*res = (void *)77;
+	return 0;
+}
+
+/* The handle's count and the runtime's reference were one number: two
+ * unrefs of one handle freed the task while it waited (ASan: use after
+ * free when it resumed; a plain build lost it from weft_all_tasks and
+ * reused its memory). The runtime's reference cannot be dropped from
+ * outside: the extra unrefs are ignored (debug mode aborts on them:
+ * test_misuse.c). */
+Test(task, an_extra_unref_cannot_free_a_running_task, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned workers = 1; workers <= 2; workers++) {
+		atomic_store(&victim_done, 0);
+		weft_runtime *rt = tu_runtime(workers);
+		weft_future *gate = weft_future_create(rt);
+		weft_future *t = weft_spawn(rt, victim, gate, "victim");
+		weft_future_unref(t); /* the handle */
+		weft_future_unref(t); /* one too many */
+		cr_assert_eq(weft_all_tasks(rt, NULL, 0), 1, "the task is still alive");
+		weft_future_unref(t);
+		cr_assert_eq(weft_all_tasks(rt, NULL, 0), 1, "the task is still alive");
+		cr_assert_eq(weft_future_set_result(gate, NULL), 0);
+		cr_assert(tu_wait_flag(&victim_done, 1, 5.0 * WEFT_TEST_SLOW), "it runs to its end");
+		cr_assert_eq(weft_runtime_destroy(rt), 0);
+		weft_future_unref(gate);
+	}
+}
+
 /* --- spawn from foreign threads ---------------------------------------- */
 
 static int add_one(void *arg, void **res)

@@ -22,6 +22,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <weft.h>
 
@@ -150,6 +154,62 @@ static inline weft_runtime *tu_runtime_cfg(const weft_config *cfg)
 	cr_assert_eq(rc, 0, "weft_runtime_create: %s", weft_strerror(rc));
 	cr_assert_not_null(rt);
 	return rt;
+}
+
+/* weft_runtime_create with stderr captured into out (NUL-terminated);
+ * returns its code. */
+static inline int tu_create_capturing_stderr(const weft_config *cfg, weft_runtime **rt, char *out,
+					     size_t cap)
+{
+	fflush(stderr);
+	int saved = dup(2);
+	FILE *tmp = tmpfile();
+	cr_assert_not_null(tmp);
+	dup2(fileno(tmp), 2);
+	int rc = weft_runtime_create(cfg, rt);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	size_t n = fread(out, 1, cap - 1, tmp);
+	out[n] = '\0';
+	fclose(tmp);
+	return rc;
+}
+
+/*
+ * Runs fn() in a child process (for what must kill it: an abort, a
+ * signal) with its stderr in buf; returns the child's wait status. A
+ * child that exits 77 (io_uring missing) skips the test.
+ */
+static inline int tu_run_in_child(void (*fn)(void), char *buf, size_t cap)
+{
+	int fds[2];
+	cr_assert_eq(pipe(fds), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	cr_assert_neq(pid, -1);
+	if (pid == 0) {
+		/* never outlive the test, even when fn() hangs */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		alarm(TEST_TIMEOUT);
+		dup2(fds[1], STDERR_FILENO);
+		close(fds[0]);
+		fn();
+		_exit(0);
+	}
+	close(fds[1]);
+	size_t len = 0;
+	ssize_t n;
+	while (len + 1 < cap && (n = read(fds[0], buf + len, cap - 1 - len)) > 0)
+		len += (size_t)n;
+	buf[len] = '\0';
+	close(fds[0]);
+	int status;
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		cr_skip_test("SKIP: io_uring is not available here");
+	return status;
 }
 
 static inline weft_runtime *tu_runtime(unsigned workers)

@@ -31,8 +31,13 @@ WEFT_API weft_future *weft_future_ref(weft_future *f);
  * Drops a reference; the last one frees f. NULL is ignored. A task that is
  * still running is not stopped: the runtime holds its own reference until
  * the task finishes, so dropping the caller's detaches it (it runs to its
- * end, its outcome unread; weft_cancel stops it). Never suspends. Any
- * thread.
+ * end, its outcome unread; weft_cancel stops it). An unref too many is
+ * caught where it can be: the runtime's own reference to a task that has
+ * not finished is never dropped (the extra unref is ignored; in debug
+ * mode it aborts, naming the task and the caller), and in debug mode
+ * freed futures are poisoned and kept (the last 4096), so a stale
+ * weft_future_ref or weft_future_unref aborts naming the future, its
+ * caller and where it was freed. Never suspends. Any thread.
  */
 WEFT_API void weft_future_unref(weft_future *f);
 

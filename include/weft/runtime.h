@@ -13,7 +13,12 @@
 
 WEFT_BEGIN_DECLS
 
-/* How the stack-overflow SIGSEGV handler is installed. */
+/* How the stack-overflow SIGSEGV handler is installed. It reports a task
+ * that ran past its stack (into its 64 KiB guard, or with its stack
+ * pointer outside its stack: a frame larger than the guard) and a write
+ * into any task stack's guard, naming the tasks, then aborts. A large
+ * frame that writes only mapped memory beyond every guard is beyond it:
+ * build task code with -fstack-clash-protection (README.md). */
 enum weft_segv_mode {
 	WEFT_SEGV_AUTO = 0, /* only if the process has no SIGSEGV handler yet */
 	WEFT_SEGV_ALWAYS,   /* install, chaining to the previous handler */
@@ -29,7 +34,8 @@ typedef struct weft_config {
 	size_t size;             /* set by weft_config_init: sizeof(weft_config) */
 	unsigned workers;        /* 0: one per online CPU */
 	size_t stack_size;       /* usable bytes per fiber stack; 0: 64 KiB
-	                          * (4x under sanitizers); rounded up to pages
+	                          * (4x under sanitizers); rounded up to pages,
+	                          * at most 1 GiB, with a 64 KiB guard below
 	                          * (but see small_stacks) */
 	bool migratable;         /* every task may resume on any worker after a
 	                          * suspension (default: on its home worker) */
@@ -39,7 +45,8 @@ typedef struct weft_config {
 	                          * named), and report a task step that kept its
 	                          * worker over 100 ms (asyncio's
 	                          * slow-callback warning) */
-	unsigned ring_entries;   /* io_uring SQ size per worker; 0: 256 */
+	unsigned ring_entries;   /* io_uring SQ size per worker (the CQ is 4x);
+	                          * 0: 256; at most 16384 */
 	bool ring_no_defer;      /* skip SINGLE_ISSUER|DEFER_TASKRUN, use the
 	                          * COOP_TASKRUN fallback (tests cover both) */
 	bool pin_workers;        /* pin worker i to online CPU i mod ncpu */
@@ -91,17 +98,23 @@ WEFT_API void weft_config_init(weft_config *cfg);
 /*
  * Creates a runtime and starts its workers (they park until there is work).
  * Returns 0 and sets *out, or: -EINVAL (NULL out, bad config: size smaller
- * than the first field, workers > 1024, paused_clock without workers == 1,
- * blocking_threads_max > 65536, blocking_keepalive negative or NaN,
- * small_stacks with a stack_size that is not 0 or a multiple of 16 from
- * 1024 to the page size; in debug mode, cfg.debug included, the field is
- * named on stderr, and a zeroed config is told to use weft_config_init), -ENOMEM, -EAGAIN (a worker thread
- * could not be started), WEFT_ENOURING (io_uring is missing or refused:
- * io_uring_setup failed with ENOSYS, EPERM or EINVAL; with cfg.debug the
- * kernel's reason is printed), or io_uring_setup's own error otherwise
- * (-EMFILE: out of descriptors, -ENOMEM: locked memory, ...). Never
- * suspends. Any thread
- * except a worker of a runtime (-EPERM: a nested runtime would block it).
+ * than the first field, workers > 1024, segv_handler not a weft_segv_mode,
+ * paused_clock without workers == 1, blocking_threads_max > 65536,
+ * blocking_keepalive negative or NaN, stack_size above 1 GiB, small_stacks
+ * with a stack_size that is not 0 or a multiple of 16 from 1024 to the
+ * page size, ring_entries above 16384; in debug mode, cfg.debug included,
+ * the field is named, and a zeroed config is told to use weft_config_init),
+ * -ENOMEM (out of memory, or of locked memory for the rings: raise
+ * RLIMIT_MEMLOCK or lower ring_entries; or no alternate signal stack for
+ * a worker's overflow reports), -EMFILE / -ENFILE (out of
+ * descriptors for a ring or its eventfd: raise RLIMIT_NOFILE), -EINVAL
+ * (the kernel refused every ring mode: older than weft needs), -EAGAIN (a
+ * worker thread could not be started),
+ * WEFT_ENOURING (this kernel or its policy refuses io_uring:
+ * io_uring_setup failed with ENOSYS or EPERM, or a filter lets it through
+ * but refuses io_uring_enter). Debug mode prints the failing call and
+ * what to change. Never suspends. Any thread except a worker of a
+ * runtime (-EPERM: a nested runtime would block it).
  */
 WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out);
 

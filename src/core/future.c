@@ -13,6 +13,7 @@
 #include "core/debug.h"
 #include "core/future.h"
 #include "core/local.h"
+#include "core/quarantine.h"
 #include "core/stub.h"
 #include "core/task.h"
 #include "core/task_slab.h"
@@ -108,20 +109,41 @@ weft_future *weft__future_waiter(void)
 
 WEFT_API weft_future *weft_future_ref(weft_future *f)
 {
-	if (f && f->kind != WEFT__FUT_STATIC)
-		atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+	if (!f)
+		return f;
+	if (__builtin_expect(f->kind > WEFT__FUT_TASK, 0)) {
+		if (f->kind != WEFT__FUT_STATIC)
+			weft__future_stale(f, __func__, __builtin_return_address(0));
+		return f;
+	}
+	atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
 	return f;
 }
 
 static void cb_free(struct weft__cb *cb);
 
-WEFT_API void weft_future_unref(weft_future *f)
+void weft__future_give_back(weft_future *f, unsigned char kind, bool cached,
+			    struct weft__rtstub *stub)
 {
-	if (!f || f->kind == WEFT__FUT_STATIC)
-		return;
-	/* acq_rel: the last owner must see every other owner's writes */
-	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1)
-		return;
+	if (kind == WEFT__FUT_TASK) {
+		/* before the stub goes: an emptied slab is handed to it */
+		weft__task_dealloc((struct weft__task *)f, stub);
+	} else if (cached) {
+		weft__block_free(f);
+	} else {
+		free(f);
+	}
+	weft__stub_unref(stub);
+}
+
+/* The last reference is gone: releases what f owns, then its memory (or,
+ * in debug mode, hands it to the quarantine). */
+static void future_free(weft_future *f, void *freed_by)
+{
+	char what[48];
+	bool keep = atomic_load_explicit(&weft__debug_on, memory_order_relaxed);
+	if (keep)
+		weft__future_describe(f, what, sizeof(what)); /* while it has its name */
 	/* Callbacks never scheduled (f was dropped while pending). */
 	struct weft__waiter *w = f->wait_head;
 	while (w) {
@@ -133,16 +155,57 @@ WEFT_API void weft_future_unref(weft_future *f)
 	if (f->msg)
 		free(f->msg);
 	struct weft__rtstub *stub = f->rt;
-	if (f->kind == WEFT__FUT_TASK) {
+	if (f->kind == WEFT__FUT_TASK)
 		weft__task_free((struct weft__task *)f);
-		/* before the stub goes: an emptied slab is handed to it */
-		weft__task_dealloc((struct weft__task *)f, stub);
-	} else if (f->cached) {
-		weft__block_free(f);
-	} else {
-		free(f);
+	if (keep)
+		weft__quarantine_put(f, stub, freed_by, what);
+	else
+		weft__future_give_back(f, f->kind, f->cached, stub);
+}
+
+/*
+ * A task's count: the references handed out, plus WEFT__REF_RUNTIME while
+ * the runtime holds it (spawn to retire). An unref that would take the
+ * handed-out part below 0 is refused: whoever holds a handle can never
+ * drop the runtime's reference and free a task that still runs.
+ */
+static void task_unref(weft_future *f, void *caller)
+{
+	uint32_t n = atomic_load_explicit(&f->refs, memory_order_relaxed);
+	do {
+		if (!(n & ~WEFT__REF_RUNTIME)) {
+			weft__future_extra_unref(f, caller);
+			return;
+		}
+		/* acq_rel: the last owner must see every other owner's writes */
+	} while (!atomic_compare_exchange_weak_explicit(&f->refs, &n, n - 1, memory_order_acq_rel,
+							memory_order_relaxed));
+	if (n == 1)
+		future_free(f, caller);
+}
+
+void weft__task_unref_runtime(weft_future *f)
+{
+	/* acq_rel: as any last unref */
+	if (atomic_fetch_sub_explicit(&f->refs, WEFT__REF_RUNTIME, memory_order_acq_rel) ==
+	    WEFT__REF_RUNTIME)
+		future_free(f, __builtin_return_address(0));
+}
+
+WEFT_API void weft_future_unref(weft_future *f)
+{
+	if (!f)
+		return;
+	if (__builtin_expect(f->kind != WEFT__FUT_PLAIN, 0)) {
+		if (f->kind == WEFT__FUT_TASK)
+			task_unref(f, __builtin_return_address(0));
+		else if (f->kind != WEFT__FUT_STATIC)
+			weft__future_stale(f, __func__, __builtin_return_address(0));
+		return;
 	}
-	weft__stub_unref(stub);
+	/* acq_rel: the last owner must see every other owner's writes */
+	if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1)
+		future_free(f, __builtin_return_address(0));
 }
 
 static void dispatch(weft_future *f, struct weft__waiter *w)

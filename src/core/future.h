@@ -25,7 +25,11 @@ enum weft__fut_kind {
 	WEFT__FUT_PLAIN,
 	WEFT__FUT_TASK,
 	WEFT__FUT_STATIC, /* the immutable -ENOMEM future: refs are no-ops */
+	WEFT__FUT_FREED,  /* debug mode: freed and quarantined (core/quarantine.h) */
 };
+
+/* A task's count while the runtime holds it (core/future.c, task_unref). */
+#define WEFT__REF_RUNTIME (UINT32_C(1) << 31)
 
 enum weft__fut_state {
 	WEFT__PENDING = 0,
@@ -104,6 +108,15 @@ struct weft__core_worker;
 void weft__cb_run(struct weft__core_worker *cw, struct weft__runnable *r);
 /* Releases a scheduled callback that will never run (runtime gone). */
 void weft__cb_discard(struct weft__runnable *r);
+
+/* The last step of freeing a future of `kind` (read before it was
+ * poisoned): its memory goes back, then the stub. Any thread. */
+void weft__future_give_back(weft_future *f, unsigned char kind, bool cached,
+			    struct weft__rtstub *stub);
+
+/* Drops the runtime's reference to a task it has retired (it may free
+ * the task). Any thread. */
+void weft__task_unref_runtime(weft_future *f);
 
 /* A future already failed with rc (the static one for -ENOMEM). stub NULL:
  * the calling worker's runtime, if any. */

@@ -24,6 +24,7 @@ struct thread_waiter {
 
 enum { THREAD_WAITING, THREAD_DONE, THREAD_SLEEPING };
 enum { THREAD_SPINS = 256 }; /* ~10 us of pause */
+#define WAIT_SLICE_S 1073741824.0 /* the longest futex sleep: 2^30 s, ~34 years */
 
 void weft__thread_waiter_wake(struct weft__waiter *w)
 {
@@ -85,6 +86,12 @@ WEFT_API int weft_future_wait(weft_future *f, double timeout, void **result)
 				deadline = INFINITY;
 				continue;
 			}
+			/* a finite timeout may still be beyond time_t (above
+			 * ~9.2e18 s: the conversion is undefined, and futex
+			 * refused it at once, in a loop); waking every 2^30 s
+			 * to look again costs nothing */
+			if (left > WAIT_SLICE_S)
+				left = WAIT_SLICE_S;
 			rel.tv_sec = (time_t)left;
 			rel.tv_nsec = (long)((left - (double)rel.tv_sec) * 1e9);
 			relp = &rel;

@@ -77,7 +77,7 @@ static weft_future *spawn(struct weft__core *c, weft_task_fn fn, void *arg, cons
 	weft__sched_count_new(&c->sched, w);
 	/* Published last (release): weft_all_tasks takes references only on
 	 * tasks whose count is not 0 (core/task_slab.c). */
-	atomic_store_explicit(&t->fut.refs, 2, memory_order_release); /* caller + runtime */
+	atomic_store_explicit(&t->fut.refs, 1 | WEFT__REF_RUNTIME, memory_order_release); /* caller + runtime */
 	if (on)
 		weft__schedule_new_on(on, &t->st);
 	else
@@ -196,7 +196,7 @@ void weft__hook_task_end(struct weft__sched_task *st, int rc)
 
 void weft__hook_task_retire(struct weft__sched_task *st)
 {
-	weft_future_unref(&weft__task_from(st)->fut); /* the runtime's reference */
+	weft__task_unref_runtime(&weft__task_from(st)->fut);
 }
 
 void weft__hook_task_name(const struct weft__sched_task *st, char *buf, size_t cap)

@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "fiber/guard.h"
+#include "fiber/switch.h"
 
-enum { ALTSTACK_SIZE = 64 * 1024 };
+#define ALTSTACK_SIZE WEFT__ALTSTACK_BYTES
 
 static pthread_mutex_t install_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction previous;
@@ -27,23 +31,83 @@ static void say(const char *s)
 	}
 }
 
+/* async-signal-safe: plain writes of constant text */
+#define FIX_TEXT                                                                                  \
+	"; to fix: raise weft_config.stack_size, or move the deep or large-frame work (big "      \
+	"local arrays, deep recursion, stdio with small_stacks) to weft_to_thread, whose "        \
+	"threads have full-size stacks"
+
 void weft__stack_overflow_abort(const char *name)
 {
 	say("weft: stack overflow in task ");
 	say(name);
-	/* async-signal-safe: plain writes of constant text */
-	say("; to fix: raise weft_config.stack_size, or move the deep or large-frame work "
-	    "(big local arrays, deep recursion, stdio with small_stacks) to weft_to_thread, "
-	    "whose threads have full-size stacks\n");
+	say(FIX_TEXT);
+	say("\n");
 	/* abort() unblocks SIGABRT and restores its default if needed. */
+	abort();
+}
+
+static void say_hex(const void *p)
+{
+	char buf[2 + 16 + 1];
+	uintptr_t v = (uintptr_t)p;
+	int n = 0;
+	char digits[16];
+	do
+		digits[n++] = "0123456789abcdef"[v & 15];
+	while ((v >>= 4) && n < 16);
+	buf[0] = '0';
+	buf[1] = 'x';
+	for (int i = 0; i < n; i++)
+		buf[2 + i] = digits[n - 1 - i];
+	buf[2 + n] = '\0';
+	say(buf);
+}
+
+/* Async-signal-safe: write(2) only. */
+static _Noreturn void report(const struct weft__guard_report *r, const void *addr, const void *sp)
+{
+	if (r->task[0]) {
+		say("weft: stack overflow in task ");
+		say(r->task);
+	} else {
+		say("weft: a write into a task stack's guard, outside any task");
+	}
+	if (r->guard_hit && !r->own_guard) {
+		say(r->task[0] ? " (a write at " : " (at ");
+		say_hex(addr);
+		say(" hit the guard of ");
+		if (r->victim[0]) {
+			say("task ");
+			say(r->victim);
+			say("'s stack");
+		} else {
+			say("a free stack");
+		}
+		say(")");
+	}
+	if (r->sp_outside && !r->own_guard) {
+		say(" (its stack pointer ");
+		say_hex(sp);
+		say(" is outside its stack ");
+		say_hex(r->lo);
+		say("-");
+		say_hex(r->hi);
+		say(": a frame larger than the guard jumped it; build task code with "
+		    "-fstack-clash-protection)");
+	}
+	if (r->task[0])
+		say(FIX_TEXT);
+	say("\n");
 	abort();
 }
 
 static void on_segv(int sig, siginfo_t *info, void *uctx)
 {
-	char name[128];
-	if (lookup_fn && lookup_fn(info->si_addr, name, sizeof(name)))
-		weft__stack_overflow_abort(name);
+	struct weft__guard_report r;
+	const void *sp = WEFT__UCTX_SP(uctx);
+	if (lookup_fn && lookup_fn(info->si_addr, sp, &r))
+		report(&r, info->si_addr, sp);
 	/* Not ours: hand it to whoever was there before. */
 	if (previous.sa_flags & SA_SIGINFO) {
 		previous.sa_sigaction(sig, info, uctx);
@@ -82,18 +146,21 @@ bool weft__guard_install(weft__guard_lookup_fn lookup, bool force)
 	return ok;
 }
 
-void *weft__guard_thread_init(void)
+int weft__guard_thread_init(void **out)
 {
+	*out = NULL;
 	void *mem = mmap(NULL, ALTSTACK_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
 			 -1, 0);
 	if (mem == MAP_FAILED)
-		return NULL;
+		return -errno;
 	stack_t ss = {.ss_sp = mem, .ss_size = ALTSTACK_SIZE, .ss_flags = 0};
 	if (sigaltstack(&ss, NULL)) {
+		int rc = -errno;
 		munmap(mem, ALTSTACK_SIZE);
-		return NULL;
+		return rc;
 	}
-	return mem;
+	*out = mem;
+	return 0;
 }
 
 void weft__guard_thread_exit(void *altstack)

@@ -88,7 +88,7 @@ size_t weft__stack_default_size(void)
 bool weft__stack_size_ok(size_t size, bool small)
 {
 	if (!small || size == 0)
-		return true;
+		return size <= WEFT__STACK_MAX;
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	return size % 16 == 0 && size >= WEFT__SMALL_STACK_MIN && size <= page;
 }
@@ -111,13 +111,13 @@ int weft__stack_pool_init(struct weft__stack_pool *pool, size_t size, bool small
 		if (size == 0)
 			size = weft__stack_default_size();
 		pool->size = (size + page - 1) & ~(page - 1);
-		pool->guard = page;
+		pool->guard = (WEFT__GUARD_BYTES + page - 1) & ~(page - 1);
 	}
 	pool->chunk_len = ((pool->size + pool->guard) * CHUNK_STACKS + page - 1) & ~(page - 1);
 	pool->free = NULL;
 	pool->dirty = NULL;
 	pool->ndirty = 0;
-	pool->chunks = NULL;
+	atomic_init(&pool->chunks, NULL);
 	pool->guard_madvise = true; /* probed on the first chunk */
 	return pthread_mutex_init(&pool->lock, NULL) ? -ENOMEM : 0;
 }
@@ -168,12 +168,31 @@ static int chunk_add(struct weft__stack_pool *pool)
 		struct weft__stack *st = &c->stacks[i];
 		st->vg_id = VALGRIND_STACK_REGISTER(st->lo, (char *)st->lo + pool->size);
 		st->tsan = NULL;
+		atomic_init(&st->user, NULL);
 		st->next = pool->free;
 		pool->free = st;
 	}
-	c->next = pool->chunks;
-	pool->chunks = c;
+	c->next = atomic_load_explicit(&pool->chunks, memory_order_relaxed);
+	/* release: pairs with weft__stack_guard_of's acquire (a handler may
+	 * walk the list at any time) */
+	atomic_store_explicit(&pool->chunks, c, memory_order_release);
 	return 0;
+}
+
+struct weft__stack *weft__stack_guard_of(struct weft__stack_pool *pool, const void *addr)
+{
+	if (pool->small)
+		return NULL;
+	size_t stride = pool->size + pool->guard;
+	for (struct weft__stack_chunk *c = atomic_load_explicit(&pool->chunks, memory_order_acquire);
+	     c; c = c->next) {
+		const char *a = addr, *base = c->base;
+		if (a < base || a >= base + stride * CHUNK_STACKS)
+			continue;
+		size_t i = (size_t)(a - base) / stride;
+		return (size_t)(a - base) % stride < pool->guard ? &c->stacks[i] : NULL;
+	}
+	return NULL;
 }
 
 struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, struct weft__stack_cache *cache)
@@ -339,7 +358,7 @@ void weft__stack_cache_flush(struct weft__stack_pool *pool, struct weft__stack_c
 
 void weft__stack_pool_destroy(struct weft__stack_pool *pool)
 {
-	struct weft__stack_chunk *c = pool->chunks;
+	struct weft__stack_chunk *c = atomic_load_explicit(&pool->chunks, memory_order_relaxed);
 	while (c) {
 		struct weft__stack_chunk *next = c->next;
 		for (int i = 0; i < CHUNK_STACKS; i++) {
@@ -351,7 +370,7 @@ void weft__stack_pool_destroy(struct weft__stack_pool *pool)
 		free(c);
 		c = next;
 	}
-	pool->chunks = NULL;
+	atomic_store_explicit(&pool->chunks, NULL, memory_order_relaxed);
 	pool->free = NULL;
 	pool->dirty = NULL;
 	pthread_mutex_destroy(&pool->lock);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Fiber stacks: carved from large MAP_NORESERVE mappings, each with a guard
- * page below it, handed to a task when it first runs and returned to the
- * worker's cache when it finishes.
+ * region below it (WEFT__GUARD_BYTES: a frame up to that size that skips
+ * over part of it still faults there), handed to a task when it first runs
+ * and returned to the worker's cache when it finishes.
  *
  * Releasing a stack's pages (MADV_DONTNEED) costs a syscall per stack, so
  * it is kept off the hot path, as Go's scavenger does: stacks spilled from
@@ -21,6 +22,7 @@
 #define WEFT_FIBER_STACK_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -30,6 +32,9 @@ struct weft__stack {
 	                           * the canary first) */
 	void *guard;              /* the guard page(s) just below lo (small
 	                           * stacks: lo, and the guard is 0 bytes) */
+	void *_Atomic user;       /* who runs on it (the loop's task), for the
+	                           * overflow handler's report; NULL while
+	                           * cached */
 	unsigned vg_id;           /* Valgrind's stack id */
 	unsigned index;           /* in its chunk (finds the chunk) */
 	void *tsan;               /* TSan's fiber for this stack, made on first
@@ -46,7 +51,10 @@ struct weft__stack_pool {
 	struct weft__stack *dirty;       /* under lock: pages still resident */
 	struct weft__stack *free;        /* under lock: pages released */
 	size_t ndirty;                   /* under lock */
-	struct weft__stack_chunk *chunks; /* under lock */
+	/* Pushed under lock, never removed before destroy; each published
+	 * whole (release), so the overflow handler walks it without the
+	 * lock (weft__stack_guard_of). */
+	struct weft__stack_chunk *_Atomic chunks;
 	size_t size;                     /* usable bytes per stack */
 	size_t guard;                    /* guard bytes per stack */
 	size_t chunk_len;                /* bytes per chunk mapping */
@@ -67,6 +75,19 @@ struct weft__stack_cache {
 #define WEFT__SMALL_STACK_MIN 1024
 /* The canary's bytes at a small stack's low end. */
 #define WEFT__CANARY_BYTES 32
+
+/* The guard below each stack outside small-stack mode. With
+ * MADV_GUARD_INSTALL (Linux 6.13) a guard is page-table markers, with
+ * mprotect a VMA of its own: either way its size costs address space
+ * only, and 64 KiB stays within the 2 MiB a page-table page covers
+ * together with the stack. A frame larger than this that writes its far
+ * end first can still land beyond it (build task code with
+ * -fstack-clash-protection). */
+#define WEFT__GUARD_BYTES ((size_t)64 * 1024)
+
+/* The largest stack_size outside small-stack mode (Go's limit too): a
+ * chunk maps 16 of them, and page rounding must not wrap. */
+#define WEFT__STACK_MAX ((size_t)1 << 30)
 
 /* Is stack_size valid for the mode? (weft_config validation) */
 bool weft__stack_size_ok(size_t size, bool small);
@@ -93,6 +114,10 @@ void weft__stack_cache_flush(struct weft__stack_pool *pool, struct weft__stack_c
 
 /* The default usable size: 64 KiB, four times that under sanitizers. */
 size_t weft__stack_default_size(void);
+
+/* The stack whose guard holds addr, or NULL. Async-signal-safe (no lock:
+ * the overflow handler asks). Any thread. */
+struct weft__stack *weft__stack_guard_of(struct weft__stack_pool *pool, const void *addr);
 
 /* Small-stack mode: is st's canary intact? Any thread that runs st's
  * task or has it switched out. */

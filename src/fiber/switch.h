@@ -18,6 +18,10 @@ struct weft__ctx {
 #if defined(__x86_64__)
 /* Saved by the switch: rbx rbp r12-r15, MXCSR and the x87 control word. */
 #define WEFT__CTX_INIT_FRAME 80
+/* The stack pointer a signal interrupted, from its ucontext_t * (the
+ * includer includes <ucontext.h>). */
+#define WEFT__UCTX_SP(uc)                                                                          \
+	((const void *)(uintptr_t)((const ucontext_t *)(uc))->uc_mcontext.gregs[REG_RSP])
 #else
 #error "weft: no context switch for this architecture yet (x86-64 only)"
 #endif

@@ -20,6 +20,10 @@
 
 struct weft__io_ring; /* the backend's own state (io/uring.c) */
 
+/* The largest cfg.ring_entries: the completion queue is 4x the submission
+ * queue, and the kernel allows at most 65536 completion entries. */
+#define WEFT__IO_ENTRIES_MAX 16384u
+
 struct weft__io {
 	struct weft__io_ring *ring; /* NULL until weft__io_init succeeds */
 	unsigned inflight;          /* operations submitted and not yet

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
 
@@ -33,6 +34,89 @@ enum {
 static uint64_t op_ud(const struct weft__io_op *op, uint32_t gen)
 {
 	return (uint64_t)(uintptr_t)op | ((uint64_t)(gen & 0xffff) << UD_GEN_SHIFT);
+}
+
+/* What to do about running out of descriptors, for the reports below. */
+static const char *fd_hint(int rc)
+{
+	return rc == -EMFILE ? " (out of file descriptors: raise RLIMIT_NOFILE, ulimit -n)"
+	       : rc == -ENFILE ? " (the system is out of file descriptors)"
+			       : "";
+}
+
+/*
+ * io_uring_setup failed with rc: only "io_uring is missing or refused"
+ * (ENOSYS, EPERM) is WEFT_ENOURING; anything else is its own code, which
+ * says what to fix (IO.md, backend selection).
+ */
+static int setup_failed(int rc, unsigned entries, char *why, size_t cap)
+{
+	const char *hint = "";
+	char buf[160];
+	switch (rc) {
+	case -ENOSYS:
+		hint = " (a kernel built without io_uring)";
+		break;
+	case -EPERM:
+		hint = " (disabled: sysctl kernel.io_uring_disabled, or a seccomp filter such as "
+		       "a container's)";
+		break;
+	case -ENOMEM: {
+		/* a ring's memory counts as locked memory for a user without
+		 * CAP_IPC_LOCK */
+		struct rlimit rl;
+		char now[48] = "";
+		if (getrlimit(RLIMIT_MEMLOCK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+			snprintf(now, sizeof(now), ", now %llu KiB",
+				 (unsigned long long)rl.rlim_cur / 1024);
+		snprintf(buf, sizeof(buf),
+			 " (a ring of %u entries is locked memory: raise RLIMIT_MEMLOCK, ulimit -l%s, "
+			 "or lower cfg.ring_entries)",
+			 entries, now);
+		hint = buf;
+		break;
+	}
+	case -EINVAL:
+		/* the config was checked (at most WEFT__IO_ENTRIES_MAX), so
+		 * the kernel lacks what even the plainest mode asks */
+		snprintf(buf, sizeof(buf),
+			 " (refused a ring of %u entries with a %u-entry completion queue: a kernel "
+			 "older than weft needs, 5.19)",
+			 entries, entries * 4);
+		hint = buf;
+		break;
+	default:
+		hint = fd_hint(rc);
+	}
+	snprintf(why, cap, "io_uring_setup: %s%s", strerror(-rc), hint);
+	return rc == -ENOSYS || rc == -EPERM ? WEFT_ENOURING : rc;
+}
+
+/*
+ * One NOP through the new ring: a filter that allows io_uring_setup but
+ * refuses io_uring_enter would otherwise leave every worker unable to
+ * submit or sleep, busy-polling silently.
+ */
+static int enter_probe(struct io_uring *ring, char *why, size_t cap)
+{
+	io_uring_prep_nop(io_uring_get_sqe(ring));
+	int rc;
+	do
+		rc = io_uring_submit_and_wait(ring, 1);
+	while (rc == -EINTR);
+	if (rc >= 0) {
+		struct io_uring_cqe *cqe;
+		rc = io_uring_peek_cqe(ring, &cqe);
+		if (rc == 0)
+			io_uring_cqe_seen(ring, cqe);
+		return rc; /* a waited-for NOP is there */
+	}
+	bool refused = rc == -EPERM || rc == -ENOSYS || rc == -EACCES;
+	snprintf(why, cap, "io_uring_enter: %s%s", strerror(-rc),
+		 refused ? " (io_uring_setup works but io_uring_enter is refused: a seccomp "
+			   "filter that lets only part of io_uring through)"
+			 : "");
+	return refused ? WEFT_ENOURING : rc;
 }
 
 int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t cap)
@@ -79,22 +163,22 @@ int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t
 			break;
 	}
 	if (rc) {
-		snprintf(why, cap, "io_uring_setup: %s%s", strerror(-rc),
-			 rc == -ENOSYS ? " (kernel built without io_uring)"
-			 : rc == -EPERM ? " (disabled: sysctl kernel.io_uring_disabled or a seccomp filter)"
-					: "");
 		free(r);
-		/* io_uring itself is missing or refused: WEFT_ENOURING says so;
-		 * anything else (EMFILE, ENOMEM, ...) is the real code, which
-		 * says what to fix (IO.md, backend selection) */
-		return rc == -ENOSYS || rc == -EPERM || rc == -EINVAL ? WEFT_ENOURING : rc;
+		return setup_failed(rc, entries, why, cap);
+	}
+	rc = enter_probe(&r->ring, why, cap);
+	if (rc) {
+		io_uring_queue_exit(&r->ring);
+		free(r);
+		return rc;
 	}
 	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->efd < 0) {
-		snprintf(why, cap, "eventfd: %s", strerror(errno));
+		rc = -errno;
+		snprintf(why, cap, "eventfd: %s%s", strerror(-rc), fd_hint(rc));
 		io_uring_queue_exit(&r->ring);
 		free(r);
-		return -ENOMEM;
+		return rc;
 	}
 	if (r->valgrind)
 		io_uring_register_eventfd(&r->ring, r->efd);

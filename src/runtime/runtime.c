@@ -22,6 +22,7 @@
 #include "fiber/guard.h"
 #include "fiber/stack.h"
 #include "io/timer.h"
+#include "io/backend.h"
 #include "runtime/runtime.h"
 #include "sched/sched.h"
 #include "sched/worker.h"
@@ -84,11 +85,20 @@ static int config_copy(weft_config *out, const weft_config *in)
 				     "weft_config.blocking_keepalive is %g: seconds, 0 (10 s) or "
 				     "WEFT_FOREVER",
 				     out->blocking_keepalive);
-	if (!weft__stack_size_ok(out->stack_size, out->small_stacks))
-		return weft__misusef(-EINVAL, fn,
-				     "weft_config.stack_size is %zu: with small_stacks it is 0 (2 KiB) or "
-				     "a multiple of 16 from 1024 to the page size",
-				     out->stack_size);
+	if (!weft__stack_size_ok(out->stack_size, out->small_stacks)) {
+		if (out->small_stacks)
+			return weft__misusef(-EINVAL, fn,
+					     "weft_config.stack_size is %zu: with small_stacks it is 0 "
+					     "(2 KiB) or a multiple of 16 from %d to the page size",
+					     out->stack_size, WEFT__SMALL_STACK_MIN);
+		return weft__misusef(-EINVAL, fn, "weft_config.stack_size is %zu: at most %zu (1 GiB)",
+				     out->stack_size, (size_t)WEFT__STACK_MAX);
+	}
+	/* checked here, not left to io_uring_setup: its EINVAL would not say
+	 * which field (and 4 x a huge count wraps) */
+	if (out->ring_entries > WEFT__IO_ENTRIES_MAX)
+		return weft__misusef(-EINVAL, fn, "weft_config.ring_entries is %u: at most %u (0: 256)",
+				     out->ring_entries, WEFT__IO_ENTRIES_MAX);
 	return 0;
 }
 
@@ -125,15 +135,17 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 	 * config_copy turned it on for cfg.debug) */
 	rt->cfg.debug = atomic_load_explicit(&weft__debug_on, memory_order_relaxed);
 	struct weft__sched *s = &rt->core.sched;
-	if (weft__sched_init(s, &rt->cfg)) {
-		free(rt);
-		return -ENOMEM;
+	/* each init undoes its own partial work when it fails */
+	rc = weft__sched_init(s, &rt->cfg);
+	if (!rc && (rc = weft__core_init(&rt->core, &rt->cfg)))
+		weft__sched_destroy(s);
+	if (!rc && (rc = weft__bridge_init(&rt->core, &rt->cfg))) {
+		weft__core_destroy(&rt->core);
+		weft__sched_destroy(s);
 	}
-	if (weft__core_init(&rt->core, &rt->cfg) || weft__bridge_init(&rt->core, &rt->cfg)) {
-		/* init functions only fail on allocation; partial state is
-		 * released by the process on this rare path */
+	if (rc) {
 		free(rt);
-		return -ENOMEM;
+		return rc;
 	}
 	enum weft_segv_mode segv = rt->cfg.segv_handler;
 	if (segv != WEFT_SEGV_NEVER)

@@ -32,17 +32,31 @@ int weft__sched_init(struct weft__sched *s, const weft_config *cfg)
 	s->workers = aligned_alloc(64, sizeof(*s->workers) * s->nworkers);
 	if (!s->workers)
 		return -ENOMEM;
-	/* init functions only fail on allocation; partial state is released
-	 * by the process on this rare path */
-	if (weft__inject_init(&s->inject) || weft__idle_init(&s->idle, s->nworkers) ||
-	    weft__stack_pool_init(&s->stacks, cfg->stack_size, cfg->small_stacks) ||
-	    pthread_mutex_init(&s->lock, NULL) || pthread_cond_init(&s->cond, NULL)) {
-		free(s->workers);
-		return -ENOMEM;
-	}
+	if (weft__inject_init(&s->inject))
+		goto no_inject;
+	if (weft__idle_init(&s->idle, s->nworkers))
+		goto no_idle;
+	if (weft__stack_pool_init(&s->stacks, cfg->stack_size, cfg->small_stacks))
+		goto no_stacks;
+	if (pthread_mutex_init(&s->lock, NULL))
+		goto no_lock;
+	if (pthread_cond_init(&s->cond, NULL))
+		goto no_cond;
 	for (unsigned i = 0; i < s->nworkers; i++)
 		weft__worker_init(&s->workers[i], s, i);
 	return 0;
+no_cond:
+	pthread_mutex_destroy(&s->lock);
+no_lock:
+	weft__stack_pool_destroy(&s->stacks);
+no_stacks:
+	weft__idle_destroy(&s->idle);
+no_idle:
+	weft__inject_destroy(&s->inject);
+no_inject:
+	free(s->workers);
+	s->workers = NULL;
+	return -ENOMEM;
 }
 
 static void join(struct weft__sched *s, unsigned nthreads)

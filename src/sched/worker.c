@@ -37,8 +37,10 @@ __thread struct weft__worker *weft__tls_worker __attribute__((tls_model("initial
 static void task_retire(struct weft__worker *w, struct weft__sched_task *t)
 {
 	struct weft__sched *s = w->sched;
-	if (t->fiber.stack)
+	if (t->fiber.stack) {
+		atomic_store_explicit(&t->fiber.stack->user, NULL, memory_order_relaxed);
 		weft__stack_put(&s->stacks, &w->stacks, weft__fiber_release(&t->fiber));
+	}
 	weft__worker_bump(&w->retired);
 	if (__builtin_expect(weft__inject_closing(&s->inject), 0))
 		weft__sched_retired_closing(s);
@@ -100,6 +102,8 @@ static inline __attribute__((always_inline)) void run_task(struct weft__worker *
 			end_unstarted(w, t, -ENOMEM);
 			return;
 		}
+		/* relaxed: only the overflow handler reads it, racily */
+		atomic_store_explicit(&st->user, t, memory_order_relaxed);
 		weft__fiber_prepare(&t->fiber, st, st->lo, w->sched->stacks.size,
 				    weft__hook_task_main, t);
 		t->started = true;
@@ -519,7 +523,7 @@ static void report_start(struct weft__sched *s, int rc, const char *why)
 	pthread_mutex_unlock(&s->lock);
 }
 
-static void loop_fiber_init(struct weft__fiber *f)
+static void loop_fiber_init(struct weft__worker *w, struct weft__fiber *f)
 {
 	void *lo = NULL;
 	size_t size = 0;
@@ -531,6 +535,8 @@ static void loop_fiber_init(struct weft__fiber *f)
 		}
 		pthread_attr_destroy(&attr);
 	}
+	w->thread_lo = lo;
+	w->thread_hi = (const char *)lo + size;
 	weft__fiber_init_thread(f, lo, size);
 }
 
@@ -567,9 +573,11 @@ void *weft__worker_main(void *arg)
 	pthread_sigmask(SIG_BLOCK, &pipe, NULL);
 	char why[160] = "";
 	int rc = weft__io_init(&w->io, s->cfg, why, sizeof(why));
+	if (rc == 0 && (rc = weft__guard_thread_init(&w->altstack)))
+		snprintf(why, sizeof(why), "the alternate signal stack for overflow reports: %s",
+			 strerror(-rc));
 	if (rc == 0) {
-		w->altstack = weft__guard_thread_init();
-		loop_fiber_init(&w->loop);
+		loop_fiber_init(w, &w->loop);
 		weft__hook_worker_start(w);
 		if (s->cfg->pin_workers) {
 			long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -594,16 +602,42 @@ void *weft__worker_main(void *arg)
 	return NULL;
 }
 
-/* Async-signal-safe: is addr the guard of the fiber running here? */
-bool weft__worker_guard_lookup(const void *addr, char *buf, size_t cap)
+static bool within(const void *p, const void *lo, const void *hi)
+{
+	return (const char *)p >= (const char *)lo && (const char *)p < (const char *)hi;
+}
+
+/* Async-signal-safe (no locks, no stdio): is a fault at addr, with the
+ * stack pointer at sp, an overflow of the task running here, or a write
+ * into some stack's guard? */
+bool weft__worker_guard_lookup(const void *addr, const void *sp, struct weft__guard_report *r)
 {
 	struct weft__worker *w = tls_worker;
-	struct weft__sched_task *t = w ? w->current : NULL;
-	if (!t || !t->fiber.stack)
+	if (!w)
 		return false;
-	const char *g = t->fiber.stack->guard;
-	if ((const char *)addr < g || (const char *)addr >= g + w->sched->stacks.guard)
-		return false;
-	weft__hook_task_name(t, buf, cap);
-	return true;
+	struct weft__stack_pool *pool = &w->sched->stacks;
+	struct weft__sched_task *t = w->current;
+	struct weft__stack *own = t ? t->fiber.stack : NULL;
+	r->task[0] = r->victim[0] = '\0';
+	r->lo = r->hi = NULL;
+	r->sp_outside = false;
+	if (own) {
+		weft__hook_task_name(t, r->task, sizeof(r->task));
+		r->lo = own->lo;
+		r->hi = (const char *)own->lo + pool->size;
+		/* A fault while the loop still (or already) runs on the
+		 * thread's stack, or in a handler on the alternate stack, is
+		 * not the task's. */
+		r->sp_outside = !within(sp, r->lo, r->hi) && !within(sp, w->thread_lo, w->thread_hi) &&
+				!within(sp, w->altstack, (char *)w->altstack + WEFT__ALTSTACK_BYTES);
+	}
+	struct weft__stack *hit = weft__stack_guard_of(pool, addr);
+	r->guard_hit = hit != NULL;
+	r->own_guard = hit && hit == own;
+	if (hit && !r->own_guard) {
+		void *u = atomic_load_explicit(&hit->user, memory_order_relaxed);
+		if (u)
+			weft__hook_task_name(u, r->victim, sizeof(r->victim));
+	}
+	return r->guard_hit || r->sp_outside;
 }

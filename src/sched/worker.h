@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "fiber/fiber.h"
+#include "fiber/guard.h"
 #include "fiber/stack.h"
 #include "fiber/switch.h"
 #include "io/backend.h"
@@ -55,7 +56,9 @@ struct weft__worker {
 	struct weft__io io;
 	struct weft__timer_heap timers;
 	struct weft__stack_cache stacks;
-	void *altstack;
+	void *altstack;                   /* WEFT__ALTSTACK_BYTES */
+	const char *thread_lo, *thread_hi; /* the thread's own stack (the
+	                                   * loop's), for the overflow handler */
 
 	/* Shared. */
 	struct weft__runq runq;           /* stealable: new and migratable tasks */
@@ -142,7 +145,7 @@ static inline uint64_t weft__clock_ns(const struct weft__worker *w)
 void weft__fire_timers(struct weft__worker *w);
 
 /* The stack-overflow handler's question (fiber/guard.h). */
-bool weft__worker_guard_lookup(const void *addr, char *buf, size_t cap);
+bool weft__worker_guard_lookup(const void *addr, const void *sp, struct weft__guard_report *r);
 
 /* Idle-time return of memory (sched/trim.c): trims the stack pool and the
  * layer above's spares, paced; returns when to come back (ns from now),
