@@ -181,14 +181,8 @@ static void dispatch(weft_future *f, struct weft__waiter *w)
 	}
 }
 
-int weft__future_complete(weft_future *f, int rc, void *value, char *msg)
+struct weft__waiter *weft__future_settle_locked(weft_future *f, int rc, void *value, char *msg)
 {
-	weft__spin_lock(&f->lock);
-	if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__PENDING) {
-		weft__spin_unlock(&f->lock);
-		free(msg);
-		return -EALREADY;
-	}
 	f->rc = rc;
 	f->value = value;
 	f->msg = msg;
@@ -198,6 +192,23 @@ int weft__future_complete(weft_future *f, int rc, void *value, char *msg)
 	/* release: pairs with weft__future_is_done's acquire */
 	atomic_store_explicit(&f->state, rc == -ECANCELED ? WEFT__CANCELLED : WEFT__DONE,
 			      memory_order_release);
+	return w;
+}
+
+void weft__future_dispatch(weft_future *f, struct weft__waiter *w)
+{
+	dispatch(f, w);
+}
+
+int weft__future_complete(weft_future *f, int rc, void *value, char *msg)
+{
+	weft__spin_lock(&f->lock);
+	if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__PENDING) {
+		weft__spin_unlock(&f->lock);
+		free(msg);
+		return -EALREADY;
+	}
+	struct weft__waiter *w = weft__future_settle_locked(f, rc, value, msg);
 	weft__spin_unlock(&f->lock);
 	dispatch(f, w);
 	return 0;

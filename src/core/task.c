@@ -138,20 +138,32 @@ void weft__task_finish(struct weft__task *t, int rc, void *value)
 	/* A timeout scope must be exited before the task returns. */
 	if (t->timeouts)
 		weft__timeout_abort_open(t);
+	if (rc > 0)
+		rc = 0; /* the contract is 0 or negative; a positive return succeeds */
 	char *msg = NULL;
-	weft__spin_lock(&t->fut.lock);
-	if (rc == -ECANCELED) {
-		msg = t->cancel_msg;
-		t->cancel_msg = NULL;
-	}
-	weft__spin_unlock(&t->fut.lock);
-	if (rc < 0 && !msg) {
+	if (rc < 0) {
 		msg = t->fail_msg;
 		t->fail_msg = NULL;
 	}
-	if (rc > 0)
-		rc = 0; /* the contract is 0 or negative; a positive return succeeds */
-	weft__future_complete(&t->fut, rc, rc == 0 ? value : NULL, msg);
+	/* Decided and published under one lock hold: a cancel that
+	 * task_cancel accepted (returned true) is never lost. */
+	weft__spin_lock(&t->fut.lock);
+	/* asyncio's __step: a function that returns while a cancel is still
+	 * pending (_must_cancel) ends cancelled; an error code is kept, as an
+	 * exception is (set_exception). */
+	if (rc == 0 && atomic_load_explicit(&t->st.must_cancel, memory_order_relaxed))
+		rc = -ECANCELED;
+	atomic_store_explicit(&t->st.must_cancel, false, memory_order_relaxed);
+	char *spare = NULL;
+	if (rc == -ECANCELED && t->cancel_msg) {
+		spare = msg;
+		msg = t->cancel_msg;
+		t->cancel_msg = NULL;
+	}
+	struct weft__waiter *w = weft__future_settle_locked(&t->fut, rc, rc == 0 ? value : NULL, msg);
+	weft__spin_unlock(&t->fut.lock);
+	free(spare);
+	weft__future_dispatch(&t->fut, w);
 }
 
 /* Takes a pending cancellation for delivery; true if there was one. */
