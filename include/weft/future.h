@@ -32,19 +32,19 @@ WEFT_API void weft_future_unref(weft_future *f);
 
 /*
  * Completes f with `value`. Done callbacks and waiting tasks are scheduled,
- * never run inside this call. Returns 0, or -EINVAL (NULL, or f is a task:
- * only its function completes it), -EALREADY (already done, checked
- * first), -ESHUTDOWN (f's runtime has been destroyed). Never suspends. Any
- * thread.
+ * never run inside this call. Returns 0, or -EINVAL (NULL), -EPERM (f is a
+ * task, done or not: only its function completes it; asyncio's
+ * RuntimeError), -EALREADY (already done, checked after those),
+ * -ESHUTDOWN (f's runtime has been destroyed). Never suspends. Any thread.
  */
 WEFT_API int weft_future_set_result(weft_future *f, void *value);
 
 /*
  * Fails f with `code` (negative) and an optional message (copied; NULL for
  * none). -ECANCELED makes f cancelled, as weft_cancel would. Returns 0, or
- * -EINVAL (NULL, a task, code >= 0), -EALREADY, -ESHUTDOWN, -ENOMEM (the
- * message could not be copied; f is still failed, without it). Never
- * suspends. Any thread.
+ * -EINVAL (NULL, code >= 0), -EPERM (f is a task, checked before the
+ * code), -EALREADY, -ESHUTDOWN, -ENOMEM (the message could not be copied;
+ * f is still failed, without it). Never suspends. Any thread.
  */
 WEFT_API int weft_future_set_exception(weft_future *f, int code, const char *msg);
 

@@ -264,8 +264,15 @@ bool weft__future_remove_waiter(weft_future *f, struct weft__waiter *w)
 
 WEFT_API int weft_future_set_result(weft_future *f, void *value)
 {
-	if (!f || f->kind != WEFT__FUT_PLAIN)
-		return f && f->kind == WEFT__FUT_STATIC ? -EALREADY : -EINVAL;
+	if (!f)
+		return weft__misuse(-EINVAL, "NULL future");
+	/* asyncio's RuntimeError "Task does not support set_result()",
+	 * whatever the task's state */
+	if (f->kind == WEFT__FUT_TASK)
+		return weft__misuse(-EPERM,
+				    "a task does not support set_result: its function completes it");
+	if (f->kind == WEFT__FUT_STATIC)
+		return -EALREADY;
 	if (stub_dead(f))
 		return weft__future_is_done(f) ? -EALREADY : -ESHUTDOWN;
 	int rc = weft__future_complete(f, 0, value, NULL);
@@ -274,8 +281,13 @@ WEFT_API int weft_future_set_result(weft_future *f, void *value)
 
 WEFT_API int weft_future_set_exception(weft_future *f, int code, const char *msg)
 {
-	if (!f || code >= 0 || f->kind == WEFT__FUT_TASK)
-		return -EINVAL;
+	if (!f)
+		return weft__misuse(-EINVAL, "NULL future");
+	if (f->kind == WEFT__FUT_TASK)
+		return weft__misuse(-EPERM,
+				    "a task does not support set_exception: its function completes it");
+	if (code >= 0)
+		return weft__misuse(-EINVAL, "the code must be negative");
 	if (f->kind == WEFT__FUT_STATIC)
 		return -EALREADY;
 	if (stub_dead(f))
