@@ -2,6 +2,7 @@
 /* call_soon / call_later / call_at and handles (weft/call.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -166,4 +167,41 @@ Test(call, pending_timer_at_shutdown_is_dropped, .timeout = TIMEOUT)
 	ntrace = 0;
 	cr_assert_eq(tu_run_n(1, forgotten_main, NULL, NULL), 0);
 	cr_assert_eq(ntrace, 0);
+}
+
+/* asyncio 3.13: call_later / call_at with a NaN delay or deadline raise
+ * ValueError: -EINVAL, no handle, nothing scheduled; checked before "not
+ * on a worker thread". */
+static atomic_int nan_rcs[4] = {1, 1, 1, 1};
+static atomic_bool nan_handle_set;
+
+static int call_nan_main(void *arg, void **res)
+{
+	weft_handle *h = (weft_handle *)1;
+	atomic_store(&nan_rcs[0], weft_call_later(NAN, mark, (void *)'n', &h));
+	if (h)
+		atomic_store(&nan_handle_set, true);
+	h = (weft_handle *)1;
+	atomic_store(&nan_rcs[1], weft_call_at(NAN, mark, (void *)'n', &h));
+	if (h)
+		atomic_store(&nan_handle_set, true);
+	atomic_store(&nan_rcs[2], weft_call_later(-NAN, mark, (void *)'n', NULL));
+	atomic_store(&nan_rcs[3], weft_call_at(weft_time() + NAN, mark, (void *)'n', NULL));
+	weft_sleep(0.01);
+	return 0;
+}
+
+Test(call, call_later_and_call_at_nan_are_einval, .timeout = TIMEOUT)
+{
+	cr_assert_eq(weft_call_later(NAN, mark, NULL, NULL), -EINVAL, "outside a worker");
+	cr_assert_eq(weft_call_at(NAN, mark, NULL, NULL), -EINVAL);
+	for (unsigned w = 1; w <= 2; w++) {
+		ntrace = 0;
+		atomic_store(&nan_handle_set, false);
+		cr_assert_eq(tu_run_n(w, call_nan_main, NULL, NULL), 0);
+		for (int i = 0; i < 4; i++)
+			cr_assert_eq(atomic_load(&nan_rcs[i]), -EINVAL, "workers=%u, call %d", w, i);
+		cr_assert_not(atomic_load(&nan_handle_set));
+		cr_assert_eq(ntrace, 0, "a NaN callback ran");
+	}
 }

@@ -9,6 +9,7 @@
  * (Lib/test/test_asyncio: test_tasks.RunCoroutineThreadsafeTests,
  * test_threads.ToThreadTests, test_events).
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -199,6 +200,20 @@ Test(thread, run_coroutine_threadsafe_null_is_einval, .timeout = TIMEOUT)
 	weft_runtime *rt = tu_runtime(1);
 	f = weft_run_coroutine_threadsafe(rt, NULL, NULL);
 	cr_assert_eq(weft_future_wait(f, 0, NULL), -EINVAL);
+	weft_future_unref(f);
+	weft_runtime_destroy(rt);
+}
+
+/* A NaN timeout is -EINVAL (asyncio 3.13's ValueError for NaN delays),
+ * checked before anything else, even on a done future. */
+Test(thread, future_wait_nan_timeout_is_einval, .timeout = TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(1);
+	weft_future *f = weft_future_create(rt);
+	cr_assert_eq(weft_future_wait(f, NAN, NULL), -EINVAL);
+	cr_assert_eq(weft_future_set_result(f, NULL), 0);
+	cr_assert_eq(weft_future_wait(f, NAN, NULL), -EINVAL);
+	cr_assert_eq(weft_future_wait(f, 0, NULL), 0);
 	weft_future_unref(f);
 	weft_runtime_destroy(rt);
 }

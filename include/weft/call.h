@@ -29,13 +29,15 @@ WEFT_API int weft_call_soon(weft_call_fn fn, void *arg, weft_handle **handle);
 
 /*
  * Schedules fn(arg) to run on the calling worker once `delay` seconds have
- * passed (never earlier; <= 0 or NaN: as soon as possible, after the
- * timers already due). Callbacks due at the same time run in the order
- * they were scheduled. Errors as weft_call_soon. Never suspends.
+ * passed (never earlier; <= 0: as soon as possible, after the timers
+ * already due). Callbacks due at the same time run in the order they were
+ * scheduled. Returns 0, or -EINVAL (NULL fn; NaN delay, as asyncio 3.13's
+ * sleep rejects it: nothing is scheduled), -EPERM (not on a worker
+ * thread), -ENOMEM. Never suspends.
  */
 WEFT_API int weft_call_later(double delay, weft_call_fn fn, void *arg, weft_handle **handle);
 
-/* As weft_call_later, at weft_time() == `when`. */
+/* As weft_call_later, at weft_time() == `when` (NaN: -EINVAL). */
 WEFT_API int weft_call_at(double when, weft_call_fn fn, void *arg, weft_handle **handle);
 
 /*

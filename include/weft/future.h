@@ -111,9 +111,10 @@ WEFT_API int weft_await(weft_future *f, void **result);
  * Blocks the calling OS thread until f is done or `timeout` seconds
  * (real time; WEFT_FOREVER: none; <= 0: do not wait) pass; returns f's
  * outcome as weft_await does, or -ETIMEDOUT (f is left running), -EINVAL
- * (NULL f), -EPERM (called on a worker thread: it would block the loop).
- * It spins for a few microseconds before sleeping on a futex (a
- * submit-and-wait round trip often ends by then). Foreign threads only.
+ * (NULL f, NaN timeout; checked first), -EPERM (called on a worker
+ * thread: it would block the loop). It spins for a few microseconds
+ * before sleeping on a futex (a submit-and-wait round trip often ends by
+ * then). Foreign threads only.
  */
 WEFT_API int weft_future_wait(weft_future *f, double timeout, void **result);
 

@@ -91,6 +91,8 @@ static int schedule(enum when_kind kind, double t, weft_call_fn fn, void *arg, w
 		*out = NULL;
 	if (!fn)
 		return weft__misuse(-EINVAL, "NULL function");
+	if (isnan(t)) /* asyncio 3.13: ValueError */
+		return weft__misuse(-EINVAL, kind == AT ? "NaN deadline" : "NaN delay");
 	struct weft__worker *w = weft__worker_current();
 	if (!w)
 		return weft__misuse(-EPERM, "not on a worker thread");

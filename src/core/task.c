@@ -2,6 +2,7 @@
 /* Tasks: creation, await, cancellation (asyncio's Task), names. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -315,6 +316,8 @@ WEFT_API int weft_await(weft_future *f, void **result)
 
 WEFT_API int weft_sleep(double seconds)
 {
+	if (isnan(seconds)) /* asyncio 3.13: ValueError */
+		return weft__misuse(-EINVAL, "NaN delay");
 	struct weft__task *t = weft__task_current();
 	if (!t)
 		return weft__misuse(-EPERM, "called outside a task");
