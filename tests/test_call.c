@@ -205,3 +205,57 @@ Test(call, call_later_and_call_at_nan_are_einval, .timeout = TIMEOUT)
 		cr_assert_eq(ntrace, 0, "a NaN callback ran");
 	}
 }
+
+/* test_call_later_negative_delays: past deadlines keep their real values
+ * in the heap, so call_later(-1, a) then call_later(-2, b) runs b, then a;
+ * call_at in the past likewise, by deadline, after call_soon's. */
+static int negative_delays_main(void *arg, void **res)
+{
+	double now = weft_time();
+	weft_call_later(-1, mark, (void *)'a', NULL);
+	weft_call_later(-2, mark, (void *)'b', NULL);
+	weft_call_at(now - 1.5, mark, (void *)'c', NULL);
+	weft_call_at(-INFINITY, mark, (void *)'d', NULL);
+	weft_call_soon(mark, (void *)'s', NULL);
+	weft_sleep(0.001);
+	return 0;
+}
+
+Test(call, call_later_negative_delays, .timeout = TIMEOUT)
+{
+	ntrace = 0;
+	cr_assert_eq(tu_run_n(1, negative_delays_main, NULL, NULL), 0);
+	trace[ntrace] = 0;
+	cr_assert_str_eq(trace, "sdbca");
+}
+
+/* TimerHandle.when(): the deadline as given, also in the past. */
+static double past_when[3], past_expect[3];
+
+static int past_when_main(void *arg, void **res)
+{
+	weft_handle *h[3];
+	double now = weft_time();
+	weft_call_later(-1, mark, NULL, &h[0]);
+	weft_call_at(now - 5, mark, NULL, &h[1]);
+	weft_call_later(0, mark, NULL, &h[2]);
+	past_expect[0] = now - 1;
+	past_expect[1] = now - 5;
+	past_expect[2] = now;
+	for (int i = 0; i < 3; i++) {
+		past_when[i] = weft_handle_when(h[i]);
+		weft_handle_cancel(h[i]);
+		weft_handle_unref(h[i]);
+	}
+	return 0;
+}
+
+Test(call, handle_when_is_the_real_deadline_in_the_past_too, .timeout = TIMEOUT)
+{
+	ntrace = 0;
+	cr_assert_eq(tu_run_n(1, past_when_main, NULL, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert(fabs(past_when[i] - past_expect[i]) < 1e-3, "handle %d: when %f, expected %f",
+			  i, past_when[i], past_expect[i]);
+	cr_assert_eq(ntrace, 0);
+}

@@ -348,8 +348,10 @@ static void loop_single(struct weft__worker *w)
 				 * to_thread call in flight a task may be woken by
 				 * it: park (its end wakes this worker). */
 				weft__io_poll(&w->io);
-				if (!w->ready.len && !work_visible(w))
-					s->paused_ns = weft__timer_next(&w->timers);
+				uint64_t next = weft__timer_next(&w->timers);
+				/* never backwards: a past deadline keeps its value */
+				if (!w->ready.len && !work_visible(w) && next > s->paused_ns)
+					s->paused_ns = next;
 				continue;
 			}
 			if (!spin_single(w))
