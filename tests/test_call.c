@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -223,10 +224,12 @@ static int negative_delays_main(void *arg, void **res)
 
 Test(call, call_later_negative_delays, .timeout = TIMEOUT)
 {
-	ntrace = 0;
-	cr_assert_eq(tu_run_n(1, negative_delays_main, NULL, NULL), 0);
-	trace[ntrace] = 0;
-	cr_assert_str_eq(trace, "sdbca");
+	for (unsigned w = 1; w <= 2; w++) {
+		ntrace = 0;
+		cr_assert_eq(tu_run_n(w, negative_delays_main, NULL, NULL), 0);
+		trace[ntrace] = 0;
+		cr_assert_str_eq(trace, "sdbca", "workers=%u", w);
+	}
 }
 
 /* TimerHandle.when(): the deadline as given, also in the past. */
@@ -258,4 +261,50 @@ Test(call, handle_when_is_the_real_deadline_in_the_past_too, .timeout = TIMEOUT)
 		cr_assert(fabs(past_when[i] - past_expect[i]) < 1e-3, "handle %d: when %f, expected %f",
 			  i, past_when[i], past_expect[i]);
 	cr_assert_eq(ntrace, 0);
+}
+
+/* loop.call_soon / call_later / call_at run on the loop that scheduled
+ * them: with several workers, on the calling worker (weft/call.h), never
+ * stolen by another. The task is non-migratable, so its thread is its
+ * worker's; each callback compares its own thread with it. */
+#define ON_WORKER_N 2000
+
+static pthread_t on_worker_thread;
+static atomic_int on_worker_ran, on_worker_elsewhere;
+
+static void on_worker_cb(void *arg)
+{
+	if (!pthread_equal(pthread_self(), on_worker_thread))
+		atomic_fetch_add(&on_worker_elsewhere, 1);
+	atomic_fetch_add(&on_worker_ran, 1);
+}
+
+static int on_worker_main(void *arg, void **res)
+{
+	on_worker_thread = pthread_self();
+	for (int i = 0; i < ON_WORKER_N; i++) {
+		int rc = i % 4 == 3   ? weft_call_later(i % 8 == 7 ? -0.001 : 0, on_worker_cb, NULL, NULL)
+			 : i % 4 == 2 ? weft_call_at(weft_time(), on_worker_cb, NULL, NULL)
+				      : weft_call_soon(on_worker_cb, NULL, NULL);
+		if (rc)
+			return rc;
+		if (i % 64 == 63) /* time for the other worker to wake and look */
+			weft_sleep(0.0002);
+	}
+	while (atomic_load(&on_worker_ran) < ON_WORKER_N)
+		weft_sleep(0.0005);
+	return 0;
+}
+
+Test(call, callbacks_run_on_the_calling_worker, .timeout = TIMEOUT)
+{
+	for (unsigned w = 1; w <= 2; w++) {
+		atomic_store(&on_worker_ran, 0);
+		atomic_store(&on_worker_elsewhere, 0);
+		cr_assert_eq(tu_run_n(w, on_worker_main, NULL, NULL), 0);
+		cr_assert_eq(atomic_load(&on_worker_ran), ON_WORKER_N);
+		cr_assert_eq(atomic_load(&on_worker_elsewhere), 0,
+			     "workers=%u: %d of %d callbacks ran on another worker", w,
+			     atomic_load(&on_worker_elsewhere), ON_WORKER_N);
+	}
 }

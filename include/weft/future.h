@@ -83,7 +83,9 @@ WEFT_API bool weft_cancel(weft_future *f, const char *msg);
 /*
  * Schedules cb(f, arg) to run on a worker of f's runtime once f is done, in
  * registration order, never inside the call that completes f; on a done f
- * it is scheduled at once. Returns 0, or -EINVAL (NULL f or cb),
+ * it is scheduled at once. It runs on the worker that completed f (or,
+ * for a done f, the calling one) when that is a worker of f's runtime,
+ * else on any of its workers. Returns 0, or -EINVAL (NULL f or cb),
  * -ESHUTDOWN (f's runtime was destroyed), -ENOMEM. Never suspends. Any
  * thread.
  */

@@ -6,8 +6,9 @@
  * (asyncio's order); other threads go through its inbox or the inject
  * queue. Several workers: new tasks and migratable ones are stealable
  * (the run queue), a started task resumes on its home worker (its ready
- * queue, or its inbox from elsewhere), and a wake on the waker's own
- * worker goes into the LIFO slot.
+ * queue, or its inbox from elsewhere), a wake on the waker's own worker
+ * goes into the LIFO slot, and a callback runs on the worker that
+ * scheduled it (its ready queue).
  */
 #include "sched/idle.h"
 #include "sched/sched.h"
@@ -15,7 +16,7 @@
 
 /* Owner of w: stealable work into its ring, spilling half on overflow;
  * wakes a parked worker for it if `notify` or if it spilled. */
-static void push_stealable_to(struct weft__worker *w, struct weft__runnable *r, bool notify)
+static void push_stealable(struct weft__worker *w, struct weft__runnable *r, bool notify)
 {
 	while (!weft__runq_push_owner(&w->runq, r)) {
 		struct weft__runnable *last;
@@ -29,17 +30,12 @@ static void push_stealable_to(struct weft__worker *w, struct weft__runnable *r, 
 		weft__idle_notify_one(w->sched);
 }
 
-static void push_stealable(struct weft__worker *w, struct weft__runnable *r)
-{
-	push_stealable_to(w, r, true);
-}
-
 /* Owner of w: a task w runs goes to the back of the right queue. */
 static void requeue(struct weft__worker *w, struct weft__sched_task *t, bool notify)
 {
 	/* Not started yet: stealable whatever its migratable flag says. */
 	if (!t->started || atomic_load_explicit(&t->migratable, memory_order_relaxed))
-		push_stealable_to(w, &t->run, notify);
+		push_stealable(w, &t->run, notify);
 	else
 		weft__fifo_push(&w->ready, &t->run);
 }
@@ -117,13 +113,13 @@ void weft__schedule_new_on(struct weft__worker *w, struct weft__sched_task *t)
 
 void weft__schedule_callback(struct weft__sched *s, struct weft__runnable *r)
 {
+	/* On the calling worker, never stolen (asyncio: the loop that
+	 * scheduled it), behind what that worker already queued there. */
 	struct weft__worker *w = weft__worker_current();
 	if (!w || w->sched != s)
 		to_outside(s, r);
-	else if (s->single)
-		weft__fifo_push(&w->ready, r);
 	else
-		push_stealable(w, r);
+		weft__fifo_push(&w->ready, r);
 }
 
 void weft__schedule_yield(struct weft__worker *w, struct weft__sched_task *t)

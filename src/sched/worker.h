@@ -44,7 +44,8 @@ struct weft__worker {
 	weft__after_fn after;             /* set by the task before it switches out */
 	void *after_arg;
 	struct weft__fifo ready;          /* one worker: asyncio's FIFO ready queue;
-	                                   * several: resumed home tasks */
+	                                   * several: resumed home tasks, callbacks
+	                                   * and jobs (never stolen) */
 	struct weft__sched_task *lifo;    /* several workers: next to run */
 	unsigned lifo_streak;
 	unsigned tick;
