@@ -285,6 +285,7 @@ static void wait_on(struct weft__task *t, weft_future *f)
 	weft__spin_lock(&t->fut.lock);
 	t->fut_waiter = NULL;
 	weft__spin_unlock(&t->fut.lock);
+	weft__task_resumed(t);
 }
 
 WEFT_API int weft_await(weft_future *f, void **result)
@@ -310,6 +311,7 @@ WEFT_API int weft_await(weft_future *f, void **result)
 	if (!w->sched->single && --w->budget == 0) {
 		/* Invisible yield: it never delivers a cancellation. */
 		weft__task_switch_out(&t->st, after_yield, NULL, false);
+		weft__task_resumed(t);
 	}
 	return weft_future_result(f, result);
 }
@@ -324,6 +326,7 @@ WEFT_API int weft_sleep(double seconds)
 	if (seconds > 0)
 		return weft__sleep_timed(seconds);
 	weft__task_switch_out(&t->st, after_yield, NULL, false);
+	weft__task_resumed(t);
 	return take_cancel(t) ? -ECANCELED : 0;
 }
 

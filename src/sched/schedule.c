@@ -124,10 +124,25 @@ void weft__schedule_callback(struct weft__sched *s, struct weft__runnable *r)
 
 void weft__schedule_yield(struct weft__worker *w, struct weft__sched_task *t)
 {
-	if (w->sched->single)
+	if (w->sched->single) {
 		weft__fifo_push(&w->ready, &t->run);
-	else
-		requeue(w, t, true);
+		return;
+	}
+	/* asyncio's sleep(0) on any number of workers: what was queued here
+	 * before the yield runs (or is stolen) before t resumes here. The
+	 * LIFO slot's task and the inbox go ahead of t in the ready queue,
+	 * and the loop takes the ring first up to its tail as it is now
+	 * (worker.c ring_first); the ring's own order and the ready queue's
+	 * do the rest. */
+	struct weft__sched_task *prev = w->lifo;
+	if (prev) {
+		w->lifo = NULL;
+		requeue(w, prev, true);
+	}
+	weft__worker_drain_inbox(w);
+	w->ring_mark = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
+	w->ring_first = true;
+	requeue(w, t, true);
 }
 
 void weft__schedule_wake(struct weft__sched_task *t)

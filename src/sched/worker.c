@@ -185,16 +185,6 @@ static inline bool io_due(const struct weft__worker *w)
 	return w->io.queued || (w->io.inflight && weft__io_ready(&w->io));
 }
 
-static void drain_inbox(struct weft__worker *w)
-{
-	if (weft__mpsc_empty(&w->inbox))
-		return;
-	struct weft__runnable *last;
-	size_t n;
-	struct weft__runnable *first = weft__mpsc_take_all(&w->inbox, &last, &n);
-	weft__fifo_append(&w->ready, first, last, n);
-}
-
 
 static bool should_exit(struct weft__sched *s)
 {
@@ -325,7 +315,7 @@ static void loop_single(struct weft__worker *w)
 {
 	struct weft__sched *s = w->sched;
 	for (;;) {
-		drain_inbox(w);
+		weft__worker_drain_inbox(w);
 		if (!weft__inject_empty(&s->inject)) {
 			struct weft__runnable *last;
 			size_t n;
@@ -390,6 +380,20 @@ static struct weft__runnable *pull_inject(struct weft__worker *w)
 	return r;
 }
 
+/* A task yielded while the ring held work queued before it (sched/
+ * schedule.c): the ring comes first until that work is gone (run here or
+ * stolen). */
+static inline bool ring_first(struct weft__worker *w)
+{
+	if (__builtin_expect(!w->ring_first, 1))
+		return false;
+	uint32_t head = atomic_load_explicit(&w->runq.head, memory_order_relaxed);
+	if ((int32_t)(w->ring_mark - head) > 0)
+		return true;
+	w->ring_first = false;
+	return false;
+}
+
 static struct weft__runnable *next_local(struct weft__worker *w)
 {
 	unsigned tick = ++w->tick;
@@ -402,7 +406,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 		if (r)
 			return r;
 	}
-	drain_inbox(w);
+	weft__worker_drain_inbox(w);
 	if (w->lifo) {
 		struct weft__sched_task *t = w->lifo;
 		w->lifo = NULL;
@@ -415,7 +419,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 	}
 	w->lifo_streak = 0;
 	struct weft__runnable *r;
-	if (tick & 1) {
+	if ((tick & 1) && !ring_first(w)) {
 		r = weft__fifo_pop(&w->ready);
 		if (!r)
 			r = weft__runq_pop_owner(&w->runq);
@@ -440,7 +444,7 @@ static uint32_t next_rand(struct weft__worker *w)
 static struct weft__runnable *find_work(struct weft__worker *w)
 {
 	struct weft__sched *s = w->sched;
-	drain_inbox(w);
+	weft__worker_drain_inbox(w);
 	weft__fire_timers(w);
 	struct weft__runnable *r = weft__fifo_pop(&w->ready);
 	if (r)
