@@ -14,6 +14,18 @@
 #include "sched/sched.h"
 #include "sched/worker.h"
 
+/* Owner of w: r joins the back of w's ready queue. One worker first takes
+ * in what other threads queued: asyncio appends call_soon and
+ * call_soon_threadsafe (and so wakes and spawns from other threads) to one
+ * deque in call order, so whatever another thread queued before this push
+ * runs before r. */
+static inline void push_ready(struct weft__worker *w, struct weft__runnable *r)
+{
+	if (w->sched->single)
+		weft__worker_take_outside(w);
+	weft__fifo_push(&w->ready, r);
+}
+
 /* Owner of w: stealable work into its ring, spilling half on overflow;
  * wakes a parked worker for it if `notify` or if it spilled. */
 static void push_stealable(struct weft__worker *w, struct weft__runnable *r, bool notify)
@@ -85,7 +97,7 @@ void weft__schedule_new(struct weft__sched *s, struct weft__sched_task *t)
 	if (!w || w->sched != s)
 		to_outside(s, &t->run);
 	else if (s->single)
-		weft__fifo_push(&w->ready, &t->run);
+		push_ready(w, &t->run);
 	else
 		/* tokio's choice: a new task runs next on its creator's worker
 		 * (cache-hot, no wake-up); the one it displaces becomes
@@ -99,7 +111,7 @@ void weft__schedule_new(struct weft__sched *s, struct weft__sched_task *t)
 static void to_worker(struct weft__worker *cur, struct weft__worker *w, struct weft__runnable *r)
 {
 	if (cur == w) {
-		weft__fifo_push(&w->ready, r);
+		push_ready(w, r);
 		return;
 	}
 	weft__mpsc_push(&w->inbox, r);
@@ -119,13 +131,13 @@ void weft__schedule_callback(struct weft__sched *s, struct weft__runnable *r)
 	if (!w || w->sched != s)
 		to_outside(s, r);
 	else
-		weft__fifo_push(&w->ready, r);
+		push_ready(w, r);
 }
 
 void weft__schedule_yield(struct weft__worker *w, struct weft__sched_task *t)
 {
 	if (w->sched->single) {
-		weft__fifo_push(&w->ready, &t->run);
+		push_ready(w, &t->run);
 		return;
 	}
 	/* asyncio's sleep(0) on any number of workers: what was queued here
@@ -155,7 +167,7 @@ void weft__schedule_wake(struct weft__sched_task *t)
 		/* From another thread, wakes share the inject queue with
 		 * callbacks and spawns: one queue keeps asyncio's one order. */
 		if (local)
-			weft__fifo_push(&w->ready, &t->run);
+			push_ready(w, &t->run);
 		else
 			to_outside(s, &t->run);
 		return;

@@ -311,18 +311,19 @@ static bool blocking_busy(struct weft__sched *s)
 	return atomic_load_explicit(&s->blocking, memory_order_seq_cst) != 0;
 }
 
+void weft__worker_take_inject(struct weft__worker *w)
+{
+	struct weft__runnable *last;
+	size_t n;
+	struct weft__runnable *first = weft__inject_pop_batch(&w->sched->inject, SIZE_MAX, &last, &n);
+	weft__fifo_append(&w->ready, first, last, n);
+}
+
 static void loop_single(struct weft__worker *w)
 {
 	struct weft__sched *s = w->sched;
 	for (;;) {
-		weft__worker_drain_inbox(w);
-		if (!weft__inject_empty(&s->inject)) {
-			struct weft__runnable *last;
-			size_t n;
-			struct weft__runnable *first =
-				weft__inject_pop_batch(&s->inject, SIZE_MAX, &last, &n);
-			weft__fifo_append(&w->ready, first, last, n);
-		}
+		weft__worker_take_outside(w);
 		if (io_due(w))
 			weft__io_poll(&w->io);
 		weft__fire_timers(w);

@@ -90,6 +90,19 @@ static inline void weft__worker_drain_inbox(struct weft__worker *w)
 	weft__fifo_append(&w->ready, first, last, n);
 }
 
+/* One worker, owner only: the whole inject queue joins the back of w's
+ * ready queue (worker.c). */
+void weft__worker_take_inject(struct weft__worker *w);
+
+/* One worker, owner only: what other threads queued (inbox, then the
+ * inject queue) joins the back of w's ready queue. */
+static inline void weft__worker_take_outside(struct weft__worker *w)
+{
+	weft__worker_drain_inbox(w);
+	if (!weft__inject_empty(&w->sched->inject))
+		weft__worker_take_inject(w);
+}
+
 /* Sets up worker `index` of s (no thread yet). */
 void weft__worker_init(struct weft__worker *w, struct weft__sched *s, unsigned index);
 /* Closes what the worker's thread left open (after it has been joined). */
