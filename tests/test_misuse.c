@@ -407,3 +407,80 @@ Test(misuse, debug_mode_reports_a_task_step_that_stalls_its_worker, .init = redi
 	cr_assert(strstr(buf, "weft: task hog ran ") && strstr(buf, "without suspending"),
 		  "stderr was: %s", buf);
 }
+
+/* --- debug mode: a POSIX-style -1 ------------------------------------------ */
+
+/* A task function that returns -1 POSIX-style ends -EPERM ("Operation not
+ * permitted"), which misleads; weft itself uses -EPERM for misuse, so it
+ * may be meant. Debug mode says so once per task function, unless the
+ * function gave weft_fail a message. */
+static int posix_minus_one(void *arg, void **res)
+{
+	return -1;
+}
+
+static int posix_minus_one_too(void *arg, void **res)
+{
+	weft_sleep(0);
+	return -1;
+}
+
+static int eperm_with_message(void *arg, void **res)
+{
+	return weft_fail(-EPERM, "not allowed here");
+}
+
+static int run_minus_ones(void *arg, void **res)
+{
+	weft_future *t[21];
+	for (int i = 0; i < 10; i++) {
+		t[2 * i] = weft_create_task(posix_minus_one, NULL, "minus-one");
+		t[2 * i + 1] = weft_create_task(eperm_with_message, NULL, "with-message");
+	}
+	t[20] = weft_create_task(posix_minus_one_too, NULL, "minus-one-too");
+	int bad = 0;
+	for (int i = 0; i < 21; i++) {
+		if (weft_await(t[i], NULL) != -EPERM)
+			bad++;
+		weft_future_unref(t[i]);
+	}
+	return bad ? -EIO : 0;
+}
+
+static int count_in(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+Test(misuse, debug_mode_reports_a_task_returning_eperm_once_per_function, .init = redirect_stderr,
+     .timeout = TEST_TIMEOUT)
+{
+	weft_config cfg = tu_config(2);
+	cfg.debug = true;
+	cr_assert_eq(tu_run(run_minus_ones, NULL, &cfg, NULL), 0);
+	fflush(stderr);
+	char buf[8192];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
+	buf[n] = '\0';
+	const char *what = "returned -EPERM (-1?); weft expects a negative errno code";
+	cr_assert_eq(count_in(buf, what), 2, "stderr was: %s", buf);
+	cr_assert(strstr(buf, "weft: task minus-one returned -EPERM"), "stderr was: %s", buf);
+	cr_assert(strstr(buf, "weft: task minus-one-too returned -EPERM"), "stderr was: %s", buf);
+	cr_assert_null(strstr(buf, "with-message"), "stderr was: %s", buf);
+}
+
+Test(misuse, no_eperm_report_without_debug_mode, .init = redirect_stderr, .timeout = TEST_TIMEOUT)
+{
+	const char *env = getenv("WEFT_DEBUG");
+	if (env && *env && strcmp(env, "0") != 0)
+		cr_skip_test("WEFT_DEBUG is set: debug mode is on");
+	cr_assert_eq(tu_run_n(2, run_minus_ones, NULL, NULL), 0);
+	fflush(stderr);
+	char buf[4096];
+	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
+	buf[n] = '\0';
+	cr_assert_null(strstr(buf, "-EPERM (-1?)"), "stderr was: %s", buf);
+}

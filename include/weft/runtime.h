@@ -34,9 +34,12 @@ typedef struct weft_config {
 	bool migratable;         /* every task may resume on any worker after a
 	                          * suspension (default: on its home worker) */
 	bool debug;              /* say on stderr what went wrong on misuse,
-	                          * and report a task step that kept its
+	                          * report a task step that kept its
 	                          * worker over 100 ms (asyncio's
-	                          * slow-callback warning) */
+	                          * slow-callback warning), and name once
+	                          * per task function one that returned
+	                          * -EPERM with no weft_fail message (a
+	                          * POSIX-style -1?) */
 	unsigned ring_entries;   /* io_uring SQ size per worker; 0: 256 */
 	bool ring_no_defer;      /* skip SINGLE_ISSUER|DEFER_TASKRUN, use the
 	                          * COOP_TASKRUN fallback (tests cover both) */

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,39 @@ bool weft__task_take_cancel(struct weft__task *t)
 	return take_cancel(t);
 }
 
+/*
+ * Debug mode: a function that returned -1 POSIX-style ends -EPERM
+ * ("Operation not permitted"), which misleads; but weft's own misuse is
+ * -EPERM too, so it may be meant. Said once per task function; one with a
+ * weft_fail message is taken to mean it.
+ */
+static __attribute__((noinline, cold)) void report_eperm(struct weft__task *t)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static weft_task_fn *seen; /* process lifetime */
+	static size_t nseen, cap;
+	bool first = true;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < nseen && first; i++)
+		first = seen[i] != t->fn;
+	if (first && nseen == cap) {
+		weft_task_fn *v = realloc(seen, (cap ? 2 * cap : 16) * sizeof(*v));
+		if (v) {
+			seen = v;
+			cap = cap ? 2 * cap : 16;
+		}
+	}
+	if (first && nseen < cap)
+		seen[nseen++] = t->fn;
+	pthread_mutex_unlock(&lock);
+	if (!first)
+		return;
+	char name[64];
+	weft__task_name_raw(t, name, sizeof(name));
+	fprintf(stderr, "weft: task %s returned -EPERM (-1?); weft expects a negative errno code\n",
+		name);
+}
+
 /* ---- what the scheduler asks (sched/hooks.h) ---- */
 
 void weft__hook_task_main(void *arg)
@@ -192,6 +226,9 @@ void weft__hook_task_main(void *arg)
 	struct weft__task *t = weft__task_from(arg);
 	void *value = NULL;
 	int rc = t->fn(t->arg, &value);
+	if (__builtin_expect(rc == -EPERM, 0) && !t->fail_msg &&
+	    atomic_load_explicit(&weft__debug_on, memory_order_relaxed))
+		report_eperm(t);
 	weft__task_finish(t, rc, value);
 	weft__task_switch_out(&t->st, NULL, NULL, true);
 	__builtin_unreachable();
