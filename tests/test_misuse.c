@@ -394,16 +394,30 @@ static void redirect_stderr(void)
 	cr_redirect_stderr();
 }
 
+/* What the test wrote to the redirected stderr so far, into buf. */
+static const char *stderr_text(char *buf, size_t cap)
+{
+	fflush(stderr);
+	size_t n = fread(buf, 1, cap - 1, cr_get_redirected_stderr());
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Runs fn on `workers` workers in debug mode (it must succeed); buf gets
+ * what was reported on stderr. */
+static void run_debug(unsigned workers, weft_task_fn fn, char *buf, size_t cap)
+{
+	weft_config cfg = tu_config(workers);
+	cfg.debug = true;
+	cr_assert_eq(tu_run(fn, NULL, &cfg, NULL), 0);
+	stderr_text(buf, cap);
+}
+
 Test(misuse, debug_mode_reports_a_task_step_that_stalls_its_worker, .init = redirect_stderr,
      .timeout = TEST_TIMEOUT)
 {
-	weft_config cfg = tu_config(1);
-	cfg.debug = true;
-	cr_assert_eq(tu_run(run_named_hog, NULL, &cfg, NULL), 0);
-	fflush(stderr);
 	char buf[4096];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
-	buf[n] = '\0';
+	run_debug(1, run_named_hog, buf, sizeof(buf));
 	cr_assert(strstr(buf, "weft: task hog ran ") && strstr(buf, "without suspending"),
 		  "stderr was: %s", buf);
 }
@@ -458,13 +472,8 @@ static int count_in(const char *hay, const char *needle)
 Test(misuse, debug_mode_reports_a_task_returning_eperm_once_per_function, .init = redirect_stderr,
      .timeout = TEST_TIMEOUT)
 {
-	weft_config cfg = tu_config(2);
-	cfg.debug = true;
-	cr_assert_eq(tu_run(run_minus_ones, NULL, &cfg, NULL), 0);
-	fflush(stderr);
 	char buf[8192];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
-	buf[n] = '\0';
+	run_debug(2, run_minus_ones, buf, sizeof(buf));
 	const char *what = "returned -EPERM (-1?); weft expects a negative errno code";
 	cr_assert_eq(count_in(buf, what), 2, "stderr was: %s", buf);
 	cr_assert(strstr(buf, "weft: task minus-one returned -EPERM"), "stderr was: %s", buf);
@@ -478,9 +487,7 @@ Test(misuse, no_eperm_report_without_debug_mode, .init = redirect_stderr, .timeo
 	if (env && *env && strcmp(env, "0") != 0)
 		cr_skip_test("WEFT_DEBUG is set: debug mode is on");
 	cr_assert_eq(tu_run_n(2, run_minus_ones, NULL, NULL), 0);
-	fflush(stderr);
 	char buf[4096];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
-	buf[n] = '\0';
+	stderr_text(buf, sizeof(buf));
 	cr_assert_null(strstr(buf, "-EPERM (-1?)"), "stderr was: %s", buf);
 }

@@ -10,6 +10,7 @@
  * callbacks, which include an awaiting task's __wakeup) is appended to
  * _ready and runs in a later round.
  */
+#include "rules.h" /* the scenarios the stress suite loops too */
 #include "test_util.h"
 
 static struct tu_log log_;
@@ -422,115 +423,29 @@ Test(order, foreign_completion_keeps_registration_order, .timeout = TEST_TIMEOUT
 
 /* --- a yield lets what was queued before it run first, on any workers ---- */
 
-/* asyncio's sleep(0) puts the task's next step at the back of the one
- * ready queue, behind everything queued before it:
- * async def main():
- *     loop.call_soon(log, 'cb')
- *     cs = [create_task(child(n)) for n in ('c1', 'c2', 'c3')]
- *     ev.set()                 # wakes b, waiting on ev
- *     await asyncio.sleep(0); log('main')
- * → cb c1 c2 c3 b main
- * With several workers the rule kept is: what was queued on the task's
- * worker before it yielded runs before it resumes there. Here main runs
- * on worker 0 and worker 1 is kept busy (a task pinned there spins), so
- * nothing is stolen and "before" is a fact: with 2 workers the new tasks
- * sat in the stealable ring and main, in the home queue, came back
- * before some of them. */
-#include "core/task.h" /* weft__create_task_on: pin a task to a worker */
-
-static weft_event *yield_ev;
-static atomic_int yield_blocker_state;
-
-static void log_call(void *arg)
-{
-	tu_log_add(&log_, arg);
-}
-
-static int log_arg(void *arg, void **res)
-{
-	tu_log_add(&log_, arg);
-	return 0;
-}
-
-static int wait_ev_then_log(void *arg, void **res)
-{
-	weft_event_wait(yield_ev);
-	tu_log_add(&log_, "b");
-	return 0;
-}
-
-static int spin_until_released(void *arg, void **res)
-{
-	atomic_store(&yield_blocker_state, 1);
-	while (atomic_load(&yield_blocker_state) != 2)
-		;
-	return 0;
-}
-
-static int yield_order_body(void *arg, void **res)
-{
-	weft_future *b = weft__create_task_on(0, wait_ev_then_log, NULL, NULL);
-	weft_sleep(0); /* b waits on ev */
-	weft_call_soon(log_call, "cb", NULL);
-	weft_future *c[3];
-	static const char *const names[3] = {"c1", "c2", "c3"};
-	for (int i = 0; i < 3; i++)
-		c[i] = weft_create_task(log_arg, (void *)names[i], NULL);
-	weft_event_set(yield_ev);
-	weft_sleep(0);
-	tu_log_add(&log_, "main");
-	weft_await(b, NULL);
-	weft_future_unref(b);
-	tu_reap(c, 3);
-	return 0;
-}
-
-/* On worker 0 (main may have started on either). */
-static int yield_order_driver(void *arg, void **res)
-{
-	unsigned workers = (unsigned)(uintptr_t)arg;
-	weft_future *blocker = NULL;
-	if (workers > 1) {
-		blocker = weft__create_task_on(1, spin_until_released, NULL, NULL);
-		while (atomic_load(&yield_blocker_state) != 1)
-			weft_sleep(0.0001);
-	}
-	weft_future *body = weft__create_task_on(0, yield_order_body, NULL, NULL);
-	int rc = weft_await(body, NULL);
-	weft_future_unref(body);
-	atomic_store(&yield_blocker_state, 2);
-	if (blocker) {
-		weft_await(blocker, NULL);
-		weft_future_unref(blocker);
-	}
-	return rc;
-}
+/* The scenario and its asyncio original are in rules.h: a callback, three
+ * new tasks and a woken task are queued before main's sleep(0); with 2
+ * workers the new tasks sat in the stealable ring and main, in the home
+ * queue, came back before some of them. */
 
 static int yield_order_main(void *arg, void **res)
 {
-	weft_future *driver = weft__create_task_on(0, yield_order_driver, arg, NULL);
-	int rc = weft_await(driver, NULL);
-	weft_future_unref(driver);
-	return rc;
+	return rule_yield_order(arg);
 }
 
 Test(order, what_was_queued_before_a_yield_runs_before_the_task_resumes, .timeout = TEST_TIMEOUT)
 {
 	for (unsigned w = 1; w <= 2; w++) {
-		for (int i = 0; i < 10; i++) {
-			atomic_store(&log_.n, 0);
-			atomic_store(&yield_blocker_state, 0);
-			cr_assert_eq(weft_event_create(&yield_ev), 0);
-			cr_assert_eq(tu_run_n(w, yield_order_main, (void *)(uintptr_t)w, NULL), 0);
-			cr_assert_eq(weft_event_destroy(yield_ev), 0);
-			if (w == 1) {
-				tu_assert_log(&log_, "cb c1 c2 c3 b main");
-			} else {
-				char buf[256];
-				cr_assert_eq(tu_log_len(&log_), 6);
-				cr_assert_str_eq(log_.ev[5], "main", "workers=2, run %d: %s", i,
-						 tu_log_str(&log_, buf, sizeof(buf)));
-			}
+		struct rule_log log = {0};
+		struct rule_yield_args a = {.workers = w, .runs = 10, .log = &log};
+		cr_assert_eq(tu_run_n(w, yield_order_main, &a, NULL), 0);
+		cr_assert_eq(a.bad, 0, "workers=%u: main resumed early in %ld of 10 runs", w, a.bad);
+		if (w == 1) {
+			char buf[128] = "";
+			for (int i = 0; i < atomic_load(&log.n); i++)
+				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s",
+					 i ? " " : "", log.ev[i]);
+			cr_assert_str_eq(buf, "cb c1 c2 c3 b main");
 		}
 	}
 }

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rules.h" /* the scenarios the stress suite loops too */
 #include "test_util.h"
 
 static int r[16];
@@ -584,68 +585,55 @@ Test(timeout, migratable_tasks_on_four_workers, .timeout = TEST_TIMEOUT)
 
 /* --- expiry on several workers ------------------------------------------ */
 
-/* test_timeout_in_the_past_sleep_zero and test_timeout_zero's shape: a
- * deadline already past (or now) cancels the task at its next suspension
- * point, here a plain yield. With 2 workers the task used to come back
- * from the yield before the expiry ran (1 time in 2): looped. */
-static atomic_int past_bad;
+/* Runs a scenario of rules.h n times in a task on `workers` workers;
+ * returns how many runs broke its rule. */
+struct rule_loop {
+	bool (*once)(long i);
+	long n;
+	atomic_long bad;
+};
 
-static int past_sleep_zero_main(void *arg, void **res)
+static int rule_loop_main(void *arg, void **res)
 {
-	for (int i = 0; i < 200; i++) {
-		weft_timeout cm;
-		if (weft_timeout_enter_after(&cm, i % 2 ? 0 : -11))
-			return -EIO;
-		int body = weft_sleep(0);
-		int rc = weft_timeout_exit(&cm, body);
-		if (body != -ECANCELED || rc != -ETIMEDOUT || !weft_timeout_expired(&cm) ||
-		    cancelling() != 0)
-			atomic_fetch_add(&past_bad, 1);
-	}
+	struct rule_loop *l = arg;
+	for (long i = 0; i < l->n; i++)
+		if (!l->once(i))
+			atomic_fetch_add(&l->bad, 1);
 	return 0;
 }
 
+static long rule_failures(unsigned workers, bool (*once)(long i), long runs)
+{
+	struct rule_loop l = {.once = once, .n = runs};
+	cr_assert_eq(tu_run_n(workers, rule_loop_main, &l, NULL), 0);
+	return atomic_load(&l.bad);
+}
+
+/* test_timeout_in_the_past_sleep_zero and test_timeout_zero's shape
+ * (rules.h): a deadline already past (or now) cancels the task at its next
+ * suspension point, a plain yield. With 2 workers the task used to come
+ * back from the yield before the expiry ran (1 time in 2): looped. */
 Test(timeout, timeout_in_the_past_sleep_zero, .timeout = TEST_TIMEOUT)
 {
 	for (unsigned w = 1; w <= 2; w++) {
-		atomic_store(&past_bad, 0);
-		cr_assert_eq(tu_run_n(w, past_sleep_zero_main, NULL, NULL), 0);
-		cr_assert_eq(atomic_load(&past_bad), 0, "workers=%u: %d of 200 did not time out", w,
-			     atomic_load(&past_bad));
+		long bad = rule_failures(w, rule_past_timeout_sleep_zero, 1000);
+		cr_assert_eq(bad, 0, "workers=%u: %ld of 1000 did not time out", w, bad);
 	}
 }
 
-/* test_nested_timeouts: two scopes with one deadline both expire; only
- * the outer converts (the inner sees the outer's cancel still counted and
- * passes -ECANCELED on). With 2 workers the outer's cancel woke the task
- * ahead of the inner's expiry, which then never fired. Real clock;
- * looped. */
-static atomic_int nested_bad;
-
-static int nested_same_deadline_main(void *arg, void **res)
+/* test_nested_timeouts (rules.h): two scopes with one deadline both
+ * expire, only the outer converts. With 2 workers the outer's cancel woke
+ * the task ahead of the inner's expiry, which then never fired. Real
+ * clock; looped. */
+static bool nested_once(long i)
 {
-	for (int i = 0; i < 30; i++) {
-		weft_timeout outer, inner;
-		double when = weft_time() + 0.001;
-		weft_timeout_enter(&outer, when);
-		weft_timeout_enter(&inner, when);
-		int body = weft_sleep(1);
-		int r_inner = weft_timeout_exit(&inner, body);
-		int r_outer = weft_timeout_exit(&outer, r_inner);
-		if (body != -ECANCELED || r_inner != -ECANCELED || r_outer != -ETIMEDOUT ||
-		    !weft_timeout_expired(&inner) || !weft_timeout_expired(&outer) ||
-		    cancelling() != 0)
-			atomic_fetch_add(&nested_bad, 1);
-	}
-	return 0;
+	return rule_nested_timeouts_same_deadline(0.001);
 }
 
 Test(timeout, nested_timeouts_same_deadline_both_expire, .timeout = TEST_TIMEOUT)
 {
 	for (unsigned w = 1; w <= 2; w++) {
-		atomic_store(&nested_bad, 0);
-		cr_assert_eq(tu_run_n(w, nested_same_deadline_main, NULL, NULL), 0);
-		cr_assert_eq(atomic_load(&nested_bad), 0, "workers=%u: %d of 30 wrong", w,
-			     atomic_load(&nested_bad));
+		long bad = rule_failures(w, nested_once, 30);
+		cr_assert_eq(bad, 0, "workers=%u: %ld of 30 wrong", w, bad);
 	}
 }

@@ -10,14 +10,16 @@
  *  on_worker       call_soon / call_later / call_at callbacks run on the
  *                  worker that scheduled them;
  *  yield_order     what was queued on a worker before a task yielded runs
- *                  before the task resumes there: a call_soon callback;
- *                  and (2 workers, the other one kept busy) new tasks in
- *                  the stealable ring and a task woken into the LIFO slot;
+ *                  before the task resumes there (a callback, new tasks in
+ *                  the stealable ring, a task woken into the LIFO slot;
+ *                  2 workers, the other one kept busy);
  *  past_timeout    timeout(0) and timeout(-11) around sleep(0) time out;
  *  nested_timeout  two nested scopes with one deadline both expire, the
  *                  inner passing -ECANCELED on, the outer -ETIMEDOUT.
  *
- * A hang fails meson's timeout; each phase takes milliseconds.
+ * The last three are the scenarios of ../rules.h, which the Criterion
+ * suite runs too. A hang fails meson's timeout; each phase takes
+ * milliseconds.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -25,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "core/task.h" /* weft__create_task_on: pin a task to a worker */
+#include "../rules.h"
 #include "harness.h"
 
 static long loops;
@@ -130,140 +132,31 @@ static int on_worker_main(void *arg, void **res)
 	return 0;
 }
 
-/* --- yield_order ---------------------------------------------------------- */
-
-static atomic_int flag;
-
-static void set_flag(void *arg)
-{
-	atomic_store(&flag, 1);
-}
-
-static atomic_int blocker_state, ran_before;
-static weft_event *ev;
-
-static int count_run(void *arg, void **res)
-{
-	atomic_fetch_add(&ran_before, 1);
-	return 0;
-}
-
-static int wait_ev_then_count(void *arg, void **res)
-{
-	weft_event_wait(ev);
-	atomic_fetch_add(&ran_before, 1);
-	return 0;
-}
-
-static int spin_until_released(void *arg, void **res)
-{
-	atomic_store(&blocker_state, 1);
-	while (atomic_load(&blocker_state) != 2)
-		;
-	return 0;
-}
-
-/* On worker 0, worker 1 busy: 1 callback, 3 new tasks (two of them in
- * the ring, one in the LIFO slot until the woken b displaces it). */
-static int pinned_yield_body(void *arg, void **res)
-{
-	weft_future *b = weft__create_task_on(0, wait_ev_then_count, NULL, NULL);
-	weft_sleep(0); /* b waits */
-	atomic_store(&flag, 0);
-	atomic_store(&ran_before, 0);
-	weft_call_soon(set_flag, NULL, NULL);
-	weft_future *c[3];
-	for (int i = 0; i < 3; i++)
-		c[i] = weft_create_task(count_run, NULL, NULL);
-	weft_event_set(ev);
-	weft_sleep(0);
-	int seen = atomic_load(&ran_before) + atomic_load(&flag);
-	weft_event_clear(ev);
-	weft_await(b, NULL);
-	weft_future_unref(b);
-	for (int i = 0; i < 3; i++) {
-		weft_await(c[i], NULL);
-		weft_future_unref(c[i]);
-	}
-	return seen == 5 ? 0 : -1000 - seen;
-}
+/* --- rules.h's scenarios -------------------------------------------------- */
 
 static int yield_order_main(void *arg, void **res)
 {
-	for (long i = 0; i < loops; i++) {
-		atomic_store(&flag, 0);
-		weft_call_soon(set_flag, NULL, NULL);
-		weft_sleep(0);
-		STRESS_CHECK(atomic_load(&flag), "run %ld: resumed before a callback queued first", i);
-	}
-	return 0;
-}
-
-/* On worker 0: keeps worker 1 busy, runs the pinned body `loops` times. */
-static int pinned_driver(void *arg, void **res)
-{
-	atomic_store(&blocker_state, 0);
-	weft_future *blocker = weft__create_task_on(1, spin_until_released, NULL, NULL);
-	while (atomic_load(&blocker_state) != 1)
-		weft_sleep(0.0001);
-	for (long i = 0; i < loops; i++) {
-		weft_future *body = weft__create_task_on(0, pinned_yield_body, NULL, NULL);
-		int rc = weft_await(body, NULL);
-		STRESS_CHECK(rc == 0, "run %ld: %d of 5 queued before the yield ran before it", i,
-			     rc < -1000 ? -1000 - rc : rc);
-		weft_future_unref(body);
-	}
-	atomic_store(&blocker_state, 2);
-	weft_await(blocker, NULL);
-	weft_future_unref(blocker);
-	return 0;
-}
-
-static int pinned_main(void *arg, void **res)
-{
-	weft_future *d = weft__create_task_on(0, pinned_driver, NULL, NULL);
-	int rc = weft_await(d, NULL);
-	weft_future_unref(d);
+	struct rule_log log = {0};
+	struct rule_yield_args a = {.workers = 2, .runs = loops, .log = &log};
+	int rc = rule_yield_order(&a);
+	STRESS_CHECK(a.bad == 0, "main resumed before what was queued ahead of it in %ld of %ld runs",
+		     a.bad, loops);
 	return rc;
 }
 
-/* --- timeouts -------------------------------------------------------------- */
-
 static int past_timeout_main(void *arg, void **res)
 {
-	weft_future *me = weft_current_task();
-	for (long i = 0; i < loops; i++) {
-		weft_timeout cm;
-		int rc = weft_timeout_enter_after(&cm, i % 2 ? 0 : -11);
-		STRESS_CHECK(rc == 0, "enter: %s", weft_strerror(rc));
-		int body = weft_sleep(0);
-		rc = weft_timeout_exit(&cm, body);
-		STRESS_CHECK(body == -ECANCELED && rc == -ETIMEDOUT && weft_timeout_expired(&cm) &&
-				     weft_task_cancelling(me) == 0,
-			     "run %ld: timeout(%s) around sleep(0): body %d, exit %d, expired %d", i,
-			     i % 2 ? "0" : "-11", body, rc, weft_timeout_expired(&cm));
-	}
+	for (long i = 0; i < loops; i++)
+		STRESS_CHECK(rule_past_timeout_sleep_zero(i), "run %ld: timeout(%s) around sleep(0)",
+			     i, i % 2 ? "0" : "-11");
 	return 0;
 }
 
 static int nested_timeout_main(void *arg, void **res)
 {
-	weft_future *me = weft_current_task();
-	for (long i = 0; i < loops; i++) {
-		weft_timeout outer, inner;
-		double when = weft_time() + 0.0005;
-		weft_timeout_enter(&outer, when);
-		weft_timeout_enter(&inner, when);
-		int body = weft_sleep(1);
-		int r_inner = weft_timeout_exit(&inner, body);
-		int r_outer = weft_timeout_exit(&outer, r_inner);
-		STRESS_CHECK(body == -ECANCELED && r_inner == -ECANCELED && r_outer == -ETIMEDOUT &&
-				     weft_timeout_expired(&inner) && weft_timeout_expired(&outer) &&
-				     weft_task_cancelling(me) == 0,
-			     "run %ld: body %d, inner %d (expired %d), outer %d (expired %d)", i, body,
-			     r_inner, weft_timeout_expired(&inner), r_outer,
-			     weft_timeout_expired(&outer));
-	}
+	for (long i = 0; i < loops; i++)
+		STRESS_CHECK(rule_nested_timeouts_same_deadline(0.0005),
+			     "run %ld: nested scopes with one deadline", i);
 	return 0;
 }
 
@@ -295,13 +188,8 @@ static void run(unsigned workers, bool migratable)
 	printf("asyncio_rules: %u workers%s: %-15s %ld runs in %.2f s\n", workers,
 	       migratable ? " (migratable)" : "", "cancel_at_end", loops, stress_elapsed() - t0);
 	run_in(rt, "on_worker", on_worker_main);
-	if (!migratable) {
-		/* a migratable task may resume elsewhere: the rule is "there" */
+	if (!migratable) /* a migratable task may resume elsewhere: the rule is "there" */
 		run_in(rt, "yield_order", yield_order_main);
-		STRESS_CHECK(weft_event_create(&ev) == 0, "event");
-		run_in(rt, "yield_pinned", pinned_main);
-		weft_event_destroy(ev);
-	}
 	run_in(rt, "past_timeout", past_timeout_main);
 	run_in(rt, "nested_timeout", nested_timeout_main);
 	weft_runtime_destroy(rt);
