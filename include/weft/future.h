@@ -46,7 +46,9 @@ WEFT_API void weft_future_unref(weft_future *f);
  * never run inside this call. Returns 0, or -EINVAL (NULL), -EPERM (f is a
  * task, done or not: only its function completes it; asyncio's
  * RuntimeError), -EALREADY (already done, checked after those),
- * -ESHUTDOWN (f's runtime has been destroyed). Never suspends. Any thread.
+ * -ESHUTDOWN (f's runtime has been destroyed). Never suspends. Any thread
+ * that holds a reference to f for the whole call: a waiter may drop the
+ * last other one as soon as it sees f done.
  */
 WEFT_API int weft_future_set_result(weft_future *f, void *value);
 
