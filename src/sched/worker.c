@@ -69,7 +69,9 @@ switched_out_checks(struct weft__worker *w, struct weft__sched_task *t, uint64_t
 	weft__hook_task_name(t, name, sizeof(name));
 	fprintf(stderr,
 		"weft: task %s ran %.1f ms without suspending: nothing else ran on its "
-		"worker meanwhile (debug mode reports steps over %.0f ms)\n",
+		"worker meanwhile (debug mode reports steps over %.0f ms); to fix: move "
+		"blocking calls or long computations to weft_to_thread, and use weft's I/O "
+		"calls for sockets and files\n",
 		name, (double)dt / 1e6, (double)WEFT__SLOW_STEP_NS / 1e6);
 }
 
