@@ -5,19 +5,13 @@
 # throughput, then a clean stop on SIGTERM. Skips (77) without wrk.
 # Usage: run_http_wrk.sh HTTP_HELLO
 set -euo pipefail
+# shellcheck source=start_server.sh
+source "$(dirname "$0")/start_server.sh"
 server=$1
 command -v wrk >/dev/null || { echo "SKIP: wrk is not installed"; exit 77; }
 out=$(mktemp)
 trap 'rm -f "$out"; [[ -z ${pid:-} ]] || kill -9 "$pid" 2>/dev/null || true' EXIT
-"$server" 0 2 >"$out" &
-pid=$!
-port=
-for _ in $(seq 100); do
-	port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$out")
-	[[ -n $port ]] && break
-	sleep 0.05
-done
-[[ -n $port ]] || { echo "http_hello did not start" >&2; exit 1; }
+start_server "$out" "$server" 0 2
 report=$(timeout 30 wrk -t1 -c50 -d2s "http://127.0.0.1:$port/")
 echo "$report"
 if grep -qE 'Socket errors|Non-2xx' <<<"$report"; then

@@ -6,19 +6,13 @@
 # server still serving), then a clean stop on SIGTERM. Skips (77) without
 # redis-cli. Usage: run_kv_server.sh KV_SERVER
 set -euo pipefail
+# shellcheck source=start_server.sh
+source "$(dirname "$0")/start_server.sh"
 server=$1
 command -v redis-cli >/dev/null || { echo "SKIP: redis-cli is not installed"; exit 77; }
 out=$(mktemp)
 trap 'rm -f "$out"; [[ -z ${pid:-} ]] || kill -9 "$pid" 2>/dev/null || true' EXIT
-"$server" 0 2 >"$out" &
-pid=$!
-port=
-for _ in $(seq 100); do
-	port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$out")
-	[[ -n $port ]] && break
-	sleep 0.05
-done
-[[ -n $port ]] || { echo "kv_server did not start" >&2; exit 1; }
+start_server "$out" "$server" 0 2
 cli() { redis-cli -p "$port" "$@"; }
 expect() { # expect WANT CMD...
 	local want=$1
