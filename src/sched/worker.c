@@ -507,8 +507,13 @@ static void loop_multi(struct weft__worker *w)
 			run_one(w, r);
 			continue;
 		}
-		if (should_exit(s))
+		if (should_exit(s)) {
+			/* Another worker may have parked while work was still
+			 * live here (a job a callback posted after stop): it
+			 * waits for a wake to see that nothing is left. */
+			weft__sched_wake_all(s);
 			return;
+		}
 		park(w);
 	}
 }
