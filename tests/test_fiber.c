@@ -20,6 +20,7 @@
 #include "core/task.h"
 #include "fiber/sanitizer.h"
 #include "fiber/stack.h"
+#include "test_util.h"
 
 static weft_config one_worker(void)
 {
@@ -159,33 +160,27 @@ static int overflow_main(void *arg, void **res)
 	return 0;
 }
 
-/* Runs weft_run(fn, arg, cfg) in a child process; returns the child's
- * wait status and its stderr in buf. */
+/* Runs weft_run(fn, arg, cfg) in a child process (tu_run_in_child);
+ * returns the child's wait status and its stderr in buf. */
+static struct {
+	weft_task_fn fn;
+	void *arg;
+	const weft_config *cfg;
+} child;
+
+static void child_run(void)
+{
+	int rc = weft_run(child.fn, child.arg, child.cfg, NULL);
+	_exit(rc == WEFT_ENOURING ? 77 : 0);
+}
+
 static int run_in_child(weft_task_fn fn, void *arg, const weft_config *cfg, char *buf,
 			size_t cap)
 {
-	int fds[2];
-	cr_assert_eq(pipe(fds), 0);
-	pid_t pid = fork();
-	cr_assert_neq(pid, -1);
-	if (pid == 0) {
-		dup2(fds[1], STDERR_FILENO);
-		close(fds[0]);
-		int rc = weft_run(fn, arg, cfg, NULL);
-		_exit(rc == WEFT_ENOURING ? 77 : 0);
-	}
-	close(fds[1]);
-	size_t len = 0;
-	ssize_t n;
-	while (len + 1 < cap && (n = read(fds[0], buf + len, cap - 1 - len)) > 0)
-		len += (size_t)n;
-	buf[len] = '\0';
-	close(fds[0]);
-	int status;
-	waitpid(pid, &status, 0);
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
-		cr_skip_test("io_uring is not available here");
-	return status;
+	child.fn = fn;
+	child.arg = arg;
+	child.cfg = cfg;
+	return tu_run_in_child(child_run, buf, cap);
 }
 
 /* A runtime whose task overflows its stack, in a child process. */
