@@ -6,7 +6,11 @@
 start_server() {
 	local out=$1
 	shift
-	"$@" >"$out" &
+	# emptied here, not by the background redirection: that one may run
+	# after the first look below, which would then read the previous
+	# run's line from a reused OUT and connect to a port nobody holds
+	: >"$out"
+	"$@" >>"$out" &
 	pid=$!
 	port=
 	for _ in $(seq 100); do
