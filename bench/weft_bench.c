@@ -9,7 +9,8 @@
  *   weft_bench all        (every workload that is written)
  *
  * Workloads, in BENCH.md's order: spawn_many, yield_many, ping_pong,
- * chained_spawn, fib_parallel, timers, idle_memory, threadsafe, to_thread;
+ * chained_spawn, fib_parallel, timers, idle_memory, threadsafe, to_thread,
+ * spawn_wait;
  * the network workloads (tcp_echo, connect_rate, idle_connections) are run
  * by tools/bench.sh with examples/echo_server and bench/loadgen, not here
  * (their listing says so). Each section below
@@ -1234,6 +1235,118 @@ static void to_thread_teardown(void *ctx)
 	rt_teardown(&((struct to_thread *)ctx)->rc);
 }
 
+/* ---- spawn_wait ------------------------------------------------------------
+ * /bin/true spawned and waited `n` (1,000) times, 16 in flight (spawns/s):
+ * 16 tasks (Go's 16 goroutines) each take the next number from a shared
+ * counter until all `n` are taken, and for each one
+ * weft_subprocess_exec({"/bin/true"}) with every descriptor inherited
+ * (the defaults), weft_process_wait, weft_process_free. With several
+ * workers the 16 tasks spread over them (new tasks are stealable).
+ * Check: exactly `n` children were started and every one was reaped with
+ * return code 0.
+ */
+
+#define SPAWN_WAIT_WINDOW 16
+
+struct spawn_wait {
+	struct rt_ctx rc;
+	long n;
+	atomic_long next;     /* the next child's number */
+	atomic_long ok;       /* children reaped with return code 0 */
+	atomic_long errors;   /* spawn or wait calls that failed */
+	atomic_long nonzero;  /* children reaped with another return code */
+	atomic_int first_err; /* the first failed call's -errno */
+	atomic_int first_ret; /* the first nonzero return code */
+};
+
+static void spawn_wait_note(atomic_long *count, atomic_int *first, int what)
+{
+	int zero = 0;
+	atomic_fetch_add_explicit(count, 1, memory_order_relaxed);
+	atomic_compare_exchange_strong(first, &zero, what);
+}
+
+static int spawn_wait_runner(void *arg, void **result)
+{
+	struct spawn_wait *c = arg;
+	char *const argv[] = {"/bin/true", NULL};
+	while (atomic_fetch_add_explicit(&c->next, 1, memory_order_relaxed) < c->n) {
+		weft_process *p;
+		int rc = weft_subprocess_exec(argv, NULL, &p);
+		if (rc) {
+			spawn_wait_note(&c->errors, &c->first_err, rc);
+			continue;
+		}
+		int ret = -1;
+		rc = weft_process_wait(p, &ret);
+		weft_process_free(p);
+		if (rc)
+			spawn_wait_note(&c->errors, &c->first_err, rc);
+		else if (ret != 0)
+			spawn_wait_note(&c->nonzero, &c->first_ret, ret);
+		else
+			atomic_fetch_add_explicit(&c->ok, 1, memory_order_relaxed);
+	}
+	return 0;
+}
+
+static int spawn_wait_main(void *arg, void **result)
+{
+	struct spawn_wait *c = arg;
+	struct bench_iter *it = c->rc.it;
+	weft_future *t[SPAWN_WAIT_WINDOW];
+	atomic_store(&c->next, 0);
+	atomic_store(&c->ok, 0);
+	atomic_store(&c->errors, 0);
+	atomic_store(&c->nonzero, 0);
+	atomic_store(&c->first_err, 0);
+	atomic_store(&c->first_ret, 0);
+	int task_rc = 0;
+	bench_iter_start(it);
+	for (int i = 0; i < SPAWN_WAIT_WINDOW; i++)
+		t[i] = weft_create_task(spawn_wait_runner, c, "spawn_wait");
+	for (int i = 0; i < SPAWN_WAIT_WINDOW; i++) {
+		int rc = weft_await(t[i], NULL);
+		if (rc && !task_rc)
+			task_rc = rc;
+		weft_future_unref(t[i]);
+	}
+	bench_iter_stop(it);
+	it->ops = (double)c->n;
+	long ok = atomic_load(&c->ok), errors = atomic_load(&c->errors),
+	     nonzero = atomic_load(&c->nonzero);
+	if (task_rc)
+		bench_iter_fail(it, "a spawning task failed: %s", weft_strerror(task_rc));
+	else if (errors)
+		bench_iter_fail(it, "%ld of %ld spawns or waits failed (first: %s)", errors, c->n,
+				weft_strerror(atomic_load(&c->first_err)));
+	else if (nonzero)
+		bench_iter_fail(it, "%ld of %ld children exited nonzero (first: return code %d)",
+				nonzero, c->n, atomic_load(&c->first_ret));
+	else if (ok != c->n)
+		bench_iter_fail(it, "%ld of %ld children exited 0", ok, c->n);
+	return 0;
+}
+
+static int spawn_wait_setup(void *ctx, char *why, size_t cap)
+{
+	if (access("/bin/true", X_OK)) {
+		snprintf(why, cap, "/bin/true: %s", strerror(errno));
+		return -errno;
+	}
+	return rt_setup(&((struct spawn_wait *)ctx)->rc, why, cap);
+}
+
+static void spawn_wait_iter(void *ctx, struct bench_iter *it)
+{
+	rt_iter(&((struct spawn_wait *)ctx)->rc, it, spawn_wait_main);
+}
+
+static void spawn_wait_teardown(void *ctx)
+{
+	rt_teardown(&((struct spawn_wait *)ctx)->rc);
+}
+
 /* ---- the workload table ---------------------------------------------------- */
 
 struct bench_cfg {
@@ -1443,6 +1556,24 @@ static int run_to_thread(const struct bench_cfg *cfg, unsigned workers, const ch
 	return bench_run(&cfg->o, &v);
 }
 
+static int run_spawn_wait(const struct bench_cfg *cfg, unsigned workers, const char *kind,
+			  const char *name)
+{
+	struct spawn_wait c = {.rc = {.workers = workers}, .n = cfg->o.quick ? 200 : 1000};
+	struct bench_variant v = {
+		.workload = "spawn_wait",
+		.variant = name,
+		.unit = "spawns/s",
+		.workers = workers,
+		.per_iter = (double)c.n,
+		.ctx = &c,
+		.setup = spawn_wait_setup,
+		.iter = spawn_wait_iter,
+		.teardown = spawn_wait_teardown,
+	};
+	return bench_run(&cfg->o, &v);
+}
+
 /* A kind of a workload: NULL for the first (only) kind means the variant
  * name is just "workers=N"; otherwise "<kind>,workers=N". */
 struct kind {
@@ -1477,6 +1608,8 @@ static const struct workload {
 	 "4 foreign threads x 250,000 submit-and-wait calls"},
 	{"to_thread", "calls/s", run_to_thread, {{NULL, NULL}},
 	 "100,000 to_thread calls, 64 in flight"},
+	{"spawn_wait", "spawns/s", run_spawn_wait, {{NULL, NULL}},
+	 "/bin/true spawned and waited 1,000 times, 16 in flight"},
 	/* Listed for completeness: tools/bench.sh runs these itself. */
 	{"tcp_echo", "messages/s", NULL,
 	 {{NULL, "run by tools/bench.sh (examples/echo_server, bench/loadgen)"}},
@@ -1554,8 +1687,8 @@ static void usage(FILE *f)
 		"usage: weft_bench list [--workers N]\n"
 		"       weft_bench WORKLOAD... [options]   (or 'all')\n"
 		"workloads: spawn_many, yield_many, ping_pong, chained_spawn, fib_parallel,\n"
-		"           timers, idle_memory, threadsafe, to_thread (see 'list'; BENCH.md\n"
-		"           defines them)\n"
+		"           timers, idle_memory, threadsafe, to_thread, spawn_wait (see 'list';\n"
+		"           BENCH.md and issue 13 define them)\n"
 		"options:\n"
 		"  --workers N      only this worker count (default: online CPUs, then 1)\n"
 		"  --variant V      only this variant (as 'list' names it, e.g. future,workers=1)\n"

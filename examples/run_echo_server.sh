@@ -6,6 +6,8 @@
 # SIGINT (exit status 0 within 10 s); examples/tcp_client against it.
 # Usage: run_echo_server.sh ECHO_SERVER TCP_CLIENT
 set -euo pipefail
+# shellcheck source=start_server.sh
+source "$(dirname "$0")/start_server.sh"
 server=$1
 client=$2
 out=$(mktemp)
@@ -14,15 +16,7 @@ trap 'rm -f "$out"; [[ -z ${pid:-} ]] || kill -9 "$pid" 2>/dev/null || true' EXI
 for run in "TERM" "INT" "TERM --streams" "INT --reuseport"; do
 	read -r sig mode <<<"$run"
 	# shellcheck disable=SC2086 # mode is one word or none
-	"$server" 0 2 $mode >"$out" &
-	pid=$!
-	port=
-	for _ in $(seq 100); do
-		port=$(sed -n 's/^listening on \([0-9]*\)$/\1/p' "$out")
-		[[ -n $port ]] && break
-		sleep 0.05
-	done
-	[[ -n $port ]] || { echo "echo_server did not start" >&2; exit 1; }
+	start_server "$out" "$server" 0 2 $mode
 	python3 - "$port" <<'PY'
 import socket, sys, threading
 port = int(sys.argv[1])

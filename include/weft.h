@@ -15,6 +15,7 @@
 #include <weft/runtime.h>
 #include <weft/signal.h>
 #include <weft/stream.h>
+#include <weft/subprocess.h>
 #include <weft/sync.h>
 #include <weft/task.h>
 #include <weft/taskgroup.h>

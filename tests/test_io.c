@@ -171,9 +171,7 @@ static int pooled_cancel_main(void *arg, void **res)
 {
 	weft_future *t = tu_spawn(pooled_waiter, NULL);
 	tu_yield();
-	weft_cancel(t, NULL);
-	weft_await(t, NULL);
-	weft_future_unref(t);
+	tu_cancel_reap(t);
 	return 0;
 }
 
@@ -338,9 +336,7 @@ static int data_then_cancel_main(void *arg, void **res)
 	weft_future *t = tu_spawn(recv_after_data, NULL);
 	tu_yield(); /* t submits its recv, which finds the byte */
 	tu_yield(); /* the completion is reaped: t is woken, not yet run */
-	weft_cancel(t, NULL);
-	weft_await(t, NULL);
-	weft_future_unref(t);
+	tu_cancel_reap(t);
 	return 0;
 }
 

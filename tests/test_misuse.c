@@ -11,8 +11,6 @@
 
 #include "fiber/sanitizer.h" /* WEFT_SANITIZED */
 
-#include <criterion/redirect.h> /* after criterion.h (test_util.h) */
-
 /* Codes seen inside tasks, asserted after the run. */
 static int rc_a = 1, rc_b = 1, rc_c = 1, rc_d = 1;
 static bool flag_a, flag_b;
@@ -171,21 +169,18 @@ Test(misuse, sleep_outside_a_task_is_eperm)
 	cr_assert_eq(weft_sleep(-1), -EPERM);
 }
 
-/* seconds <= 0 or NaN yields (weft/time.h). Timed sleeps belong to the
- * timer tests: the brief's "-ENOSYS until the wheel is built" no longer
- * holds now that weft/time.h documents real timed sleeps. */
+/* seconds <= 0 yields (weft/time.h); NaN is test_time's
+ * sleep_nan_is_einval. Timed sleeps belong to the timer tests. */
 static int nonpositive_sleep_main(void *arg, void **res)
 {
-	rc_b = weft_sleep(NAN);
 	rc_c = weft_sleep(-5);
 	rc_d = weft_sleep(-INFINITY);
 	return 0;
 }
 
-Test(misuse, sleep_nonpositive_or_nan_yields, .timeout = TEST_TIMEOUT)
+Test(misuse, sleep_nonpositive_yields, .timeout = TEST_TIMEOUT)
 {
 	cr_assert_eq(tu_run_n(1, nonpositive_sleep_main, NULL, NULL), 0);
-	cr_assert_eq(rc_b, 0);
 	cr_assert_eq(rc_c, 0);
 	cr_assert_eq(rc_d, 0);
 }
@@ -332,11 +327,11 @@ Test(misuse, config_debug_names_the_bad_field, .timeout = TEST_TIMEOUT)
 		bool paused;
 		double keepalive;
 	} cases[] = {
-		{"cfg.stack_size", SIZE_MAX, 0, 1, false, 10},
-		{"cfg.ring_entries", 0, UINT_MAX, 1, false, 10},
-		{"cfg.workers", 0, 0, 5000, false, 10},
-		{"cfg.paused_clock", 0, 0, 2, true, 10},
-		{"cfg.blocking_keepalive", 0, 0, 1, false, -1},
+		{"weft_config.stack_size", SIZE_MAX, 0, 1, false, 10},
+		{"weft_config.ring_entries", 0, UINT_MAX, 1, false, 10},
+		{"weft_config.workers", 0, 0, 5000, false, 10},
+		{"weft_config.paused_clock", 0, 0, 2, true, 10},
+		{"weft_config.blocking_keepalive", 0, 0, 1, false, -1},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		weft_config cfg = tu_config(cases[i].workers);
@@ -562,16 +557,185 @@ static void redirect_stderr(void)
 	cr_redirect_stderr();
 }
 
+/* What the test wrote to the redirected stderr so far, into buf. */
+static const char *stderr_text(char *buf, size_t cap)
+{
+	fflush(stderr);
+	size_t n = fread(buf, 1, cap - 1, cr_get_redirected_stderr());
+	buf[n] = '\0';
+	return buf;
+}
+
+/* Runs fn on `workers` workers in debug mode (it must succeed); buf gets
+ * what was reported on stderr. */
+static void run_debug(unsigned workers, weft_task_fn fn, char *buf, size_t cap)
+{
+	weft_config cfg = tu_config(workers);
+	cfg.debug = true;
+	cr_assert_eq(tu_run(fn, NULL, &cfg, NULL), 0);
+	stderr_text(buf, cap);
+}
+
 Test(misuse, debug_mode_reports_a_task_step_that_stalls_its_worker, .init = redirect_stderr,
      .timeout = TEST_TIMEOUT)
 {
 	weft_config cfg = tu_config(1);
 	cfg.debug = true;
 	cr_assert_eq(tu_run(run_named_hog, NULL, &cfg, NULL), 0);
-	fflush(stderr);
-	char buf[4096];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
-	buf[n] = '\0';
+	char *buf = tu_redirected_stderr();
 	cr_assert(strstr(buf, "weft: task hog ran ") && strstr(buf, "without suspending"),
 		  "stderr was: %s", buf);
+}
+
+/* --- debug mode's messages name the fix ------------------------------------ */
+
+/* cfg.debug on a config that is refused still turns debug mode on, and the
+ * refused field is named with what it may be. */
+Test(misuse, debug_mode_names_the_refused_config_field, .init = redirect_stderr)
+{
+	weft_runtime *rt = NULL;
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.debug = true;
+	cfg.workers = 5000;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	weft_config_init(&cfg);
+	cfg.paused_clock = true;
+	cfg.workers = 2;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	weft_config_init(&cfg);
+	cfg.blocking_keepalive = NAN;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	weft_config_init(&cfg);
+	cfg.small_stacks = true;
+	cfg.stack_size = 1000;
+	cr_assert_eq(weft_run(tu_return_arg, NULL, &cfg, NULL), -EINVAL);
+	char *err = tu_redirected_stderr();
+	cr_assert(strstr(err, "weft: weft_runtime_create: weft_config.workers is 5000: at most 1024"),
+		  "stderr: %s", err);
+	cr_assert(strstr(err, "weft_config.paused_clock needs weft_config.workers = 1 (it is 2)"),
+		  "stderr: %s", err);
+	cr_assert(strstr(err, "weft_config.blocking_keepalive is nan"), "stderr: %s", err);
+	cr_assert(strstr(err, "weft_config.stack_size is 1000"), "stderr: %s", err);
+	cr_assert(strstr(err, "[-EINVAL]"), "the code is named: %s", err);
+}
+
+/* `weft_config cfg = {0}` says to call weft_config_init (debug mode from
+ * an earlier config here, WEFT_DEBUG=1 alike). */
+Test(misuse, debug_mode_says_to_call_config_init_for_a_zeroed_config, .init = redirect_stderr)
+{
+	weft_config dbg;
+	weft_config_init(&dbg);
+	dbg.debug = true;
+	dbg.workers = 5000; /* refused, but debug mode is on from here */
+	weft_runtime *rt = NULL;
+	cr_assert_eq(weft_runtime_create(&dbg, &rt), -EINVAL);
+	weft_config cfg = {0};
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	cr_assert_eq(weft_run(tu_return_arg, NULL, &cfg, NULL), -EINVAL);
+	char *err = tu_redirected_stderr();
+	cr_assert(strstr(err, "weft_config.size is 0") && strstr(err, "weft_config_init(&cfg)"),
+		  "stderr: %s", err);
+}
+
+Test(misuse, without_debug_mode_misuse_is_silent, .init = redirect_stderr)
+{
+	if (getenv("WEFT_DEBUG"))
+		cr_skip_test("WEFT_DEBUG is set");
+	weft_config cfg = {0};
+	weft_runtime *rt = NULL;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	cr_assert_eq(weft_sleep(0), -EPERM);
+	cr_assert_str_eq(tu_redirected_stderr(), "");
+}
+
+/* A call made outside a task says where to make it instead. */
+Test(misuse, debug_mode_says_where_to_call_a_task_only_function, .init = redirect_stderr)
+{
+	weft_config dbg;
+	weft_config_init(&dbg);
+	dbg.debug = true;
+	dbg.workers = 5000;
+	weft_runtime *rt = NULL;
+	cr_assert_eq(weft_runtime_create(&dbg, &rt), -EINVAL);
+	cr_assert_eq(weft_sleep(0), -EPERM);
+	weft_future *f = weft_to_thread(tu_return_arg, NULL);
+	cr_assert_eq(weft_future_result(f, NULL), -EPERM);
+	weft_future_unref(f);
+	char *err = tu_redirected_stderr();
+	cr_assert(strstr(err, "weft: weft_sleep: called outside a task [-EPERM]; to fix: call it "
+			      "from a task: the function given to weft_run"),
+		  "stderr: %s", err);
+	cr_assert(strstr(err, "weft: weft_to_thread: called outside a task [-EPERM]; to fix:"),
+		  "stderr: %s", err);
+}
+
+/* --- debug mode: a POSIX-style -1 ------------------------------------------ */
+
+/* A task function that returns -1 POSIX-style ends -EPERM ("Operation not
+ * permitted"), which misleads; weft itself uses -EPERM for misuse, so it
+ * may be meant. Debug mode says so once per task function, unless the
+ * function gave weft_fail a message. */
+static int posix_minus_one(void *arg, void **res)
+{
+	return -1;
+}
+
+static int posix_minus_one_too(void *arg, void **res)
+{
+	weft_sleep(0);
+	return -1;
+}
+
+static int eperm_with_message(void *arg, void **res)
+{
+	return weft_fail(-EPERM, "not allowed here");
+}
+
+static int run_minus_ones(void *arg, void **res)
+{
+	weft_future *t[21];
+	for (int i = 0; i < 10; i++) {
+		t[2 * i] = weft_create_task(posix_minus_one, NULL, "minus-one");
+		t[2 * i + 1] = weft_create_task(eperm_with_message, NULL, "with-message");
+	}
+	t[20] = weft_create_task(posix_minus_one_too, NULL, "minus-one-too");
+	int bad = 0;
+	for (int i = 0; i < 21; i++) {
+		if (weft_await(t[i], NULL) != -EPERM)
+			bad++;
+		weft_future_unref(t[i]);
+	}
+	return bad ? -EIO : 0;
+}
+
+static int count_in(const char *hay, const char *needle)
+{
+	int n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+Test(misuse, debug_mode_reports_a_task_returning_eperm_once_per_function, .init = redirect_stderr,
+     .timeout = TEST_TIMEOUT)
+{
+	char buf[8192];
+	run_debug(2, run_minus_ones, buf, sizeof(buf));
+	const char *what = "returned -EPERM (-1?); weft expects a negative errno code";
+	cr_assert_eq(count_in(buf, what), 2, "stderr was: %s", buf);
+	cr_assert(strstr(buf, "weft: task minus-one returned -EPERM"), "stderr was: %s", buf);
+	cr_assert(strstr(buf, "weft: task minus-one-too returned -EPERM"), "stderr was: %s", buf);
+	cr_assert_null(strstr(buf, "with-message"), "stderr was: %s", buf);
+}
+
+Test(misuse, no_eperm_report_without_debug_mode, .init = redirect_stderr, .timeout = TEST_TIMEOUT)
+{
+	const char *env = getenv("WEFT_DEBUG");
+	if (env && *env && strcmp(env, "0") != 0)
+		cr_skip_test("WEFT_DEBUG is set: debug mode is on");
+	cr_assert_eq(tu_run_n(2, run_minus_ones, NULL, NULL), 0);
+	char buf[4096];
+	stderr_text(buf, sizeof(buf));
+	cr_assert_null(strstr(buf, "-EPERM (-1?)"), "stderr was: %s", buf);
 }

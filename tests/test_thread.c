@@ -9,6 +9,7 @@
  * (Lib/test/test_asyncio: test_tasks.RunCoroutineThreadsafeTests,
  * test_threads.ToThreadTests, test_events).
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -199,6 +200,20 @@ Test(thread, run_coroutine_threadsafe_null_is_einval, .timeout = TIMEOUT)
 	weft_runtime *rt = tu_runtime(1);
 	f = weft_run_coroutine_threadsafe(rt, NULL, NULL);
 	cr_assert_eq(weft_future_wait(f, 0, NULL), -EINVAL);
+	weft_future_unref(f);
+	weft_runtime_destroy(rt);
+}
+
+/* A NaN timeout is -EINVAL (asyncio 3.13's ValueError for NaN delays),
+ * checked before anything else, even on a done future. */
+Test(thread, future_wait_nan_timeout_is_einval, .timeout = TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(1);
+	weft_future *f = weft_future_create(rt);
+	cr_assert_eq(weft_future_wait(f, NAN, NULL), -EINVAL);
+	cr_assert_eq(weft_future_set_result(f, NULL), 0);
+	cr_assert_eq(weft_future_wait(f, NAN, NULL), -EINVAL);
+	cr_assert_eq(weft_future_wait(f, 0, NULL), 0);
 	weft_future_unref(f);
 	weft_runtime_destroy(rt);
 }
@@ -395,6 +410,54 @@ Test(thread, call_soon_threadsafe_on_a_worker_is_call_soon, .timeout = TIMEOUT)
 	cr_assert_eq(tu_run_n(1, mixed_soon, NULL, NULL), 0);
 	trace[atomic_load(&ntrace)] = '\0';
 	cr_assert_str_eq(trace, "abcm");
+}
+
+/* asyncio appends call_soon and call_soon_threadsafe to one ready deque,
+ * in the order of the calls: a callback queued from another thread before
+ * the loop's own call_soon runs first. One worker keeps that order: the
+ * task spins (no suspension) until the other thread's call returned, then
+ * calls call_soon; a callback scheduled by the first callback comes after
+ * both (one round later). Looped: the other thread's timing varies. */
+static atomic_int foreign_queued;
+
+static void mark_and_chain(void *arg)
+{
+	mark(arg);
+	weft_call_soon(mark, (void *)'z', NULL);
+}
+
+static void *foreign_call(void *arg)
+{
+	weft_call_soon_threadsafe(arg, mark_and_chain, (void *)'f');
+	weft_call_soon_threadsafe(arg, mark, (void *)'g');
+	atomic_store(&foreign_queued, 1);
+	return NULL;
+}
+
+static int threadsafe_before_soon(void *arg, void **res)
+{
+	pthread_t th;
+	atomic_store(&foreign_queued, 0);
+	if (pthread_create(&th, NULL, foreign_call, weft_current_runtime()))
+		return -EAGAIN;
+	while (!atomic_load(&foreign_queued))
+		;
+	weft_call_soon(mark, (void *)'l', NULL);
+	weft_sleep(0);
+	mark((void *)'m');
+	weft_sleep(0);
+	pthread_join(th, NULL); /* it has returned: a short block */
+	return 0;
+}
+
+Test(thread, call_soon_threadsafe_keeps_call_order_with_call_soon, .timeout = TIMEOUT)
+{
+	for (int i = 0; i < 20; i++) {
+		atomic_store(&ntrace, 0);
+		cr_assert_eq(tu_run_n(1, threadsafe_before_soon, NULL, NULL), 0);
+		trace[atomic_load(&ntrace)] = '\0';
+		cr_assert_str_eq(trace, "fglmz", "run %d: %s", i, trace);
+	}
 }
 
 Test(thread, call_soon_threadsafe_null_is_einval, .timeout = TIMEOUT)
@@ -1213,4 +1276,92 @@ Test(thread, destroy_from_a_pool_thread_is_eperm, .timeout = TIMEOUT)
 {
 	cr_assert_eq(tu_run_n(1, await_destroy_attempt, NULL, NULL), 0);
 	cr_assert_eq(atomic_load(&destroy_rc), -EPERM);
+}
+
+/* --- a bounded destroy -------------------------------------------------------- */
+
+/* A task awaiting a call that does not return: destroy gives up at its
+ * deadline, names the call and the task, leaves the runtime shutting down
+ * and allocated; the next destroy goes on and succeeds once it returns. */
+Test(thread, destroy_timeout_gives_up_on_a_blocked_call_and_goes_on_later,
+     .init = cr_redirect_stderr, .timeout = TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(2);
+	weft_future *t = weft_spawn(rt, task_awaiting_call, NULL, "waiter");
+	cr_assert(tu_wait_flag(&started, 1, LONG));
+	double t0 = tu_now();
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, 0.2), -ETIMEDOUT);
+	double took = tu_now() - t0;
+	cr_assert(took >= 0.19 && took < LONG, "took %.3f s", took);
+	weft_future *late = weft_spawn(rt, tu_return_arg, NULL, NULL);
+	cr_assert_eq(weft_future_result(late, NULL), -ESHUTDOWN, "it is shutting down");
+	weft_future_unref(late);
+	cr_assert_not(weft_future_done(t));
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, 0), -ETIMEDOUT, "still blocked");
+	char *err = tu_redirected_stderr();
+	cr_assert(strstr(err, "weft: weft_runtime_destroy_timeout: gave up after 0.2 s [-ETIMEDOUT]"),
+		  "stderr: %s", err);
+	cr_assert(strstr(err, "a to_thread call of task waiter is still running"), "stderr: %s", err);
+	cr_assert(strstr(err, "task waiter is still alive (cancelled, not done yet)"), "stderr: %s",
+		  err);
+	atomic_store(&gate, 1);
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, LONG), 0);
+	cr_assert_eq(atomic_load(&await_rc), 0, "the task received the call's outcome");
+	cr_assert_eq(atomic_load(&next_rc), -ECANCELED, "then the cancellation");
+	weft_future_unref(t);
+}
+
+/* A call nobody awaits: every task is done, the drain is what gives up. */
+Test(thread, destroy_timeout_gives_up_on_an_unawaited_call, .init = cr_redirect_stderr,
+     .timeout = TIMEOUT)
+{
+	weft_config cfg = pool_config(1, 1, 0);
+	weft_runtime *rt = tu_runtime_cfg(&cfg);
+	cr_assert_eq(weft_runtime_run(rt, leave_calls_behind, NULL, NULL), 0);
+	cr_assert(tu_wait_flag(&started, 1, LONG));
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, 0.05), -ETIMEDOUT);
+	cr_assert(weft_future_cancelled(orphan_queued), "the queued call was dropped");
+	char *err = tu_redirected_stderr();
+	cr_assert(strstr(err, "a to_thread call of task main is still running"), "stderr: %s", err);
+	cr_assert_null(strstr(err, "still alive"), "no task is left: %s", err);
+	atomic_store(&gate, 1);
+	cr_assert_eq(weft_runtime_destroy(rt), 0);
+	void *v = NULL;
+	cr_assert_eq(weft_future_result(orphan_running, &v), 0);
+	cr_assert_eq((intptr_t)v, 66);
+	weft_future_unref(orphan_running);
+	weft_future_unref(orphan_queued);
+}
+
+/* Idle pool threads are no reason to give up: they are on their way out. */
+static int one_quick_call(void *arg, void **res)
+{
+	return await_call(tu_return_arg, NULL, NULL);
+}
+
+Test(thread, destroy_timeout_zero_with_only_idle_threads_succeeds, .timeout = TIMEOUT)
+{
+	int before = threads_in_process();
+	weft_config cfg = pool_config(1, 4, 30);
+	weft_runtime *rt = tu_runtime_cfg(&cfg);
+	cr_assert_eq(weft_runtime_run(rt, one_quick_call, NULL, NULL), 0);
+	struct weft__blocking_stats st;
+	weft__blocking_stats(rt, &st);
+	cr_assert_eq(st.threads, 1, "an idle pool thread waits for its keep-alive");
+	/* main's future completes before main is retired: 0 s gives no time
+	 * for that, so wait until no task is left */
+	double end = tu_now() + LONG;
+	while (weft_all_tasks(rt, NULL, 0) > 0 && tu_now() < end)
+		tu_nap_ms(1);
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, 0), 0);
+	cr_assert_eq(threads_in_process(), before, "workers and pool threads are gone");
+}
+
+Test(thread, destroy_timeout_bad_arguments)
+{
+	cr_assert_eq(weft_runtime_destroy_timeout(NULL, 1), -EINVAL);
+	weft_runtime *rt = tu_runtime(1);
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, NAN), -EINVAL);
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, -1), -EINVAL);
+	cr_assert_eq(weft_runtime_destroy_timeout(rt, WEFT_FOREVER), 0);
 }

@@ -14,6 +14,7 @@
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <criterion/redirect.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -129,6 +130,14 @@ static inline int tu_gather_n(int n, weft_task_fn fn)
 	return tu_reap_failed(t, n);
 }
 
+/* Inside a task: cancels t, waits for its end and drops the handle. */
+static inline void tu_cancel_reap(weft_future *t)
+{
+	weft_cancel(t, NULL);
+	weft_await(t, NULL);
+	weft_future_unref(t);
+}
+
 /* The outcome of a finished task (its rc), or 99 if still pending. */
 static inline int tu_outcome(weft_future *f)
 {
@@ -227,6 +236,17 @@ static inline void tu_nap_ms(long ms)
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
 		;
+}
+
+/* What the test wrote on stderr so far (a test with .init =
+ * cr_redirect_stderr); a static buffer. Test thread. */
+static inline char *tu_redirected_stderr(void)
+{
+	static char buf[8192];
+	fflush(stderr);
+	size_t n = fread(buf, 1, sizeof(buf) - 1, cr_get_redirected_stderr());
+	buf[n] = '\0';
+	return buf;
 }
 
 /* Foreign thread: polls until *flag >= want or `secs` pass; true if reached. */

@@ -15,6 +15,9 @@
 #   tools/bench.sh --peers         ... and of Go, tokio, asyncio, uvloop
 #   tools/bench.sh --quick         reduced counts, short runs (under a minute)
 #   tools/bench.sh --peers --only ping_pong,timers --runs 9
+#   tools/bench.sh --peers --only spawn_wait --runs 3
+#                                  /bin/true spawned and waited 1,000 times,
+#                                  16 in flight (the subprocess issue's)
 #   tools/bench.sh --summarize bench/results/results-XXXX.jsonl
 #   tools/bench.sh --baseline HEAD~3 --only yield_many,spawn_many --runs 5
 #                                  before/after: the working tree against
@@ -22,6 +25,11 @@
 #   tools/bench.sh --peers --only tcp_echo
 #                                  the echo servers side by side, driven by
 #                                  one load generator (bench/loadgen)
+#   tools/bench.sh --peers --only http_hello,resp_kv
+#                                  real servers with the clients their users
+#                                  trust: weft, nginx, Go net/http and hyper
+#                                  under wrk; weft and redis-server under
+#                                  redis-benchmark (app_setup below)
 #
 # The network workloads (tcp_echo, connect_rate, idle_connections) are run
 # by this script itself (run_tcp_echo_round below): for each run it starts
@@ -51,13 +59,18 @@ usage: tools/bench.sh [options]
   --net-seconds S   the network workloads' measured window per run (default
                     10, BENCH.md; 2 with --quick). Every runtime's server is
                     measured once per variant and run: with --peers, a run
-                    of all three workloads is ~60 windows (~11 min at 10 s)
+                    of all three workloads is ~60 windows (~11 min at 10 s).
+                    http_hello and resp_kv: 5 s unless this is given (2 s
+                    with --quick); a --peers run of both is ~48 windows
   --only NAME       only this workload (repeatable, or a comma list); the
-                    network workloads are tcp_echo, connect_rate and
-                    idle_connections
-  --peers           also run the peers: Go, tokio, asyncio, uvloop
+                    network workloads are tcp_echo, connect_rate,
+                    idle_connections, http_hello and resp_kv
+  --peers           also run the peers: Go, tokio, asyncio, uvloop (and for
+                    http_hello nginx, Go's net/http, hyper; for resp_kv
+                    redis-server)
   --runtimes LIST   only these runtimes (comma list of weft, go, tokio,
-                    asyncio, uvloop; implies --peers when it names a peer)
+                    asyncio, uvloop, nginx, hyper, redis; implies --peers
+                    when it names a peer)
   --build-dir DIR   where to build (default build/bench; peers in DIR/peers)
   --no-install      never apt-get; skip what is missing
   --no-plot         no chart
@@ -134,7 +147,7 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
-all_runtimes=(weft go tokio asyncio uvloop)
+all_runtimes=(weft go tokio asyncio uvloop nginx hyper redis)
 want=()
 if [ -n "$runtimes_opt" ]; then
 	IFS=, read -r -a want <<<"$runtimes_opt"
@@ -168,13 +181,14 @@ if [ -z "$min_time" ]; then
 	elif [ $quick = 1 ]; then min_time=0.2
 	else min_time=0.5; fi
 fi
+app_seconds=$net_seconds # http_hello, resp_kv: 5 s unless given (app_setup)
 if [ -z "$net_seconds" ]; then
 	if [ $quick = 1 ]; then net_seconds=2; else net_seconds=10; fi
 fi
 
 # The network workloads are run by this script (run_tcp_echo_round), not
 # by weft_bench or the peers' programs.
-net_workloads=(tcp_echo connect_rate idle_connections)
+net_workloads=(tcp_echo connect_rate idle_connections http_hello resp_kv)
 is_net() { # $1: workload
 	case " ${net_workloads[*]} " in *" $1 "*) return 0 ;; esac
 	return 1
@@ -316,10 +330,10 @@ summarize() {
 		print "  the generator may be the limit); srv CPU: the server, in CPUs (100 % = one CPU); srvMiB: its peak RSS."
 	}
 	BEGIN {
-		nrt = split("weft go tokio asyncio uvloop", rtorder, " ")
+		nrt = split("weft go tokio asyncio uvloop nginx hyper redis", rtorder, " ")
 		for (i = 1; i <= nrt; i++) rtrank[rtorder[i]] = i
 		nmet = split("p50_us p99_us max_us parallel_ms serial_ms spawn_s release_s spawn_release_s maxrss_bytes_per_task server_cpu_s_per_m server_cpu gen_cpu open_s echoed_b_per_conn", metname, " ")
-		nnet = split("tcp_echo connect_rate idle_connections", netname, " ")
+		nnet = split("tcp_echo connect_rate idle_connections http_hello resp_kv", netname, " ")
 		for (i = 1; i <= nnet; i++) isnet[netname[i]] = 1
 	}
 	/^\{/ {
@@ -1046,9 +1060,618 @@ run_tcp_echo_round() { # $1: run number
 	done
 }
 
+# ---- the server workloads (http_hello, resp_kv) --------------------------------
+#
+# Real servers measured with the clients their users already trust
+# (BENCH.md: http_hello, resp_kv), run by this script as the network
+# workloads above are, with the same rules (IO.md "Measuring the network
+# workloads honestly"):
+#   http_hello  wrk -t1 -c C -d S --latency, C = 50 and 500, against weft's
+#               examples/http_hello, nginx (nginx-light, a config generated
+#               in a temporary directory: worker_processes = the worker
+#               count, access_log off, 127.0.0.1 only), Go's net/http
+#               (go-peer http_hello) and hyper 0.14 on tokio
+#               (bench/peers/hyper, built offline as the tokio peer is).
+#               Each answers GET / with "Hello, World!" (13 bytes,
+#               text/plain) and keeps the connection alive.
+#   resp_kv     redis-benchmark -c 50 --threads 2 -r 100000, without and
+#               with -P 16, one test at a time: SET, GET, INCR (-t) and a
+#               custom 10-key MGET command line, against weft's
+#               examples/kv_server and redis-server (--save '' --appendonly
+#               no, 127.0.0.1, a temporary directory). One server per
+#               (variant, run) serves the four tests in that order, so GET
+#               and MGET read keys that SET wrote. redis-benchmark makes a
+#               set number of requests: a short pilot run of each test
+#               sizes the measured one to the window (--net-seconds,
+#               default 5 s here).
+# The deciding figure is the server's CPU time per million requests
+# (server_cpu_s_per_m: utime + stime of /proc/PID/stat, summed with its
+# child processes' for nginx's workers, read right before the client
+# starts and right after it exits), beside requests/s, p50/p99 as the
+# client reports them, and the client's own CPU (gen_cpu: its user +
+# system time over its wall time, from bash's `time`). A run whose client
+# used more than 90 % of a CPU per client thread (of the CPUs it may run
+# on, when fewer) is marked client-bound (generator_bound, the table's
+# GENERATOR-BOUND). workers=1: the server pinned to one CPU and the client
+# to another (taskset); workers=N (every CPU): both unpinned.
+# redis-server is single-threaded whatever the variant says.
+# Each server is started on a free port of 127.0.0.1, checked to answer
+# (a real request) within 15 s, measured, checked again, and stopped
+# (SIGTERM, SIGKILL after 5 s, its child processes too); every client runs
+# under timeout(1). The peers (nginx, go, hyper, redis) run with --peers.
+
+app_runtimes=(weft nginx go hyper redis) # the table's order
+declare -A app_ready=()  # "workload runtime" -> 1
+declare -A app_build=()  # runtime -> its build, for the JSON lines
+app_notes=()             # what is skipped, and why (the table's footer)
+app_jobs=()              # "runtime workload variant workers conns pipeline", odd rounds
+app_jobs_even=()         # the same, each variant's runtimes in reverse order
+app_workers=()           # the variants' worker counts
+app_srv_pid=""
+app_srv_tmp=""
+app_why=""
+app_weft_http=""         # weft's examples/http_hello, once built
+app_weft_kv=""           # weft's examples/kv_server, once built
+app_hyper=""             # bench/peers/hyper's binary, once built
+app_nginx=""
+app_redis=""
+app_wrk=""               # the clients
+app_rbench=""
+app_machine=""           # the JSON lines' "machine" object
+app_tck=100              # clock ticks per second (/proc/PID/stat)
+app_wall="" app_ccpu="" app_scpu="" app_st=0 app_bound=0 # one client run (app_measure)
+
+app_selected() { selected http_hello || selected resp_kv; }
+
+app_tool() { # $1: program; prints its path (also in /usr/sbin) or nothing
+	command -v "$1" 2>/dev/null || { [ -x "/usr/sbin/$1" ] && echo "/usr/sbin/$1"; } || true
+}
+
+# What the selected workloads need and is missing: installed as root
+# (Debian packages, only when missing), else the workload or the peer is
+# skipped with a note.
+app_deps() {
+	local pkgs=()
+	if selected http_hello; then
+		[ -n "$(app_tool wrk)" ] || pkgs+=(wrk)
+		if wanted nginx && [ -z "$(app_tool nginx)" ]; then pkgs+=(nginx-light); fi
+		if wanted hyper; then
+			[ -n "$(cargo_env)" ] || pkgs+=(cargo rustc)
+			compgen -G "/usr/share/cargo/registry/hyper-0.14.*" >/dev/null || pkgs+=(librust-hyper-dev)
+		fi
+	fi
+	if selected resp_kv; then
+		[ -n "$(app_tool redis-benchmark)" ] || pkgs+=(redis-tools)
+		if wanted redis && [ -z "$(app_tool redis-server)" ]; then pkgs+=(redis-server); fi
+	fi
+	[ ${#pkgs[@]} -eq 0 ] && return 0
+	if is_root_apt; then
+		echo "bench.sh: installing for http_hello/resp_kv: ${pkgs[*]}"
+		apt_install "${pkgs[@]}" || echo "bench.sh: apt-get could not install all of ${pkgs[*]}; what needs them is skipped" >&2
+	else
+		echo "bench.sh: http_hello/resp_kv need ${pkgs[*]} (not installed; e.g. sudo apt-get install ${pkgs[*]}); what needs them is skipped" >&2
+	fi
+}
+
+app_build_weft() {
+	local t log
+	for t in http_hello kv_server; do
+		if [ ! -f "examples/$t.c" ] || ! grep -q "'$t'" examples/meson.build 2>/dev/null; then
+			app_notes+=("weft ($t): no examples/$t.c target in examples/meson.build")
+			continue
+		fi
+		if ! log=$(ninja -C "$build_dir" "examples/$t" 2>&1); then
+			app_notes+=("weft ($t): examples/$t did not build: $( (grep -m2 -E 'error' <<<"$log" || tail -n 3 <<<"$log") | tr '\n' ' ')")
+			continue
+		fi
+		if [ $t = http_hello ]; then
+			app_weft_http="$(cd "$build_dir" && pwd)/examples/http_hello"
+		else
+			app_weft_kv="$(cd "$build_dir" && pwd)/examples/kv_server"
+		fi
+	done
+	app_build[weft]="release,ndebug=true (examples/http_hello, examples/kv_server; $(GIT_OPTIONAL_LOCKS=0 git rev-parse --short HEAD 2>/dev/null || echo '?') + working tree)"
+}
+
+# hyper 0.14 on tokio, offline against Debian's crates, as build_tokio
+# builds the tokio peer: a crate of its own (bench/peers/hyper), so a
+# machine without librust-hyper-dev still builds the tokio peer.
+app_build_hyper() {
+	local cargo log abs why
+	cargo=$(cargo_env)
+	if [ -z "$cargo" ]; then
+		app_notes+=("hyper: no cargo (apt-get install cargo rustc librust-hyper-dev)")
+		return 0
+	fi
+	if ! compgen -G "/usr/share/cargo/registry/hyper-0.14.*" >/dev/null; then
+		app_notes+=("hyper: no hyper 0.14 crate in /usr/share/cargo/registry (apt-get install librust-hyper-dev)")
+		return 0
+	fi
+	echo "bench.sh: building the hyper peer (cargo --offline, Debian's crates)"
+	mkdir -p "$peer_dir"
+	abs=$(cd "$peer_dir" && pwd)
+	if ! log=$(cd bench/peers/hyper && eval "CARGO_TARGET_DIR='$abs/hyper-target' $cargo build --release --offline --quiet" 2>&1); then
+		why=$( (grep -m2 -E 'error' <<<"$log" || tail -n 3 <<<"$log") | tr '\n' ' ')
+		[ -n "${why// /}" ] || why="cargo failed"
+		app_notes+=("hyper: the hyper peer did not build offline: $why")
+		return 0
+	fi
+	app_hyper="$abs/hyper-target/release/hyper-peer"
+	app_build[hyper]=$("$app_hyper" version 2>/dev/null | head -n 1 || true)
+}
+
+# The runtimes, variants and jobs of http_hello and resp_kv.
+app_setup() {
+	app_selected || return 0
+	if [ -z "$app_seconds" ]; then
+		if [ $quick = 1 ]; then app_seconds=2; else app_seconds=5; fi
+	fi
+	local allowed cpus cpu
+	allowed=$(sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/self/status)
+	read -r -a cpus <<<"$(cpu_list "$allowed")"
+	if [ ${#cpus[@]} -gt 1 ]; then app_workers=("${#cpus[@]}" 1); else app_workers=(1); fi
+	app_tck=$(getconf CLK_TCK 2>/dev/null || echo 100)
+	cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo 2>/dev/null | head -n 1)
+	app_machine=$(printf '{"cores":%s,"cpus_allowed":%s,"kernel":"%s","arch":"%s","cpu":"%s"}' \
+		"$(nproc --all)" "$(nproc)" "$(uname -r)" "$(uname -m)" "$(json_str "${cpu:-unknown}")")
+	app_deps
+	app_wrk=$(app_tool wrk)
+	app_rbench=$(app_tool redis-benchmark)
+	wanted weft && app_build_weft
+	if [ $peers = 1 ] && selected http_hello; then
+		if wanted nginx; then
+			app_nginx=$(app_tool nginx)
+			if [ -n "$app_nginx" ]; then
+				app_build[nginx]=$("$app_nginx" -v 2>&1 | sed -n 's/^nginx version: //p' | head -n 1)
+			else
+				app_notes+=("nginx: not installed (apt-get install nginx-light)")
+			fi
+		fi
+		if wanted go; then
+			if [ -n "${peer_cmd[go]:-}" ]; then
+				app_build[go]="$("${peer_cmd[go]}" version 2>/dev/null | head -n 1 || true) net/http"
+			else
+				app_notes+=("go (http_hello): ${peer_note[go]:-the Go peer was not built}")
+			fi
+		fi
+		wanted hyper && app_build_hyper
+	fi
+	if [ $peers = 1 ] && selected resp_kv && wanted redis; then
+		app_redis=$(app_tool redis-server)
+		if [ -n "$app_redis" ]; then
+			app_build[redis]=$("$app_redis" --version 2>/dev/null | sed 's/ sha=.*//' | head -n 1)
+		else
+			app_notes+=("redis: redis-server is not installed (apt-get install redis-server)")
+		fi
+	fi
+	[ -n "$app_weft_http" ] && app_ready["http_hello weft"]=1
+	[ -n "$app_weft_kv" ] && app_ready["resp_kv weft"]=1
+	[ -n "$app_nginx" ] && app_ready["http_hello nginx"]=1
+	[ $peers = 1 ] && wanted go && [ -n "${peer_cmd[go]:-}" ] && app_ready["http_hello go"]=1
+	[ -n "$app_hyper" ] && app_ready["http_hello hyper"]=1
+	[ -n "$app_redis" ] && app_ready["resp_kv redis"]=1
+	local c p w
+	if selected http_hello; then
+		if [ -z "$app_wrk" ]; then
+			app_notes+=("http_hello: no wrk (apt-get install wrk): the workload is skipped")
+		else
+			for c in 50 500; do
+				for w in "${app_workers[@]}"; do app_add_jobs http_hello "c=$c,workers=$w" "$w" "$c" 1; done
+			done
+		fi
+	fi
+	if selected resp_kv; then
+		if [ -z "$app_rbench" ]; then
+			app_notes+=("resp_kv: no redis-benchmark (apt-get install redis-tools): the workload is skipped")
+		else
+			for p in 1 16; do
+				for w in "${app_workers[@]}"; do app_add_jobs resp_kv "P=$p,workers=$w" "$w" 50 "$p"; done
+			done
+		fi
+	fi
+	return 0
+}
+
+app_add_jobs() { # $1 workload, $2 variant, $3 workers, $4 conns, $5 pipeline
+	local rt rts=()
+	for rt in "${app_runtimes[@]}"; do
+		[ -n "${app_ready["$1 $rt"]:-}" ] && rts+=("$rt")
+	done
+	for rt in "${rts[@]}"; do app_jobs+=("$rt $1 $2 $3 $4 $5"); done
+	for ((rt = ${#rts[@]} - 1; rt >= 0; rt--)); do app_jobs_even+=("${rts[$rt]} $1 $2 $3 $4 $5"); done
+}
+
+# "PID1 PID2 ...": the child processes of $1 (nginx's workers).
+app_kids() {
+	local f s
+	for f in /proc/[0-9]*/stat; do
+		{ read -r s <"$f"; } 2>/dev/null || continue
+		s=${s##*) }
+		s=${s#* }
+		[ "${s%% *}" = "$1" ] || continue
+		f=${f#/proc/}
+		echo "${f%/stat}"
+	done
+}
+
+# utime + stime (clock ticks) of process $1 and of its child processes.
+app_ticks() {
+	local t=0 pid s f
+	for pid in "$1" $(app_kids "$1"); do
+		{ read -r s <"/proc/$pid/stat"; } 2>/dev/null || continue
+		s=${s##*) }
+		read -r -a f <<<"$s"
+		t=$((t + f[11] + f[12]))
+	done
+	echo "$t"
+}
+
+# Peak RSS (VmHWM, KiB) of process $1 plus its child processes'.
+app_rss_kb() {
+	local t=0 pid v
+	for pid in "$1" $(app_kids "$1"); do
+		v=$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\).*/\1/p' "/proc/$pid/status" 2>/dev/null || true)
+		t=$((t + ${v:-0}))
+	done
+	echo "$t"
+}
+
+# Does the server on 127.0.0.1:$2 answer workload $1's request as it
+# should? http_hello: GET / with Connection: close -> 200 and the body;
+# resp_kv: PING, SET, GET -> +PONG, +OK, the value.
+app_check() {
+	local got
+	if [ "$1" = http_hello ]; then
+		got=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "%b" "$1" >&3 && cat <&3' "$2" \
+			'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' 2>/dev/null | tr -d '\r') || return 1
+		[[ "$got" == "HTTP/1.1 200 "* ]] && [[ "$got" == *$'\n\nHello, World!' ]]
+	else
+		got=$(timeout 3 bash -c 'exec 3<>"/dev/tcp/127.0.0.1/$0" && printf "%b" "$1" >&3 && head -c 20 <&3' "$2" \
+			'*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$11\r\nbench:check\r\n$2\r\n42\r\n*2\r\n$3\r\nGET\r\n$11\r\nbench:check\r\n' \
+			2>/dev/null | tr -d '\r') || return 1
+		[ "$got" = $'+PONG\n+OK\n$2\n42' ]
+	fi
+}
+
+app_nginx_conf() { # $1 port, $2 workers: nginx.conf in the server's directory
+	local d=$app_srv_tmp
+	cat >"$d/nginx.conf" <<EOF
+# generated by tools/bench.sh (http_hello)
+daemon off;
+master_process on;
+worker_processes $2;
+pid $d/nginx.pid;
+error_log $d/error.log warn;
+events {
+	worker_connections 4096;
+}
+http {
+	access_log off;
+	server_tokens off;
+	keepalive_requests 1000000;
+	client_body_temp_path $d/client_body;
+	proxy_temp_path $d/proxy;
+	fastcgi_temp_path $d/fastcgi;
+	uwsgi_temp_path $d/uwsgi;
+	scgi_temp_path $d/scgi;
+	server {
+		listen 127.0.0.1:$1;
+		location / {
+			default_type text/plain;
+			return 200 "Hello, World!";
+		}
+	}
+}
+EOF
+}
+
+# Starts runtime $1's server of workload $2 on port $3 with $4 workers
+# and waits until it answers; else returns 1 with app_why set.
+app_start() {
+	local rt=$1 w=$2 port=$3 workers=$4 t0 pin=() cmd=()
+	app_why=""
+	app_srv_tmp=$(mktemp -d "${TMPDIR:-/tmp}/weft-bench-server.XXXXXX")
+	[ "$workers" = 1 ] && [ -n "$net_srv_cpu" ] && pin=(taskset -c "$net_srv_cpu")
+	case "$rt $w" in
+	"weft http_hello") cmd=("$app_weft_http" "$port" "$workers") ;;
+	"weft resp_kv") cmd=("$app_weft_kv" "$port" "$workers") ;;
+	"nginx http_hello")
+		app_nginx_conf "$port" "$workers"
+		cmd=("$app_nginx" -e "$app_srv_tmp/error.log" -p "$app_srv_tmp" -c "$app_srv_tmp/nginx.conf") ;;
+	"go http_hello") cmd=("${peer_cmd[go]}" http_hello "$port" "$workers") ;;
+	"hyper http_hello") cmd=("$app_hyper" http_hello "$port" "$workers") ;;
+	"redis resp_kv")
+		cmd=("$app_redis" --port "$port" --bind 127.0.0.1 --save "" --appendonly no
+			--dir "$app_srv_tmp" --logfile "" --daemonize no) ;;
+	*) app_why="no $w server for $rt"; return 1 ;;
+	esac
+	(
+		ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+		exec "${pin[@]}" "${cmd[@]}"
+	) </dev/null >"$app_srv_tmp/server.log" 2>&1 &
+	app_srv_pid=$!
+	t0=$SECONDS
+	while [ $((SECONDS - t0)) -lt 15 ]; do
+		if ! alive "$app_srv_pid"; then
+			app_why="the server exited at start: $(tail -n 3 "$app_srv_tmp/server.log" | tr '\n' ' ')"
+			return 1
+		fi
+		app_check "$w" "$port" && return 0
+		sleep 0.1
+	done
+	app_why="the server did not answer on 127.0.0.1:$port within 15 s: $(tail -n 3 "$app_srv_tmp/server.log" | tr '\n' ' ')"
+	return 1
+}
+
+# Stops the server (SIGTERM, SIGKILL after 5 s, its child processes too),
+# reaps it, removes its directory.
+app_stop() {
+	local pid=$app_srv_pid kids k i
+	if [ -n "$pid" ]; then
+		app_srv_pid=""
+		kids=$(app_kids "$pid")
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < 100; i++)); do
+			alive "$pid" || break
+			sleep 0.05
+		done
+		if alive "$pid"; then
+			echo "bench.sh: the server ($pid) ignored SIGTERM for 5 s: SIGKILL" >&2
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		wait "$pid" 2>/dev/null || true
+		for k in $kids; do
+			if alive "$k"; then kill -KILL "$k" 2>/dev/null || true; fi
+		done
+	fi
+	[ -z "$app_srv_tmp" ] || rm -rf "$app_srv_tmp"
+	app_srv_tmp=""
+}
+
+# One JSON line. $1 workload, $2 runtime, $3 variant, $4 run, $5 workers,
+# $6 ok (true/false), $7 n, $8 seconds, $9 rate (or null), $10 rss_kb (or
+# null), $11 more keys (",\"k\":v..." or ""), $12 error (or "").
+app_json() {
+	local err=""
+	[ -z "${12}" ] || err=",\"error\":\"$(json_str "${12}")\""
+	printf '{"workload":"%s","runtime":"%s","variant":"%s","n":%s,"seconds":%s,"rate":%s,"unit":"requests/s","rss_kb":%s,"better":"higher","run":%d,"ok":%s,"machine":%s,"workers":%s,"quick":%s,"build":"%s","time":"%s"%s%s}\n' \
+		"$1" "$2" "$3" "$7" "$8" "$9" "${10}" "$4" "$6" "$app_machine" "$5" \
+		"$([ $quick = 1 ] && echo true || echo false)" "$(json_str "${app_build[$2]:-}")" \
+		"$(date -u +%Y-%m-%dT%H:%M:%SZ)" "${11}" "$err" >>"$out"
+}
+
+app_fail() { # $1 workload, $2 runtime, $3 variant, $4 run, $5 workers, $6 why
+	app_json "$1" "$2" "$3" "$4" "$5" false 0 0 null null "" "$6"
+	printf '%-12s %-8s %-22s run %-2d FAILED: %s\n' "$1" "$2" "$3" "$4" "$6"
+}
+
+# Runs the client (the words after $1) under bash's `time` while reading
+# the server's CPU around it. Sets app_wall, app_ccpu (client CPU seconds),
+# app_scpu (server CPU seconds), app_st (the client's exit status); its
+# output in file $1.
+app_measure() {
+	local outf=$1 tf t0 t1 TIMEFORMAT='%3R %3U %3S' u s
+	shift
+	tf="$app_srv_tmp/client.time"
+	app_st=0
+	t0=$(app_ticks "$app_srv_pid")
+	{ time "$@" >"$outf" 2>&1; } 2>"$tf" || app_st=$?
+	t1=$(app_ticks "$app_srv_pid")
+	read -r app_wall u s < <(tail -n 1 "$tf")
+	app_ccpu=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.3f", u + s }')
+	app_scpu=$(awk -v a="$t0" -v b="$t1" -v t="$app_tck" 'BEGIN { printf "%.3f", (b - a) / t }')
+}
+
+# The figures every run reports: ",\"server_cpu_s_per_m\":..." and the
+# client-bound mark, from app_measure's and the client's own numbers.
+# $1 requests, $2 p50 µs, $3 p99 µs, $4 client threads, $5 client CPUs,
+# $6 client command (words). Prints the JSON keys; app_bound = 1 if
+# client-bound.
+app_figures() {
+	local lim
+	lim=$(($4 < $5 ? $4 : $5))
+	app_bound=$(awk -v c="$app_ccpu" -v w="$app_wall" -v l="$lim" 'BEGIN { print ((w > 0 && c / w > 0.9 * l) ? 1 : 0) }')
+	awk -v n="$1" -v sc="$app_scpu" -v cc="$app_ccpu" -v w="$app_wall" -v p50="$2" -v p99="$3" \
+		-v th="$4" -v cp="$5" -v b="$app_bound" -v cmd="$(json_str "$6")" 'BEGIN {
+		printf ",\"server_cpu_s_per_m\":%.4f,\"server_cpu\":%.4f,\"gen_cpu\":%.4f", sc / n * 1e6, (w > 0 ? sc / w : 0), (w > 0 ? cc / w : 0)
+		printf ",\"p50_us\":%s,\"p99_us\":%s", (p50 == "" ? "null" : p50), (p99 == "" ? "null" : p99)
+		printf ",\"server_cpu_s\":%.3f,\"client_cpu_s\":%.3f,\"client_wall_s\":%.3f", sc, cc, w
+		printf ",\"client_threads\":%d,\"client_cpus\":%d,\"generator_bound\":%s,\"client\":\"%s\"", th, cp, (b ? "true" : "false"), cmd
+	}'
+}
+
+app_line() { # $1 workload, $2 runtime, $3 variant, $4 run, $5 rate, $6 n, $7 p99 µs
+	awk -v w="$1" -v rt="$2" -v v="$3" -v r="$4" -v rate="$5" -v n="$6" -v p99="$7" \
+		-v sc="$app_scpu" -v cc="$app_ccpu" -v wall="$app_wall" -v b="$app_bound" 'BEGIN {
+		printf "%-12s %-8s %-22s run %-2d %10.0f requests/s  srv %6.2f CPU-s/M (%3.0f%%)  p99 %s us  client %3.0f%%%s\n",
+			w, rt, v, r, rate, sc / n * 1e6, (wall > 0 ? sc / wall * 100 : 0), (p99 == "" ? "-" : sprintf("%.0f", p99)),
+			(wall > 0 ? cc / wall * 100 : 0), (b ? "  CLIENT-BOUND" : "")
+	}'
+}
+
+# wrk's report -> "requests seconds rate p50_us p99_us non2xx connect read write timeout"
+app_wrk_parse() {
+	awk '
+	function us(s,    v, u) {
+		v = s + 0; u = s; sub(/^[0-9.]+/, "", u)
+		return u == "us" ? v : u == "ms" ? v * 1e3 : u == "s" ? v * 1e6 : u == "m" ? v * 6e7 : ""
+	}
+	/ requests in / { n = $1; d = $4; sub(/,$/, "", d); secs = us(d) / 1e6 }
+	/^Requests\/sec:/ { rate = $2 }
+	$1 == "50%" { p50 = us($2) }
+	$1 == "99%" { p99 = us($2) }
+	/Non-2xx or 3xx responses:/ { bad = $NF }
+	/Socket errors:/ { gsub(/,/, ""); ce = $4; re = $6; we = $8; te = $10 }
+	END { printf "%s %s %s %s %s %d %d %d %d %d\n", (n == "" ? "-" : n), (secs == "" ? "-" : secs),
+		(rate == "" ? "-" : rate), (p50 == "" ? "-" : p50), (p99 == "" ? "-" : p99), bad, ce, re, we, te }'
+}
+
+# One run of http_hello on the started server: wrk -t1 for the window.
+app_http() { # $1 runtime, $2 variant, $3 run, $4 workers, $5 conns, $6 port
+	local rt=$1 v=$2 r=$3 workers=$4 conns=$5 port=$6 secs limit pin=() cpus outf
+	local n d rate p50 p99 bad ce re we te why="" extra rss
+	secs=$(awk -v s="$app_seconds" 'BEGIN { s = int(s + 0.999); print s < 1 ? 1 : s }')
+	limit=$((secs + 30))
+	cpus=$(nproc)
+	if [ "$workers" = 1 ] && [ -n "$net_srv_cpu" ]; then
+		pin=(taskset -c "$net_gen_cpu")
+		cpus=1
+	fi
+	local cmd=("$app_wrk" -t1 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/")
+	outf="$app_srv_tmp/client.out"
+	app_measure "$outf" "${pin[@]}" timeout -k 5 "$limit" "${cmd[@]}"
+	rss=$(app_rss_kb "$app_srv_pid")
+	read -r n d rate p50 p99 bad ce re we te < <(app_wrk_parse <"$outf")
+	if [ "$app_st" != 0 ]; then
+		why="wrk exited $app_st: $(tail -n 2 "$outf" | tr '\n' ' ')"
+	elif [ "$n" = - ] || [ "$rate" = - ] || [ "$n" -le 0 ]; then
+		why="no requests in wrk's report: $(tail -n 2 "$outf" | tr '\n' ' ')"
+	elif [ "$bad" -gt 0 ] || [ "$ce" -gt 0 ] || [ "$re" -gt 0 ] || [ "$we" -gt 0 ] || [ "$te" -gt 0 ]; then
+		why="wrk saw $bad non-2xx responses and socket errors (connect $ce, read $re, write $we, timeout $te)"
+	elif ! alive "$app_srv_pid"; then
+		why="the server died during the run: $(tail -n 3 "$app_srv_tmp/server.log" | tr '\n' ' ')"
+	elif ! app_check http_hello "$port"; then
+		why="the server did not answer after the run"
+	fi
+	[ "$p50" = - ] && p50=""
+	[ "$p99" = - ] && p99=""
+	if [ -n "$why" ]; then
+		app_fail http_hello "$rt" "$v" "$r" "$workers" "$why"
+		return 1
+	fi
+	extra=$(app_figures "$n" "$p50" "$p99" 1 "$cpus" "wrk -t1 -c$conns -d${secs}s --latency")
+	extra+=",\"conns\":$conns"
+	app_json http_hello "$rt" "$v" "$r" "$workers" true "$n" "$d" "$rate" "$rss" "$extra" ""
+	app_line http_hello "$rt" "$v" "$r" "$rate" "$n" "$p99"
+}
+
+# redis-benchmark's --csv report -> "rps p50_us p99_us" of its last row
+app_rb_parse() {
+	awk -F'","' '/^"/ && !/^"test"/ { rps = $2; p50 = $5 * 1e3; p99 = $7 * 1e3 }
+		END { if (rps == "") print "- - -"; else print rps, p50, p99 }'
+}
+
+# One test of resp_kv on the started server: a pilot, then the window.
+app_resp() { # $1 runtime, $2 variant, $3 run, $4 workers, $5 conns, $6 pipeline, $7 port, $8 test
+	local rt=$1 v=$2 r=$3 workers=$4 conns=$5 pipe=$6 port=$7 t=$8 pin=() cpus what=() base
+	local n0 n rps p50 p99 why="" extra rss outf limit i
+	cpus=$(nproc)
+	if [ "$workers" = 1 ] && [ -n "$net_srv_cpu" ]; then
+		pin=(taskset -c "$net_gen_cpu")
+		cpus=1
+	fi
+	base=("$app_rbench" -h 127.0.0.1 -p "$port" -c "$conns" --threads 2 -r 100000 --csv)
+	[ "$pipe" -gt 1 ] && base+=(-P "$pipe")
+	case $t in
+	mget10)
+		what=(MGET)
+		for ((i = 0; i < 10; i++)); do what+=("key:__rand_int__"); done ;;
+	*) what=(-t "$t") ;;
+	esac
+	outf="$app_srv_tmp/client.out"
+	n0=10000
+	[ "$pipe" -gt 1 ] && n0=100000
+	# the pilot: sizes the measured run to the window
+	if ! timeout -k 5 60 "${pin[@]}" "${base[@]}" -n "$n0" "${what[@]}" >"$outf" 2>&1 ||
+		grep -q 'Error from server' "$outf"; then
+		why="the pilot run failed: $(grep -m1 'Error' "$outf" || tail -n 2 "$outf" | tr '\n' ' ')"
+	else
+		read -r rps p50 p99 < <(app_rb_parse <"$outf")
+		[ "$rps" != - ] || why="no result in the pilot's report: $(tail -n 2 "$outf" | tr '\n' ' ')"
+	fi
+	if [ -z "$why" ]; then
+		n=$(awk -v r="$rps" -v s="$app_seconds" -v m="$n0" 'BEGIN { n = int(r * s / 1000) * 1000; print n < m ? m : n }')
+		limit=$(awk -v s="$app_seconds" 'BEGIN { printf "%d", s * 4 + 30 }')
+		app_measure "$outf" "${pin[@]}" timeout -k 5 "$limit" "${base[@]}" -n "$n" "${what[@]}"
+		rss=$(app_rss_kb "$app_srv_pid")
+		read -r rps p50 p99 < <(app_rb_parse <"$outf")
+		if [ "$app_st" != 0 ]; then
+			why="redis-benchmark exited $app_st: $(grep -m1 'Error' "$outf" || tail -n 2 "$outf" | tr '\n' ' ')"
+		elif grep -q 'Error from server' "$outf"; then
+			why="$(grep -m1 'Error from server' "$outf")"
+		elif [ "$rps" = - ]; then
+			why="no result in redis-benchmark's report: $(tail -n 2 "$outf" | tr '\n' ' ')"
+		elif ! alive "$app_srv_pid"; then
+			why="the server died during the run: $(tail -n 3 "$app_srv_tmp/server.log" | tr '\n' ' ')"
+		elif ! app_check resp_kv "$port"; then
+			why="the server did not answer after the run"
+		fi
+	fi
+	if [ -n "$why" ]; then
+		app_fail resp_kv "$rt" "$v" "$r" "$workers" "$why"
+		return 1
+	fi
+	local popt=""
+	[ "$pipe" -gt 1 ] && popt=" -P $pipe"
+	extra=$(app_figures "$n" "$p50" "$p99" 2 "$cpus" \
+		"redis-benchmark -c $conns --threads 2 -r 100000$popt -n $n ${what[*]}")
+	extra+=",\"conns\":$conns,\"pipeline\":$pipe,\"command\":\"$t\""
+	app_json resp_kv "$rt" "$v" "$r" "$workers" true "$n" \
+		"$(awk -v n="$n" -v r="$rps" 'BEGIN { printf "%.3f", n / r }')" "$rps" "$rss" "$extra" ""
+	app_line resp_kv "$rt" "$v" "$r" "$rps" "$n" "$p99"
+}
+
+# One job: start the server, run the workload's client(s), stop it.
+app_run() { # $1 runtime, $2 workload, $3 variant, $4 run, $5 workers, $6 conns, $7 pipeline
+	local rt=$1 w=$2 v=$3 r=$4 workers=$5 conns=$6 pipe=$7 port st=0 t tests=(x)
+	[ "$w" = resp_kv ] && tests=(set get incr mget10)
+	if ! port=$("$loadgen" free-port) || ! app_start "$rt" "$w" "$port" "$workers"; then
+		[ -n "$app_why" ] || app_why="no free port on 127.0.0.1"
+		for t in "${tests[@]}"; do
+			if [ "$w" = resp_kv ]; then
+				app_fail "$w" "$rt" "$t,$v" "$r" "$workers" "$app_why"
+			else
+				app_fail "$w" "$rt" "$v" "$r" "$workers" "$app_why"
+			fi
+		done
+		app_stop
+		return 1
+	fi
+	if [ "$w" = http_hello ]; then
+		app_http "$rt" "$v" "$r" "$workers" "$conns" "$port" || st=1
+	else
+		for t in "${tests[@]}"; do
+			app_resp "$rt" "$t,$v" "$r" "$workers" "$conns" "$pipe" "$port" "$t" || st=1
+		done
+	fi
+	app_stop
+	return $st
+}
+
+# One round of http_hello and resp_kv (after the network round): variant
+# by variant, every runtime in turn (odd rounds weft first, even rounds
+# weft last).
+run_app_round() { # $1: run number
+	[ ${#app_jobs[@]} -gt 0 ] || return 0
+	local r=$1 job rt w v wk cn p order=("${app_jobs[@]}")
+	[ $((r % 2)) = 0 ] && order=("${app_jobs_even[@]}")
+	for job in "${order[@]}"; do
+		read -r rt w v wk cn p <<<"$job"
+		app_run "$rt" "$w" "$v" "$r" "$wk" "$cn" "$p" || failed=$((failed + 1))
+	done
+}
+
+# The table's footer: the servers' builds, the clients, what was skipped.
+app_footer() {
+	app_selected || return 0
+	local rt line
+	for rt in weft nginx go hyper redis; do
+		[ -n "${app_build[$rt]:-}" ] || continue
+		case " ${app_jobs[*]} " in *" $rt "*) echo "$rt (http_hello/resp_kv): ${app_build[$rt]}" ;; esac
+	done
+	if [ ${#app_jobs[@]} -gt 0 ]; then
+		echo "http_hello/resp_kv: the client is the load generator (wrk -t1 -c C --latency; redis-benchmark -c 50 --threads 2 -r 100000 [-P 16],"
+		echo "  a pilot run sizing each test to the window); srv CPU-s/M is per million requests; gen CPU is the client's;"
+		echo "  GENERATOR-BOUND: the client used more than 90 % of a CPU per client thread (of the CPUs it may use, if fewer);"
+		echo "  workers=1: server on CPU ${net_srv_cpu:-(not pinned)}, client on CPU $net_gen_cpu; workers=$(nproc): both unpinned; redis-server is single-threaded"
+	fi
+	for line in "${app_notes[@]}"; do echo "skipped $line"; done
+}
+
 # Nothing of ours outlives the script: the server of a run cut short.
 on_exit() {
 	net_stop
+	app_stop
 	[ -z "$base_json" ] || rm -f "$base_json"
 }
 trap on_exit EXIT
@@ -1139,6 +1762,7 @@ for wv in "${wv_order[@]}"; do
 	done
 done
 net_setup
+app_setup
 if [ $need_net = 1 ]; then
 	if wanted weft && [ -z "$weft_echo" ]; then
 		echo "bench.sh: skipping weft's network rows: $weft_echo_note" >&2
@@ -1147,7 +1771,7 @@ if [ $need_net = 1 ]; then
 		echo "bench.sh: skipping $base_label's network rows: ${base_echo_note:-not built}" >&2
 	fi
 fi
-if [ ${#jobs[@]} -eq 0 ] && [ ${#net_jobs[@]} -eq 0 ]; then
+if [ ${#jobs[@]} -eq 0 ] && [ ${#net_jobs[@]} -eq 0 ] && [ ${#app_jobs[@]} -eq 0 ]; then
 	echo "bench.sh: nothing to run for --only ${only[*]}"
 	[ -z "$listing" ] || grep -E "^($(IFS='|'; echo "${only[*]}")) " <<<"$listing" || true
 	if [ $need_net = 1 ]; then
@@ -1167,6 +1791,9 @@ fi
 if [ ${#net_jobs[@]} -gt 0 ]; then
 	echo "bench.sh: $runs runs of ${#net_jobs[@]} network runs (${net_rts[*]}; $net_seconds s each), interleaved; results in $out"
 	echo "bench.sh: the load generator on CPU $net_gen_cpu; workers=1 servers on CPU ${net_srv_cpu:-(not pinned: one CPU)}"
+fi
+if [ ${#app_jobs[@]} -gt 0 ]; then
+	echo "bench.sh: $runs runs of ${#app_jobs[@]} http_hello/resp_kv servers ($app_seconds s windows), interleaved; results in $out"
 fi
 
 # The machines are shared: say how busy this one was while we measured.
@@ -1190,6 +1817,7 @@ for ((r = 1; r <= runs; r++)); do
 		fi
 	done
 	run_tcp_echo_round "$r"
+	run_app_round "$r"
 done
 
 table=bench/results/results-$stamp.txt
@@ -1225,6 +1853,7 @@ chart=bench/results/results-$stamp.svg
 			echo "network: $net_seconds s windows; load generator echo_loadgen on CPU $net_gen_cpu; workers=1 servers pinned to CPU ${net_srv_cpu:-(none)}, workers=$(nproc) unpinned; asyncio and uvloop: workers=1 only (one thread)"
 		fi
 	fi
+	app_footer
 	echo "results: $out"
 } | tee "$table"
 if [ $plot = 1 ]; then

@@ -28,7 +28,7 @@ trap 'rm -rf "$tmp"' EXIT
 # Rows: label, then for each runtime present: rel, rel_min, rel_max ("?" if
 # missing). Runtimes in the suite's order.
 awk -F'\t' -v dat="$tmp/chart.dat" -v cols="$tmp/runtimes" '
-	BEGIN { nr = split("weft go tokio asyncio uvloop", order, " ") }
+	BEGIN { nr = split("weft go tokio asyncio uvloop nginx hyper redis", order, " ") }
 	/^#/ { next }
 	{
 		key = $1 "\t" $2
@@ -91,7 +91,8 @@ case "$out" in
 esac
 
 mapfile -t rts <"$tmp/runtimes"
-declare -A color=([weft]='#d62728' [go]='#1f77b4' [tokio]='#ff7f0e' [asyncio]='#2ca02c' [uvloop]='#9467bd')
+declare -A color=([weft]='#d62728' [go]='#1f77b4' [tokio]='#ff7f0e' [asyncio]='#2ca02c' [uvloop]='#9467bd'
+	[nginx]='#8c564b' [hyper]='#e377c2' [redis]='#17becf')
 plot=""
 for i in "${!rts[@]}"; do
 	c=$((2 + 3 * i))

@@ -7,7 +7,8 @@
 #
 # 1. Installs what is missing (Debian 12, as root or with passwordless
 #    sudo): meson, ninja, pkg-config, gcc/g++, liburing, concurrencykit,
-#    Criterion, valgrind (src/fiber/stack.c includes valgrind/valgrind.h).
+#    Criterion, valgrind (src/fiber/stack.c includes valgrind/valgrind.h),
+#    scdoc (the plain build's man pages, -Ddocs=true).
 #    Does nothing when everything is there.
 # 2. Checks that io_uring works here (a tiny liburing probe). Without it
 #    the run FAILS, unless WEFT_ALLOW_NO_IO_URING=1: then the tests that
@@ -15,7 +16,9 @@
 # 3. Three build directories, each reused across runs (meson setup
 #    --reconfigure), built and tested with `meson test --print-errorlogs`:
 #      plain  build/test-plain  debugoptimized; every suite (unit, stress,
-#                               build, examples)
+#                               build, examples); the man pages too
+#                               (-Ddocs=true: the build suite compares
+#                               them with the headers)
 #      asan   build/test-asan   ASan + UBSan; every suite
 #      tsan   build/test-tsan   TSan, built with clang; every suite. Criterion
 #                               aborts at start under clang's TSan here
@@ -38,14 +41,19 @@
 #    package libclang-rt-14-dev), which takes 10,000 live fibers in its
 #    stride. WEFT_TSAN_CC=gcc picks gcc instead (stress counts must then
 #    keep fewer than ~8000 tasks alive at once).
-# 4. Prints each behaviour-test executable's "Synthesis:" line, then per
+# 4. With the plain build: tools/check-install.sh, what README.md tells a
+#    user to do: library-only installs into build/install-{both,static},
+#    the README's example built with -Wall -Wextra -Werror through
+#    pkg-config (shared and static) and run, and weft as a subproject of
+#    a tiny parent project (~45 s the first time, ~10 s after).
+# 5. Prints each behaviour-test executable's "Synthesis:" line, then per
 #    build how many behaviour tests ran, and last one line "N passed, N
 #    failed, N skipped" over all builds (meson tests: one per executable);
 #    exits non-zero on any failure (a build that does not configure or
 #    compile counts as one failure).
 #
 # Options:
-#   --quick          the plain build only
+#   --quick          the plain build only (and the install checks)
 #   --builds=LIST    comma-separated subset of plain,asan,tsan
 #   --no-install     never run apt-get; fail if something is missing
 #   -- ARGS          passed to every `meson test` (e.g. -- --suite stress)
@@ -91,7 +99,8 @@ say "dependencies"
 # package:command. A tool counts as present when its command is on PATH
 # (a pip-installed meson is fine); a library when dpkg has its package.
 pkgs=(meson:meson ninja-build:ninja pkg-config:pkg-config gcc:gcc g++:g++ binutils:nm
-	libc6-dev liburing-dev libck-dev libcriterion-dev valgrind)
+	libc6-dev liburing-dev libck-dev libcriterion-dev valgrind wrk:wrk redis-tools:redis-cli
+	scdoc:scdoc)
 tsan_cc=${WEFT_TSAN_CC:-clang}
 case $(basename "$tsan_cc") in
 clang*) tsan_cxx=${WEFT_TSAN_CXX:-${tsan_cc/clang/clang++}} ;;
@@ -116,7 +125,7 @@ if command -v dpkg-query >/dev/null; then
 	done
 else
 	# Not Debian: check what the build needs and leave installing to the user.
-	cs=(meson ninja pkg-config "${CC:-cc}" nm readelf)
+	cs=(meson ninja pkg-config "${CC:-cc}" nm readelf scdoc)
 	[[ " ${builds[*]} " != *" tsan "* ]] || cs+=("$tsan_cc")
 	for c in "${cs[@]}"; do
 		command -v "$c" >/dev/null || missing+=("$c")
@@ -213,13 +222,14 @@ bench=true
 [[ -f bench/meson.build ]] || bench=false
 
 build_opts() {
-	local common="--buildtype=debugoptimized -Dtests=true -Dexamples=true"
+	local common="--buildtype=debugoptimized -Ddefault_library=shared -Dtests=true -Dexamples=true"
 	case $1 in
-	plain) echo "$common -Db_sanitize=none -Db_lundef=true -Dcriterion=enabled -Dbenchmarks=$bench" ;;
+	plain) echo "$common -Db_sanitize=none -Db_lundef=true -Dcriterion=enabled -Dbenchmarks=$bench" \
+		"-Ddocs=true" ;;
 	asan) echo "$common -Db_sanitize=address,undefined -Db_lundef=false -Dcriterion=enabled" \
-		"-Dbenchmarks=false" ;;
+		"-Dbenchmarks=false -Ddocs=false" ;;
 	tsan) echo "$common -Db_sanitize=thread -Db_lundef=false -Dcriterion=disabled" \
-		"-Dbenchmarks=false" ;;
+		"-Dbenchmarks=false -Ddocs=false" ;;
 	esac
 }
 
@@ -269,7 +279,19 @@ for b in "${builds[@]}"; do
 	times[$b]=$((SECONDS - t0))
 done
 
-# --- 4. summary -------------------------------------------------------------
+# --- 4. installing and consuming weft as README.md says ----------------------
+install_counts=""
+if [[ " ${builds[*]} " == *" plain "* ]]; then
+	say "install: tools/check-install.sh $root"
+	t0=$SECONDS
+	install_out=$root/check-install.log
+	tools/check-install.sh "$root" 2>&1 | tee "$install_out" || true
+	install_counts=$(sed -n 's/^check-install: \([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$install_out")
+	[[ -n $install_counts ]] || install_counts="0 1 0" # it died before its summary
+	times[install]=$((SECONDS - t0))
+fi
+
+# --- 5. summary -------------------------------------------------------------
 say "summary"
 logs=()
 for b in "${builds[@]}"; do
@@ -345,9 +367,18 @@ while read -r _ b p f s; do
 	counted[$b]="$p passed, $f failed, $s skipped"
 done < <(grep '^#counts ' <<<"$counts")
 failed=$((failed + build_failures))
+if [[ -n $install_counts ]]; then
+	read -r p f s_ <<<"$install_counts"
+	passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s_))
+	status[install]=$( ((f == 0)) && echo ok || echo "checks failed")
+	counted[install]="$p passed, $f failed, $s_ skipped"
+	builds+=(install)
+fi
 
 for b in "${builds[@]}"; do
-	printf '%-6s %-18s %4ds  %-16s %s\n' "$b" "$root/test-$b" "${times[$b]}" "${status[$b]}" \
+	where=$root/test-$b
+	[[ $b != install ]] || where=$root/check-install.log
+	printf '%-7s %-24s %4ds  %-16s %s\n' "$b" "$where" "${times[$b]}" "${status[$b]}" \
 		"${counted[$b]:-}"
 done
 ((io_uring_ok)) || echo "io_uring unavailable (WEFT_ALLOW_NO_IO_URING=1): tests needing it were skipped"

@@ -32,7 +32,12 @@ enum {
 
 /*
  * A description of `code` (negative errno or a WEFT_E* code; a positive
- * errno is accepted too). Never NULL; the string is static. Any thread.
+ * errno is accepted too), with the errno name for grep: weft's meaning for
+ * the codes asyncio's exceptions map to, worded to fit their socket
+ * sources too ("cancelled (ECANCELED)", "timed out (ETIMEDOUT)", "shut
+ * down (ESHUTDOWN)"), glibc's for other errno values ("Connection refused
+ * (ECONNREFUSED)"), "unknown error" for anything else (INT_MIN included).
+ * Never NULL; the string is static. Never suspends. Any thread.
  */
 WEFT_API const char *weft_strerror(int code);
 

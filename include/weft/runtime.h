@@ -39,10 +39,15 @@ typedef struct weft_config {
 	                          * (but see small_stacks) */
 	bool migratable;         /* every task may resume on any worker after a
 	                          * suspension (default: on its home worker) */
-	bool debug;              /* say on stderr what went wrong on misuse,
-	                          * and report a task step that kept its
+	bool debug;              /* say on stderr what went wrong on misuse
+	                          * (and what to do, where that is always
+	                          * the same; a refused config field is
+	                          * named), report a task step that kept its
 	                          * worker over 100 ms (asyncio's
-	                          * slow-callback warning) */
+	                          * slow-callback warning), and name once
+	                          * per task function one that returned
+	                          * -EPERM with no weft_fail message (a
+	                          * POSIX-style -1?) */
 	unsigned ring_entries;   /* io_uring SQ size per worker (the CQ is 4x);
 	                          * 0: 256; at most 16384 */
 	bool ring_no_defer;      /* skip SINGLE_ISSUER|DEFER_TASKRUN, use the
@@ -100,7 +105,8 @@ WEFT_API void weft_config_init(weft_config *cfg);
  * paused_clock without workers == 1, blocking_threads_max > 65536,
  * blocking_keepalive negative or NaN, stack_size above 1 GiB, small_stacks
  * with a stack_size that is not 0 or a multiple of 16 from 1024 to the
- * page size, ring_entries above 16384; debug mode names the field),
+ * page size, ring_entries above 16384; in debug mode, cfg.debug included,
+ * the field is named, and a zeroed config is told to use weft_config_init),
  * -ENOMEM (out of memory, or of locked memory for the rings: raise
  * RLIMIT_MEMLOCK or lower ring_entries; or no alternate signal stack for
  * a worker's overflow reports), -EMFILE / -ENFILE (out of
@@ -135,9 +141,30 @@ WEFT_API int weft_runtime_run(weft_runtime *rt, weft_task_fn fn, void *arg, void
  * Returns 0, or -EINVAL (NULL), -EPERM (called on a worker thread of any
  * runtime, or on a blocking-pool thread of rt: the drain would wait for
  * its own caller).
+ * It waits without limit: a to_thread call blocked in a system call
+ * (accept, read on a pipe or terminal) keeps it waiting until the call
+ * returns, since the call may be using its task's memory; unblock it (close
+ * or shut down its descriptor), or use weft_runtime_destroy_timeout.
  * Blocks the OS thread; foreign threads only. `rt` is freed memory after.
  */
 WEFT_API int weft_runtime_destroy(weft_runtime *rt);
+
+/*
+ * weft_runtime_destroy with a deadline, `timeout` seconds from now
+ * (WEFT_FOREVER: none; 0: whatever is done at once). If tasks are still
+ * alive or to_thread calls still running when it passes, it prints on
+ * stderr (debug mode or not, as asyncio's executor shutdown warns) which:
+ * each running call with its task's name, its function's address, for how
+ * long and on which thread, then the tasks still alive; and returns
+ * -ETIMEDOUT. `rt` then stays allocated and shutting down: new outside work
+ * is refused with -ESHUTDOWN, its tasks are cancelled, its workers and
+ * running calls go on. Call weft_runtime_destroy_timeout (or
+ * weft_runtime_destroy) on it again later, which goes on where this one
+ * stopped, or exit the process. Other errors as weft_runtime_destroy, and
+ * -EINVAL for a negative or NaN timeout. Blocks the OS thread; foreign
+ * threads only, one at a time per runtime. `rt` is freed memory after 0.
+ */
+WEFT_API int weft_runtime_destroy_timeout(weft_runtime *rt, double timeout);
 
 /*
  * asyncio.run: creates a runtime with `cfg` (NULL: defaults), runs

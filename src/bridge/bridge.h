@@ -13,6 +13,8 @@
  *   cancel every task, wait       a task awaiting a started call waits for it
  *   weft__bridge_drain            queued calls end cancelled, running ones
  *                                 finish, threads are joined
+ *   (weft_runtime_destroy_timeout may give up after either wait, and
+ *   comes back to it on its next call)
  *   stop, workers exit and join
  *   weft__inject_close again, weft__bridge_destroy
  */
@@ -24,6 +26,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include <weft/runtime.h>
 
@@ -45,6 +49,8 @@ struct weft__bridge {
 	pthread_cond_t gone;                 /* the drain waits for the last exit */
 	/* Under lock: */
 	struct weft__list queue;             /* queued calls, oldest first */
+	struct weft__list threads;           /* live pool threads (what they
+	                                      * run: weft__bridge_report) */
 	size_t nqueued;
 	unsigned nthreads;                   /* alive (or being started) */
 	unsigned nidle;                      /* waiting, not yet claimed */
@@ -69,8 +75,15 @@ int weft__bridge_init(struct weft__core *c, const weft_config *cfg);
 void weft__bridge_destroy(struct weft__core *c);
 
 /* Shutdown, every task done: refuses new calls, cancels the queued ones,
- * waits for the running ones, joins every pool thread. Foreign thread. */
-void weft__bridge_drain(struct weft__core *c);
+ * waits for the running ones, joins every pool thread; 0. With a deadline
+ * (CLOCK_MONOTONIC ns, weft__now_ns; 0: none) it may return -ETIMEDOUT
+ * instead, calls still running: the pool stays closed, and draining again
+ * goes on waiting. Foreign thread. */
+int weft__bridge_drain(struct weft__core *c, uint64_t deadline_ns);
+
+/* Prints a line on `out` for each to_thread call still running (its
+ * task, function, how long, which thread); returns how many. Any thread. */
+unsigned weft__bridge_report(struct weft__core *c, FILE *out);
 
 /* For tests: the pool's thread counts, a racy snapshot (inflight: calls
  * queued or running, the scheduler's blocking count). */

@@ -18,11 +18,14 @@
  * state leaves QUEUED; the pool's reference is dropped last.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <weft/thread.h>
 
@@ -33,6 +36,7 @@
 #include "core/future.h"
 #include "core/local.h"
 #include "core/task.h"
+#include "io/timer.h"
 
 enum call_state { QUEUED, RUNNING, CANCELLED, DONE };
 
@@ -47,11 +51,21 @@ struct weft__blocking_call {
 	struct weft__locals *locals;     /* the caller's values until the call
 	                                  * starts or is dropped (then NULL) */
 	struct weft__bridge *bridge;     /* valid while the call is QUEUED */
+	char caller[32];                 /* the calling task's name, for a
+	                                  * destroy that gives up (cut short) */
 };
 
 struct weft__pool_thread {
 	pthread_t tid;  /* written by the thread itself before it exits */
 	struct weft__bridge *b;
+	/* Under b->lock, for a destroy that gives up (weft__bridge_report): */
+	struct weft__list link;          /* in b->threads while it runs */
+	pid_t os_tid;
+	weft_task_fn fn;                 /* the call it runs, or NULL: a copy
+	                                  * of the call's fields, as the call
+	                                  * may be freed once it is done */
+	char caller[32];
+	uint64_t since_ns;
 };
 
 static bool call_cancel(weft_future *f, const char *msg);
@@ -216,6 +230,8 @@ static void *pool_main(void *p)
 {
 	struct weft__pool_thread *me = p;
 	struct weft__bridge *b = me->b;
+	me->os_tid = gettid();
+	me->fn = NULL;
 	weft__thread_ctx.core = b->core;
 	sigset_t pipe; /* weft's threads never take SIGPIPE (IO.md) */
 	sigemptyset(&pipe);
@@ -225,16 +241,22 @@ static void *pool_main(void *p)
 	if (b->reset_affinity)
 		pthread_setaffinity_np(pthread_self(), sizeof(b->affinity), &b->affinity);
 	pthread_mutex_lock(&b->lock);
+	weft__list_push_back(&b->threads, &me->link);
 	for (;;) {
 		struct weft__blocking_call *c;
 		while ((c = take_call(b))) {
+			me->fn = c->fn;
+			memcpy(me->caller, c->caller, sizeof(me->caller));
+			me->since_ns = weft__now_ns();
 			pthread_mutex_unlock(&b->lock);
 			call_run(b, c);
 			pthread_mutex_lock(&b->lock);
+			me->fn = NULL;
 		}
 		if (b->closed || !wait_for_work(b))
 			break;
 	}
+	weft__list_remove(&me->link);
 	b->nthreads--;
 	me->tid = pthread_self();
 	struct weft__pool_thread *prev = b->dead;
@@ -309,6 +331,7 @@ WEFT_API weft_future *weft_to_thread(weft_task_fn fn, void *arg)
 	c->arg = arg;
 	c->locals = weft__locals_ref(t->locals);
 	c->bridge = b;
+	weft__task_name_raw(t, c->caller, sizeof(c->caller));
 
 	bool start = false;
 	pthread_mutex_lock(&b->lock);
@@ -349,6 +372,7 @@ int weft__bridge_init(struct weft__core *core, const weft_config *cfg)
 	if (!b)
 		return -ENOMEM;
 	weft__list_init(&b->queue);
+	weft__list_init(&b->threads);
 	b->core = core;
 	b->max = cfg->blocking_threads_max ? cfg->blocking_threads_max : WEFT__BLOCKING_MAX_DEFAULT;
 	b->keepalive = cfg->blocking_keepalive > 0 ? cfg->blocking_keepalive
@@ -380,11 +404,21 @@ int weft__bridge_init(struct weft__core *core, const weft_config *cfg)
 	return 0;
 }
 
-void weft__bridge_drain(struct weft__core *core)
+/* Caller holds b->lock: how many pool threads are running a call. */
+static unsigned running_calls(struct weft__bridge *b)
+{
+	unsigned n = 0;
+	struct weft__list *l;
+	weft__list_each(l, &b->threads)
+		n += weft__container_of(l, struct weft__pool_thread, link)->fn != NULL;
+	return n;
+}
+
+int weft__bridge_drain(struct weft__core *core, uint64_t deadline_ns)
 {
 	struct weft__bridge *b = core->bridge;
 	if (!b)
-		return;
+		return 0;
 	struct weft__list queued;
 	weft__list_init(&queued);
 	pthread_mutex_lock(&b->lock);
@@ -395,9 +429,25 @@ void weft__bridge_drain(struct weft__core *core)
 	/* Oldest first, as they were queued. Their done callbacks still run:
 	 * the workers have not stopped. */
 	drop_all(b, &queued, -ECANCELED);
+	/* b->gone's clock is CLOCK_MONOTONIC, as weft__now_ns */
+	struct timespec until = {.tv_sec = (time_t)(deadline_ns / 1000000000u),
+				 .tv_nsec = (long)(deadline_ns % 1000000000u)};
 	pthread_mutex_lock(&b->lock);
-	while (b->nthreads > 0)
-		pthread_cond_wait(&b->gone, &b->lock);
+	while (b->nthreads > 0) {
+		if (!deadline_ns) {
+			pthread_cond_wait(&b->gone, &b->lock);
+		} else if (pthread_cond_timedwait(&b->gone, &b->lock, &until) == ETIMEDOUT) {
+			/* Threads without a call are on their way out: only a
+			 * running call is worth giving up for. Closed and
+			 * empty, the pool takes no new one, and a later drain
+			 * goes on from here. */
+			if (running_calls(b)) {
+				pthread_mutex_unlock(&b->lock);
+				return -ETIMEDOUT;
+			}
+			deadline_ns = 0;
+		}
+	}
 	struct weft__pool_thread *last = b->dead;
 	b->dead = NULL;
 	pthread_mutex_unlock(&b->lock);
@@ -405,6 +455,34 @@ void weft__bridge_drain(struct weft__core *core)
 		pthread_join(last->tid, NULL);
 		free(last);
 	}
+	return 0;
+}
+
+unsigned weft__bridge_report(struct weft__core *core, FILE *out)
+{
+	struct weft__bridge *b = core->bridge;
+	if (!b)
+		return 0;
+	unsigned n = 0;
+	uint64_t now = weft__now_ns();
+	pthread_mutex_lock(&b->lock);
+	struct weft__list *l;
+	weft__list_each(l, &b->threads) {
+		struct weft__pool_thread *t = weft__container_of(l, struct weft__pool_thread, link);
+		if (!t->fn)
+			continue;
+		n++;
+		/* a function pointer printed as data: the address is what a
+		 * debugger's "info symbol" takes */
+		void *fn;
+		memcpy(&fn, &t->fn, sizeof(fn));
+		fprintf(out,
+			"weft:   a to_thread call of task %s is still running: fn %p, for %.1f s, "
+			"on thread %d (weft-blocking)\n",
+			t->caller, fn, (double)(now - t->since_ns) / 1e9, (int)t->os_tid);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return n;
 }
 
 void weft__bridge_destroy(struct weft__core *core)
@@ -412,7 +490,7 @@ void weft__bridge_destroy(struct weft__core *core)
 	struct weft__bridge *b = core->bridge;
 	if (!b)
 		return;
-	weft__bridge_drain(core); /* a no-op unless creation failed half way */
+	weft__bridge_drain(core, 0); /* a no-op unless creation failed half way */
 	pthread_cond_destroy(&b->gone);
 	pthread_cond_destroy(&b->work);
 	pthread_mutex_destroy(&b->lock);

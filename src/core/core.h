@@ -13,6 +13,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <weft/common.h>
 #include <weft/runtime.h>
@@ -75,12 +76,22 @@ int weft__core_init(struct weft__core *c, const weft_config *cfg);
 void weft__core_destroy(struct weft__core *c);
 
 /* Shutdown: cancels every live task and waits until none is left
- * (tasks created meanwhile are cancelled on the next pass). Foreign
- * thread. */
-void weft__core_cancel_all(struct weft__core *c);
+ * (tasks created meanwhile are cancelled on the next pass); 0. With a
+ * deadline (CLOCK_MONOTONIC ns, weft__now_ns; 0: none) it returns
+ * -ETIMEDOUT once it has passed with tasks still alive. Foreign thread. */
+int weft__core_cancel_all(struct weft__core *c, uint64_t deadline_ns);
+
+/* Prints a line on `out` for each task still alive (at most `max`, then
+ * how many more); returns how many are alive. Any thread. */
+long weft__core_report_tasks(struct weft__core *c, FILE *out, unsigned max);
 
 /* Releases a scheduled callback no worker will run any more (shutdown). */
 void weft__core_discard(struct weft__runnable *r);
+
+/* A timer deadline (weft__clock_ns nanoseconds): base + ns, where ns
+ * is already whole (ceil: never early) and may be negative, saturated to
+ * [0, UINT64_MAX - 1]. A past deadline keeps its value (core/time.c). */
+uint64_t weft__deadline_ns(uint64_t base, double ns);
 
 /* call_soon/call_later runnables (core/call.c): run on the worker of cw,
  * or released unrun. */

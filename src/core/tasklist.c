@@ -13,6 +13,7 @@
 #include "core/core.h"
 #include "core/future.h"
 #include "core/task_slab.h"
+#include "io/timer.h"
 
 struct collect {
 	weft_future **out;
@@ -39,7 +40,7 @@ WEFT_API long weft_all_tasks(weft_runtime *rt, weft_future **out, size_t cap)
 	return (long)col.n;
 }
 
-void weft__core_cancel_all(struct weft__core *c)
+int weft__core_cancel_all(struct weft__core *c, uint64_t deadline_ns)
 {
 	enum { BATCH = 256, PASS_NS = 20 * 1000 * 1000 };
 	weft_future *batch[BATCH];
@@ -53,6 +54,35 @@ void weft__core_cancel_all(struct weft__core *c)
 		}
 		/* a timed wait: tasks created meanwhile are cancelled on the
 		 * next pass */
-		weft__sched_wait_idle(&c->sched, PASS_NS);
+		uint64_t pass = PASS_NS;
+		uint64_t now = deadline_ns ? weft__now_ns() : 0;
+		if (deadline_ns && now >= deadline_ns) {
+			/* A task counted live may be done and not yet retired:
+			 * only a task not done is worth giving up for. */
+			if (weft_all_tasks(weft__core_runtime(c), NULL, 0) > 0)
+				return -ETIMEDOUT;
+			deadline_ns = 0;
+		} else if (deadline_ns && deadline_ns - now < pass) {
+			pass = deadline_ns - now;
+		}
+		weft__sched_wait_idle(&c->sched, pass);
 	}
+	return 0;
+}
+
+long weft__core_report_tasks(struct weft__core *c, FILE *out, unsigned max)
+{
+	enum { BATCH = 64 };
+	weft_future *batch[BATCH];
+	if (max > BATCH)
+		max = BATCH;
+	long n = weft_all_tasks(weft__core_runtime(c), batch, max);
+	for (long i = 0; i < n && i < (long)max; i++) {
+		fprintf(out, "weft:   task %s is still alive%s\n", weft_task_name(batch[i]),
+			weft_task_cancelling(batch[i]) > 0 ? " (cancelled, not done yet)" : "");
+		weft_future_unref(batch[i]);
+	}
+	if (n > (long)max)
+		fprintf(out, "weft:   ... and %ld more tasks\n", n - (long)max);
+	return n < 0 ? 0 : n;
 }

@@ -31,10 +31,17 @@ static void say(const char *s)
 	}
 }
 
+/* async-signal-safe: plain writes of constant text */
+#define FIX_TEXT                                                                                  \
+	"; to fix: raise weft_config.stack_size, or move the deep or large-frame work (big "      \
+	"local arrays, deep recursion, stdio with small_stacks) to weft_to_thread, whose "        \
+	"threads have full-size stacks"
+
 void weft__stack_overflow_abort(const char *name)
 {
 	say("weft: stack overflow in task ");
 	say(name);
+	say(FIX_TEXT);
 	say("\n");
 	/* abort() unblocks SIGABRT and restores its default if needed. */
 	abort();
@@ -89,6 +96,8 @@ static _Noreturn void report(const struct weft__guard_report *r, const void *add
 		say(": a frame larger than the guard jumped it; build task code with "
 		    "-fstack-clash-protection)");
 	}
+	if (r->task[0])
+		say(FIX_TEXT);
 	say("\n");
 	abort();
 }

@@ -54,8 +54,10 @@ enum weft__io_kind {
 	WEFT__IO_RECV_POOL,  /* fd, flags, len (0: a whole buffer): one
 	                      * receive into a buffer of the worker's pool
 	                      * (weft__io_pool_enable first) */
+	WEFT__IO_READ_POOL,  /* fd, len: the same as a read(2) at the current
+	                      * position (pipes) */
 };
-#define WEFT__IO_KIND_LAST WEFT__IO_RECV_POOL
+#define WEFT__IO_KIND_LAST WEFT__IO_READ_POOL
 
 /* A completion flag given to complete() (the kernel's own value). */
 enum {

@@ -478,8 +478,12 @@ int weft__io_submit(struct weft__io *io, struct weft__io_op *op, const struct we
 		io_uring_prep_poll_add(sqe, fd, req->len);
 		break;
 	case WEFT__IO_RECV_POOL:
+	case WEFT__IO_READ_POOL:
 		/* length 0: the selected buffer's; less caps the receive */
-		io_uring_prep_recv(sqe, fd, NULL, req->len, req->flags);
+		if (req->kind == WEFT__IO_RECV_POOL)
+			io_uring_prep_recv(sqe, fd, NULL, req->len, req->flags);
+		else
+			io_uring_prep_read(sqe, fd, NULL, req->len, (uint64_t)-1);
 		sqe->flags |= IOSQE_BUFFER_SELECT;
 		sqe->buf_group = 0;
 		break;

@@ -50,6 +50,8 @@ struct weft_stream {
 	int fd;
 	struct weft__worker *owner;
 	size_t limit;
+	unsigned char kind;   /* enum weft__stream_kind */
+	bool fd_gone;         /* a pipe's write end, closed by write_eof */
 
 	/* Read side. rbuf[rhead, rhead + rlen) is buffered data. */
 	char *rbuf;
@@ -185,8 +187,10 @@ static void decide(weft_stream *s, struct actions *a)
 	if (s->closed)
 		return;
 	/* receive */
-	if (!s->closing && !s->eof && !s->rerr && !s->paused && !s->recv_on && s->pooled &&
-	    !s->nobuf) {
+	bool readable = s->kind != WEFT__STREAM_PIPE_WRITE;
+	bool pipe = s->kind != WEFT__STREAM_SOCKET;
+	if (readable && !s->closing && !s->eof && !s->rerr && !s->paused && !s->recv_on &&
+	    s->pooled && !s->nobuf) {
 		/* the kernel picks a pool buffer when data arrives, and it is
 		 * copied out at once: a waiting stream holds no buffer */
 		s->recv_on = s->recv_pool = true;
@@ -194,9 +198,10 @@ static void decide(weft_stream *s, struct actions *a)
 		a->recv = true;
 		/* never past 2 x limit (a reader that needs more lifts it) */
 		size_t left = 2 * s->limit > s->rlen ? 2 * s->limit - s->rlen : WEFT__IO_POOL_SIZE;
-		a->rreq = (struct weft__io_req){.kind = WEFT__IO_RECV_POOL, .fd = s->fd,
+		a->rreq = (struct weft__io_req){.kind = pipe ? WEFT__IO_READ_POOL : WEFT__IO_RECV_POOL,
+						.fd = s->fd,
 						.len = (uint32_t)(left < WEFT__IO_POOL_SIZE ? left : 0)};
-	} else if (!s->closing && !s->eof && !s->rerr && !s->paused && !s->recv_on) {
+	} else if (readable && !s->closing && !s->eof && !s->rerr && !s->paused && !s->recv_on) {
 		s->nobuf = false;
 		s->recv_pool = false;
 		if (make_room(s) == 0) {
@@ -209,9 +214,11 @@ static void decide(weft_stream *s, struct actions *a)
 			s->recv_on = true;
 			atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 			a->recv = true;
-			a->rreq = (struct weft__io_req){.kind = WEFT__IO_RECV, .fd = s->fd,
+			a->rreq = (struct weft__io_req){.kind = pipe ? WEFT__IO_READ : WEFT__IO_RECV,
+							.fd = s->fd,
 							.buf = s->rbuf + s->rhead + s->rlen,
-							.len = (uint32_t)(room < RECV_CHUNK ? room : RECV_CHUNK)};
+							.len = (uint32_t)(room < RECV_CHUNK ? room : RECV_CHUNK),
+							.off = UINT64_MAX};
 		}
 	}
 	if (s->closing && s->recv_on && !s->cancel_sent) {
@@ -262,10 +269,11 @@ static void decide(weft_stream *s, struct actions *a)
 			atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
 			size_t n = s->wlen - s->wsent;
 			a->send = true;
-			a->sreq = (struct weft__io_req){.kind = WEFT__IO_SEND, .fd = s->fd,
+			a->sreq = (struct weft__io_req){.kind = pipe ? WEFT__IO_WRITE : WEFT__IO_SEND,
+							.fd = s->fd,
 							.buf = s->wbuf + s->wsent,
 							.len = (uint32_t)(n < 0x7ffff000u ? n : 0x7ffff000u),
-							.flags = MSG_NOSIGNAL};
+							.flags = MSG_NOSIGNAL, .off = UINT64_MAX};
 		} else if (s->eof_wanted && !s->eof_sent && !s->werr) {
 			s->eof_sent = true;
 			a->shut_wr = true;
@@ -298,10 +306,17 @@ static void pump(weft_stream *s)
 		weft__io_cancel(io, &s->recv_op, s->recv_op.gen);
 	if (a.cancel_send)
 		weft__io_cancel(io, &s->send_op, s->send_op.gen);
-	if (a.shut_wr)
+	if (a.shut_wr && s->kind == WEFT__STREAM_SOCKET) {
 		shutdown(s->fd, SHUT_WR);
-	if (a.close_fd) {
+	} else if (a.shut_wr) {
+		/* a pipe has no half-close: its reader sees EOF when the
+		 * write end closes; nothing is in flight on it now */
 		close(s->fd);
+		s->fd_gone = true;
+	}
+	if (a.close_fd) {
+		if (!s->fd_gone)
+			close(s->fd);
 		weft__worker_bump(&s->owner->retired); /* counted in by close */
 		if (s->on_closed)
 			s->on_closed(s->on_closed_arg);
@@ -451,6 +466,11 @@ static void kick(weft_stream *s)
 
 weft_stream *weft__stream_new(int fd, size_t limit)
 {
+	return weft__stream_new_kind(fd, limit, WEFT__STREAM_SOCKET);
+}
+
+weft_stream *weft__stream_new_kind(int fd, size_t limit, enum weft__stream_kind kind)
+{
 	struct weft__worker *w = weft__worker_current();
 	if (!w)
 		return NULL;
@@ -464,6 +484,7 @@ weft_stream *weft__stream_new(int fd, size_t limit)
 	atomic_init(&s->lock.held, false);
 	atomic_init(&s->refs, 1);
 	s->fd = fd;
+	s->kind = (unsigned char)kind;
 	s->owner = w;
 	s->limit = limit ? limit : WEFT_STREAM_LIMIT;
 	s->recv_op.complete = recv_done;
@@ -578,6 +599,8 @@ static bool readable(const weft_stream *s, size_t have)
  */
 static int wait_data(weft_stream *s, size_t have)
 {
+	if (s->kind == WEFT__STREAM_PIPE_WRITE)
+		return weft__misuse(-EBADF, "the write end of a pipe cannot be read");
 	weft__spin_lock(&s->lock);
 	if (readable(s, have)) {
 		weft__spin_unlock(&s->lock);
@@ -845,6 +868,8 @@ WEFT_API int weft_stream_write(weft_stream *s, const void *buf, size_t len)
 		return weft__misuse(-EINVAL, "NULL stream or buffer");
 	if (!len)
 		return 0;
+	if (s->kind == WEFT__STREAM_PIPE_READ)
+		return weft__misuse(-EBADF, "the read end of a pipe cannot be written");
 	weft__spin_lock(&s->lock);
 	int rc = s->werr;
 	if (!rc && (s->closing || s->eof_wanted))

@@ -10,6 +10,14 @@
  * the caller's). The caller holds the one reference (weft_stream_free). */
 weft_stream *weft__stream_new(int fd, size_t limit);
 
+/* What a stream's descriptor is: a connected socket (both ways), or one
+ * end of a pipe (reads and writes; write_eof closes the write end). */
+enum weft__stream_kind { WEFT__STREAM_SOCKET, WEFT__STREAM_PIPE_READ, WEFT__STREAM_PIPE_WRITE };
+
+/* The same over a descriptor of the given kind (a pipe's end should be
+ * non-blocking). */
+weft_stream *weft__stream_new_kind(int fd, size_t limit, enum weft__stream_kind kind);
+
 /* Another reference, and its release (the last frees the stream). */
 void weft__stream_hold(weft_stream *s);
 void weft__stream_drop(weft_stream *s);

@@ -5,7 +5,7 @@
  * order shutdown needs (bridge/bridge.h lists it).
  */
 #include <errno.h>
-#include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +21,7 @@
 #include "core/debug.h"
 #include "fiber/guard.h"
 #include "fiber/stack.h"
+#include "io/timer.h"
 #include "io/backend.h"
 #include "runtime/runtime.h"
 #include "sched/sched.h"
@@ -38,68 +39,66 @@ WEFT_API void weft_config_init(weft_config *cfg)
 	cfg->blocking_keepalive = WEFT__BLOCKING_KEEPALIVE_DEFAULT;
 }
 
-/*
- * A bad field: -EINVAL, and in debug mode a line naming the field. The
- * runtime's debug mode is not on yet here: the caller's cfg.debug (when its
- * struct has the field) or WEFT_DEBUG decides.
- */
-static int bad_field(const weft_config *in, const char *fmt, ...) WEFT_PRINTF(2, 3);
-
-static int bad_field(const weft_config *in, const char *fmt, ...)
-{
-	bool has_debug = in->size >= offsetof(weft_config, debug) + sizeof(in->debug);
-	if (!(has_debug && in->debug) && !atomic_load_explicit(&weft__debug_on, memory_order_relaxed))
-		return -EINVAL;
-	char what[200];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(what, sizeof(what), fmt, ap);
-	va_end(ap);
-	return weft__misuse_report(-EINVAL, "weft_runtime_create", what);
-}
-
-/* Copies what the caller's (maybe older, smaller) struct has, and checks
- * it. */
+/* Copies what the caller's (maybe older, smaller) struct has; a refused
+ * field is named in debug mode (cfg.debug counts already). */
 static int config_copy(weft_config *out, const weft_config *in)
 {
+	static const char fn[] = "weft_runtime_create";
 	weft_config_init(out);
 	if (!in)
 		return 0;
+	if (in->size == 0)
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.size is 0: the config was not initialised; call "
+				     "weft_config_init(&cfg) first, then set the fields you need");
 	if (in->size < offsetof(weft_config, workers) + sizeof(in->workers))
-		return bad_field(in, "cfg.size = %zu: smaller than weft_config's first fields "
-				     "(fill the config with weft_config_init)", in->size);
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.size is %zu, smaller than any weft_config: call "
+				     "weft_config_init(&cfg) first",
+				     in->size);
 	memcpy(out, in, in->size < sizeof(*out) ? in->size : sizeof(*out));
 	out->size = sizeof(*out);
+	if (out->debug)
+		weft__debug_enable();
 	if (out->workers > MAX_WORKERS)
-		return bad_field(in, "cfg.workers = %u: at most %u", out->workers, MAX_WORKERS);
+		return weft__misusef(-EINVAL, fn, "weft_config.workers is %u: at most %d (0: one per CPU)",
+				     out->workers, MAX_WORKERS);
 	if (out->segv_handler > WEFT_SEGV_NEVER)
-		return bad_field(in, "cfg.segv_handler = %u: not a weft_segv_mode",
-				 (unsigned)out->segv_handler);
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.segv_handler is %d: not a weft_segv_mode (WEFT_SEGV_AUTO, "
+				     "_ALWAYS or _NEVER)",
+				     (int)out->segv_handler);
 	/* tokio allows a paused clock only on its current-thread runtime:
 	 * with several workers "every task is idle" has no single owner */
 	if (out->paused_clock && out->workers != 1)
-		return bad_field(in, "cfg.paused_clock needs cfg.workers = 1 (it is %u)",
-				 out->workers);
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.paused_clock needs weft_config.workers = 1 (it is %u)",
+				     out->workers);
 	/* the blocking pool (bridge/bridge.h); 0 means the default */
 	if (out->blocking_threads_max > WEFT__BLOCKING_MAX_LIMIT)
-		return bad_field(in, "cfg.blocking_threads_max = %u: at most %u",
-				 out->blocking_threads_max, WEFT__BLOCKING_MAX_LIMIT);
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.blocking_threads_max is %u: at most %u (0: %u)",
+				     out->blocking_threads_max, WEFT__BLOCKING_MAX_LIMIT,
+				     WEFT__BLOCKING_MAX_DEFAULT);
 	if (!(out->blocking_keepalive >= 0))
-		return bad_field(in, "cfg.blocking_keepalive = %g: negative or NaN",
-				 out->blocking_keepalive);
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.blocking_keepalive is %g: seconds, 0 (10 s) or "
+				     "WEFT_FOREVER",
+				     out->blocking_keepalive);
 	if (!weft__stack_size_ok(out->stack_size, out->small_stacks)) {
 		if (out->small_stacks)
-			return bad_field(in, "cfg.stack_size = %zu with cfg.small_stacks: 0, or a "
-					     "multiple of 16 from %d to the page size",
-					 out->stack_size, WEFT__SMALL_STACK_MIN);
-		return bad_field(in, "cfg.stack_size = %zu: at most %zu (1 GiB)", out->stack_size,
-				 (size_t)WEFT__STACK_MAX);
+			return weft__misusef(-EINVAL, fn,
+					     "weft_config.stack_size is %zu: with small_stacks it is 0 "
+					     "(2 KiB) or a multiple of 16 from %d to the page size",
+					     out->stack_size, WEFT__SMALL_STACK_MIN);
+		return weft__misusef(-EINVAL, fn, "weft_config.stack_size is %zu: at most %zu (1 GiB)",
+				     out->stack_size, (size_t)WEFT__STACK_MAX);
 	}
 	/* checked here, not left to io_uring_setup: its EINVAL would not say
 	 * which field (and 4 x a huge count wraps) */
 	if (out->ring_entries > WEFT__IO_ENTRIES_MAX)
-		return bad_field(in, "cfg.ring_entries = %u: at most %u", out->ring_entries,
-				 WEFT__IO_ENTRIES_MAX);
+		return weft__misusef(-EINVAL, fn, "weft_config.ring_entries is %u: at most %u (0: 256)",
+				     out->ring_entries, WEFT__IO_ENTRIES_MAX);
 	return 0;
 }
 
@@ -120,7 +119,7 @@ static void runtime_free(weft_runtime *rt)
 WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 {
 	if (!out)
-		return -EINVAL;
+		return weft__misuse(-EINVAL, "NULL out");
 	*out = NULL;
 	if (weft__worker_current())
 		return weft__misuse(-EPERM, "called on a worker thread (a nested runtime)");
@@ -132,9 +131,8 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 		free(rt);
 		return rc;
 	}
-	if (rt->cfg.debug)
-		weft__debug_enable();
-	/* the layers below read debug mode from the copy (WEFT_DEBUG too) */
+	/* the layers below read debug mode from the copy (WEFT_DEBUG too;
+	 * config_copy turned it on for cfg.debug) */
 	rt->cfg.debug = atomic_load_explicit(&weft__debug_on, memory_order_relaxed);
 	struct weft__sched *s = &rt->core.sched;
 	/* each init undoes its own partial work when it fails */
@@ -155,9 +153,16 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 
 	rc = weft__sched_start(s);
 	if (rc) {
-		if (rt->cfg.debug)
-			fprintf(stderr, "weft: cannot create the runtime: %s%s%s\n",
-				weft_strerror(rc), s->start_why[0] ? ": " : "", s->start_why);
+		if (rt->cfg.debug) {
+			const char *fix =
+				rc == -ENOMEM ? "; to fix, if memory is free: raise the locked-memory "
+						"limit (ulimit -l), or use fewer workers or a smaller "
+						"cfg.ring_entries"
+				: rc == -EMFILE ? "; to fix: raise the descriptor limit (ulimit -n)"
+						: "";
+			fprintf(stderr, "weft: cannot create the runtime: %s%s%s%s\n",
+				weft_strerror(rc), s->start_why[0] ? ": " : "", s->start_why, fix);
+		}
 		runtime_free(rt);
 		return rc;
 	}
@@ -190,31 +195,65 @@ static void discard_leftovers(weft_runtime *rt)
 	}
 }
 
-WEFT_API int weft_runtime_destroy(weft_runtime *rt)
+/* Says why destroy gave up and what is still running (stderr, always:
+ * the caller asked for a deadline, as asyncio's executor shutdown warns). */
+static void report_timeout(struct weft__core *c, double timeout)
+{
+	flockfile(stderr);
+	fprintf(stderr,
+		"weft: weft_runtime_destroy_timeout: gave up after %g s [-ETIMEDOUT]; the runtime "
+		"stays allocated and shutting down: call it again once these end (unblock a "
+		"call by closing or shutting down its descriptor), or exit\n",
+		timeout);
+	unsigned calls = weft__bridge_report(c, stderr);
+	long tasks = weft__core_report_tasks(c, stderr, 16);
+	if (!calls && !tasks)
+		fprintf(stderr, "weft:   (the last of them ended just now)\n");
+	funlockfile(stderr);
+}
+
+WEFT_API int weft_runtime_destroy_timeout(weft_runtime *rt, double timeout)
 {
 	if (!rt)
-		return -EINVAL;
+		return weft__misuse(-EINVAL, "NULL runtime");
+	if (!(timeout >= 0))
+		return weft__misuse(-EINVAL, "negative or NaN timeout");
 	if (weft__worker_current())
 		return weft__misuse(-EPERM, "called on a worker thread");
 	struct weft__core *c = &rt->core;
 	if (weft__blocking_on_pool_of(c))
 		return weft__misuse(-EPERM, "called in a to_thread call of this runtime");
+	/* Relative deadlines in nanoseconds (decision 17); past ~31 years
+	 * (WEFT_FOREVER included) there is none. */
+	uint64_t deadline = 0;
+	if (timeout < 1e9)
+		deadline = weft__now_ns() + (uint64_t)ceil(timeout * 1e9);
 	/* Outside submissions are refused from now on, and the ones already
-	 * past the guard are queued (sched/inject.h). */
+	 * past the guard are queued (sched/inject.h). Each step below may be
+	 * reached again by a later call after a timeout, and goes on. */
 	weft__inject_close(&c->sched.inject);
-	weft__core_cancel_all(c);
 	/* Every task is done (a task awaiting a started to_thread call waited
 	 * for it): drain the blocking pool while workers still run the done
 	 * callbacks of the calls it cancels. */
-	weft__bridge_drain(c);
+	if (weft__core_cancel_all(c, deadline) || weft__bridge_drain(c, deadline)) {
+		report_timeout(c, timeout);
+		return -ETIMEDOUT;
+	}
 	atomic_store_explicit(&c->sched.stop, true, memory_order_release);
 	/* A task created between the last check and stop is still cancelled. */
-	weft__core_cancel_all(c);
+	weft__core_cancel_all(c, 0);
 	weft__sched_stop(&c->sched);
 	discard_leftovers(rt);
 	weft__inject_close(&c->sched.inject); /* late refused submitters, before the free */
 	runtime_free(rt);
 	return 0;
+}
+
+WEFT_API int weft_runtime_destroy(weft_runtime *rt)
+{
+	if (!rt)
+		return weft__misuse(-EINVAL, "NULL runtime");
+	return weft_runtime_destroy_timeout(rt, WEFT_FOREVER);
 }
 
 WEFT_API int weft_run(weft_task_fn fn, void *arg, const weft_config *cfg, void **result)

@@ -85,7 +85,12 @@ static int reader_fn(void *arg, void **res)
 {
 	uint32_t seed = 777;
 	unsigned char buf[PIECE_MAX];
-	weft_future_set_result(reader_started, NULL);
+	/* a completer holds a reference to what it completes: main drops
+	 * its own as soon as it sees the result, while set_result may still
+	 * be releasing the future's lock */
+	weft_future *started = arg;
+	weft_future_set_result(started, NULL);
+	weft_future_unref(started);
 	for (;;) {
 		size_t want = 1 + rnd(&seed) % PIECE_MAX;
 		ssize_t n;
@@ -253,7 +258,7 @@ static void destroy_round(long i)
 static int main_task(void *arg, void **res)
 {
 	reader_started = weft_future_create(NULL);
-	reader = weft_create_task(reader_fn, NULL, "reader");
+	reader = weft_create_task(reader_fn, weft_future_ref(reader_started), "reader");
 	weft_future *w = weft_create_task(writer, NULL, "writer");
 	weft_await(reader_started, NULL);
 	weft_future_unref(reader_started);

@@ -11,6 +11,7 @@
 //	go-peer WORKLOAD --variant V [--runs N] [--run-base N] [--json FILE]
 //	        [--json-stdout] [--min-time S] [--quick] [--no-fork]
 //	go-peer echo_server PORT [WORKERS]   (the network workloads' server, echo.go)
+//	go-peer http_hello PORT [WORKERS]    (the http_hello workload's server, http.go)
 //	go-peer version
 //
 // As weft_bench forks, each run is a child process of its own (the program
@@ -22,6 +23,7 @@
 // as weft's futures) and "queue" (a channel of capacity 1).
 // threadsafe and to_thread have no Go counterpart (no foreign threads, no
 // thread pool to hand work to): they are listed n/a.
+// spawn_wait is os/exec's Cmd.Run from 16 goroutines.
 package main
 
 import (
@@ -633,6 +635,54 @@ func idleMemory(n int, t *idleTotals) func() iter {
 	}
 }
 
+// ---- spawn_wait ----------------------------------------------------------------------------
+// /bin/true started and waited n times, 16 in flight: 16 goroutines each
+// take the next number from a shared counter until all n are taken and
+// run exec.Command("/bin/true").Run() for it (os/exec as a Go programmer
+// writes it: nil Stdin/Stdout/Stderr, which os/exec connects to
+// /dev/null). Check: exactly n children ran and every one exited 0 (Run
+// returns an error otherwise).
+
+const spawnWaitWindow = 16
+
+func spawnWait(n int) func() iter {
+	return func() iter {
+		var next, ok, bad int64
+		var firstMu sync.Mutex
+		var first error
+		var wg sync.WaitGroup
+		t0 := time.Now()
+		wg.Add(spawnWaitWindow)
+		for g := 0; g < spawnWaitWindow; g++ {
+			go func() {
+				defer wg.Done()
+				for atomic.AddInt64(&next, 1) <= int64(n) {
+					if err := exec.Command("/bin/true").Run(); err != nil {
+						if atomic.AddInt64(&bad, 1) == 1 {
+							firstMu.Lock()
+							first = err
+							firstMu.Unlock()
+						}
+						continue
+					}
+					atomic.AddInt64(&ok, 1)
+				}
+			}()
+		}
+		wg.Wait()
+		s := time.Since(t0).Seconds()
+		if bad > 0 {
+			firstMu.Lock()
+			defer firstMu.Unlock()
+			return iter{err: fmt.Errorf("%d of %d children failed (first: %v)", bad, n, first)}
+		}
+		if ok != int64(n) {
+			return iter{err: fmt.Errorf("%d of %d children exited 0", ok, n)}
+		}
+		return iter{ops: float64(n), seconds: s}
+	}
+}
+
 // ---- the workload table --------------------------------------------------------------------
 
 type kind struct{ name, status string }
@@ -653,6 +703,7 @@ var workloads = []workload{
 	{"idle_memory", "B/task", []kind{{}}, ""},
 	{"threadsafe", "calls/s", nil, "Go has no foreign threads"},
 	{"to_thread", "calls/s", nil, "Go has no to_thread"},
+	{"spawn_wait", "spawns/s", []kind{{}}, ""},
 	{"tcp_echo", "messages/s", nil, "a server (go-peer echo_server) that tools/bench.sh runs against bench/loadgen"},
 }
 
@@ -708,6 +759,9 @@ func makeVariant(o *opts, w *workload, k kind, workers int) *variant {
 				{"spawn_release_s", (t.spawn + t.release) / it},
 				{"maxrss_bytes_per_task", float64(peakRSSKB()-t.baseMaxRSS) * 1024 / float64(n)}}
 		}
+	case "spawn_wait":
+		n := pick(1000, 200)
+		v.perIter, v.iter = float64(n), spawnWait(n)
 	default:
 		return nil
 	}
@@ -759,6 +813,9 @@ func usage() {
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "echo_server" {
 		os.Exit(echoServer(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == "http_hello" {
+		os.Exit(httpHello(os.Args[2:]))
 	}
 	if len(os.Args) == 2 && os.Args[1] == "version" {
 		fmt.Println(runtime.Version())

@@ -565,6 +565,41 @@ def to_thread(calls):
     return iteration
 
 
+# ---- spawn_wait ---------------------------------------------------------------------------
+# /bin/true started and waited n times, 16 in flight: a task per child, each
+# holding an asyncio.Semaphore(16) around asyncio.create_subprocess_exec
+# ("/bin/true") (stdio inherited, asyncio's default) and proc.wait().
+# Python 3.11's asyncio reaps through its default child watcher
+# (ThreadedChildWatcher: a thread per child in waitpid); uvloop through
+# libuv's SIGCHLD handling. Check: every one of the n children exited 0.
+
+SPAWN_WAIT_WINDOW = 16
+
+
+async def spawn_true(sem):
+    async with sem:
+        proc = await asyncio.create_subprocess_exec("/bin/true")
+        return await proc.wait()
+
+
+def spawn_wait(n):
+    async def iteration():
+        sem = asyncio.Semaphore(SPAWN_WAIT_WINDOW)
+        t0 = time.monotonic()
+        codes = await asyncio.gather(*(spawn_true(sem) for _ in range(n)),
+                                     return_exceptions=True)
+        secs = time.monotonic() - t0
+        bad = [c for c in codes if c != 0]
+        if bad:
+            c = bad[0]
+            first = f"{type(c).__name__}: {c}" if isinstance(c, BaseException) else f"return code {c}"
+            raise Fail(f"{len(bad)} of {n} children failed (first: {first})")
+        if len(codes) != n:
+            raise Fail(f"{len(codes)} of {n} children ran")
+        return n, secs
+    return iteration
+
+
 # ---- the workload table -----------------------------------------------------------------
 
 WORKLOADS = [
@@ -577,6 +612,7 @@ WORKLOADS = [
     ("idle_memory", "B/task", [""], ""),
     ("threadsafe", "calls/s", [""], ""),
     ("to_thread", "calls/s", [""], ""),
+    ("spawn_wait", "spawns/s", [""], ""),
     ("tcp_echo", "messages/s", [],
      "a server (peer.py echo_server) that tools/bench.sh runs against bench/loadgen"),
 ]
@@ -619,6 +655,9 @@ def make_variant(o, name, unit, kind):
     if name == "to_thread":
         c = 4_000 if q else 20_000
         return Variant(name, vn, unit, c, to_thread(c))
+    if name == "spawn_wait":
+        n = 200 if q else 1000
+        return Variant(name, vn, unit, n, spawn_wait(n))
     raise KeyError(name)
 
 

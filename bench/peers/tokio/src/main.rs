@@ -22,6 +22,8 @@
 // forks. Every workload's main body runs inside a spawned task (a worker
 // thread), as weft's main task does, not in block_on's thread; threadsafe's
 // callers are foreign std threads on purpose.
+// The runtime has timers only (enable_time), except for spawn_wait, whose
+// tokio::process needs the I/O driver too (its SIGCHLD stream).
 //
 // Built offline from Debian's crates: see .cargo/config.toml.
 
@@ -70,6 +72,10 @@ struct Variant {
     lower_is_better: bool,
     workers: usize,
     per_iter: f64,
+    /// The runtime also needs tokio's I/O driver (spawn_wait: the process
+    /// reaper's SIGCHLD stream is a signal, which needs it); the other
+    /// workloads run on a runtime with timers only, as before.
+    io: bool,
     iter: Box<dyn FnMut(&Runtime) -> Iter>,
     report: Option<Box<dyn FnMut() -> Report>>,
 }
@@ -127,11 +133,12 @@ fn measure(o: &Opts, v: &mut Variant) -> Outcome {
         report: Report::default(),
         rss_kb: -1,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(v.workers)
-        .enable_time()
-        .build()
-    {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.worker_threads(v.workers).enable_time();
+    if v.io {
+        b.enable_io();
+    }
+    let rt = match b.build() {
         Ok(rt) => rt,
         Err(e) => {
             out.ok = false;
@@ -861,6 +868,65 @@ fn to_thread(calls: u64) -> impl FnMut(&Runtime) -> Iter {
     }
 }
 
+// ---- spawn_wait ------------------------------------------------------------------
+// /bin/true started and waited n times, 16 in flight: 16 tasks each take
+// the next number from a shared counter until all n are taken and run
+// tokio::process::Command::new("/bin/true").status().await for it (stdio
+// inherited, tokio's default; the `process` feature: std's spawn, reaped
+// on SIGCHLD through signal-hook-registry). Check: exactly n children
+// ran and every one exited 0.
+
+const SPAWN_WAIT_WINDOW: usize = 16;
+
+fn spawn_wait(n: u64) -> impl FnMut(&Runtime) -> Iter {
+    move |rt| {
+        on_worker(rt, async move {
+            let next = Arc::new(AtomicU64::new(0));
+            let ok = Arc::new(AtomicU64::new(0));
+            let t0 = Instant::now();
+            let mut handles = Vec::with_capacity(SPAWN_WAIT_WINDOW);
+            for _ in 0..SPAWN_WAIT_WINDOW {
+                let (next, ok) = (next.clone(), ok.clone());
+                handles.push(tokio::spawn(async move {
+                    let (mut bad, mut first) = (0u64, String::new());
+                    while next.fetch_add(1, Ordering::Relaxed) < n {
+                        let why = match tokio::process::Command::new("/bin/true").status().await {
+                            Ok(st) if st.success() => {
+                                ok.fetch_add(1, Ordering::Relaxed);
+                                continue;
+                            }
+                            Ok(st) => format!("a child ended with {}", st),
+                            Err(e) => format!("spawn or wait: {}", e),
+                        };
+                        if bad == 0 {
+                            first = why;
+                        }
+                        bad += 1;
+                    }
+                    (bad, first)
+                }));
+            }
+            let (mut bad, mut first) = (0u64, String::new());
+            for h in handles {
+                let (b, f) = h.await.map_err(|e| e.to_string())?;
+                if b > 0 && bad == 0 {
+                    first = f;
+                }
+                bad += b;
+            }
+            let s = t0.elapsed().as_secs_f64();
+            if bad > 0 {
+                return Err(format!("{} of {} children failed (first: {})", bad, n, first));
+            }
+            let ok = ok.load(Ordering::Relaxed);
+            if ok != n {
+                return Err(format!("{} of {} children exited 0", ok, n));
+            }
+            Ok((n as f64, s))
+        })
+    }
+}
+
 // ---- the workload table -----------------------------------------------------------
 
 struct Workload {
@@ -880,6 +946,7 @@ const WORKLOADS: &[Workload] = &[
     Workload { name: "idle_memory", unit: "B/task", kinds: &[""], na: "" },
     Workload { name: "threadsafe", unit: "calls/s", kinds: &[""], na: "" },
     Workload { name: "to_thread", unit: "calls/s", kinds: &[""], na: "" },
+    Workload { name: "spawn_wait", unit: "spawns/s", kinds: &[""], na: "" },
     Workload {
         name: "tcp_echo",
         unit: "messages/s",
@@ -905,6 +972,7 @@ fn make_variant(o: &Opts, w: &Workload, kind: &str, workers: usize) -> Variant {
         lower_is_better: false,
         workers,
         per_iter: 0.0,
+        io: false,
         iter: Box::new(|_| Err("no such workload".into())),
         report: None,
     };
@@ -985,6 +1053,12 @@ fn make_variant(o: &Opts, w: &Workload, kind: &str, workers: usize) -> Variant {
             let calls = pick(100_000, 10_000);
             v.per_iter = calls as f64;
             v.iter = Box::new(to_thread(calls));
+        }
+        "spawn_wait" => {
+            let n = pick(1000, 200);
+            v.per_iter = n as f64;
+            v.io = true;
+            v.iter = Box::new(spawn_wait(n));
         }
         _ => {}
     }
