@@ -1156,19 +1156,9 @@ static int leave_calls_behind(void *arg, void **res)
 	return 0;
 }
 
-static void *no_op_thread(void *arg)
-{
-	return arg;
-}
-
 Test(thread, shutdown_waits_for_running_calls_and_cancels_queued_ones, .timeout = TIMEOUT)
 {
-	/* ThreadSanitizer starts a thread of its own with the process's
-	 * first pthread_create: let that happen before counting */
-	pthread_t first;
-	pthread_create(&first, NULL, no_op_thread, NULL);
-	pthread_join(first, NULL);
-	int before = threads_in_process();
+	int before = threads_baseline();
 	weft_config cfg = pool_config(2, 1, 0);
 	weft_runtime *rt = tu_runtime_cfg(&cfg);
 	cr_assert_eq(weft_runtime_run(rt, leave_calls_behind, NULL, NULL), 0);
@@ -1341,7 +1331,7 @@ static int one_quick_call(void *arg, void **res)
 
 Test(thread, destroy_timeout_zero_with_only_idle_threads_succeeds, .timeout = TIMEOUT)
 {
-	int before = threads_in_process();
+	int before = threads_baseline();
 	weft_config cfg = pool_config(1, 4, 30);
 	weft_runtime *rt = tu_runtime_cfg(&cfg);
 	cr_assert_eq(weft_runtime_run(rt, one_quick_call, NULL, NULL), 0);
