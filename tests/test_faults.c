@@ -11,6 +11,7 @@
  */
 #include <dlfcn.h>
 #include <malloc.h>
+#include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <unistd.h>

@@ -183,6 +183,17 @@ static int run_in_child(weft_task_fn fn, void *arg, const weft_config *cfg, char
 	return tu_run_in_child(child_run, buf, cap);
 }
 
+/* The child was killed by its fault. TSan reports a deadly signal and
+ * exits with its exitcode (66) instead of dying by the signal. */
+static bool died(int status)
+{
+#ifdef WEFT_TSAN_ON
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 66)
+		return true;
+#endif
+	return WIFSIGNALED(status);
+}
+
 /* A runtime whose task overflows its stack, in a child process. */
 static int overflow_in_child(enum weft_segv_mode mode, char *buf, size_t cap)
 {
@@ -195,7 +206,7 @@ Test(fiber, guard_page_hit_names_the_task, .timeout = 30 * WEFT_TEST_SLOW)
 {
 	static char err[16384];
 	int status = overflow_in_child(WEFT_SEGV_AUTO, err, sizeof(err));
-	cr_assert(WIFSIGNALED(status), "the process must die, not go on corrupted");
+	cr_assert(died(status), "the process must die, not go on corrupted");
 #ifdef WEFT_SANITIZED
 	/* The sanitizer owns SIGSEGV and reports the overflow itself. */
 	cr_assert(strstr(err, "stack-overflow") || strstr(err, "SEGV"), "stderr: %s", err);
@@ -211,7 +222,7 @@ Test(fiber, guard_page_without_handler_is_a_plain_segv, .timeout = 30 * WEFT_TES
 {
 	static char err[16384];
 	int status = overflow_in_child(WEFT_SEGV_NEVER, err, sizeof(err));
-	cr_assert(WIFSIGNALED(status));
+	cr_assert(died(status));
 	cr_assert_null(strstr(err, "weft: stack overflow"));
 }
 
@@ -219,10 +230,17 @@ Test(fiber, guard_page_without_handler_is_a_plain_segv, .timeout = 30 * WEFT_TES
 
 enum { BIG_FRAME = 200 * 1024 }; /* over three times a default stack */
 
+/* gcc sets stack-clash protection per function; clang only per file */
+#ifdef __clang__
+#define CLASH_PROTECTION(on)
+#else
+#define CLASH_PROTECTION(on) __attribute__((optimize(on)))
+#endif
+
 /* Writes the far (low) end of a 200 KiB frame first, as code built
  * without -fstack-clash-protection may: the stack pointer leaves the
  * 64 KiB stack and its guard in one step. */
-static int __attribute__((noinline, optimize("no-stack-clash-protection")))
+static int __attribute__((noinline)) CLASH_PROTECTION("no-stack-clash-protection")
 big_frame(void *arg, void **res)
 {
 	volatile char *p = __builtin_alloca(BIG_FRAME);
@@ -233,7 +251,7 @@ big_frame(void *arg, void **res)
 
 /* The same frame built with -fstack-clash-protection: probed a page at a
  * time from the top, so the first fault is in its own guard. */
-static int __attribute__((noinline, optimize("stack-clash-protection")))
+static int __attribute__((noinline)) CLASH_PROTECTION("stack-clash-protection")
 big_frame_probed(void *arg, void **res)
 {
 	volatile char *p = __builtin_alloca(BIG_FRAME);
@@ -274,6 +292,9 @@ Test(fiber, probed_frame_hits_its_own_guard, .timeout = 30 * WEFT_TEST_SLOW)
 #ifdef WEFT_SANITIZED
 	cr_skip_test("SKIP: the sanitizer owns SIGSEGV");
 #endif
+#ifdef __clang__
+	cr_skip_test("SKIP: clang cannot turn stack-clash protection on for one function");
+#endif
 	static char err[16384];
 	weft_config cfg = one_worker();
 	int status = run_in_child(run_named, "probed", &cfg, err, sizeof(err));
@@ -312,8 +333,8 @@ Test(fiber, default_guard_is_64_kib, .timeout = 30 * WEFT_TEST_SLOW)
 	}
 	int status;
 	waitpid(pid, &status, 0);
-#ifdef WEFT_SANITIZED /* the sanitizer's SIGSEGV report ends in abort() */
-	cr_assert(WIFSIGNALED(status), "status %#x", status);
+#ifdef WEFT_SANITIZED /* the sanitizer reports the SIGSEGV and ends the child */
+	cr_assert(died(status), "status %#x", status);
 #else
 	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV, "status %#x", status);
 #endif

@@ -27,7 +27,7 @@ static void reset(void)
 	memset(v, 0, sizeof(v));
 	memset(outs, 0x7f, sizeof(outs));
 	msg[0] = '\0';
-	atomic_store(&lg.n, 0);
+	tu_log_reset(&lg);
 }
 
 static void copy_msg(const weft_future *f)

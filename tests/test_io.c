@@ -271,10 +271,12 @@ Test(io, file_open_write_read_statx, .timeout = TEST_TIMEOUT)
 
 static ssize_t cancel_rc, after_rc, pending_rc;
 static char cancel_buf[8];
+static atomic_int first_recv_done;
 
 static int blocked_recv(void *arg, void **res)
 {
 	cancel_rc = weft_recv(sp[0], cancel_buf, sizeof(cancel_buf), 0);
+	atomic_store(&first_recv_done, 1);
 	/* nothing stays pending after -ECANCELED (the delivery) */
 	pending_rc = weft_sleep(0);
 	/* and a later read gets what was sent after the cancel */
@@ -288,7 +290,12 @@ static int cancel_main(void *arg, void **res)
 	for (int i = 0; i < 3; i++)
 		tu_yield(); /* t is in its recv */
 	weft_cancel(t, NULL);
-	for (int i = 0; i < 3; i++)
+	/* Send only once the cancelled receive has ended: with two workers
+	 * (and TSan's pace) the cancel may reach t's worker after a byte sent
+	 * now, which the receive would then return (the cancel pending),
+	 * leaving the second receive nothing to read. */
+	double end = weft_time() + 5.0 * WEFT_TEST_SLOW;
+	while (!atomic_load(&first_recv_done) && weft_time() < end)
 		tu_yield();
 	weft_send(sp[1], "z", 1, 0);
 	weft_await(t, NULL);

@@ -370,7 +370,7 @@ Test(order, foreign_spawns_start_in_order, .timeout = TEST_TIMEOUT)
 {
 	weft_runtime *rt = tu_runtime(1);
 	for (int round = 0; round < 20; round++) {
-		atomic_store(&log_.n, 0);
+		tu_log_reset(&log_);
 		weft_future *ts[3];
 		for (int i = 0; i < 3; i++)
 			ts[i] = weft_spawn(rt, log_once, (void *)firsts[i], NULL);

@@ -30,7 +30,7 @@ static void reset(void)
 	memset(b, 0, sizeof(b));
 	memset(z, 0xff, sizeof(z));
 	memset(t, 0, sizeof(t));
-	atomic_store(&lg.n, 0);
+	tu_log_reset(&lg);
 }
 
 /* The value a finished task returned (as an int), or -1. */

@@ -566,7 +566,7 @@ Test(server, serve_close_close_clients_wait_closed, .timeout = TEST_TIMEOUT)
 /* A connection task cancelled before it first runs still has its socket
  * closed: the runtime is destroyed while connections wait to start. */
 static _Atomic int never_ran_entered;
-static uint16_t never_port;
+static _Atomic uint16_t never_port; /* polled by the test thread */
 
 static int never_runs(weft_stream *s, void *arg)
 {
@@ -581,7 +581,9 @@ static int hold_server(void *arg, void **res)
 	int rc = weft_start_server(never_runs, NULL, "127.0.0.1", 0, 0, &srv);
 	if (rc)
 		return rc;
-	weft_server_sockname(srv, NULL, 0, &never_port);
+	uint16_t port = 0;
+	weft_server_sockname(srv, NULL, 0, &port);
+	atomic_store(&never_port, port);
 	rc = weft_server_serve_forever(srv); /* until shutdown cancels it */
 	weft_server_free(srv);
 	return rc;
@@ -591,12 +593,12 @@ Test(server, shutdown_closes_every_connection, .timeout = TEST_TIMEOUT)
 {
 	weft_runtime *rt = tu_runtime_cfg(NULL);
 	weft_future *t = weft_spawn(rt, hold_server, NULL, "server");
-	while (!never_port)
+	while (!atomic_load(&never_port))
 		usleep(1000);
 	int fds[4];
 	for (int i = 0; i < 4; i++) {
 		fds[i] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(never_port),
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(atomic_load(&never_port)),
 					.sin_addr = {htonl(INADDR_LOOPBACK)}};
 		cr_assert_eq(connect(fds[i], (struct sockaddr *)&a, sizeof(a)), 0);
 	}

@@ -38,7 +38,7 @@ static void reset(void)
 	memset(b, 0, sizeof(b));
 	memset(z, 0xff, sizeof(z));
 	memset(t, 0, sizeof(t));
-	atomic_store(&lg.n, 0);
+	tu_log_reset(&lg);
 	atomic_store(&results1, 0);
 	atomic_store(&results2, 0);
 	atomic_store(&results3, 0);

@@ -30,7 +30,7 @@ static void reset(void)
 	memset(etasks, 0, sizeof(etasks));
 	nerr = 99;
 	msg[0] = '\0';
-	atomic_store(&lg.n, 0);
+	tu_log_reset(&lg);
 }
 
 static int cancelling(void)

@@ -1095,7 +1095,7 @@ static int leave_calls_behind(void *arg, void **res)
 
 Test(thread, shutdown_waits_for_running_calls_and_cancels_queued_ones, .timeout = TIMEOUT)
 {
-	int before = threads_in_process();
+	int before = threads_baseline();
 	weft_config cfg = pool_config(2, 1, 0);
 	weft_runtime *rt = tu_runtime_cfg(&cfg);
 	cr_assert_eq(weft_runtime_run(rt, leave_calls_behind, NULL, NULL), 0);
@@ -1268,7 +1268,7 @@ static int one_quick_call(void *arg, void **res)
 
 Test(thread, destroy_timeout_zero_with_only_idle_threads_succeeds, .timeout = TIMEOUT)
 {
-	int before = threads_in_process();
+	int before = threads_baseline();
 	weft_config cfg = pool_config(1, 4, 30);
 	weft_runtime *rt = tu_runtime_cfg(&cfg);
 	cr_assert_eq(weft_runtime_run(rt, one_quick_call, NULL, NULL), 0);

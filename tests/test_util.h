@@ -268,7 +268,9 @@ static inline bool tu_wait_flag(atomic_int *flag, int want, double secs)
 #define TU_LOG_MAX 128
 
 struct tu_log {
-	atomic_int n;
+	atomic_int n;    /* slots taken */
+	atomic_int done; /* entries written: a reader that sees done == k
+	                  * sees all k (each add's increment follows its write) */
 	const char *ev[TU_LOG_MAX];
 };
 
@@ -277,18 +279,27 @@ static inline void tu_log_add(struct tu_log *l, const char *ev)
 	int i = atomic_fetch_add(&l->n, 1);
 	if (i < TU_LOG_MAX)
 		l->ev[i] = ev;
+	atomic_fetch_add(&l->done, 1);
 }
 
+/* Entries written so far. */
 static inline int tu_log_len(struct tu_log *l)
 {
-	return atomic_load(&l->n);
+	return atomic_load(&l->done);
+}
+
+/* Empties the log (no add may be running). */
+static inline void tu_log_reset(struct tu_log *l)
+{
+	atomic_store(&l->n, 0);
+	atomic_store(&l->done, 0);
 }
 
 /* Joins the log with spaces into buf (static per call site is fine). */
 static inline const char *tu_log_str(struct tu_log *l, char *buf, size_t cap)
 {
 	size_t off = 0;
-	int n = atomic_load(&l->n);
+	int n = atomic_load(&l->done);
 	buf[0] = '\0';
 	for (int i = 0; i < n && i < TU_LOG_MAX; i++) {
 		int k = snprintf(buf + off, cap - off, "%s%s", i ? " " : "", l->ev[i]);

@@ -28,7 +28,7 @@ static void reset(void)
 	memset(v, 0, sizeof(v));
 	memset(idx, 0xff, sizeof(idx));
 	nd = np = 99;
-	atomic_store(&lg.n, 0);
+	tu_log_reset(&lg);
 }
 
 static int pos(weft_future *f)

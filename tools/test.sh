@@ -20,11 +20,15 @@
 #                               (-Ddocs=true: the build suite compares
 #                               them with the headers)
 #      asan   build/test-asan   ASan + UBSan; every suite
-#      tsan   build/test-tsan   TSan, built with clang; every suite it builds:
-#                               Criterion aborts at start under TSan here, so
-#                               the unit suite is not built
-#                               (-Dcriterion=disabled) and the standalone
-#                               stress programs carry the load
+#      tsan   build/test-tsan   TSan, built with clang; every suite. Criterion
+#                               aborts at start under clang's TSan here
+#                               (BoxFort's arena), so this build has
+#                               -Dcriterion=disabled and the same behaviour
+#                               test files build against tests/runner, a
+#                               stand-in for Criterion's API whose main()
+#                               runs each test in a child process
+#    Stress programs run at full counts in the plain build and at a quarter
+#    under sanitizers (tests/stress/harness.h).
 #    Why clang for TSan: both gcc 12 and clang 14 handle weft's fiber
 #    annotations (__tsan_create_fiber / __tsan_switch_to_fiber) correctly
 #    and report a race between tasks on two workers with both fibers'
@@ -42,10 +46,11 @@
 #    the README's example built with -Wall -Wextra -Werror through
 #    pkg-config (shared and static) and run, and weft as a subproject of
 #    a tiny parent project (~45 s the first time, ~10 s after).
-# 5. Prints each Criterion executable's "Synthesis:" line, and last one
-#    line "N passed, N failed, N skipped" over all builds; exits non-zero
-#    on any failure (a build that does not configure or compile counts as
-#    one failure).
+# 5. Prints each behaviour-test executable's "Synthesis:" line, then per
+#    build how many behaviour tests ran, and last one line "N passed, N
+#    failed, N skipped" over all builds (meson tests: one per executable);
+#    exits non-zero on any failure (a build that does not configure or
+#    compile counts as one failure).
 #
 # Options:
 #   --quick          the plain build only (and the install checks)
@@ -293,12 +298,16 @@ for b in "${builds[@]}"; do
 	logs+=("$b=$root/test-$b/meson-logs/testlog.json")
 done
 counts=$(python3 - "${logs[@]}" <<'EOF'
-# Reads meson's testlog.json of each build: prints the Criterion summary
-# lines, what did not pass, and a "#counts BUILD PASSED FAILED SKIPPED"
-# line per build (-1 -1 -1 when there are no results).
+# Reads meson's testlog.json of each build: prints the behaviour tests'
+# summary lines (Criterion's, or tests/runner's with its skip count) and
+# their totals, what did not pass, and a "#counts BUILD PASSED FAILED
+# SKIPPED" line per build (-1 -1 -1 when there are no results).
 import json, re, sys
 
 ansi = re.compile(r'\x1b\[[0-9;]*m')
+synth_re = re.compile(r'Tested: (\d+) \| Passing: (\d+) \| Failing: (\d+)'
+                      r'(?: \| Crashing: \d+)?(?: \| Skipped: (\d+))?')
+totals = []
 for arg in sys.argv[1:]:
     build, path = arg.split('=', 1)
     try:
@@ -307,6 +316,7 @@ for arg in sys.argv[1:]:
         print(f'#counts {build} -1 -1 -1')
         continue
     n = {'passed': 0, 'failed': 0, 'skipped': 0}
+    behaviour = [0, 0, 0, 0]  # tested, passing, failing, skipped
     for line in lines:
         t = json.loads(line)
         res = t.get('result', '')
@@ -315,14 +325,28 @@ for arg in sys.argv[1:]:
         n[kind] += 1
         name = t.get('name', '?').split(':', 1)[-1].replace(' ', '')
         out = ansi.sub('', (t.get('stdout') or '') + (t.get('stderr') or ''))
-        synth = [l.strip() for l in out.splitlines() if 'Synthesis:' in l]
+        # (build/runner-selftest prints one too, of tests failing on purpose)
+        synth = [l.strip() for l in out.splitlines()
+                 if 'Synthesis:' in l and name.startswith('unit/')]
+        for l in out.splitlines():
+            if l.startswith('[SKIP]') and name.startswith('unit/'):
+                print(f'{"[" + build + "]":<8}{name:<26}{l.strip()}')
         for s in synth:
             print(f'{"[" + build + "]":<8}{name:<26}{s}')
+            m = synth_re.search(s)
+            if m:
+                for i in range(4):
+                    behaviour[i] += int(m.group(i + 1) or 0)
         if not synth and name.startswith('unit/'):
             print(f'{"[" + build + "]":<8}{name:<26}(no Criterion summary: {res})')
         if kind != 'passed':
             print(f'{"[" + build + "]":<8}{name:<26}{res}')
+    skipped = f', {behaviour[3]} skipped: [SKIP] lines above' if behaviour[3] else ''
+    totals.append(f'{build}: {behaviour[0]} behaviour tests ran ({behaviour[1]} passed, '
+                  f'{behaviour[2]} failed{skipped})')
     print(f'#counts {build} {n["passed"]} {n["failed"]} {n["skipped"]}')
+for t in totals:
+    print(t)
 EOF
 )
 grep -v '^#counts ' <<<"$counts" || true

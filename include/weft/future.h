@@ -24,7 +24,9 @@ typedef void (*weft_done_cb)(weft_future *f, void *arg);
  */
 WEFT_API weft_future *weft_future_create(weft_runtime *rt);
 
-/* Takes another reference; returns f. NULL is ignored. Any thread. */
+/* Takes another reference; returns f. NULL is ignored. In debug mode a
+ * future already freed aborts (see weft_future_unref). Never suspends.
+ * Any thread. */
 WEFT_API weft_future *weft_future_ref(weft_future *f);
 
 /*

@@ -180,6 +180,7 @@ void weft__hook_task_main(void *arg)
 	void *value = NULL;
 	int rc = t->fn(t->arg, &value);
 	weft__task_finish(t, rc, value);
+	weft__fiber_exiting();
 	weft__task_switch_out(&t->st, NULL, NULL, true);
 	__builtin_unreachable();
 }

@@ -52,6 +52,19 @@ static inline void weft__fiber_started(void)
 	weft__asan_finish(NULL);
 }
 
+/*
+ * The entry function's last step before its final switch (always
+ * inlined: it must run in the entry function's own frame). That frame
+ * never returns, so TSan would keep its entry on the shadow stack of the
+ * stack's TSan fiber, which every later task on the stack reuses: one
+ * entry leaked per task overflowed it after ~64K tasks on one stack (a
+ * SEGV inside TSan). Pops it, as the return would have.
+ */
+static inline __attribute__((always_inline)) void weft__fiber_exiting(void)
+{
+	weft__tsan_func_exit();
+}
+
 /* Makes f run entry(arg) on the stack [lo, lo + size) owned by st. */
 static inline void weft__fiber_prepare(struct weft__fiber *f, struct weft__stack *st, void *lo,
 				       size_t size, void (*entry)(void *), void *arg)

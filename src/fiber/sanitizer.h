@@ -44,6 +44,7 @@ void *__tsan_get_current_fiber(void);
 void *__tsan_create_fiber(unsigned flags);
 void __tsan_destroy_fiber(void *fiber);
 void __tsan_switch_to_fiber(void *fiber, unsigned flags);
+void __tsan_func_exit(void);
 void __tsan_acquire(void *addr);
 void __tsan_release(void *addr);
 #define weft__tsan_current() __tsan_get_current_fiber()
@@ -52,11 +53,13 @@ void __tsan_release(void *addr);
 /* flags 0: the switch synchronises, as two fibers of one worker really are
  * ordered by that thread. */
 #define weft__tsan_switch(f) __tsan_switch_to_fiber((f), 0)
+#define weft__tsan_func_exit() __tsan_func_exit()
 #else
 #define weft__tsan_current() NULL
 #define weft__tsan_create() NULL
 #define weft__tsan_destroy(f) ((void)(f))
 #define weft__tsan_switch(f) ((void)(f))
+#define weft__tsan_func_exit() ((void)0)
 #endif
 
 #endif

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* A scheduler's life cycle, its live-task counts and its blocking count. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -29,6 +30,7 @@ int weft__sched_init(struct weft__sched *s, const weft_config *cfg)
 	atomic_init(&s->outside_spawned, 0);
 	atomic_init(&s->blocking, 0);
 	atomic_init(&s->trim_since, 0);
+	atomic_init(&s->outside, 0);
 	s->workers = aligned_alloc(64, sizeof(*s->workers) * s->nworkers);
 	if (!s->workers)
 		return -ENOMEM;
@@ -94,6 +96,11 @@ void weft__sched_stop(struct weft__sched *s)
 
 void weft__sched_destroy(struct weft__sched *s)
 {
+	/* A thread outside the runtime that pushed work may still be on its
+	 * way out of the wake-up (its eventfd write, the park word): wait
+	 * for it. acquire: pairs with its release decrement (schedule.c). */
+	while (atomic_load_explicit(&s->outside, memory_order_acquire))
+		sched_yield();
 	for (unsigned i = 0; i < s->nworkers; i++)
 		weft__worker_exit(&s->workers[i]);
 	weft__stack_pool_destroy(&s->stacks);

@@ -40,6 +40,13 @@ struct weft__sched {
 	_Alignas(64) _Atomic long blocking;
 	_Atomic uint64_t trim_since;     /* when the pools went above what they
 	                                  * keep resident (0: they are not) */
+	/* Pushes from threads that are not workers of this scheduler (a
+	 * foreign or another runtime's thread waking a task, queueing a
+	 * callback or a job), counted from before the push to after its
+	 * wake-up: the pushed work may run and the runtime be destroyed
+	 * before the pusher has notified, so destroy frees nothing they
+	 * touch until this reads 0 (schedule.c). */
+	_Alignas(64) _Atomic long outside;
 	pthread_mutex_t lock;            /* start-up reports, shutdown waits */
 	pthread_cond_t cond;
 	unsigned started;                /* under lock */

@@ -13,6 +13,27 @@
 #include "sched/sched.h"
 #include "sched/worker.h"
 
+/*
+ * A push by a thread that is not a worker of s, and the wake-up after it,
+ * are counted in s->outside: once the push is taken the work may run,
+ * everything may finish and weft_runtime_destroy go on, while the pusher
+ * still reads the worker's park word or writes its eventfd; destroy waits
+ * for the count to read 0 before it frees them (sched.c).
+ */
+static inline void outside_begin(struct weft__sched *s)
+{
+	/* relaxed: the push after it is a release, so whoever takes the work
+	 * (and then destroy, through the task's end) sees the count */
+	atomic_fetch_add_explicit(&s->outside, 1, memory_order_relaxed);
+}
+
+static inline void outside_end(struct weft__sched *s)
+{
+	/* release: the pusher's last touch of s comes before destroy's
+	 * acquire load of 0 */
+	atomic_fetch_sub_explicit(&s->outside, 1, memory_order_release);
+}
+
 /* Owner of w: stealable work into its ring, spilling half on overflow;
  * wakes a parked worker for it if `notify` or if it spilled. */
 static void push_stealable_to(struct weft__worker *w, struct weft__runnable *r, bool notify)
@@ -74,13 +95,16 @@ void weft__worker_notify(struct weft__worker *w)
 		weft__io_wake_foreign(&w->io);
 }
 
+/* From a thread that is not a worker of s. */
 static void to_outside(struct weft__sched *s, struct weft__runnable *r)
 {
+	outside_begin(s);
 	weft__inject_push(&s->inject, r);
 	if (s->single)
 		weft__worker_notify(&s->workers[0]);
 	else
 		weft__idle_notify_one(s);
+	outside_end(s);
 }
 
 void weft__schedule_new(struct weft__sched *s, struct weft__sched_task *t)
@@ -106,8 +130,14 @@ static void to_worker(struct weft__worker *cur, struct weft__worker *w, struct w
 		weft__fifo_push(&w->ready, r);
 		return;
 	}
+	struct weft__sched *s = w->sched;
+	bool outside = !cur || cur->sched != s;
+	if (outside)
+		outside_begin(s);
 	weft__mpsc_push(&w->inbox, r);
 	weft__worker_notify(w);
+	if (outside)
+		outside_end(s);
 }
 
 void weft__schedule_new_on(struct weft__worker *w, struct weft__sched_task *t)
@@ -158,6 +188,8 @@ void weft__schedule_wake(struct weft__sched_task *t)
 		/* Read home before the push: once t is in the inbox its home
 		 * may run it, write home, finish it and free it. */
 		struct weft__worker *home = t->home;
+		if (!local)
+			outside_begin(s);
 		weft__mpsc_push(&home->inbox, &t->run);
 		/* A running home finds the push itself: park() re-reads the
 		 * inbox after its seq_cst exchange, and this seq_cst load
@@ -165,6 +197,8 @@ void weft__schedule_wake(struct weft__sched_task *t)
 		 * needed only once it is parking. */
 		if (atomic_load_explicit(&home->park, memory_order_seq_cst))
 			weft__worker_notify(home);
+		if (!local)
+			outside_end(s);
 	}
 }
 

@@ -26,11 +26,11 @@ static const char *stress_name = "stress";
 static atomic_int stress_failures;
 static struct timespec stress_t0;
 
-/* A count scaled down under sanitizers (WEFT_TEST_SLOW > 1) and by the
- * environment (WEFT_STRESS_SCALE=0.1 runs a tenth). */
+/* A count scaled down under sanitizers (WEFT_TEST_SLOW > 1: a quarter)
+ * and by the environment (WEFT_STRESS_SCALE=0.1 runs a tenth). */
 static inline long stress_count(long full)
 {
-	double scale = WEFT_TEST_SLOW > 1 ? 0.05 : 1.0;
+	double scale = WEFT_TEST_SLOW > 1 ? 0.25 : 1.0;
 	const char *env = getenv("WEFT_STRESS_SCALE");
 	if (env && atof(env) > 0)
 		scale *= atof(env);

@@ -349,7 +349,7 @@ static void phase_shutdown(unsigned workers)
 	atomic_store(&ended_cancelled, 0);
 	atomic_store(&bodies_ran, 0);
 	atomic_store(&shut_started, 0);
-	int threads_before = threads_in_process();
+	int threads_before = threads_baseline();
 	make_runtime(workers);
 	weft_future *ts[16];
 	for (uintptr_t i = 0; i < 16; i++)
