@@ -271,6 +271,11 @@ static int run_spawn(struct spawn_call *c, bool *cancelled)
 			*cancelled = true;
 	}
 	weft_future_unref(f);
+	/* a cancel that came after the spawn ended but before this task ran
+	 * again is delivered here too, as asyncio's __step throws it into
+	 * the await whose future is already done */
+	if (!*cancelled && weft__task_take_cancel(weft__task_current()))
+		*cancelled = true;
 	return c->rc;
 }
 
