@@ -25,7 +25,7 @@ int weft__core_init(struct weft__core *c, const weft_config *cfg)
 	c->bridge = NULL;
 	c->workers = aligned_alloc(64, sizeof(*c->workers) * n);
 	c->stub = weft__stub_new(c);
-	if (!c->workers || !c->stub || weft__slab_registry_init(&c->slabs)) {
+	if (!c->workers || !c->stub || weft__slab_registry_init(&c->slabs, c->stub)) {
 		free(c->workers);
 		free(c->stub);
 		return -ENOMEM;

@@ -13,6 +13,7 @@ struct weft__rtstub *weft__stub_new(struct weft__core *c)
 	atomic_init(&stub->refs, WEFT__STUB_BIAS);
 	atomic_init(&stub->dead, false);
 	atomic_init(&stub->empty_slabs.head, NULL);
+	stub->chunks = NULL;
 	stub->core = c;
 	return stub;
 }

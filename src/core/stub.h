@@ -29,6 +29,9 @@ struct weft__rtstub {
 	atomic_bool dead;
 	struct weft__core *core;        /* valid while !dead */
 	struct weft__mpsc empty_slabs;  /* task slabs to reclaim (core/task_slab.c) */
+	struct weft__slab_chunk *chunks; /* task memory (core/task_slab.c): under
+	                                  * the slab registry's lock while the
+	                                  * runtime lives, unmapped with the stub */
 };
 
 /* A stub for c, holding the bias; NULL when out of memory. */
