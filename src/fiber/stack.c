@@ -3,6 +3,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include <valgrind/valgrind.h>
 
@@ -33,11 +35,20 @@ static struct weft__stack *fresh(struct weft__stack_pool *pool, struct weft__sta
 #define MADV_GUARD_INSTALL 102 /* Linux 6.13; not in Debian 12's headers */
 #endif
 
+#ifndef PIDFD_SELF_THREAD_GROUP
+#define PIDFD_SELF_THREAD_GROUP (-10001) /* Linux 6.15; not in Debian 12's headers */
+#endif
+
 enum {
-	CHUNK_STACKS = 16, /* stacks per mapping */
+	CHUNK_STACKS = 16, /* stacks per chunk (their guards installed at once) */
+	REGION_CHUNKS = 64, /* at most this many chunks per mapping */
 	CACHE_MAX = 64,    /* a worker keeps at most this many idle stacks */
 	DIRTY_KEEP = 256,  /* resident stacks the pool keeps for quick reuse */
 };
+
+/* Bytes a mapping aims at: 16 default chunks (256 stacks, 32 MiB of
+ * address space, NORESERVE) per mmap, and one munmap at destroy. */
+#define REGION_BYTES ((size_t)32 << 20)
 
 struct weft__stack_chunk {
 	struct weft__stack_chunk *next;
@@ -47,6 +58,17 @@ struct weft__stack_chunk {
 	unsigned pooled; /* stacks on the pool's lists */
 	bool released;   /* pages given back since the last stack left */
 	struct weft__stack stacks[CHUNK_STACKS];
+};
+
+/* A mapping chunks are cut from, which begins with this header (and
+ * its chunks' descriptors). Under the pool's lock; unmapped whole at
+ * destroy. */
+struct weft__stack_region {
+	struct weft__stack_region *next;
+	void *base;                     /* the region itself */
+	size_t len, head;               /* head: bytes before the first chunk */
+	unsigned nchunks, used;
+	struct weft__stack_chunk chunks[];
 };
 
 static struct weft__stack_chunk *chunk_of(struct weft__stack *st)
@@ -114,6 +136,12 @@ int weft__stack_pool_init(struct weft__stack_pool *pool, size_t size, bool small
 		pool->guard = (WEFT__GUARD_BYTES + page - 1) & ~(page - 1);
 	}
 	pool->chunk_len = ((pool->size + pool->guard) * CHUNK_STACKS + page - 1) & ~(page - 1);
+	pool->region_chunks = pool->chunk_len >= REGION_BYTES ? 1
+			      : REGION_BYTES / pool->chunk_len > REGION_CHUNKS
+				      ? REGION_CHUNKS
+				      : (unsigned)(REGION_BYTES / pool->chunk_len);
+	pool->regions = NULL;
+	pool->batch = true; /* probed on first use */
 	pool->free = NULL;
 	pool->dirty = NULL;
 	pool->ndirty = 0;
@@ -133,36 +161,91 @@ static int guard_install(struct weft__stack_pool *pool, void *g)
 	return mprotect(g, pool->guard, PROT_NONE);
 }
 
+/*
+ * The same advice for n ranges in one syscall: process_madvise on the
+ * process itself takes any advice since Linux 6.13 and, since 6.16,
+ * flushes the TLB once for the batch (a MADV_DONTNEED per stack cost a
+ * shootdown IPI each). Returns false if the kernel refused it (older, or
+ * Valgrind): the caller then advises range by range. pool->batch is read
+ * and written under the pool's lock or by a thread that holds none (a
+ * benign race on a bool: it only ever goes from true to false), so it is
+ * atomic.
+ */
+static bool madvise_batch(struct weft__stack_pool *pool, const struct iovec *v, unsigned n,
+			  int advice)
+{
+	if (!atomic_load_explicit(&pool->batch, memory_order_relaxed))
+		return false;
+	size_t total = 0;
+	for (unsigned i = 0; i < n; i++)
+		total += v[i].iov_len;
+	long r = syscall(SYS_process_madvise, PIDFD_SELF_THREAD_GROUP, v, (size_t)n, advice, 0u);
+	if (r == (long)total)
+		return true;
+	if (r < 0)
+		atomic_store_explicit(&pool->batch, false, memory_order_relaxed);
+	return false; /* a partial result: redone range by range (idempotent) */
+}
+
+/* A chunk's descriptor and address range, from the current mapping or a
+ * new one; NULL when out of memory. Caller holds pool->lock. */
+static struct weft__stack_chunk *chunk_carve(struct weft__stack_pool *pool)
+{
+	struct weft__stack_region *r = pool->regions;
+	if (!r || r->used == r->nchunks) {
+		unsigned n = pool->region_chunks;
+		size_t page = (size_t)sysconf(_SC_PAGESIZE);
+		/* The descriptors live at the mapping's low end, below the
+		 * first guard (no malloc: glibc grew its arena a page at a
+		 * time, an mprotect per mapping). */
+		size_t head = (sizeof(*r) + n * sizeof(r->chunks[0]) + page - 1) & ~(page - 1);
+		size_t len = head + pool->chunk_len * n;
+		/* NORESERVE: a million reserved stacks must not count against
+		 * heuristic overcommit; only touched pages cost memory. */
+		void *base = mmap(NULL, len, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+		if (base == MAP_FAILED)
+			return NULL;
+		r = base;
+		r->base = base;
+		r->len = len;
+		r->head = head;
+		r->nchunks = n;
+		r->used = 0;
+		r->next = pool->regions;
+		pool->regions = r;
+	}
+	struct weft__stack_chunk *c = &r->chunks[r->used];
+	c->base = (char *)r->base + r->head + pool->chunk_len * r->used++;
+	c->len = pool->chunk_len;
+	return c;
+}
+
 /* Caller holds pool->lock. */
 static int chunk_add(struct weft__stack_pool *pool)
 {
-	struct weft__stack_chunk *c = malloc(sizeof(*c));
+	struct weft__stack_chunk *c = chunk_carve(pool);
 	if (!c)
 		return -ENOMEM;
 	size_t stride = pool->size + pool->guard;
-	c->len = pool->chunk_len;
-	/* NORESERVE: a million reserved stacks must not count against
-	 * heuristic overcommit; only touched pages cost memory. */
-	c->base = mmap(NULL, c->len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-	if (c->base == MAP_FAILED) {
-		free(c);
-		return -ENOMEM;
-	}
 	c->pooled = CHUNK_STACKS;
 	c->released = true; /* nothing is resident yet */
+	struct iovec guards[CHUNK_STACKS];
 	for (int i = 0; i < CHUNK_STACKS; i++) {
 		struct weft__stack *st = &c->stacks[i];
 		st->guard = (char *)c->base + (size_t)i * stride;
 		st->lo = (char *)st->guard + pool->guard;
 		st->index = (unsigned)i;
-		/* small stacks have none: their canary is the check */
-		if (!pool->small && guard_install(pool, st->guard)) {
-			munmap(c->base, c->len);
-			free(c);
-			return -ENOMEM;
-		}
+		guards[i] = (struct iovec){st->guard, pool->guard};
 	}
+	/* Small stacks have no guard: their canary is the check. A failed
+	 * install leaves the chunk carved but unused (its address space
+	 * goes at destroy). */
+	if (!pool->small && !(pool->guard_madvise &&
+			      madvise_batch(pool, guards, CHUNK_STACKS, MADV_GUARD_INSTALL)))
+		for (int i = 0; i < CHUNK_STACKS; i++)
+			if (guard_install(pool, c->stacks[i].guard))
+				return -ENOMEM;
 	/* Published only once the whole chunk is good. */
 	for (int i = 0; i < CHUNK_STACKS; i++) {
 		struct weft__stack *st = &c->stacks[i];
@@ -328,8 +411,12 @@ size_t weft__stack_trim(struct weft__stack_pool *pool, size_t max)
 		pthread_mutex_unlock(&pool->lock);
 		if (!n)
 			return above;
+		struct iovec v[TRIM_BATCH];
 		for (unsigned i = 0; i < n; i++)
-			madvise(batch[i]->lo, pool->size, MADV_DONTNEED);
+			v[i] = (struct iovec){batch[i]->lo, pool->size};
+		if (!madvise_batch(pool, v, n, MADV_DONTNEED))
+			for (unsigned i = 0; i < n; i++)
+				madvise(batch[i]->lo, pool->size, MADV_DONTNEED);
 		pthread_mutex_lock(&pool->lock);
 		for (unsigned i = 0; i < n; i++) {
 			batch[i]->next = pool->free;
@@ -358,19 +445,21 @@ void weft__stack_cache_flush(struct weft__stack_pool *pool, struct weft__stack_c
 
 void weft__stack_pool_destroy(struct weft__stack_pool *pool)
 {
-	struct weft__stack_chunk *c = atomic_load_explicit(&pool->chunks, memory_order_relaxed);
-	while (c) {
-		struct weft__stack_chunk *next = c->next;
+	for (struct weft__stack_chunk *c = atomic_load_explicit(&pool->chunks, memory_order_relaxed);
+	     c; c = c->next) {
 		for (int i = 0; i < CHUNK_STACKS; i++) {
 			VALGRIND_STACK_DEREGISTER(c->stacks[i].vg_id);
 			if (c->stacks[i].tsan)
 				weft__tsan_destroy(c->stacks[i].tsan);
 		}
-		munmap(c->base, c->len);
-		free(c);
-		c = next;
 	}
 	atomic_store_explicit(&pool->chunks, NULL, memory_order_relaxed);
+	/* Whole mappings: one munmap per 256 default stacks. */
+	while (pool->regions) {
+		struct weft__stack_region *r = pool->regions;
+		pool->regions = r->next;
+		munmap(r->base, r->len);
+	}
 	pool->free = NULL;
 	pool->dirty = NULL;
 	pthread_mutex_destroy(&pool->lock);

@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Fiber stacks: carved from large MAP_NORESERVE mappings, each with a guard
+ * Fiber stacks: carved from large MAP_NORESERVE mappings (32 MiB, 256
+ * default stacks, cut 16 at a time), each with a guard
  * region below it (WEFT__GUARD_BYTES: a frame up to that size that skips
  * over part of it still faults there), handed to a task when it first runs
  * and returned to the worker's cache when it finishes.
  *
- * Releasing a stack's pages (MADV_DONTNEED) costs a syscall per stack, so
- * it is kept off the hot path, as Go's scavenger does: stacks spilled from
+ * Guards are installed 16 at a time and pages released 64 at a time with
+ * one process_madvise each where the kernel allows it (one TLB flush per
+ * batch), else a madvise per stack. Releasing is kept off the hot path,
+ * as Go's scavenger does: stacks spilled from
  * a worker's cache go to the pool still "dirty" (pages resident, quick to
  * reuse), and a worker about to park trims the dirty list back to a
  * watermark (weft__stack_trim).
@@ -43,6 +46,7 @@ struct weft__stack {
 };
 
 struct weft__stack_chunk;
+struct weft__stack_region;
 
 /* Shared by a runtime's workers; its lock is taken once per cache refill or
  * spill, never per task. */
@@ -57,7 +61,11 @@ struct weft__stack_pool {
 	struct weft__stack_chunk *_Atomic chunks;
 	size_t size;                     /* usable bytes per stack */
 	size_t guard;                    /* guard bytes per stack */
-	size_t chunk_len;                /* bytes per chunk mapping */
+	size_t chunk_len;                /* bytes per chunk of 16 stacks */
+	struct weft__stack_region *regions; /* under lock: the mappings chunks
+	                                     * are cut from */
+	unsigned region_chunks;          /* chunks per mapping */
+	atomic_bool batch;               /* process_madvise works here */
 	bool guard_madvise;              /* MADV_GUARD_INSTALL works here */
 	bool small;                      /* small-stack mode: no guards, canaries */
 };
