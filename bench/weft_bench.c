@@ -9,8 +9,8 @@
  *   weft_bench all        (every workload that is written)
  *
  * Workloads, in BENCH.md's order: spawn_many, yield_many, ping_pong,
- * chained_spawn, fib_parallel, timers, idle_memory, threadsafe, to_thread,
- * spawn_wait;
+ * chained_spawn, fib_parallel, timers, idle_memory, threadsafe, cold_start,
+ * to_thread, spawn_wait;
  * the network workloads (tcp_echo, connect_rate, idle_connections) are run
  * by tools/bench.sh with examples/echo_server and bench/loadgen, not here
  * (their listing says so). Each section below
@@ -1347,6 +1347,147 @@ static void spawn_wait_teardown(void *ctx)
 	rt_teardown(&((struct spawn_wait *)ctx)->rc);
 }
 
+/* ---- cold_start ----------------------------------------------------------------
+ * The first burst of a fresh process against the second: 10,000 tasks all
+ * alive at once (each started and awaiting one future), released, and
+ * awaited; then the same again. The figure is first ÷ second burst time
+ * of the run's first iteration (the harness runs each run in a fresh
+ * process; later iterations only fill --min-time and are not the figure).
+ * A burst is timed from its first spawn to its last task's end.
+ *
+ * Kinds: "tasks" (spawned by a task with weft_create_task), "threadsafe"
+ * (submitted by the harness thread with weft_run_coroutine_threadsafe and
+ * waited with weft_future_wait), "reserve" (as "tasks", on a runtime made
+ * with weft_config.reserve_tasks = 10,000: memory mapped and touched at
+ * create, outside the timing).
+ * Check: every task saw the release's value.
+ */
+
+#define COLD_TOKEN ((void *)(uintptr_t)0xc01d)
+
+struct cold_start {
+	struct rt_ctx rc;
+	long n;
+	bool threadsafe, reserve;
+	weft_future **tasks;
+	weft_future *event;       /* every task awaits it */
+	weft_future *all_started; /* set by the n-th task to start */
+	atomic_long started;
+	long bad;                 /* tasks without the value (this burst) */
+	int first_rc;
+	double burst[2];          /* this iteration's bursts, s */
+	double first[2];          /* the run's first iteration's */
+	long iterations;
+};
+
+static int cold_waiter(void *arg, void **result)
+{
+	struct cold_start *c = arg;
+	if (atomic_fetch_add_explicit(&c->started, 1, memory_order_relaxed) + 1 == c->n)
+		weft_future_set_result(c->all_started, NULL);
+	return weft_await(c->event, result);
+}
+
+/* One burst; weft_await inside a task, weft_future_wait on the harness
+ * thread (the threadsafe kind). Returns its seconds. */
+static double cold_burst(struct cold_start *c, bool in_task)
+{
+	weft_runtime *rt = in_task ? NULL : c->rc.rt;
+	c->event = weft_future_create(rt);
+	c->all_started = weft_future_create(rt);
+	atomic_store(&c->started, 0);
+	double t0 = bench_now();
+	for (long i = 0; i < c->n; i++)
+		c->tasks[i] = in_task ? weft_create_task(cold_waiter, c, NULL)
+				      : weft_run_coroutine_threadsafe(c->rc.rt, cold_waiter, c);
+	int rc = in_task ? weft_await(c->all_started, NULL)
+			 : weft_future_wait(c->all_started, WEFT_FOREVER, NULL);
+	weft_future_set_result(c->event, COLD_TOKEN);
+	for (long i = 0; i < c->n; i++) {
+		void *v = NULL;
+		int r = in_task ? weft_await(c->tasks[i], &v)
+				: weft_future_wait(c->tasks[i], WEFT_FOREVER, &v);
+		if (r || v != COLD_TOKEN) {
+			if (!c->bad++)
+				c->first_rc = r ? r : -EBADMSG;
+		}
+		weft_future_unref(c->tasks[i]);
+	}
+	double t = bench_now() - t0;
+	if (rc && !c->bad++)
+		c->first_rc = rc;
+	weft_future_unref(c->event);
+	weft_future_unref(c->all_started);
+	return t;
+}
+
+static int cold_start_main(void *arg, void **result)
+{
+	struct cold_start *c = arg;
+	for (int b = 0; b < 2; b++)
+		c->burst[b] = cold_burst(c, true);
+	(void)result;
+	return 0;
+}
+
+static int cold_start_setup(void *ctx, char *why, size_t cap)
+{
+	struct cold_start *c = ctx;
+	if (!(c->tasks = calloc((size_t)c->n, sizeof(*c->tasks)))) {
+		snprintf(why, cap, "out of memory");
+		return -ENOMEM;
+	}
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.workers = c->rc.workers;
+	if (c->reserve)
+		cfg.reserve_tasks = (size_t)c->n;
+	int rc = weft_runtime_create(&cfg, &c->rc.rt);
+	if (rc)
+		snprintf(why, cap, "weft_runtime_create: %s", weft_strerror(rc));
+	return rc;
+}
+
+static void cold_start_iter(void *ctx, struct bench_iter *it)
+{
+	struct cold_start *c = ctx;
+	c->bad = 0;
+	c->first_rc = 0;
+	if (c->threadsafe) {
+		for (int b = 0; b < 2; b++)
+			c->burst[b] = cold_burst(c, false);
+	} else {
+		rt_iter(&c->rc, it, cold_start_main);
+		if (!it->ok)
+			return;
+	}
+	bench_iter_set_seconds(it, c->burst[0] + c->burst[1]);
+	it->ops = 2.0 * (double)c->n;
+	if (c->bad) {
+		bench_iter_fail(it, "%ld of %ld tasks failed (first: %s)", c->bad, 2 * c->n,
+				weft_strerror(c->first_rc));
+		return;
+	}
+	if (!c->iterations++)
+		memcpy(c->first, c->burst, sizeof(c->first));
+}
+
+static void cold_start_report(void *ctx, struct bench_report *r)
+{
+	struct cold_start *c = ctx;
+	bench_report_figure(r, c->first[0] / c->first[1]);
+	bench_report_metric(r, "first_ms", c->first[0] * 1e3);
+	bench_report_metric(r, "second_ms", c->first[1] * 1e3);
+}
+
+static void cold_start_teardown(void *ctx)
+{
+	struct cold_start *c = ctx;
+	rt_teardown(&c->rc);
+	free(c->tasks);
+	c->tasks = NULL;
+}
+
 /* ---- the workload table ---------------------------------------------------- */
 
 struct bench_cfg {
@@ -1520,6 +1661,29 @@ static int run_idle_memory(const struct bench_cfg *cfg, unsigned workers, const 
 	return bench_run(&cfg->o, &v);
 }
 
+static int run_cold_start(const struct bench_cfg *cfg, unsigned workers, const char *kind,
+			  const char *name)
+{
+	struct cold_start c = {.rc = {.workers = workers},
+			       .n = 10000,
+			       .threadsafe = !strcmp(kind, "threadsafe"),
+			       .reserve = !strcmp(kind, "reserve")};
+	struct bench_variant v = {
+		.workload = "cold_start",
+		.variant = name,
+		.unit = "first/second",
+		.lower_is_better = true,
+		.workers = workers,
+		.per_iter = 2.0 * (double)c.n,
+		.ctx = &c,
+		.setup = cold_start_setup,
+		.iter = cold_start_iter,
+		.teardown = cold_start_teardown,
+		.report = cold_start_report,
+	};
+	return bench_run(&cfg->o, &v);
+}
+
 static int run_threadsafe(const struct bench_cfg *cfg, unsigned workers, const char *kind,
 			  const char *name)
 {
@@ -1606,6 +1770,10 @@ static const struct workload {
 	 "1,000,000 tasks blocked on one future: RSS bytes per task (or on 2 KiB small stacks)"},
 	{"threadsafe", "calls/s", run_threadsafe, {{NULL, NULL}},
 	 "4 foreign threads x 250,000 submit-and-wait calls"},
+	{"cold_start", "first/second", run_cold_start,
+	 {{"tasks", NULL}, {"threadsafe", NULL}, {"reserve", NULL}},
+	 "a fresh process's first burst of 10,000 live tasks / its second (or submitted from a"
+	 " foreign thread; or with cfg.reserve_tasks)"},
 	{"to_thread", "calls/s", run_to_thread, {{NULL, NULL}},
 	 "100,000 to_thread calls, 64 in flight"},
 	{"spawn_wait", "spawns/s", run_spawn_wait, {{NULL, NULL}},
@@ -1687,8 +1855,8 @@ static void usage(FILE *f)
 		"usage: weft_bench list [--workers N]\n"
 		"       weft_bench WORKLOAD... [options]   (or 'all')\n"
 		"workloads: spawn_many, yield_many, ping_pong, chained_spawn, fib_parallel,\n"
-		"           timers, idle_memory, threadsafe, to_thread, spawn_wait (see 'list';\n"
-		"           BENCH.md and issue 13 define them)\n"
+		"           timers, idle_memory, threadsafe, cold_start, to_thread, spawn_wait\n"
+		"           (see 'list'; BENCH.md and issue 13 define them)\n"
 		"options:\n"
 		"  --workers N      only this worker count (default: online CPUs, then 1)\n"
 		"  --variant V      only this variant (as 'list' names it, e.g. future,workers=1)\n"

@@ -319,6 +319,21 @@ Test(misuse, config_ring_entries_too_big_is_einval, .timeout = TEST_TIMEOUT)
 	cr_assert_eq((long)v, 3);
 }
 
+Test(misuse, config_reserve_tasks_too_big_is_einval, .timeout = TEST_TIMEOUT)
+{
+	const size_t bad[] = {((size_t)1 << 24) + 1, (size_t)1 << 40, SIZE_MAX};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		weft_config cfg = tu_config(1);
+		cfg.reserve_tasks = bad[i];
+		weft_runtime *rt = (weft_runtime *)&cfg;
+		int rc = weft_runtime_create(&cfg, &rt);
+		if (rc == 0)
+			weft_runtime_destroy(rt);
+		cr_assert_eq(rc, -EINVAL, "reserve_tasks %zu", bad[i]);
+		cr_assert_null(rt);
+	}
+}
+
 /* In debug mode a refused config names the field (the caller's cfg.debug,
  * before the runtime's debug mode is on). */
 Test(misuse, config_debug_names_the_bad_field, .timeout = TEST_TIMEOUT)

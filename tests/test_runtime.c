@@ -712,3 +712,88 @@ Test(runtime, busy_worker_frees_finished_tasks_as_it_goes, .timeout = 60 * WEFT_
 	if (WEFT_TEST_SLOW == 1)
 		cr_assert_lt(rss_growth_kb, 64 * 1024, "peak RSS grew by %ld KiB", rss_growth_kb);
 }
+
+/* --- task memory -------------------------------------------------------------- */
+
+/* Tasks alive at once, all waiting on one gate, then released: more of
+ * them than cfg.reserve_tasks, so the reserved memory and memory mapped
+ * afterwards are both used, twice (the second burst reuses the first's). */
+#define RESERVE_N 300
+#define BURST_N 500
+
+static atomic_int burst_ok;
+static weft_future *burst_tasks[BURST_N]; /* not on a 2 KiB small stack */
+
+static int burst_main(void *arg, void **res)
+{
+	(void)arg;
+	for (int round = 0; round < 2; round++) {
+		weft_future *gate = weft_future_create(NULL);
+		weft_future **ts = burst_tasks;
+		for (long i = 0; i < BURST_N; i++)
+			ts[i] = weft_create_task(gate_waiter, gate, NULL);
+		while (atomic_load(&waiters_ready) < (round + 1) * BURST_N)
+			weft_sleep(0); /* all alive at once, at the gate */
+		weft_future_set_result(gate, (void *)77);
+		for (int i = 0; i < BURST_N; i++) {
+			if (weft_await(ts[i], NULL) == 0)
+				atomic_fetch_add(&burst_ok, 1);
+			weft_future_unref(ts[i]);
+		}
+		weft_future_unref(gate);
+	}
+	*res = NULL;
+	return 0;
+}
+
+Test(runtime, reserved_task_memory_runs_tasks, .timeout = TEST_TIMEOUT)
+{
+	for (int small = 0; small <= 1; small++) {
+		for (unsigned w = 1; w <= 2; w++) {
+			atomic_store(&burst_ok, 0);
+			atomic_store(&waiters_ready, 0);
+			atomic_store(&waiters_ok, 0);
+			weft_config cfg = tu_config(w);
+			cfg.reserve_tasks = RESERVE_N;
+			cfg.small_stacks = small;
+			cr_assert_eq(tu_run(burst_main, NULL, &cfg, NULL), 0);
+			cr_assert_eq(atomic_load(&burst_ok), 2 * BURST_N, "small=%d workers=%u", small, w);
+			cr_assert_eq(atomic_load(&waiters_ok), 2 * BURST_N);
+		}
+	}
+}
+
+/* Tasks spawned from a thread outside the runtime share slabs: each is
+ * still a task of its own, listed once by weft_all_tasks, and each ends. */
+static long foreign_listed;
+
+static int count_tasks(void *arg, void **res)
+{
+	(void)arg;
+	foreign_listed = weft_all_tasks(NULL, NULL, 0);
+	*res = NULL;
+	return 0;
+}
+
+Test(runtime, foreign_spawns_are_each_a_task, .timeout = TEST_TIMEOUT)
+{
+	enum { N = 100 }; /* several slabs of 16, the last one partly used */
+	atomic_store(&waiters_ready, 0);
+	atomic_store(&waiters_ok, 0);
+	weft_runtime *rt = tu_runtime(2);
+	weft_future *gate = weft_future_create(rt);
+	weft_future *ts[N];
+	for (int i = 0; i < N; i++)
+		ts[i] = weft_spawn(rt, gate_waiter, gate, NULL);
+	cr_assert(tu_wait_flag(&waiters_ready, N, 5.0 * WEFT_TEST_SLOW));
+	cr_assert_eq(weft_runtime_run(rt, count_tasks, NULL, NULL), 0);
+	cr_assert_eq(foreign_listed, N + 1, "the waiters and the counting task");
+	cr_assert_eq(weft_future_set_result(gate, (void *)77), 0);
+	for (int i = 0; i < N; i++) {
+		cr_assert_eq(weft_future_wait(ts[i], 5.0 * WEFT_TEST_SLOW, NULL), 0);
+		weft_future_unref(ts[i]);
+	}
+	cr_assert_eq(atomic_load(&waiters_ok), N);
+	weft_future_unref(gate);
+	cr_assert_eq(weft_runtime_destroy(rt), 0);
+}

@@ -89,6 +89,21 @@ typedef struct weft_config {
 	                          * buffers: streams and weft_recv_pooled use
 	                          * buffers of their own, as when the kernel
 	                          * refuses a buffer ring (tests cover both) */
+	size_t reserve_tasks;    /* for servers that want no allocation on
+	                          * their hot path: weft_runtime_create maps
+	                          * and touches the memory of this many tasks
+	                          * and stacks (a stack's top page; a small
+	                          * stack whole) and keeps it resident for
+	                          * the runtime's life, so the first that many
+	                          * tasks alive at once make no syscall and
+	                          * fault no page for it (a task that goes
+	                          * deeper than a page still faults the rest
+	                          * of its stack in). Costs ~4.4 KB of memory
+	                          * per task with default stacks. 0: none; at
+	                          * most 16,777,216 (-EINVAL); -ENOMEM at
+	                          * create if it cannot be mapped. ASan builds
+	                          * allocate each task on its own, whatever
+	                          * this says */
 } weft_config;
 
 /* Fills `cfg` with the defaults (blocking_threads_max 512,
@@ -102,9 +117,11 @@ WEFT_API void weft_config_init(weft_config *cfg);
  * paused_clock without workers == 1, blocking_threads_max > 65536,
  * blocking_keepalive negative or NaN, stack_size above 1 GiB, small_stacks
  * with a stack_size that is not 0 or a multiple of 16 from 1024 to the
- * page size, ring_entries above 16384; in debug mode, cfg.debug included,
+ * page size, ring_entries above 16384, reserve_tasks above 16,777,216; in
+ * debug mode, cfg.debug included,
  * the field is named, and a zeroed config is told to use weft_config_init),
- * -ENOMEM (out of memory, or of locked memory for the rings: raise
+ * -ENOMEM (out of memory, or of memory for cfg.reserve_tasks, or of
+ * locked memory for the rings: raise
  * RLIMIT_MEMLOCK or lower ring_entries; or no alternate signal stack for
  * a worker's overflow reports), -EMFILE / -ENFILE (out of
  * descriptors for a ring or its eventfd: raise RLIMIT_NOFILE), -EINVAL

@@ -33,6 +33,12 @@ int weft__core_init(struct weft__core *c, const weft_config *cfg)
 	memset(c->workers, 0, sizeof(*c->workers) * n);
 	for (unsigned i = 0; i < n; i++)
 		c->workers[i].core = c;
+	if (weft__slab_reserve(c, cfg->reserve_tasks)) {
+		weft__slab_registry_destroy(&c->slabs);
+		weft__stub_release(c); /* unmaps what the reserve mapped */
+		free(c->workers);
+		return -ENOMEM;
+	}
 	return 0;
 }
 

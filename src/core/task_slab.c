@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 
 #include "core/core.h"
@@ -55,6 +56,7 @@ int weft__slab_registry_init(struct weft__slab_registry *r, struct weft__rtstub 
 	r->foreign = NULL;
 	r->foreign_used = 0;
 	r->stub = stub;
+	r->keep = 0;
 	return pthread_mutex_init(&r->lock, NULL) ? -ENOMEM : 0;
 }
 
@@ -215,6 +217,47 @@ static struct weft__task *foreign_alloc(struct weft__core *c)
 	return t;
 }
 
+#ifndef WEFT_ASAN
+int weft__slab_reserve(struct weft__core *c, size_t ntasks)
+{
+	struct weft__slab_registry *r = &c->slabs;
+	size_t n = (ntasks + SLAB_TASKS - 1) / SLAB_TASKS;
+	int rc = 0;
+	pthread_mutex_lock(&r->lock);
+	/* The registry's array too: no realloc while those are in use. */
+	if (n > r->cap) {
+		struct weft__task_slab **v = realloc(r->v, n * sizeof(*v));
+		if (v) {
+			r->v = v;
+			r->cap = n;
+		} else {
+			rc = -ENOMEM;
+		}
+	}
+	for (size_t i = 0; i < n && !rc; i++) {
+		struct weft__task_slab *s = slab_mem(r);
+		if (!s) {
+			rc = -ENOMEM;
+			break;
+		}
+		struct weft__slab_chunk *ch = s->chunk;
+		memset(s, 0, sizeof(*s)); /* its pages faulted in now */
+		s->chunk = ch;
+		slab_keep(r, s);
+	}
+	if (!rc && r->keep < n)
+		r->keep = n;
+	pthread_mutex_unlock(&r->lock);
+	return rc;
+}
+#else
+int weft__slab_reserve(struct weft__core *c, size_t ntasks)
+{
+	(void)c, (void)ntasks;
+	return 0; /* one malloc per task under ASan, by design */
+}
+#endif
+
 struct weft__task *weft__task_alloc(struct weft__core *c, struct weft__core_worker *cw)
 {
 	if (!cw)
@@ -302,6 +345,8 @@ size_t weft__slab_trim(struct weft__core *c, size_t keep, size_t max)
 	struct weft__slab_registry *reg = &c->slabs;
 	size_t could;
 	pthread_mutex_lock(&reg->lock);
+	if (keep < reg->keep)
+		keep = reg->keep; /* weft_config.reserve_tasks */
 	struct weft__slab_chunk *ch = releasable(reg, keep, &could);
 	if (!max || !ch) {
 		pthread_mutex_unlock(&reg->lock);

@@ -54,6 +54,8 @@ struct weft__slab_registry {
 	struct weft__task_slab *foreign; /* foreign threads' spawns share it */
 	unsigned foreign_used;          /* its slots handed out */
 	struct weft__rtstub *stub;      /* owns the chunks */
+	size_t keep;                    /* spare slabs the trim leaves
+	                                 * (weft_config.reserve_tasks) */
 };
 
 /* stub: the runtime's, which will own the chunks. 0 or -ENOMEM. */
@@ -72,6 +74,11 @@ struct weft__task *weft__task_alloc(struct weft__core *c, struct weft__core_work
  * stub: the task's runtime stub, still referenced by the caller. Any
  * thread. */
 void weft__task_dealloc(struct weft__task *t, struct weft__rtstub *stub);
+
+/* Cuts slabs for ntasks tasks and touches them, kept as spares for the
+ * runtime's life (weft_config.reserve_tasks); 0 or -ENOMEM. Under ASan,
+ * where every task is its own malloc, nothing. Before any spawn. */
+int weft__slab_reserve(struct weft__core *c, size_t ntasks);
 
 /* A worker stopping: hands back the slots of its slab it never used. */
 void weft__task_slab_retire(struct weft__core_worker *cw);

@@ -141,7 +141,8 @@ int weft__stack_pool_init(struct weft__stack_pool *pool, size_t size, bool small
 				      ? REGION_CHUNKS
 				      : (unsigned)(REGION_BYTES / pool->chunk_len);
 	pool->regions = NULL;
-	pool->batch = true; /* probed on first use */
+	atomic_init(&pool->batch, true); /* probed on first use */
+	pool->keep = DIRTY_KEEP;
 	pool->free = NULL;
 	pool->dirty = NULL;
 	pool->ndirty = 0;
@@ -206,6 +207,11 @@ static struct weft__stack_chunk *chunk_carve(struct weft__stack_pool *pool)
 				  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 		if (base == MAP_FAILED)
 			return NULL;
+#ifdef WEFT_ASAN
+		/* the address may have held an unmapped runtime's stacks, whose
+		 * frames' poison ASan keeps */
+		__asan_unpoison_memory_region(base, head);
+#endif
 		r = base;
 		r->base = base;
 		r->len = len;
@@ -260,6 +266,42 @@ static int chunk_add(struct weft__stack_pool *pool)
 	 * walk the list at any time) */
 	atomic_store_explicit(&pool->chunks, c, memory_order_release);
 	return 0;
+}
+
+int weft__stack_pool_reserve(struct weft__stack_pool *pool, size_t n)
+{
+	if (!n)
+		return 0;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	pthread_mutex_lock(&pool->lock);
+	int rc = 0;
+	for (size_t have = 0; have < n && !rc; have += CHUNK_STACKS)
+		if ((rc = chunk_add(pool)))
+			break;
+	/* The new stacks are on the free list, newest chunk first: touch
+	 * each one's top page (where a task's frames begin; small stacks:
+	 * their chunk's pages) and make it resident ("dirty"). */
+	for (size_t i = 0; !rc && i < n && pool->free; i++) {
+		struct weft__stack *st = pool->free;
+		pool->free = st->next;
+		if (pool->small) {
+			struct weft__stack_chunk *c = chunk_of(st);
+			if (c->released) {
+				for (size_t off = 0; off < c->len; off += page)
+					((volatile char *)c->base)[off] = 0;
+				c->released = false;
+			}
+		} else {
+			((volatile char *)st->lo)[pool->size - 1] = 0;
+		}
+		st->next = pool->dirty;
+		pool->dirty = st;
+		pool->ndirty++;
+	}
+	if (!rc && pool->keep < n)
+		pool->keep = n; /* the idle trim leaves them resident */
+	pthread_mutex_unlock(&pool->lock);
+	return rc;
 }
 
 struct weft__stack *weft__stack_guard_of(struct weft__stack_pool *pool, const void *addr)
@@ -371,7 +413,7 @@ static size_t trim_small(struct weft__stack_pool *pool, size_t max)
 	for (;;) {
 		unsigned n = 0;
 		pthread_mutex_lock(&pool->lock);
-		while (n < TRIM_BATCH && done + n < max && pool->ndirty > DIRTY_KEEP) {
+		while (n < TRIM_BATCH && done + n < max && pool->ndirty > pool->keep) {
 			struct weft__stack *s = pool->dirty;
 			pool->dirty = s->next;
 			pool->ndirty--;
@@ -384,7 +426,7 @@ static size_t trim_small(struct weft__stack_pool *pool, size_t max)
 			}
 			n++;
 		}
-		size_t above = pool->ndirty > DIRTY_KEEP ? pool->ndirty - DIRTY_KEEP : 0;
+		size_t above = pool->ndirty > pool->keep ? pool->ndirty - pool->keep : 0;
 		pthread_mutex_unlock(&pool->lock);
 		if (!n)
 			return above;
@@ -401,13 +443,13 @@ size_t weft__stack_trim(struct weft__stack_pool *pool, size_t max)
 		struct weft__stack *batch[TRIM_BATCH];
 		unsigned n = 0;
 		pthread_mutex_lock(&pool->lock);
-		while (n < TRIM_BATCH && done + n < max && pool->ndirty > DIRTY_KEEP) {
+		while (n < TRIM_BATCH && done + n < max && pool->ndirty > pool->keep) {
 			batch[n] = pool->dirty;
 			pool->dirty = batch[n]->next;
 			pool->ndirty--;
 			n++;
 		}
-		size_t above = pool->ndirty > DIRTY_KEEP ? pool->ndirty - DIRTY_KEEP : 0;
+		size_t above = pool->ndirty > pool->keep ? pool->ndirty - pool->keep : 0;
 		pthread_mutex_unlock(&pool->lock);
 		if (!n)
 			return above;

@@ -66,6 +66,9 @@ struct weft__stack_pool {
 	                                     * are cut from */
 	unsigned region_chunks;          /* chunks per mapping */
 	atomic_bool batch;               /* process_madvise works here */
+	size_t keep;                     /* under lock: resident stacks the
+	                                  * idle trim leaves (256, or what was
+	                                  * reserved) */
 	bool guard_madvise;              /* MADV_GUARD_INSTALL works here */
 	bool small;                      /* small-stack mode: no guards, canaries */
 };
@@ -103,6 +106,12 @@ bool weft__stack_size_ok(size_t size, bool small);
 /* size: usable bytes (0: the default); small: small-stack mode (size is
  * then valid: weft__stack_size_ok). Returns 0 or -ENOMEM. */
 int weft__stack_pool_init(struct weft__stack_pool *pool, size_t size, bool small);
+/* Maps n more stacks and touches each one's top page (a small stack's
+ * whole chunk), keeping them resident for the pool's life: the first n
+ * tasks alive at once then make no syscall and fault no page for their
+ * stacks (weft_config.reserve_tasks). 0 or -ENOMEM. Before any worker
+ * starts, or under the pool's lock like any pool change. */
+int weft__stack_pool_reserve(struct weft__stack_pool *pool, size_t n);
 /* Unmaps every chunk; every stack must have been returned. */
 void weft__stack_pool_destroy(struct weft__stack_pool *pool);
 

@@ -28,6 +28,9 @@
 #include "sched/worker.h"
 
 #define MAX_WORKERS 1024
+/* weft_config.reserve_tasks: 16 Mi tasks is ~74 GB resident with default
+ * stacks; a larger count is a typo, not a plan. */
+#define WEFT__RESERVE_MAX ((size_t)1 << 24)
 
 WEFT_API void weft_config_init(weft_config *cfg)
 {
@@ -99,6 +102,9 @@ static int config_copy(weft_config *out, const weft_config *in)
 	if (out->ring_entries > WEFT__IO_ENTRIES_MAX)
 		return weft__misusef(-EINVAL, fn, "weft_config.ring_entries is %u: at most %u (0: 256)",
 				     out->ring_entries, WEFT__IO_ENTRIES_MAX);
+	if (out->reserve_tasks > WEFT__RESERVE_MAX)
+		return weft__misusef(-EINVAL, fn, "weft_config.reserve_tasks is %zu: at most %zu (0: none)",
+				     out->reserve_tasks, (size_t)WEFT__RESERVE_MAX);
 	return 0;
 }
 

@@ -40,6 +40,8 @@ int weft__sched_init(struct weft__sched *s, const weft_config *cfg)
 		goto no_idle;
 	if (weft__stack_pool_init(&s->stacks, cfg->stack_size, cfg->small_stacks))
 		goto no_stacks;
+	if (weft__stack_pool_reserve(&s->stacks, cfg->reserve_tasks))
+		goto no_lock; /* the pool is destroyed there */
 	if (pthread_mutex_init(&s->lock, NULL))
 		goto no_lock;
 	if (pthread_cond_init(&s->cond, NULL))
