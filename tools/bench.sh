@@ -267,6 +267,9 @@ summarize() {
 		} else if (w == "idle_memory") {
 			a = metric_median(k, "spawn_release_s")
 			if (a != "") s = sprintf("spawn+release %.3f s", a)
+		} else if (w == "cold_start") {
+			a = metric_median(k, "first_ms"); b = metric_median(k, "second_ms")
+			if (a != "") s = sprintf("first %.1f ms, second %.1f ms", a, b)
 		}
 		return s
 	}

@@ -635,6 +635,63 @@ func idleMemory(n int, t *idleTotals) func() iter {
 	}
 }
 
+// ---- cold_start ----------------------------------------------------------------------------
+// A fresh process's first burst of n goroutines alive at once (each blocked
+// on one channel, released by closing it, waited with a WaitGroup) against
+// its second. Figure: first / second burst time of the run's first
+// iteration (each run is a process of its own). Go has no foreign threads
+// and nothing to reserve: only the "tasks" kind.
+
+type coldTotals struct {
+	first [2]float64
+	iters int
+}
+
+func coldBurst(n int) (float64, error) {
+	event := make(chan struct{})
+	var started, woken int64
+	all := make(chan struct{})
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		go func() {
+			if atomic.AddInt64(&started, 1) == int64(n) {
+				close(all)
+			}
+			<-event
+			atomic.AddInt64(&woken, 1)
+			wg.Done()
+		}()
+	}
+	<-all
+	close(event)
+	wg.Wait()
+	s := time.Since(t0).Seconds()
+	if woken != int64(n) {
+		return s, fmt.Errorf("%d of %d goroutines woke", woken, n)
+	}
+	return s, nil
+}
+
+func coldStart(n int, t *coldTotals) func() iter {
+	return func() iter {
+		var b [2]float64
+		for i := range b {
+			s, err := coldBurst(n)
+			if err != nil {
+				return iter{err: err}
+			}
+			b[i] = s
+		}
+		if t.iters == 0 {
+			t.first = b
+		}
+		t.iters++
+		return iter{ops: float64(2 * n), seconds: b[0] + b[1]}
+	}
+}
+
 // ---- spawn_wait ----------------------------------------------------------------------------
 // /bin/true started and waited n times, 16 in flight: 16 goroutines each
 // take the next number from a shared counter until all n are taken and
@@ -702,6 +759,8 @@ var workloads = []workload{
 	{"timers", "s", []kind{{}}, ""},
 	{"idle_memory", "B/task", []kind{{}}, ""},
 	{"threadsafe", "calls/s", nil, "Go has no foreign threads"},
+	{"cold_start", "first/second", []kind{{"tasks", ""}, {"threadsafe", "Go has no foreign threads"},
+		{"reserve", "Go has no task memory to reserve"}}, ""},
 	{"to_thread", "calls/s", nil, "Go has no to_thread"},
 	{"spawn_wait", "spawns/s", []kind{{}}, ""},
 	{"tcp_echo", "messages/s", nil, "a server (go-peer echo_server) that tools/bench.sh runs against bench/loadgen"},
@@ -758,6 +817,13 @@ func makeVariant(o *opts, w *workload, k kind, workers int) *variant {
 				{"spawn_s", t.spawn / it}, {"release_s", t.release / it},
 				{"spawn_release_s", (t.spawn + t.release) / it},
 				{"maxrss_bytes_per_task", float64(peakRSSKB()-t.baseMaxRSS) * 1024 / float64(n)}}
+		}
+	case "cold_start":
+		t := &coldTotals{}
+		v.perIter, v.iter, v.lowerIsBetter = 20000, coldStart(10000, t), true
+		v.report = func() (float64, bool, []metric) {
+			return t.first[0] / t.first[1], true, []metric{
+				{"first_ms", t.first[0] * 1e3}, {"second_ms", t.first[1] * 1e3}}
 		}
 	case "spawn_wait":
 		n := pick(1000, 200)
@@ -884,6 +950,10 @@ func main() {
 			}
 			for _, k := range w.kinds {
 				for _, n := range workerCounts() {
+					if k.status != "" {
+						fmt.Printf("%-14s %-20s n/a: %s\n", w.name, variantName(k, n), k.status)
+						continue
+					}
 					fmt.Printf("%-14s %-20s ready\n", w.name, variantName(k, n))
 				}
 			}
@@ -918,6 +988,10 @@ func main() {
 					continue
 				}
 				matched = true
+				if k.status != "" {
+					fmt.Printf("%-12s %-8s %-18s n/a: %s\n", w.name, "go", vn, k.status)
+					continue
+				}
 				if o.inProcess {
 					runtime.GOMAXPROCS(n)
 					failed += benchRun(o, makeVariant(o, w, k, n))

@@ -927,6 +927,103 @@ fn spawn_wait(n: u64) -> impl FnMut(&Runtime) -> Iter {
     }
 }
 
+// ---- cold_start ------------------------------------------------------------------
+// A fresh process's first burst of n tasks alive at once (each awaiting a
+// watch channel's change, released by one send, awaited through its
+// JoinHandle) against its second. Figure: first / second burst time of the
+// run's first iteration (each run is a process of its own). Kinds: "tasks"
+// (spawned by a task), "threadsafe" (Handle::spawn from the harness thread,
+// each JoinHandle waited with Handle::block_on). tokio has no memory to
+// reserve: no "reserve" kind.
+
+#[derive(Default)]
+struct ColdTotals {
+    first: [f64; 2],
+    iters: u32,
+}
+
+const COLD_TOKEN: u64 = 0xc01d;
+
+fn cold_spawn(
+    h: &tokio::runtime::Handle,
+    n: u64,
+    rx: &watch::Receiver<u64>,
+    started: &Arc<AtomicU64>,
+    all: &Arc<Notify>,
+) -> Vec<tokio::task::JoinHandle<bool>> {
+    let mut hs = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let (mut rx, started, all) = (rx.clone(), started.clone(), all.clone());
+        hs.push(h.spawn(async move {
+            if started.fetch_add(1, Ordering::Relaxed) + 1 == n {
+                all.notify_one(); // stores a permit if nobody waits yet
+            }
+            rx.changed().await.is_ok() && *rx.borrow() == COLD_TOKEN
+        }));
+    }
+    hs
+}
+
+async fn cold_burst_in_task(n: u64) -> Result<f64, String> {
+    let (tx, rx) = watch::channel(0u64);
+    let (started, all) = (Arc::new(AtomicU64::new(0)), Arc::new(Notify::new()));
+    let t0 = Instant::now();
+    let hs = cold_spawn(&tokio::runtime::Handle::current(), n, &rx, &started, &all);
+    all.notified().await;
+    tx.send(COLD_TOKEN).map_err(|_| "no task is waiting".to_string())?;
+    let mut bad = 0;
+    for h in hs {
+        if !h.await.unwrap_or(false) {
+            bad += 1;
+        }
+    }
+    let s = t0.elapsed().as_secs_f64();
+    if bad > 0 {
+        return Err(format!("{} of {} tasks missed the release", bad, n));
+    }
+    Ok(s)
+}
+
+fn cold_burst_foreign(rt: &Runtime, n: u64) -> Result<f64, String> {
+    let h = rt.handle();
+    let (tx, rx) = watch::channel(0u64);
+    let (started, all) = (Arc::new(AtomicU64::new(0)), Arc::new(Notify::new()));
+    let t0 = Instant::now();
+    let hs = cold_spawn(h, n, &rx, &started, &all);
+    h.block_on(all.notified());
+    tx.send(COLD_TOKEN).map_err(|_| "no task is waiting".to_string())?;
+    let mut bad = 0;
+    for j in hs {
+        if !h.block_on(j).unwrap_or(false) {
+            bad += 1;
+        }
+    }
+    let s = t0.elapsed().as_secs_f64();
+    if bad > 0 {
+        return Err(format!("{} of {} tasks missed the release", bad, n));
+    }
+    Ok(s)
+}
+
+fn cold_start(n: u64, foreign: bool, t: Arc<Mutex<ColdTotals>>) -> impl FnMut(&Runtime) -> Iter {
+    move |rt| {
+        let b = if foreign {
+            [cold_burst_foreign(rt, n)?, cold_burst_foreign(rt, n)?]
+        } else {
+            on_worker(rt, async move {
+                let first = cold_burst_in_task(n).await?;
+                Ok([first, cold_burst_in_task(n).await?])
+            })?
+        };
+        let mut t = t.lock().unwrap();
+        if t.iters == 0 {
+            t.first = b;
+        }
+        t.iters += 1;
+        Ok(((2 * n) as f64, b[0] + b[1]))
+    }
+}
+
 // ---- the workload table -----------------------------------------------------------
 
 struct Workload {
@@ -945,6 +1042,7 @@ const WORKLOADS: &[Workload] = &[
     Workload { name: "timers", unit: "s", kinds: &[""], na: "" },
     Workload { name: "idle_memory", unit: "B/task", kinds: &[""], na: "" },
     Workload { name: "threadsafe", unit: "calls/s", kinds: &[""], na: "" },
+    Workload { name: "cold_start", unit: "first/second", kinds: &["tasks", "threadsafe"], na: "" },
     Workload { name: "to_thread", unit: "calls/s", kinds: &[""], na: "" },
     Workload { name: "spawn_wait", unit: "spawns/s", kinds: &[""], na: "" },
     Workload {
@@ -1048,6 +1146,20 @@ fn make_variant(o: &Opts, w: &Workload, kind: &str, workers: usize) -> Variant {
             let calls = pick(250_000, 25_000);
             v.per_iter = (THREADSAFE_THREADS * calls) as f64;
             v.iter = Box::new(threadsafe(calls));
+        }
+        "cold_start" => {
+            let n = 10_000;
+            let t = Arc::new(Mutex::new(ColdTotals::default()));
+            v.per_iter = (2 * n) as f64;
+            v.lower_is_better = true;
+            v.iter = Box::new(cold_start(n, kind == "threadsafe", t.clone()));
+            v.report = Some(Box::new(move || {
+                let t = t.lock().unwrap();
+                Report {
+                    figure: Some(t.first[0] / t.first[1]),
+                    metrics: vec![("first_ms", t.first[0] * 1e3), ("second_ms", t.first[1] * 1e3)],
+                }
+            }));
         }
         "to_thread" => {
             let calls = pick(100_000, 10_000);
