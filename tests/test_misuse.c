@@ -271,6 +271,19 @@ Test(misuse, config_bad_values_are_einval)
 	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
 }
 
+/* weft_runtime_create's result for cfg; a runtime it made is destroyed,
+ * and a refusal must leave *out NULL. */
+static int create_rc(const weft_config *cfg)
+{
+	weft_runtime *rt = (weft_runtime *)cfg; /* not NULL before the call */
+	int rc = weft_runtime_create(cfg, &rt);
+	if (rc == 0)
+		weft_runtime_destroy(rt);
+	else
+		cr_assert_null(rt);
+	return rc;
+}
+
 /* A stack_size near SIZE_MAX used to wrap to 0 in page rounding, and the
  * first task died of SIGFPE; above 1 GiB is refused. */
 Test(misuse, config_huge_stack_size_is_einval, .timeout = TEST_TIMEOUT)
@@ -279,12 +292,7 @@ Test(misuse, config_huge_stack_size_is_einval, .timeout = TEST_TIMEOUT)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		weft_config cfg = tu_config(1);
 		cfg.stack_size = bad[i];
-		weft_runtime *rt = (weft_runtime *)&cfg;
-		int rc = weft_runtime_create(&cfg, &rt);
-		if (rc == 0)
-			weft_runtime_destroy(rt);
-		cr_assert_eq(rc, -EINVAL, "stack_size %zu", bad[i]);
-		cr_assert_null(rt);
+		cr_assert_eq(create_rc(&cfg), -EINVAL, "stack_size %zu", bad[i]);
 	}
 	/* 1 GiB is accepted: stacks are reserved, only touched pages cost. */
 	weft_config cfg = tu_config(1);
@@ -305,12 +313,7 @@ Test(misuse, config_ring_entries_too_big_is_einval, .timeout = TEST_TIMEOUT)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		weft_config cfg = tu_config(1);
 		cfg.ring_entries = bad[i];
-		weft_runtime *rt = (weft_runtime *)&cfg;
-		int rc = weft_runtime_create(&cfg, &rt);
-		if (rc == 0)
-			weft_runtime_destroy(rt);
-		cr_assert_eq(rc, -EINVAL, "ring_entries %u", bad[i]);
-		cr_assert_null(rt);
+		cr_assert_eq(create_rc(&cfg), -EINVAL, "ring_entries %u", bad[i]);
 	}
 	weft_config cfg = tu_config(1);
 	cfg.ring_entries = 16384; /* the largest: a CQ of 65536, the kernel's limit */
@@ -325,12 +328,7 @@ Test(misuse, config_reserve_tasks_too_big_is_einval, .timeout = TEST_TIMEOUT)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		weft_config cfg = tu_config(1);
 		cfg.reserve_tasks = bad[i];
-		weft_runtime *rt = (weft_runtime *)&cfg;
-		int rc = weft_runtime_create(&cfg, &rt);
-		if (rc == 0)
-			weft_runtime_destroy(rt);
-		cr_assert_eq(rc, -EINVAL, "reserve_tasks %zu", bad[i]);
-		cr_assert_null(rt);
+		cr_assert_eq(create_rc(&cfg), -EINVAL, "reserve_tasks %zu", bad[i]);
 	}
 }
 

@@ -268,6 +268,13 @@ static int chunk_add(struct weft__stack_pool *pool)
 	return 0;
 }
 
+/* Faults a page in. The address may hold an unmapped runtime's stale
+ * stack poison under ASan: touching it is not a bug. */
+static NO_ASAN void touch(void *p)
+{
+	*(volatile char *)p = 0;
+}
+
 int weft__stack_pool_reserve(struct weft__stack_pool *pool, size_t n)
 {
 	if (!n)
@@ -288,11 +295,11 @@ int weft__stack_pool_reserve(struct weft__stack_pool *pool, size_t n)
 			struct weft__stack_chunk *c = chunk_of(st);
 			if (c->released) {
 				for (size_t off = 0; off < c->len; off += page)
-					((volatile char *)c->base)[off] = 0;
+					touch((char *)c->base + off);
 				c->released = false;
 			}
 		} else {
-			((volatile char *)st->lo)[pool->size - 1] = 0;
+			touch((char *)st->lo + pool->size - 1);
 		}
 		st->next = pool->dirty;
 		pool->dirty = st;
