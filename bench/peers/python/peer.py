@@ -600,6 +600,54 @@ def spawn_wait(n):
     return iteration
 
 
+# ---- cold_start ------------------------------------------------------------------------
+# A fresh process's first burst of n tasks alive at once (each awaiting one
+# Future, released by its set_result, awaited) against its second. Figure:
+# first / second burst time of the run's first iteration (each run is a
+# process of its own). Only the "tasks" kind: the threadsafe and reserve
+# kinds are not written for asyncio.
+
+async def cold_burst(n):
+    loop = asyncio.get_running_loop()
+    event = loop.create_future()
+    all_started = loop.create_future()
+    state = {"started": 0}
+
+    async def waiter():
+        state["started"] += 1
+        if state["started"] == n:
+            all_started.set_result(None)
+        return await event
+
+    t0 = time.monotonic()
+    tasks = [asyncio.create_task(waiter()) for _ in range(n)]
+    await all_started
+    event.set_result(0xC01D)
+    got = await asyncio.gather(*tasks)
+    secs = time.monotonic() - t0
+    bad = sum(1 for v in got if v != 0xC01D)
+    if bad:
+        raise Fail(f"{bad} of {n} tasks missed the release")
+    return secs
+
+
+def cold_start(n, tot):
+    async def iteration():
+        b = [await cold_burst(n), await cold_burst(n)]
+        if tot["iters"] == 0:
+            tot["first"] = b
+        tot["iters"] += 1
+        return 2 * n, b[0] + b[1]
+    return iteration
+
+
+def cold_report(tot):
+    def report():
+        f = tot["first"]
+        return f[0] / f[1], [("first_ms", f[0] * 1e3), ("second_ms", f[1] * 1e3)]
+    return report
+
+
 # ---- the workload table -----------------------------------------------------------------
 
 WORKLOADS = [
@@ -611,6 +659,7 @@ WORKLOADS = [
     ("timers", "s", [""], ""),
     ("idle_memory", "B/task", [""], ""),
     ("threadsafe", "calls/s", [""], ""),
+    ("cold_start", "first/second", ["tasks"], ""),
     ("to_thread", "calls/s", [""], ""),
     ("spawn_wait", "spawns/s", [""], ""),
     ("tcp_echo", "messages/s", [],
@@ -652,6 +701,9 @@ def make_variant(o, name, unit, kind):
     if name == "threadsafe":
         c = 1_000 if q else 5_000  # per thread; asyncio does ~10-20 k calls/s
         return Variant(name, vn, unit, THREADSAFE_THREADS * c, threadsafe(c))
+    if name == "cold_start":
+        tot = {"first": [0.0, 1.0], "iters": 0}
+        return Variant(name, vn, unit, 20_000, cold_start(10_000, tot), cold_report(tot), True)
     if name == "to_thread":
         c = 4_000 if q else 20_000
         return Variant(name, vn, unit, c, to_thread(c))
