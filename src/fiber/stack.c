@@ -366,6 +366,11 @@ void weft__stack_pool_destroy(struct weft__stack_pool *pool)
 			if (c->stacks[i].tsan)
 				weft__tsan_destroy(c->stacks[i].tsan);
 		}
+#ifdef WEFT_ASAN
+		/* frames' redzones outlive the mapping in ASan's shadow, and
+		 * would be reported in whatever is mapped here next */
+		__asan_unpoison_memory_region(c->base, c->len);
+#endif
 		munmap(c->base, c->len);
 		free(c);
 		c = next;
