@@ -393,6 +393,16 @@ static bool task_cancel(weft_future *f, const char *msg)
 		weft__spin_unlock(&f->lock);
 		bool accepted = weft_cancel(waiter, msg);
 		weft__spin_lock(&f->lock);
+		if (!accepted && t->fut_waiter != waiter && weft_future_cancelled(waiter)) {
+			/* A refusing wait (an I/O operation) that then ended
+			 * -ECANCELED, and the task already took that result: it
+			 * was the delivery. Pending again, it would be a second
+			 * one, at the next suspension (seen with two workers: the
+			 * receive after a cancelled one ended -ECANCELED too). */
+			weft__spin_unlock(&f->lock);
+			weft_future_unref(waiter);
+			return true;
+		}
 		if (accepted || t->fut_waiter == waiter || !t->fut_waiter) {
 			/* Refused (or the task moved on without waiting): the
 			 * request waits for the next suspension point. */
