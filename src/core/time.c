@@ -86,5 +86,11 @@ int weft__sleep_timed(double seconds)
 		weft_future_unref(fut);
 	}
 	weft_future_unref(fut);
+	/* A cancel that came after the deadline but before the task ran again
+	 * (a scope expiring with it, found on resume) is delivered here, as
+	 * asyncio's __step throws it into this await: a sleep has no outcome
+	 * to lose by it. */
+	if (rc == 0 && weft__task_take_cancel(weft__task_current()))
+		rc = -ECANCELED;
 	return rc;
 }
