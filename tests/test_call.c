@@ -2,6 +2,8 @@
 /* call_soon / call_later / call_at and handles (weft/call.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -166,4 +168,151 @@ Test(call, pending_timer_at_shutdown_is_dropped, .timeout = TIMEOUT)
 	ntrace = 0;
 	cr_assert_eq(tu_run_n(1, forgotten_main, NULL, NULL), 0);
 	cr_assert_eq(ntrace, 0);
+}
+
+/* asyncio 3.13: call_later / call_at with a NaN delay or deadline raise
+ * ValueError: -EINVAL, no handle, nothing scheduled; checked before "not
+ * on a worker thread". */
+static atomic_int nan_rcs[4] = {1, 1, 1, 1};
+static atomic_bool nan_handle_set;
+
+static int call_nan_main(void *arg, void **res)
+{
+	weft_handle *h = (weft_handle *)1;
+	atomic_store(&nan_rcs[0], weft_call_later(NAN, mark, (void *)'n', &h));
+	if (h)
+		atomic_store(&nan_handle_set, true);
+	h = (weft_handle *)1;
+	atomic_store(&nan_rcs[1], weft_call_at(NAN, mark, (void *)'n', &h));
+	if (h)
+		atomic_store(&nan_handle_set, true);
+	atomic_store(&nan_rcs[2], weft_call_later(-NAN, mark, (void *)'n', NULL));
+	atomic_store(&nan_rcs[3], weft_call_at(weft_time() + NAN, mark, (void *)'n', NULL));
+	weft_sleep(0.01);
+	return 0;
+}
+
+Test(call, call_later_and_call_at_nan_are_einval, .timeout = TIMEOUT)
+{
+	cr_assert_eq(weft_call_later(NAN, mark, NULL, NULL), -EINVAL, "outside a worker");
+	cr_assert_eq(weft_call_at(NAN, mark, NULL, NULL), -EINVAL);
+	for (unsigned w = 1; w <= 2; w++) {
+		ntrace = 0;
+		atomic_store(&nan_handle_set, false);
+		cr_assert_eq(tu_run_n(w, call_nan_main, NULL, NULL), 0);
+		for (int i = 0; i < 4; i++)
+			cr_assert_eq(atomic_load(&nan_rcs[i]), -EINVAL, "workers=%u, call %d", w, i);
+		cr_assert_not(atomic_load(&nan_handle_set));
+		cr_assert_eq(ntrace, 0, "a NaN callback ran");
+	}
+}
+
+/* test_call_later_negative_delays: past deadlines keep their real values
+ * in the heap, so call_later(-1, a) then call_later(-2, b) runs b, then a;
+ * call_at in the past likewise, by deadline, after call_soon's. */
+static int negative_delays_main(void *arg, void **res)
+{
+	double now = weft_time();
+	weft_call_later(-1, mark, (void *)'a', NULL);
+	weft_call_later(-2, mark, (void *)'b', NULL);
+	weft_call_at(now - 1.5, mark, (void *)'c', NULL);
+	weft_call_at(-INFINITY, mark, (void *)'d', NULL);
+	weft_call_soon(mark, (void *)'s', NULL);
+	weft_sleep(0.001);
+	return 0;
+}
+
+Test(call, call_later_negative_delays, .timeout = TIMEOUT)
+{
+	for (unsigned w = 1; w <= 2; w++) {
+		ntrace = 0;
+		cr_assert_eq(tu_run_n(w, negative_delays_main, NULL, NULL), 0);
+		trace[ntrace] = 0;
+		cr_assert_str_eq(trace, "sdbca", "workers=%u", w);
+	}
+}
+
+/* TimerHandle.when(): the deadline as given, also in the past. A relative
+ * one is counted from the call's own clock read, somewhere between the
+ * reads before and after it (a slow machine, or TSan, puts ms between). */
+static double past_when[3], past_lo[3], past_hi[3];
+
+static int past_when_main(void *arg, void **res)
+{
+	weft_handle *h[3];
+	double t0 = weft_time();
+	weft_call_later(-1, mark, NULL, &h[0]);
+	double t1 = weft_time();
+	weft_call_at(t1 - 5, mark, NULL, &h[1]);
+	double t2 = weft_time();
+	weft_call_later(0, mark, NULL, &h[2]);
+	double t3 = weft_time();
+	past_lo[0] = t0 - 1;
+	past_hi[0] = t1 - 1;
+	past_lo[1] = past_hi[1] = t1 - 5;
+	past_lo[2] = t2;
+	past_hi[2] = t3;
+	for (int i = 0; i < 3; i++) {
+		past_when[i] = weft_handle_when(h[i]);
+		weft_handle_cancel(h[i]);
+		weft_handle_unref(h[i]);
+	}
+	return 0;
+}
+
+Test(call, handle_when_is_the_real_deadline_in_the_past_too, .timeout = TIMEOUT)
+{
+	ntrace = 0;
+	cr_assert_eq(tu_run_n(1, past_when_main, NULL, NULL), 0);
+	for (int i = 0; i < 3; i++)
+		cr_assert(past_when[i] >= past_lo[i] - 1e-6 && past_when[i] <= past_hi[i] + 1e-6,
+			  "handle %d: when %f, expected %f to %f", i, past_when[i], past_lo[i],
+			  past_hi[i]);
+	cr_assert_eq(ntrace, 0);
+}
+
+/* loop.call_soon / call_later / call_at run on the loop that scheduled
+ * them: with several workers, on the calling worker (weft/call.h), never
+ * stolen by another. The task is non-migratable, so its thread is its
+ * worker's; each callback compares its own thread with it. */
+#define ON_WORKER_N 2000
+
+static pthread_t on_worker_thread;
+static atomic_int on_worker_ran, on_worker_elsewhere;
+
+static void on_worker_cb(void *arg)
+{
+	if (!pthread_equal(pthread_self(), on_worker_thread))
+		atomic_fetch_add(&on_worker_elsewhere, 1);
+	atomic_fetch_add(&on_worker_ran, 1);
+}
+
+static int on_worker_main(void *arg, void **res)
+{
+	on_worker_thread = pthread_self();
+	for (int i = 0; i < ON_WORKER_N; i++) {
+		int rc = i % 4 == 3   ? weft_call_later(i % 8 == 7 ? -0.001 : 0, on_worker_cb, NULL, NULL)
+			 : i % 4 == 2 ? weft_call_at(weft_time(), on_worker_cb, NULL, NULL)
+				      : weft_call_soon(on_worker_cb, NULL, NULL);
+		if (rc)
+			return rc;
+		if (i % 64 == 63) /* time for the other worker to wake and look */
+			weft_sleep(0.0002);
+	}
+	while (atomic_load(&on_worker_ran) < ON_WORKER_N)
+		weft_sleep(0.0005);
+	return 0;
+}
+
+Test(call, callbacks_run_on_the_calling_worker, .timeout = TIMEOUT)
+{
+	for (unsigned w = 1; w <= 2; w++) {
+		atomic_store(&on_worker_ran, 0);
+		atomic_store(&on_worker_elsewhere, 0);
+		cr_assert_eq(tu_run_n(w, on_worker_main, NULL, NULL), 0);
+		cr_assert_eq(atomic_load(&on_worker_ran), ON_WORKER_N);
+		cr_assert_eq(atomic_load(&on_worker_elsewhere), 0,
+			     "workers=%u: %d of %d callbacks ran on another worker", w,
+			     atomic_load(&on_worker_elsewhere), ON_WORKER_N);
+	}
 }

@@ -319,7 +319,7 @@ Test(io, cancel_from_another_worker, .timeout = TEST_TIMEOUT)
 	pair();
 	cr_assert_eq(tu_run_n(2, cancel_main, NULL, NULL), 0);
 	cr_assert_eq(cancel_rc, -ECANCELED);
-	cr_assert_eq(after_rc, 1);
+	cr_assert_eq(after_rc, 1, "after_rc %zd pending_rc %zd", after_rc, pending_rc);
 	unpair();
 }
 

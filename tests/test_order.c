@@ -10,6 +10,7 @@
  * callbacks, which include an awaiting task's __wakeup) is appended to
  * _ready and runs in a later round.
  */
+#include "rules.h" /* the scenarios the stress suite loops too */
 #include "test_util.h"
 
 static struct tu_log log_;
@@ -418,4 +419,33 @@ Test(order, foreign_completion_keeps_registration_order, .timeout = TEST_TIMEOUT
 	weft_future_unref(setup);
 	weft_future_unref(xfut);
 	weft_runtime_destroy(rt);
+}
+
+/* --- a yield lets what was queued before it run first, on any workers ---- */
+
+/* The scenario and its asyncio original are in rules.h: a callback, three
+ * new tasks and a woken task are queued before main's sleep(0); with 2
+ * workers the new tasks sat in the stealable ring and main, in the home
+ * queue, came back before some of them. */
+
+static int yield_order_main(void *arg, void **res)
+{
+	return rule_yield_order(arg);
+}
+
+Test(order, what_was_queued_before_a_yield_runs_before_the_task_resumes, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned w = 1; w <= 2; w++) {
+		struct rule_log log = {0};
+		struct rule_yield_args a = {.workers = w, .runs = 10, .log = &log};
+		cr_assert_eq(tu_run_n(w, yield_order_main, &a, NULL), 0);
+		cr_assert_eq(a.bad, 0, "workers=%u: main resumed early in %ld of 10 runs", w, a.bad);
+		if (w == 1) {
+			char buf[128] = "";
+			for (int i = 0; i < atomic_load(&log.n); i++)
+				snprintf(buf + strlen(buf), sizeof(buf) - strlen(buf), "%s%s",
+					 i ? " " : "", log.ev[i]);
+			cr_assert_str_eq(buf, "cb c1 c2 c3 b main");
+		}
+	}
 }

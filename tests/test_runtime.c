@@ -615,6 +615,73 @@ Test(runtime, destroy_runs_callbacks_already_scheduled, .timeout = TEST_TIMEOUT)
 	}
 }
 
+/*
+ * Shutdown with 2 workers: a worker that parks while work is still live
+ * elsewhere must be woken when that work ends, or it sleeps for good and
+ * destroy never joins it. Staged with internal hooks: once stop is set, a
+ * callback on worker 0 posts a job to worker 0 (live again) and holds
+ * worker 0 until worker 1, released by its own callback, has parked; then
+ * the job runs and worker 0 finds nothing left. A hang fails the test.
+ */
+#include "core/core.h"
+#include "core/task.h"
+
+static struct weft__sched *wake_sched;
+static atomic_int wake_posted, wake_holding;
+static struct weft__job wake_job;
+
+static void wake_job_fn(struct weft__worker *w, struct weft__job *j)
+{
+}
+
+static void hold_worker0(void *arg)
+{
+	atomic_fetch_add(&wake_holding, 1);
+	while (!atomic_load(&wake_sched->stop))
+		;
+	weft__worker_post(&wake_sched->workers[0], &wake_job);
+	atomic_store(&wake_posted, 1);
+	while (!(atomic_load(&wake_sched->workers[1].park) & WEFT__PARKED))
+		;
+	tu_nap_ms(20); /* asleep in the ring by now */
+}
+
+static void hold_worker1(void *arg)
+{
+	atomic_fetch_add(&wake_holding, 1);
+	while (!atomic_load(&wake_posted))
+		;
+}
+
+static int schedule_hold(void *arg, void **res)
+{
+	return weft_call_soon(arg ? hold_worker1 : hold_worker0, NULL, NULL);
+}
+
+static int start_holders(void *arg, void **res)
+{
+	for (unsigned i = 0; i < 2; i++)
+		weft_future_unref(weft__create_task_on(i, schedule_hold, (void *)(uintptr_t)i, NULL));
+	return 0;
+}
+
+Test(runtime, the_last_worker_out_wakes_a_parked_one, .timeout = TEST_TIMEOUT)
+{
+	for (int run = 0; run < 3; run++) {
+		atomic_store(&wake_posted, 0);
+		atomic_store(&wake_holding, 0);
+		wake_job.fn = wake_job_fn;
+		weft_runtime *rt = tu_runtime(2);
+		wake_sched = &weft__core_of(rt)->sched;
+		weft_future *t = weft_spawn(rt, start_holders, NULL, NULL);
+		cr_assert_eq(weft_future_wait(t, WEFT_FOREVER, NULL), 0);
+		weft_future_unref(t);
+		while (atomic_load(&wake_holding) < 2) /* both tasks are done */
+			tu_nap_ms(1);
+		cr_assert_eq(weft_runtime_destroy(rt), 0);
+	}
+}
+
 /* A task that creates more tasks while being cancelled at shutdown: they
  * are cancelled too and destroy still returns. */
 static int respawner(void *arg, void **res)

@@ -301,11 +301,47 @@ Test(task, is_task_and_fn_of, .timeout = TEST_TIMEOUT)
 	cr_assert_null(weft_task_fn_of(NULL));
 	weft_future_wait(t, WEFT_FOREVER, NULL);
 	cr_assert_eq(weft_task_fn_of(t), report_current, "still known once done");
-	/* A task is completed only by its function. */
-	cr_assert_eq(weft_future_set_result(t, NULL), -EINVAL);
-	cr_assert_eq(weft_future_set_exception(t, -EIO, NULL), -EINVAL);
 	weft_future_unref(t);
 	weft_future_unref(f);
+	weft_runtime_destroy(rt);
+}
+
+/* test_task_set_methods: "Task does not support set_result()" /
+ * "set_exception()" is a RuntimeError, -EPERM, whether the task is
+ * pending or done, from inside a task or from another thread; the task
+ * is untouched. */
+static atomic_int set_own_result_rc = 1, set_own_exception_rc = 1;
+
+static int await_gate(void *arg, void **res)
+{
+	set_own_result_rc = weft_future_set_result(weft_current_task(), NULL);
+	set_own_exception_rc = weft_future_set_exception(weft_current_task(), -EIO, NULL);
+	*res = (void *)7;
+	return weft_await(arg, NULL);
+}
+
+Test(task, task_does_not_support_set_result_or_set_exception, .timeout = TEST_TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(1);
+	weft_future *gate = weft_future_create(rt);
+	weft_future *t = weft_spawn(rt, await_gate, gate, NULL);
+	while (set_own_exception_rc == 1)
+		tu_nap_ms(1);
+	cr_assert_eq(set_own_result_rc, -EPERM);
+	cr_assert_eq(set_own_exception_rc, -EPERM);
+	cr_assert_eq(weft_future_set_result(t, NULL), -EPERM, "pending, from another thread");
+	cr_assert_eq(weft_future_set_exception(t, -EIO, "x"), -EPERM);
+	cr_assert_eq(weft_future_set_exception(t, 0, NULL), -EPERM, "checked before the code");
+	cr_assert_not(weft_future_done(t));
+	cr_assert_eq(weft_future_set_result(gate, NULL), 0);
+	void *v = NULL;
+	cr_assert_eq(weft_future_wait(t, WEFT_FOREVER, &v), 0);
+	cr_assert_eq(v, (void *)7);
+	cr_assert_eq(weft_future_set_result(t, NULL), -EPERM, "done");
+	cr_assert_eq(weft_future_set_exception(t, -EIO, NULL), -EPERM);
+	cr_assert_eq(weft_future_result(t, &v), 0, "the outcome is unchanged");
+	weft_future_unref(t);
+	weft_future_unref(gate);
 	weft_runtime_destroy(rt);
 }
 

@@ -9,6 +9,7 @@
  * (Lib/test/test_asyncio: test_tasks.RunCoroutineThreadsafeTests,
  * test_threads.ToThreadTests, test_events).
  */
+#include <math.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -199,6 +200,20 @@ Test(thread, run_coroutine_threadsafe_null_is_einval, .timeout = TIMEOUT)
 	weft_runtime *rt = tu_runtime(1);
 	f = weft_run_coroutine_threadsafe(rt, NULL, NULL);
 	cr_assert_eq(weft_future_wait(f, 0, NULL), -EINVAL);
+	weft_future_unref(f);
+	weft_runtime_destroy(rt);
+}
+
+/* A NaN timeout is -EINVAL (asyncio 3.13's ValueError for NaN delays),
+ * checked before anything else, even on a done future. */
+Test(thread, future_wait_nan_timeout_is_einval, .timeout = TIMEOUT)
+{
+	weft_runtime *rt = tu_runtime(1);
+	weft_future *f = weft_future_create(rt);
+	cr_assert_eq(weft_future_wait(f, NAN, NULL), -EINVAL);
+	cr_assert_eq(weft_future_set_result(f, NULL), 0);
+	cr_assert_eq(weft_future_wait(f, NAN, NULL), -EINVAL);
+	cr_assert_eq(weft_future_wait(f, 0, NULL), 0);
 	weft_future_unref(f);
 	weft_runtime_destroy(rt);
 }
@@ -395,6 +410,54 @@ Test(thread, call_soon_threadsafe_on_a_worker_is_call_soon, .timeout = TIMEOUT)
 	cr_assert_eq(tu_run_n(1, mixed_soon, NULL, NULL), 0);
 	trace[atomic_load(&ntrace)] = '\0';
 	cr_assert_str_eq(trace, "abcm");
+}
+
+/* asyncio appends call_soon and call_soon_threadsafe to one ready deque,
+ * in the order of the calls: a callback queued from another thread before
+ * the loop's own call_soon runs first. One worker keeps that order: the
+ * task spins (no suspension) until the other thread's call returned, then
+ * calls call_soon; a callback scheduled by the first callback comes after
+ * both (one round later). Looped: the other thread's timing varies. */
+static atomic_int foreign_queued;
+
+static void mark_and_chain(void *arg)
+{
+	mark(arg);
+	weft_call_soon(mark, (void *)'z', NULL);
+}
+
+static void *foreign_call(void *arg)
+{
+	weft_call_soon_threadsafe(arg, mark_and_chain, (void *)'f');
+	weft_call_soon_threadsafe(arg, mark, (void *)'g');
+	atomic_store(&foreign_queued, 1);
+	return NULL;
+}
+
+static int threadsafe_before_soon(void *arg, void **res)
+{
+	pthread_t th;
+	atomic_store(&foreign_queued, 0);
+	if (pthread_create(&th, NULL, foreign_call, weft_current_runtime()))
+		return -EAGAIN;
+	while (!atomic_load(&foreign_queued))
+		;
+	weft_call_soon(mark, (void *)'l', NULL);
+	weft_sleep(0);
+	mark((void *)'m');
+	weft_sleep(0);
+	pthread_join(th, NULL); /* it has returned: a short block */
+	return 0;
+}
+
+Test(thread, call_soon_threadsafe_keeps_call_order_with_call_soon, .timeout = TIMEOUT)
+{
+	for (int i = 0; i < 20; i++) {
+		atomic_store(&ntrace, 0);
+		cr_assert_eq(tu_run_n(1, threadsafe_before_soon, NULL, NULL), 0);
+		trace[atomic_load(&ntrace)] = '\0';
+		cr_assert_str_eq(trace, "fglmz", "run %d: %s", i, trace);
+	}
 }
 
 Test(thread, call_soon_threadsafe_null_is_einval, .timeout = TIMEOUT)

@@ -2,6 +2,7 @@
 /* weft_time and timed weft_sleep (weft/time.h). */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -259,4 +260,80 @@ Test(time, clock_advance_fires_due_timers, .timeout = TIMEOUT)
 	cr_assert_eq(advance_rc[1], -EINVAL);
 	cr_assert_eq(advance_rc[2], 10000);
 	cr_assert_eq(weft_clock_advance(1), -EPERM);
+}
+
+/* asyncio: a cancel() after the sleep's timer came due, but before the
+ * task ran again, raises CancelledError at that sleep (the timer handle
+ * runs after what was already ready; __step throws the cancel into the
+ * await), not at the task's next suspension. */
+static int late_rc[2];
+
+static int sleep_twice(void *arg, void **res)
+{
+	late_rc[0] = weft_sleep(5.0);
+	late_rc[1] = weft_sleep(0);
+	return 0;
+}
+
+static int cancel_it(void *arg, void **res)
+{
+	weft_cancel(arg, NULL);
+	return 0;
+}
+
+static int late_cancel_main(void *arg, void **res)
+{
+	weft_future *a = weft_create_task(sleep_twice, NULL, NULL);
+	weft_sleep(0); /* a is in its sleep */
+	weft_future *b = weft_create_task(cancel_it, a, NULL);
+	weft_clock_advance(5); /* a's sleep ends: a is ready after b */
+	weft_await(a, NULL);
+	weft_await(b, NULL);
+	weft_future_unref(a);
+	weft_future_unref(b);
+	return 0;
+}
+
+Test(time, cancel_after_the_deadline_before_resuming_ends_the_sleep_cancelled,
+     .timeout = TIMEOUT)
+{
+	late_rc[0] = late_rc[1] = 1;
+	cr_assert_eq(tu_run_paused(late_cancel_main, NULL), 0);
+	cr_assert_eq(late_rc[0], -ECANCELED, "rc %d then %d", late_rc[0], late_rc[1]);
+	cr_assert_eq(late_rc[1], 0, "delivered once");
+}
+
+/* test_sleep_when_delay_is_nan (asyncio 3.13): sleep(nan) raises
+ * ValueError ("Invalid delay: NaN"): -EINVAL at once, without suspending
+ * (1 worker: a task created just before has not run yet), checked before
+ * "outside a task". */
+static atomic_int nan_rc = 1, nan_other_ran, nan_other_ran_before;
+
+static int note_ran(void *arg, void **res)
+{
+	atomic_store(&nan_other_ran, 1);
+	return 0;
+}
+
+static int sleep_nan_main(void *arg, void **res)
+{
+	weft_future *t = weft_create_task(note_ran, NULL, NULL);
+	atomic_store(&nan_rc, weft_sleep(NAN));
+	atomic_store(&nan_other_ran_before, atomic_load(&nan_other_ran));
+	weft_await(t, NULL);
+	weft_future_unref(t);
+	return 0;
+}
+
+Test(time, sleep_nan_is_einval, .timeout = TIMEOUT)
+{
+	cr_assert_eq(weft_sleep(NAN), -EINVAL, "outside a task");
+	for (unsigned w = 1; w <= 2; w++) {
+		atomic_store(&nan_rc, 1);
+		atomic_store(&nan_other_ran, 0);
+		cr_assert_eq(tu_run_n(w, sleep_nan_main, NULL, NULL), 0);
+		cr_assert_eq(atomic_load(&nan_rc), -EINVAL, "workers=%u", w);
+		if (w == 1)
+			cr_assert_eq(atomic_load(&nan_other_ran_before), 0, "sleep(NAN) suspended");
+	}
 }

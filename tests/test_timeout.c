@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "rules.h" /* the scenarios the stress suite loops too */
 #include "test_util.h"
 
 static int r[16];
@@ -581,4 +582,59 @@ Test(timeout, migratable_tasks_on_four_workers, .timeout = TEST_TIMEOUT)
 	cr_assert_eq(tu_run(mig_main, NULL, &cfg, NULL), 0);
 	cr_assert_eq(atomic_load(&timed_out), NTASKS);
 	cr_assert_eq(atomic_load(&other), 0);
+}
+
+/* --- expiry on several workers ------------------------------------------ */
+
+/* Runs a scenario of rules.h n times in a task on `workers` workers;
+ * returns how many runs broke its rule. */
+struct rule_loop {
+	bool (*once)(long i);
+	long n;
+	atomic_long bad;
+};
+
+static int rule_loop_main(void *arg, void **res)
+{
+	struct rule_loop *l = arg;
+	for (long i = 0; i < l->n; i++)
+		if (!l->once(i))
+			atomic_fetch_add(&l->bad, 1);
+	return 0;
+}
+
+static long rule_failures(unsigned workers, bool (*once)(long i), long runs)
+{
+	struct rule_loop l = {.once = once, .n = runs};
+	cr_assert_eq(tu_run_n(workers, rule_loop_main, &l, NULL), 0);
+	return atomic_load(&l.bad);
+}
+
+/* test_timeout_in_the_past_sleep_zero and test_timeout_zero's shape
+ * (rules.h): a deadline already past (or now) cancels the task at its next
+ * suspension point, a plain yield. With 2 workers the task used to come
+ * back from the yield before the expiry ran (1 time in 2): looped. */
+Test(timeout, timeout_in_the_past_sleep_zero, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned w = 1; w <= 2; w++) {
+		long bad = rule_failures(w, rule_past_timeout_sleep_zero, 1000);
+		cr_assert_eq(bad, 0, "workers=%u: %ld of 1000 did not time out", w, bad);
+	}
+}
+
+/* test_nested_timeouts (rules.h): two scopes with one deadline both
+ * expire, only the outer converts. With 2 workers the outer's cancel woke
+ * the task ahead of the inner's expiry, which then never fired. Real
+ * clock; looped. */
+static bool nested_once(long i)
+{
+	return rule_nested_timeouts_same_deadline(0.001);
+}
+
+Test(timeout, nested_timeouts_same_deadline_both_expire, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned w = 1; w <= 2; w++) {
+		long bad = rule_failures(w, nested_once, 30);
+		cr_assert_eq(bad, 0, "workers=%u: %ld of 30 wrong", w, bad);
+	}
 }

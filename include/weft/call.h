@@ -29,13 +29,17 @@ WEFT_API int weft_call_soon(weft_call_fn fn, void *arg, weft_handle **handle);
 
 /*
  * Schedules fn(arg) to run on the calling worker once `delay` seconds have
- * passed (never earlier; <= 0 or NaN: as soon as possible, after the
- * timers already due). Callbacks due at the same time run in the order
- * they were scheduled. Errors as weft_call_soon. Never suspends.
+ * passed (never earlier). Due callbacks run in deadline order, those due
+ * at the same time in the order they were scheduled; a delay <= 0 is a
+ * deadline already past, kept as it is (asyncio's heap): call_later(-1, a)
+ * then call_later(-2, b) runs b, then a, at the next loop turn. Returns
+ * 0, or -EINVAL (NULL fn; NaN delay, as asyncio 3.13's sleep rejects it:
+ * nothing is scheduled), -EPERM (not on a worker thread), -ENOMEM. Never
+ * suspends.
  */
 WEFT_API int weft_call_later(double delay, weft_call_fn fn, void *arg, weft_handle **handle);
 
-/* As weft_call_later, at weft_time() == `when`. */
+/* As weft_call_later, at weft_time() == `when` (NaN: -EINVAL). */
 WEFT_API int weft_call_at(double when, weft_call_fn fn, void *arg, weft_handle **handle);
 
 /*
@@ -49,8 +53,8 @@ WEFT_API bool weft_handle_cancel(weft_handle *h);
 /* True once the handle was cancelled. */
 WEFT_API bool weft_handle_cancelled(const weft_handle *h);
 
-/* The deadline of a call_later/call_at handle in weft_time() seconds;
- * 0 for call_soon's or NULL. */
+/* The deadline of a call_later/call_at handle in weft_time() seconds, as
+ * given (a past one too, to the nanosecond); 0 for call_soon's or NULL. */
 WEFT_API double weft_handle_when(const weft_handle *h);
 
 /* Drops the reference weft_call_* gave. NULL is ignored. Any thread. */

@@ -45,20 +45,21 @@ WEFT_API void weft_future_unref(weft_future *f);
 
 /*
  * Completes f with `value`. Done callbacks and waiting tasks are scheduled,
- * never run inside this call. Returns 0, or -EINVAL (NULL, or f is a task:
- * only its function completes it), -EALREADY (already done, checked
- * first), -ESHUTDOWN (f's runtime has been destroyed). Never suspends. Any
- * thread that holds a reference to f for the whole call: a waiter may drop
- * the last other one as soon as it sees f done.
+ * never run inside this call. Returns 0, or -EINVAL (NULL), -EPERM (f is a
+ * task, done or not: only its function completes it; asyncio's
+ * RuntimeError), -EALREADY (already done, checked after those),
+ * -ESHUTDOWN (f's runtime has been destroyed). Never suspends. Any thread
+ * that holds a reference to f for the whole call: a waiter may drop the
+ * last other one as soon as it sees f done.
  */
 WEFT_API int weft_future_set_result(weft_future *f, void *value);
 
 /*
  * Fails f with `code` (negative) and an optional message (copied; NULL for
  * none). -ECANCELED makes f cancelled, as weft_cancel would. Returns 0, or
- * -EINVAL (NULL, a task, code >= 0), -EALREADY, -ESHUTDOWN, -ENOMEM (the
- * message could not be copied; f is still failed, without it). Never
- * suspends. Any thread.
+ * -EINVAL (NULL, code >= 0), -EPERM (f is a task, checked before the
+ * code), -EALREADY, -ESHUTDOWN, -ENOMEM (the message could not be copied;
+ * f is still failed, without it). Never suspends. Any thread.
  */
 WEFT_API int weft_future_set_exception(weft_future *f, int code, const char *msg);
 
@@ -97,7 +98,9 @@ WEFT_API bool weft_cancel(weft_future *f, const char *msg);
 /*
  * Schedules cb(f, arg) to run on a worker of f's runtime once f is done, in
  * registration order, never inside the call that completes f; on a done f
- * it is scheduled at once. Returns 0, or -EINVAL (NULL f or cb),
+ * it is scheduled at once. It runs on the worker that completed f (or,
+ * for a done f, the calling one) when that is a worker of f's runtime,
+ * else on any of its workers. Returns 0, or -EINVAL (NULL f or cb),
  * -ESHUTDOWN (f's runtime was destroyed), -ENOMEM. Never suspends. Any
  * thread.
  */
@@ -125,9 +128,10 @@ WEFT_API int weft_await(weft_future *f, void **result);
  * Blocks the calling OS thread until f is done or `timeout` seconds
  * (real time; WEFT_FOREVER: none; <= 0: do not wait) pass; returns f's
  * outcome as weft_await does, or -ETIMEDOUT (f is left running), -EINVAL
- * (NULL f), -EPERM (called on a worker thread: it would block the loop).
- * It spins for a few microseconds before sleeping on a futex (a
- * submit-and-wait round trip often ends by then). Foreign threads only.
+ * (NULL f, NaN timeout; checked first), -EPERM (called on a worker
+ * thread: it would block the loop). It spins for a few microseconds
+ * before sleeping on a futex (a submit-and-wait round trip often ends by
+ * then). Foreign threads only.
  */
 WEFT_API int weft_future_wait(weft_future *f, double timeout, void **result);
 

@@ -25,11 +25,13 @@
  * waiting getter (or a putter's item has moved in), the hand-over stands:
  * a cancel arriving after it cannot undo it (the item may already be
  * consumed, or its old place taken), so the call returns 0 with the item
- * and the cancel stays pending for the task's next suspension point
- * (weft/task.h; asyncio instead leaves the item in the queue for the next
- * getter, which C cannot do without losing the pointer's ownership
- * guarantee: a 0 return always means "the item is yours", -ECANCELED
- * "it never was"). Timeouts: wrap the call in a timeout scope
+ * and the cancel stays pending for the task's next suspension point, or
+ * ends the task cancelled if its function returns 0 first (weft/task.h:
+ * a function that hands the item on through its result must suspend
+ * once, or free it itself; asyncio instead leaves the item in the queue
+ * for the next getter, which C cannot do without losing the pointer's
+ * ownership guarantee: a 0 return always means "the item is yours",
+ * -ECANCELED "it never was"). Timeouts: wrap the call in a timeout scope
  * (weft/timeout.h); an expiry that races a hand-over lets the call return
  * 0 and the scope's exit then returns that 0 too.
  *

@@ -42,9 +42,12 @@ typedef struct weft_config {
 	bool debug;              /* say on stderr what went wrong on misuse
 	                          * (and what to do, where that is always
 	                          * the same; a refused config field is
-	                          * named), and report a task step that kept its
+	                          * named), report a task step that kept its
 	                          * worker over 100 ms (asyncio's
-	                          * slow-callback warning) */
+	                          * slow-callback warning), and name once
+	                          * per task function one that returned
+	                          * -EPERM with no weft_fail message (a
+	                          * POSIX-style -1?) */
 	unsigned ring_entries;   /* io_uring SQ size per worker (the CQ is 4x);
 	                          * 0: 256; at most 16384 */
 	bool ring_no_defer;      /* skip SINGLE_ISSUER|DEFER_TASKRUN, use the

@@ -10,8 +10,11 @@
  * receives its real outcome. If nothing accepted it, the task sees
  * -ECANCELED at its current or next suspension point, once. A task
  * cancelled before it first runs ends cancelled without its function being
- * called. A task whose function returns -ECANCELED ends cancelled; one that
- * returns anything else is not cancelled, whatever was requested.
+ * called. A task whose function returns -ECANCELED ends cancelled. One
+ * whose function returns 0 (or a positive value) while a cancel is still
+ * pending (requested and not yet delivered at a suspension point) ends
+ * cancelled too, its result dropped (asyncio's Task.__step); one that
+ * returns another negative code keeps it.
  *
  * Where a task resumes: on the worker it last ran on (its home), unless it
  * is migratable; after any suspension a migratable task may be on another

@@ -60,9 +60,11 @@ WEFT_API weft_future *weft_run_coroutine_threadsafe(weft_runtime *rt, weft_task_
  * loop.call_soon_threadsafe: schedules fn(arg) to run on a worker of `rt`,
  * on the loop's stack (it must not suspend, as a weft_call_soon callback).
  * From a foreign thread it goes through the inject queue and wakes a
- * parked worker; with one worker, callbacks from one thread run in call
- * order, after what that worker had ready; with several, they may run in
- * parallel on different workers. Called on a worker of `rt` it behaves as
+ * parked worker; with one worker it keeps asyncio's order exactly: one
+ * ready queue in the order of the calls, so it runs after what was queued
+ * before it and before whatever the worker queues after it (its own
+ * call_soon included); with several, callbacks may run in parallel on
+ * different workers. Called on a worker of `rt` it behaves as
  * weft_call_soon. The callback sees the task-local values the caller sees
  * (its task's, or a to_thread call's on a pool thread; none on a plain
  * foreign thread). Returns 0, or -EINVAL (NULL rt or fn), -ESHUTDOWN (as

@@ -9,11 +9,14 @@ WEFT_BEGIN_DECLS
 
 /*
  * asyncio.sleep. Suspends the calling task for at least `seconds` (never
- * less; a timer on its worker's heap wakes it). `seconds` <= 0 (or NaN)
- * yields: the task goes to the back of the ready queue and every task
- * ready now runs once before it resumes. Returns 0, or -ECANCELED when a
- * cancellation is delivered here (a sleeping task wakes at once), -EPERM
- * outside a task, -ENOMEM. Suspends; tasks only.
+ * less; a timer on its worker's heap wakes it). `seconds` <= 0 yields: the
+ * task goes to the back of the ready queue and every task ready now runs
+ * once before it resumes. Returns 0, or -ECANCELED when a cancellation is
+ * delivered here (a sleeping task wakes at once; a cancel that comes after
+ * the deadline but before the task runs again is delivered here too, as
+ * in asyncio), -EINVAL for NaN (asyncio
+ * 3.13's ValueError; checked first, nothing suspends), -EPERM outside a
+ * task, -ENOMEM. Suspends; tasks only.
  */
 WEFT_API int weft_sleep(double seconds);
 

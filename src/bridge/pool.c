@@ -126,7 +126,8 @@ static void drop_all(struct weft__bridge *b, struct weft__list *calls, int rc)
 }
 
 /* Pool thread: runs c with the caller's context, completes its future. */
-static void call_run(struct weft__bridge *b, struct weft__blocking_call *c)
+static void call_run(struct weft__bridge *b, struct weft__pool_thread *me,
+		     struct weft__blocking_call *c)
 {
 	struct weft__thread_ctx *ctx = &weft__thread_ctx;
 	ctx->locals = c->locals; /* the reference moves to the thread */
@@ -147,6 +148,12 @@ static void call_run(struct weft__bridge *b, struct weft__blocking_call *c)
 		msg = NULL;
 	}
 	atomic_store_explicit(&c->state, DONE, memory_order_relaxed);
+	/* no longer running before its outcome is out: whoever got it may
+	 * destroy the runtime at once, and a bounded destroy must not give
+	 * up for a call that has already answered */
+	pthread_mutex_lock(&b->lock);
+	me->fn = NULL;
+	pthread_mutex_unlock(&b->lock);
 	/* -EALREADY only if someone completed the future by hand: ignored */
 	weft__future_complete(&c->fut, rc, rc == 0 ? value : NULL, msg);
 	call_retire(b, c);
@@ -249,9 +256,8 @@ static void *pool_main(void *p)
 			memcpy(me->caller, c->caller, sizeof(me->caller));
 			me->since_ns = weft__now_ns();
 			pthread_mutex_unlock(&b->lock);
-			call_run(b, c);
+			call_run(b, me, c);
 			pthread_mutex_lock(&b->lock);
-			me->fn = NULL;
 		}
 		if (b->closed || !wait_for_work(b))
 			break;

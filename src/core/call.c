@@ -70,19 +70,15 @@ static void on_timer(struct weft__timer *tm, bool discard)
 	weft__schedule_callback(h->owner->sched, &h->run);
 }
 
-/* Deadlines: relative ones are added in nanoseconds, so that a paused
- * clock advanced by exactly `delay` finds them due (no rounding through
- * double seconds). */
+/* Deadlines keep their real value, past ones too, so that past
+ * deadlines fire in their order (asyncio's heap) and weft_handle_when
+ * reports them. Relative ones are added in nanoseconds, so that a paused
+ * clock advanced by exactly `delay` finds them due (decision 17). */
 enum when_kind { SOON, AFTER, AT };
 
 static uint64_t deadline(enum when_kind kind, double t, uint64_t now)
 {
-	double ns = kind == AFTER ? ceil(t * 1e9) : ceil(t * 1e9) - (double)now;
-	if (!(ns > 0)) /* also NaN */
-		return now;
-	if (ns >= (double)(UINT64_MAX - 1 - now))
-		return UINT64_MAX - 1;
-	return now + (uint64_t)ns;
+	return weft__deadline_ns(kind == AFTER ? now : 0, ceil(t * 1e9));
 }
 
 static int schedule(enum when_kind kind, double t, weft_call_fn fn, void *arg, weft_handle **out)
@@ -91,6 +87,8 @@ static int schedule(enum when_kind kind, double t, weft_call_fn fn, void *arg, w
 		*out = NULL;
 	if (!fn)
 		return weft__misuse(-EINVAL, "NULL function");
+	if (isnan(t)) /* asyncio 3.13: ValueError */
+		return weft__misuse(-EINVAL, kind == AT ? "NaN deadline" : "NaN delay");
 	struct weft__worker *w = weft__worker_current();
 	if (!w)
 		return weft__misuse(-EPERM, "not on a worker thread");

@@ -88,6 +88,11 @@ long weft__core_report_tasks(struct weft__core *c, FILE *out, unsigned max);
 /* Releases a scheduled callback no worker will run any more (shutdown). */
 void weft__core_discard(struct weft__runnable *r);
 
+/* A timer deadline (weft__clock_ns nanoseconds): base + ns, where ns
+ * is already whole (ceil: never early) and may be negative, saturated to
+ * [0, UINT64_MAX - 1]. A past deadline keeps its value (core/time.c). */
+uint64_t weft__deadline_ns(uint64_t base, double ns);
+
 /* call_soon/call_later runnables (core/call.c): run on the worker of cw,
  * or released unrun. */
 void weft__call_run(struct weft__core_worker *cw, struct weft__runnable *r);

@@ -244,14 +244,8 @@ static void dispatch(weft_future *f, struct weft__waiter *w)
 	}
 }
 
-int weft__future_complete(weft_future *f, int rc, void *value, char *msg)
+struct weft__waiter *weft__future_settle_locked(weft_future *f, int rc, void *value, char *msg)
 {
-	weft__spin_lock(&f->lock);
-	if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__PENDING) {
-		weft__spin_unlock(&f->lock);
-		free(msg);
-		return -EALREADY;
-	}
 	f->rc = rc;
 	f->value = value;
 	f->msg = msg;
@@ -261,6 +255,23 @@ int weft__future_complete(weft_future *f, int rc, void *value, char *msg)
 	/* release: pairs with weft__future_is_done's acquire */
 	atomic_store_explicit(&f->state, rc == -ECANCELED ? WEFT__CANCELLED : WEFT__DONE,
 			      memory_order_release);
+	return w;
+}
+
+void weft__future_dispatch(weft_future *f, struct weft__waiter *w)
+{
+	dispatch(f, w);
+}
+
+int weft__future_complete(weft_future *f, int rc, void *value, char *msg)
+{
+	weft__spin_lock(&f->lock);
+	if (atomic_load_explicit(&f->state, memory_order_relaxed) != WEFT__PENDING) {
+		weft__spin_unlock(&f->lock);
+		free(msg);
+		return -EALREADY;
+	}
+	struct weft__waiter *w = weft__future_settle_locked(f, rc, value, msg);
 	weft__spin_unlock(&f->lock);
 	dispatch(f, w);
 	return 0;
@@ -316,8 +327,15 @@ bool weft__future_remove_waiter(weft_future *f, struct weft__waiter *w)
 
 WEFT_API int weft_future_set_result(weft_future *f, void *value)
 {
-	if (!f || f->kind != WEFT__FUT_PLAIN)
-		return f && f->kind == WEFT__FUT_STATIC ? -EALREADY : -EINVAL;
+	if (!f)
+		return weft__misuse(-EINVAL, "NULL future");
+	/* asyncio's RuntimeError "Task does not support set_result()",
+	 * whatever the task's state */
+	if (f->kind == WEFT__FUT_TASK)
+		return weft__misuse(-EPERM,
+				    "a task does not support set_result: its function completes it");
+	if (f->kind == WEFT__FUT_STATIC)
+		return -EALREADY;
 	if (stub_dead(f))
 		return weft__future_is_done(f) ? -EALREADY : -ESHUTDOWN;
 	int rc = weft__future_complete(f, 0, value, NULL);
@@ -326,8 +344,13 @@ WEFT_API int weft_future_set_result(weft_future *f, void *value)
 
 WEFT_API int weft_future_set_exception(weft_future *f, int code, const char *msg)
 {
-	if (!f || code >= 0 || f->kind == WEFT__FUT_TASK)
-		return -EINVAL;
+	if (!f)
+		return weft__misuse(-EINVAL, "NULL future");
+	if (f->kind == WEFT__FUT_TASK)
+		return weft__misuse(-EPERM,
+				    "a task does not support set_exception: its function completes it");
+	if (code >= 0)
+		return weft__misuse(-EINVAL, "the code must be negative");
 	if (f->kind == WEFT__FUT_STATIC)
 		return -EALREADY;
 	if (stub_dead(f))

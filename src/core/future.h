@@ -94,6 +94,12 @@ void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *
  */
 int weft__future_complete(weft_future *f, int rc, void *value, char *msg);
 
+/* weft__future_complete in two steps, for a caller that must decide the
+ * outcome under f->lock (a task's pending cancel): settle (f pending, lock
+ * held) detaches and returns the waiters; dispatch them once unlocked. */
+struct weft__waiter *weft__future_settle_locked(weft_future *f, int rc, void *value, char *msg);
+void weft__future_dispatch(weft_future *f, struct weft__waiter *w);
+
 /*
  * Registers a waiter unless f is done. Returns true if registered, false
  * if f was already done (nothing registered).

@@ -53,6 +53,8 @@ WEFT_API int weft_future_wait(weft_future *f, double timeout, void **result)
 {
 	if (!f)
 		return weft__misuse(-EINVAL, "NULL future");
+	if (isnan(timeout))
+		return weft__misuse(-EINVAL, "NaN timeout");
 	if (weft__worker_current())
 		return weft__misuse(-EPERM, "would block a worker thread; use weft_await in a task");
 	if (weft__future_is_done(f))

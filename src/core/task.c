@@ -2,6 +2,8 @@
 /* Tasks: creation, await, cancellation (asyncio's Task), names. */
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,20 +140,32 @@ void weft__task_finish(struct weft__task *t, int rc, void *value)
 	/* A timeout scope must be exited before the task returns. */
 	if (t->timeouts)
 		weft__timeout_abort_open(t);
+	if (rc > 0)
+		rc = 0; /* the contract is 0 or negative; a positive return succeeds */
 	char *msg = NULL;
-	weft__spin_lock(&t->fut.lock);
-	if (rc == -ECANCELED) {
-		msg = t->cancel_msg;
-		t->cancel_msg = NULL;
-	}
-	weft__spin_unlock(&t->fut.lock);
-	if (rc < 0 && !msg) {
+	if (rc < 0) {
 		msg = t->fail_msg;
 		t->fail_msg = NULL;
 	}
-	if (rc > 0)
-		rc = 0; /* the contract is 0 or negative; a positive return succeeds */
-	weft__future_complete(&t->fut, rc, rc == 0 ? value : NULL, msg);
+	/* Decided and published under one lock hold: a cancel that
+	 * task_cancel accepted (returned true) is never lost. */
+	weft__spin_lock(&t->fut.lock);
+	/* asyncio's __step: a function that returns while a cancel is still
+	 * pending (_must_cancel) ends cancelled; an error code is kept, as an
+	 * exception is (set_exception). */
+	if (rc == 0 && atomic_load_explicit(&t->st.must_cancel, memory_order_relaxed))
+		rc = -ECANCELED;
+	atomic_store_explicit(&t->st.must_cancel, false, memory_order_relaxed);
+	char *spare = NULL;
+	if (rc == -ECANCELED && t->cancel_msg) {
+		spare = msg;
+		msg = t->cancel_msg;
+		t->cancel_msg = NULL;
+	}
+	struct weft__waiter *w = weft__future_settle_locked(&t->fut, rc, rc == 0 ? value : NULL, msg);
+	weft__spin_unlock(&t->fut.lock);
+	free(spare);
+	weft__future_dispatch(&t->fut, w);
 }
 
 /* Takes a pending cancellation for delivery; true if there was one. */
@@ -171,6 +185,39 @@ bool weft__task_take_cancel(struct weft__task *t)
 	return take_cancel(t);
 }
 
+/*
+ * Debug mode: a function that returned -1 POSIX-style ends -EPERM
+ * ("Operation not permitted"), which misleads; but weft's own misuse is
+ * -EPERM too, so it may be meant. Said once per task function; one with a
+ * weft_fail message is taken to mean it.
+ */
+static __attribute__((noinline, cold)) void report_eperm(struct weft__task *t)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static weft_task_fn *seen; /* process lifetime */
+	static size_t nseen, cap;
+	bool first = true;
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < nseen && first; i++)
+		first = seen[i] != t->fn;
+	if (first && nseen == cap) {
+		weft_task_fn *v = realloc(seen, (cap ? 2 * cap : 16) * sizeof(*v));
+		if (v) {
+			seen = v;
+			cap = cap ? 2 * cap : 16;
+		}
+	}
+	if (first && nseen < cap)
+		seen[nseen++] = t->fn;
+	pthread_mutex_unlock(&lock);
+	if (!first)
+		return;
+	char name[64];
+	weft__task_name_raw(t, name, sizeof(name));
+	fprintf(stderr, "weft: task %s returned -EPERM (-1?); weft expects a negative errno code\n",
+		name);
+}
+
 /* ---- what the scheduler asks (sched/hooks.h) ---- */
 
 void weft__hook_task_main(void *arg)
@@ -179,6 +226,9 @@ void weft__hook_task_main(void *arg)
 	struct weft__task *t = weft__task_from(arg);
 	void *value = NULL;
 	int rc = t->fn(t->arg, &value);
+	if (__builtin_expect(rc == -EPERM, 0) && !t->fail_msg &&
+	    atomic_load_explicit(&weft__debug_on, memory_order_relaxed))
+		report_eperm(t);
 	weft__task_finish(t, rc, value);
 	weft__fiber_exiting();
 	weft__task_switch_out(&t->st, NULL, NULL, true);
@@ -273,6 +323,7 @@ static void wait_on(struct weft__task *t, weft_future *f)
 	weft__spin_lock(&t->fut.lock);
 	t->fut_waiter = NULL;
 	weft__spin_unlock(&t->fut.lock);
+	weft__task_resumed(t);
 }
 
 WEFT_API int weft_await(weft_future *f, void **result)
@@ -298,18 +349,22 @@ WEFT_API int weft_await(weft_future *f, void **result)
 	if (!w->sched->single && --w->budget == 0) {
 		/* Invisible yield: it never delivers a cancellation. */
 		weft__task_switch_out(&t->st, after_yield, NULL, false);
+		weft__task_resumed(t);
 	}
 	return weft_future_result(f, result);
 }
 
 WEFT_API int weft_sleep(double seconds)
 {
+	if (isnan(seconds)) /* asyncio 3.13: ValueError */
+		return weft__misuse(-EINVAL, "NaN delay");
 	struct weft__task *t = weft__task_current();
 	if (!t)
 		return weft__misuse(-EPERM, "called outside a task");
 	if (seconds > 0)
 		return weft__sleep_timed(seconds);
 	weft__task_switch_out(&t->st, after_yield, NULL, false);
+	weft__task_resumed(t);
 	return take_cancel(t) ? -ECANCELED : 0;
 }
 
@@ -338,6 +393,16 @@ static bool task_cancel(weft_future *f, const char *msg)
 		weft__spin_unlock(&f->lock);
 		bool accepted = weft_cancel(waiter, msg);
 		weft__spin_lock(&f->lock);
+		if (!accepted && t->fut_waiter != waiter && weft_future_cancelled(waiter)) {
+			/* A refusing wait (an I/O operation) that then ended
+			 * -ECANCELED, and the task already took that result: it
+			 * was the delivery. Pending again, it would be a second
+			 * one, at the next suspension (seen with two workers: the
+			 * receive after a cancelled one ended -ECANCELED too). */
+			weft__spin_unlock(&f->lock);
+			weft_future_unref(waiter);
+			return true;
+		}
 		if (accepted || t->fut_waiter == waiter || !t->fut_waiter) {
 			/* Refused (or the task moved on without waiting): the
 			 * request waits for the next suspension point. */

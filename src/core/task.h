@@ -82,6 +82,18 @@ void weft__task_finish(struct weft__task *t, int rc, void *value);
  * (core/timeout.c). */
 void weft__timeout_abort_open(struct weft__task *t) __attribute__((noreturn));
 
+/* Called by a task back from a suspension while it has an open timeout
+ * scope: with several workers, each scope whose deadline has passed
+ * cancels the task now (core/timeout.c). */
+void weft__timeout_resumed(struct weft__task *t);
+
+/* Back from a suspension (core/task.c's switch-outs). */
+static inline void weft__task_resumed(struct weft__task *t)
+{
+	if (__builtin_expect(t->timeouts != NULL, 0))
+		weft__timeout_resumed(t);
+}
+
 /* weft_sleep for seconds > 0, on the calling task (core/time.c). */
 int weft__sleep_timed(double seconds);
 

@@ -22,6 +22,7 @@
 #include <weft/time.h>
 #include <weft/timeout.h>
 
+#include "core/core.h"
 #include "core/debug.h"
 #include "core/task.h"
 #include "sched/spinlock.h"
@@ -38,6 +39,7 @@ struct tmo_timer {
 	_Atomic uint32_t refs;
 	_Atomic int state;     /* written under lock; read anywhere (expired()) */
 	weft_future *task;     /* used only while ARMED, under lock */
+	uint64_t when_ns;      /* the deadline on the timer clock (fixed) */
 };
 
 static void timer_unref(struct tmo_timer *tm)
@@ -47,11 +49,9 @@ static void timer_unref(struct tmo_timer *tm)
 		free(tm);
 }
 
-/* The deadline came: Timeout._on_timeout. Runs on the worker that armed
- * it, wherever the task is now. */
-static void on_timeout(void *arg)
+/* Timeout._on_timeout: the scope cancels its task, once. */
+static void expire(struct tmo_timer *tm)
 {
-	struct tmo_timer *tm = arg;
 	weft__spin_lock(&tm->lock);
 	if (atomic_load_explicit(&tm->state, memory_order_relaxed) == T_ARMED) {
 		/* FIRED first: a body woken by this cancel on another worker
@@ -63,7 +63,37 @@ static void on_timeout(void *arg)
 		weft_cancel(tm->task, NULL);
 	}
 	weft__spin_unlock(&tm->lock);
+}
+
+/* The deadline came. Runs on the worker that armed it, wherever the task
+ * is now. */
+static void on_timeout(void *arg)
+{
+	struct tmo_timer *tm = arg;
+	expire(tm);
 	timer_unref(tm);
+}
+
+/*
+ * Several workers: the task resumes from a suspension, maybe before the
+ * expiry callbacks of its scopes ran (a wake into the LIFO slot passes
+ * callbacks already queued; a migratable task's timers sit on another
+ * worker; a busy worker fires its timers every 61 ticks). Every open
+ * scope whose deadline has passed fires now, before the task runs on, so
+ * that rule holds on any number of workers. One worker needs none of
+ * this: its queue order is asyncio's, which the expiry keeps exactly.
+ */
+void weft__timeout_resumed(struct weft__task *t)
+{
+	struct weft__worker *w = weft__worker_current();
+	if (w->sched->single)
+		return;
+	uint64_t now = weft__clock_ns(w);
+	for (struct weft_timeout *s = t->timeouts; s; s = s->outer_) {
+		struct tmo_timer *tm = s->timer_;
+		if (s->state_ == ST_ENTERED && tm && tm->when_ns <= now)
+			expire(tm);
+	}
 }
 
 /* Arms scope's deadline `when` for its task; no timer for WEFT_FOREVER. */
@@ -81,6 +111,7 @@ static int arm(weft_timeout *scope, double when)
 	atomic_init(&tm->refs, 2); /* the scope's and the callback's */
 	atomic_init(&tm->state, T_ARMED);
 	tm->task = scope->task_;
+	tm->when_ns = weft__deadline_ns(0, ceil(when * 1e9)); /* as call_at's */
 	weft_handle *h = NULL;
 	/* asyncio: call_soon when the deadline has passed, else call_at */
 	int rc = when <= weft_time() ? weft_call_soon(on_timeout, tm, &h)

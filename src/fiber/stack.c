@@ -507,6 +507,11 @@ void weft__stack_pool_destroy(struct weft__stack_pool *pool)
 	while (pool->regions) {
 		struct weft__stack_region *r = pool->regions;
 		pool->regions = r->next;
+#ifdef WEFT_ASAN
+		/* frames' redzones outlive the mapping in ASan's shadow, and
+		 * would be reported in whatever is mapped here next */
+		__asan_unpoison_memory_region(r->base, r->len);
+#endif
 		munmap(r->base, r->len);
 	}
 	pool->free = NULL;

@@ -6,8 +6,9 @@
  * (asyncio's order); other threads go through its inbox or the inject
  * queue. Several workers: new tasks and migratable ones are stealable
  * (the run queue), a started task resumes on its home worker (its ready
- * queue, or its inbox from elsewhere), and a wake on the waker's own
- * worker goes into the LIFO slot.
+ * queue, or its inbox from elsewhere), a wake on the waker's own worker
+ * goes into the LIFO slot, and a callback runs on the worker that
+ * scheduled it (its ready queue).
  */
 #include "sched/idle.h"
 #include "sched/sched.h"
@@ -34,9 +35,21 @@ static inline void outside_end(struct weft__sched *s)
 	atomic_fetch_sub_explicit(&s->outside, 1, memory_order_release);
 }
 
+/* Owner of w: r joins the back of w's ready queue. One worker first takes
+ * in what other threads queued: asyncio appends call_soon and
+ * call_soon_threadsafe (and so wakes and spawns from other threads) to one
+ * deque in call order, so whatever another thread queued before this push
+ * runs before r. */
+static inline void push_ready(struct weft__worker *w, struct weft__runnable *r)
+{
+	if (w->sched->single)
+		weft__worker_take_outside(w);
+	weft__fifo_push(&w->ready, r);
+}
+
 /* Owner of w: stealable work into its ring, spilling half on overflow;
  * wakes a parked worker for it if `notify` or if it spilled. */
-static void push_stealable_to(struct weft__worker *w, struct weft__runnable *r, bool notify)
+static void push_stealable(struct weft__worker *w, struct weft__runnable *r, bool notify)
 {
 	while (!weft__runq_push_owner(&w->runq, r)) {
 		struct weft__runnable *last;
@@ -50,17 +63,12 @@ static void push_stealable_to(struct weft__worker *w, struct weft__runnable *r, 
 		weft__idle_notify_one(w->sched);
 }
 
-static void push_stealable(struct weft__worker *w, struct weft__runnable *r)
-{
-	push_stealable_to(w, r, true);
-}
-
 /* Owner of w: a task w runs goes to the back of the right queue. */
 static void requeue(struct weft__worker *w, struct weft__sched_task *t, bool notify)
 {
 	/* Not started yet: stealable whatever its migratable flag says. */
 	if (!t->started || atomic_load_explicit(&t->migratable, memory_order_relaxed))
-		push_stealable_to(w, &t->run, notify);
+		push_stealable(w, &t->run, notify);
 	else
 		weft__fifo_push(&w->ready, &t->run);
 }
@@ -113,7 +121,7 @@ void weft__schedule_new(struct weft__sched *s, struct weft__sched_task *t)
 	if (!w || w->sched != s)
 		to_outside(s, &t->run);
 	else if (s->single)
-		weft__fifo_push(&w->ready, &t->run);
+		push_ready(w, &t->run);
 	else
 		/* tokio's choice: a new task runs next on its creator's worker
 		 * (cache-hot, no wake-up); the one it displaces becomes
@@ -127,7 +135,7 @@ void weft__schedule_new(struct weft__sched *s, struct weft__sched_task *t)
 static void to_worker(struct weft__worker *cur, struct weft__worker *w, struct weft__runnable *r)
 {
 	if (cur == w) {
-		weft__fifo_push(&w->ready, r);
+		push_ready(w, r);
 		return;
 	}
 	struct weft__sched *s = w->sched;
@@ -147,21 +155,36 @@ void weft__schedule_new_on(struct weft__worker *w, struct weft__sched_task *t)
 
 void weft__schedule_callback(struct weft__sched *s, struct weft__runnable *r)
 {
+	/* On the calling worker, never stolen (asyncio: the loop that
+	 * scheduled it), behind what that worker already queued there. */
 	struct weft__worker *w = weft__worker_current();
 	if (!w || w->sched != s)
 		to_outside(s, r);
-	else if (s->single)
-		weft__fifo_push(&w->ready, r);
 	else
-		push_stealable(w, r);
+		push_ready(w, r);
 }
 
 void weft__schedule_yield(struct weft__worker *w, struct weft__sched_task *t)
 {
-	if (w->sched->single)
-		weft__fifo_push(&w->ready, &t->run);
-	else
-		requeue(w, t, true);
+	if (w->sched->single) {
+		push_ready(w, &t->run);
+		return;
+	}
+	/* asyncio's sleep(0) on any number of workers: what was queued here
+	 * before the yield runs (or is stolen) before t resumes here. The
+	 * LIFO slot's task and the inbox go ahead of t in the ready queue,
+	 * and the loop takes the ring first up to its tail as it is now
+	 * (worker.c ring_first); the ring's own order and the ready queue's
+	 * do the rest. */
+	struct weft__sched_task *prev = w->lifo;
+	if (prev) {
+		w->lifo = NULL;
+		requeue(w, prev, true);
+	}
+	weft__worker_drain_inbox(w);
+	w->ring_mark = atomic_load_explicit(&w->runq.tail, memory_order_relaxed);
+	w->ring_first = true;
+	requeue(w, t, true);
 }
 
 void weft__schedule_wake(struct weft__sched_task *t)
@@ -174,7 +197,7 @@ void weft__schedule_wake(struct weft__sched_task *t)
 		/* From another thread, wakes share the inject queue with
 		 * callbacks and spawns: one queue keeps asyncio's one order. */
 		if (local)
-			weft__fifo_push(&w->ready, &t->run);
+			push_ready(w, &t->run);
 		else
 			to_outside(s, &t->run);
 		return;

@@ -191,16 +191,6 @@ static inline bool io_due(const struct weft__worker *w)
 	return w->io.queued || (w->io.inflight && weft__io_ready(&w->io));
 }
 
-static void drain_inbox(struct weft__worker *w)
-{
-	if (weft__mpsc_empty(&w->inbox))
-		return;
-	struct weft__runnable *last;
-	size_t n;
-	struct weft__runnable *first = weft__mpsc_take_all(&w->inbox, &last, &n);
-	weft__fifo_append(&w->ready, first, last, n);
-}
-
 
 static bool should_exit(struct weft__sched *s)
 {
@@ -327,18 +317,19 @@ static bool blocking_busy(struct weft__sched *s)
 	return atomic_load_explicit(&s->blocking, memory_order_seq_cst) != 0;
 }
 
+void weft__worker_take_inject(struct weft__worker *w)
+{
+	struct weft__runnable *last;
+	size_t n;
+	struct weft__runnable *first = weft__inject_pop_batch(&w->sched->inject, SIZE_MAX, &last, &n);
+	weft__fifo_append(&w->ready, first, last, n);
+}
+
 static void loop_single(struct weft__worker *w)
 {
 	struct weft__sched *s = w->sched;
 	for (;;) {
-		drain_inbox(w);
-		if (!weft__inject_empty(&s->inject)) {
-			struct weft__runnable *last;
-			size_t n;
-			struct weft__runnable *first =
-				weft__inject_pop_batch(&s->inject, SIZE_MAX, &last, &n);
-			weft__fifo_append(&w->ready, first, last, n);
-		}
+		weft__worker_take_outside(w);
 		if (io_due(w))
 			weft__io_poll(&w->io);
 		weft__fire_timers(w);
@@ -354,8 +345,10 @@ static void loop_single(struct weft__worker *w)
 				 * to_thread call in flight a task may be woken by
 				 * it: park (its end wakes this worker). */
 				weft__io_poll(&w->io);
-				if (!w->ready.len && !work_visible(w))
-					s->paused_ns = weft__timer_next(&w->timers);
+				uint64_t next = weft__timer_next(&w->timers);
+				/* never backwards: a past deadline keeps its value */
+				if (!w->ready.len && !work_visible(w) && next > s->paused_ns)
+					s->paused_ns = next;
 				continue;
 			}
 			if (!spin_single(w))
@@ -394,6 +387,20 @@ static struct weft__runnable *pull_inject(struct weft__worker *w)
 	return r;
 }
 
+/* A task yielded while the ring held work queued before it (sched/
+ * schedule.c): the ring comes first until that work is gone (run here or
+ * stolen). */
+static inline bool ring_first(struct weft__worker *w)
+{
+	if (__builtin_expect(!w->ring_first, 1))
+		return false;
+	uint32_t head = atomic_load_explicit(&w->runq.head, memory_order_relaxed);
+	if ((int32_t)(w->ring_mark - head) > 0)
+		return true;
+	w->ring_first = false;
+	return false;
+}
+
 static struct weft__runnable *next_local(struct weft__worker *w)
 {
 	unsigned tick = ++w->tick;
@@ -406,7 +413,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 		if (r)
 			return r;
 	}
-	drain_inbox(w);
+	weft__worker_drain_inbox(w);
 	if (w->lifo) {
 		struct weft__sched_task *t = w->lifo;
 		w->lifo = NULL;
@@ -419,7 +426,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 	}
 	w->lifo_streak = 0;
 	struct weft__runnable *r;
-	if (tick & 1) {
+	if ((tick & 1) && !ring_first(w)) {
 		r = weft__fifo_pop(&w->ready);
 		if (!r)
 			r = weft__runq_pop_owner(&w->runq);
@@ -444,7 +451,7 @@ static uint32_t next_rand(struct weft__worker *w)
 static struct weft__runnable *find_work(struct weft__worker *w)
 {
 	struct weft__sched *s = w->sched;
-	drain_inbox(w);
+	weft__worker_drain_inbox(w);
 	weft__fire_timers(w);
 	struct weft__runnable *r = weft__fifo_pop(&w->ready);
 	if (r)

@@ -45,9 +45,13 @@ struct weft__worker {
 	weft__after_fn after;             /* set by the task before it switches out */
 	void *after_arg;
 	struct weft__fifo ready;          /* one worker: asyncio's FIFO ready queue;
-	                                   * several: resumed home tasks */
+	                                   * several: resumed home tasks, callbacks
+	                                   * and jobs (never stolen) */
 	struct weft__sched_task *lifo;    /* several workers: next to run */
 	unsigned lifo_streak;
+	bool ring_first;                  /* several: take the ring before the
+	                                   * ready queue until its head passes */
+	uint32_t ring_mark;               /* ... this (weft__schedule_yield) */
 	unsigned tick;
 	unsigned budget;                  /* co-operative budget of `current` */
 	uint32_t rng;
@@ -75,6 +79,31 @@ static inline void weft__worker_bump(_Atomic uint64_t *c)
 {
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
 			      memory_order_release);
+}
+
+/* Owner only: what other threads sent to w's inbox joins the back of its
+ * ready queue, oldest first. */
+static inline void weft__worker_drain_inbox(struct weft__worker *w)
+{
+	if (weft__mpsc_empty(&w->inbox))
+		return;
+	struct weft__runnable *last;
+	size_t n;
+	struct weft__runnable *first = weft__mpsc_take_all(&w->inbox, &last, &n);
+	weft__fifo_append(&w->ready, first, last, n);
+}
+
+/* One worker, owner only: the whole inject queue joins the back of w's
+ * ready queue (worker.c). */
+void weft__worker_take_inject(struct weft__worker *w);
+
+/* One worker, owner only: what other threads queued (inbox, then the
+ * inject queue) joins the back of w's ready queue. */
+static inline void weft__worker_take_outside(struct weft__worker *w)
+{
+	weft__worker_drain_inbox(w);
+	if (!weft__inject_empty(&w->sched->inject))
+		weft__worker_take_inject(w);
 }
 
 /* Sets up worker `index` of s (no thread yet). */
@@ -119,7 +148,9 @@ void weft__schedule_new(struct weft__sched *s, struct weft__sched_task *t);
  * migratable) w stays its home. */
 void weft__schedule_new_on(struct weft__worker *w, struct weft__sched_task *t);
 void weft__schedule_callback(struct weft__sched *s, struct weft__runnable *r);
-/* Owner only: puts a task that yielded at the back of its queue. */
+/* Owner only: puts a task that yielded at the back of its queue; with
+ * several workers, behind everything queued on w before the yield
+ * (its LIFO slot, inbox and ring included). */
 void weft__schedule_yield(struct weft__worker *w, struct weft__sched_task *t);
 /* Owner only: the LIFO-slot task that exceeded its streak goes to the back
  * of w's queues without waking another worker. */

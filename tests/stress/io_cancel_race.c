@@ -15,7 +15,9 @@
  * a descriptor that another task weft_closes end -EBADF, every time. Then
  * runtime destroy racing incoming data: a foreign thread writes while a
  * task reads, and the runtime is destroyed mid-stream; what the task got
- * plus what is left in the socket is exactly what was written.
+ * plus what is left in the socket is exactly what was written. And a
+ * receive cancelled from the other worker gets its cancellation once:
+ * the -ECANCELED it ends with, never again at the next suspension.
  * A hang fails the watchdog.
  */
 #include <pthread.h>
@@ -181,6 +183,59 @@ static int close_round(void)
 	return 0;
 }
 
+/* --- one delivery per cancel ------------------------------------------ */
+
+/* A receive blocked on one worker and cancelled from the other ends
+ * -ECANCELED, and that is the delivery: the task's next suspension and
+ * its next receive (of a byte sent after) see no second one. */
+static long once_rounds, once_skipped;
+static _Atomic long once_second_cancel, once_other;
+
+struct once {
+	int fd;
+	ssize_t first, pending, second;
+	atomic_int first_done;
+};
+
+static int once_reader(void *arg, void **res)
+{
+	struct once *o = arg;
+	char b;
+	o->first = weft_recv(o->fd, &b, 1, 0);
+	atomic_store(&o->first_done, 1);
+	o->pending = weft_sleep(0);
+	o->second = weft_recv(o->fd, &b, 1, 0);
+	return 0;
+}
+
+static int once_round(void)
+{
+	int p[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p))
+		return -errno;
+	struct once o = {.fd = p[0]};
+	weft_future *t = weft_create_task(once_reader, &o, NULL);
+	for (int i = 0; i < 3; i++)
+		weft_sleep(0);
+	weft_cancel(t, NULL);
+	while (!atomic_load(&o.first_done) && !weft_future_done(t))
+		weft_sleep(0);
+	if (atomic_load(&o.first_done)) {
+		(void)!write(p[1], "z", 1);
+		weft_await(t, NULL);
+		if (o.pending == -ECANCELED || o.second == -ECANCELED)
+			atomic_fetch_add(&once_second_cancel, 1);
+		else if (o.first != -ECANCELED || o.pending != 0 || o.second != 1)
+			atomic_fetch_add(&once_other, 1);
+	} else {
+		once_skipped++; /* cancelled before its first run: it never ran */
+	}
+	weft_future_unref(t);
+	close(p[0]);
+	close(p[1]);
+	return 0;
+}
+
 /* --- destroy racing data ---------------------------------------------- */
 
 static long destroy_rounds;
@@ -272,6 +327,10 @@ static int main_task(void *arg, void **res)
 		close_round();
 		atomic_fetch_add(&progress, 1);
 	}
+	for (long i = 0; i < once_rounds; i++) {
+		once_round();
+		atomic_fetch_add(&progress, 1);
+	}
 	return 0;
 }
 
@@ -300,6 +359,7 @@ int main(void)
 	ncancels = stress_count(100000);
 	close_rounds = stress_count(2000);
 	destroy_rounds = stress_count(300);
+	once_rounds = stress_count(4000);
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp)) {
 		perror("socketpair");
 		return 1;
@@ -329,12 +389,17 @@ int main(void)
 	STRESS_CHECK(ebadf == 3 * close_rounds && other == 0,
 		     "closing ended %ld of %ld blocked reads with -EBADF (%ld otherwise)", ebadf,
 		     3 * close_rounds, other);
+	STRESS_CHECK(once_second_cancel == 0 && once_other == 0,
+		     "of %ld cancelled receives, %ld had a second cancellation delivered, %ld "
+		     "other results", once_rounds - once_skipped, atomic_load(&once_second_cancel),
+		     atomic_load(&once_other));
 	close(sp[0]);
 	close(sp[1]);
 	STRESS_CHECK(ct >= ncancels / 2, "only %ld of %ld cancels found the reader running", ct,
 		     ncancels);
 	printf("io_cancel_race: %ld bytes, %ld cancels (%ld true), %ld delivered, %ld timeouts, "
-	       "%ld close rounds, %ld destroy rounds\n",
-	       received, ncancels, ct, delivered, timed_out, close_rounds, destroy_rounds);
+	       "%ld close rounds, %ld destroy rounds, %ld single-delivery rounds\n",
+	       received, ncancels, ct, delivered, timed_out, close_rounds, destroy_rounds,
+	       once_rounds - once_skipped);
 	return stress_end();
 }
