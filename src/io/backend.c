@@ -6,7 +6,6 @@
  * call to every submit and reap of the io_uring fast path (decision 46).
  */
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,18 +26,14 @@ int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t
 	 * serves; anything else (EMFILE...) says what to fix and is returned */
 	if (rc == 0 || cfg->backend != WEFT_BACKEND_AUTO || (rc != WEFT_ENOURING && rc != -ENOMEM))
 		return rc;
-	if (cfg->debug) {
-		/* once per process: every worker of every runtime would say
-		 * the same */
-		static atomic_bool said;
-		if (!atomic_exchange_explicit(&said, true, memory_order_relaxed))
-			fprintf(stderr,
-				"weft: io_uring is not available (%s): using the epoll backend "
-				"(weft_config.backend or WEFT_BACKEND chooses one)\n",
-				why);
-	}
-	why[0] = '\0';
-	return weft__ep_init(io, cfg, why, cap);
+	/* the reason stays in why: the scheduler says it once per runtime
+	 * in debug mode */
+	char reason[160];
+	snprintf(reason, sizeof(reason), "%s", why);
+	rc = weft__ep_init(io, cfg, why, cap);
+	if (rc == 0)
+		snprintf(why, cap, "%s", reason);
+	return rc;
 }
 
 void weft__io_exit(struct weft__io *io)

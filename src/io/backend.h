@@ -185,8 +185,9 @@ bool weft__io_ready(const struct weft__io *io);
  * (cfg->ring_no_defer forces the fallback; cfg->ring_entries sizes it);
  * epoll; or auto: io_uring, and epoll when io_uring is refused (ENOSYS,
  * EPERM, or io_uring_enter refused) or its ring cannot be had (ENOMEM),
- * with a notice in debug mode. Returns 0, or the -errno (WEFT_ENOURING
- * for a refused io_uring) with the reason written to why.
+ * leaving io_uring's failure in why (for debug mode's notice). Returns
+ * 0, or the -errno (WEFT_ENOURING for a refused io_uring) with the
+ * reason written to why.
  */
 int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t cap);
 

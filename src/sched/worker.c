@@ -524,6 +524,9 @@ static void report_start(struct weft__sched *s, int rc, const char *why)
 	if (rc && !s->start_rc) {
 		s->start_rc = rc;
 		snprintf(s->start_why, sizeof(s->start_why), "%s", why);
+	} else if (!rc && !s->start_rc && why[0] && !s->start_why[0]) {
+		/* started on epoll: why io_uring was not used */
+		snprintf(s->start_why, sizeof(s->start_why), "%s", why);
 	}
 	s->started++;
 	pthread_cond_broadcast(&s->cond);
