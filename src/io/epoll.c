@@ -11,16 +11,19 @@
  * loop reaps (poll, park), as with io_uring: a complete() may submit
  * again without recursion.
  *
- * Registrations are EPOLLONESHOT (decision 47): each wait that finds a
- * descriptor not ready arms it with one epoll_ctl (MOD, or ADD), and an
- * event disarms it. So a descriptor closed behind weft's back or reused
- * under the same number, or registered in several workers' sets, never
- * leaves a registration that keeps firing: a MOD that finds none
- * (ENOENT) adds one, an ADD that finds one (EEXIST) modifies it, and a
- * stale event only makes the waiters try again. What this backend knows
- * about a descriptor (`added`, `armed`) is a hint checked by those
- * fall-backs, trusted only while the descriptor has waiters (weft's close
- * rule: nothing waits on a descriptor being closed).
+ * Registrations (decision 47) are level-triggered and exist while the
+ * descriptor has waiters: the first waiter adds it (one epoll_ctl), a
+ * waiter wanting other events modifies it, and a descriptor left without
+ * waiters is taken out (or narrowed) before the next epoll_wait (tidy),
+ * so an idle descriptor never wakes the worker and a user's plain
+ * close() finds no registration of weft's. What this table believes
+ * registered (`interest`) is trusted only while waiters keep it busy, or
+ * when the next waiter comes inside the same reap (a stream re-arming
+ * its receive from its completion: no syscall per message); a waiter
+ * that comes after task code ran (which may have closed the descriptor
+ * and reused its number) re-registers it: MOD, or ADD when the kernel
+ * has none (ENOENT), MOD when it has one (EEXIST). A stale event only
+ * makes the waiters try again.
  *
  * Only the owner touches this state, except the eventfd (wakes) and
  * epoll_ctl(DEL) from weft__ep_forget, which the kernel serialises.
@@ -28,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -71,8 +75,14 @@ struct ep_rec {
 /* What this worker knows of one descriptor. */
 struct ep_fd {
 	struct weft__list waiters; /* struct ep_rec, FIFO */
-	uint32_t armed;            /* events armed; valid while waiters */
-	bool added;                /* registered in the set, as far as we know */
+	uint32_t interest;         /* events registered (0: none), as far as
+	                            * we know (see the top of the file) */
+	uint32_t empty_reap;       /* the reap (poll or park) in which waiters
+	                            * became empty (0: outside one: never
+	                            * trusted) */
+	bool dirty;                /* in ep->dirty: waiters left since tidy */
+	bool drained;              /* the last read-side attempt found less
+	                            * than it asked for: wait before trying */
 };
 
 struct weft__io_ep {
@@ -83,6 +93,11 @@ struct weft__io_ep {
 	struct weft__list spares;
 	unsigned nspares;
 	unsigned nwait;            /* operations waiting for readiness */
+	int *dirty;                /* descriptors to tidy before waiting */
+	unsigned ndirty, dirty_cap;
+	uint32_t reap;             /* reaps so far (never 0 inside one) */
+	bool in_reap;              /* complete() callbacks are running */
+	pthread_t owner;           /* the worker thread */
 	unsigned skipped, interval;
 	bool no_pwait2;            /* epoll_pwait2 is missing or refused */
 };
@@ -234,31 +249,106 @@ static int64_t attempt(struct ep_rec *r, uint32_t ready)
 	}
 }
 
-/* Arms e (fd) for what its waiters want: 0 or -errno (-EPERM: epoll
- * cannot wait on this descriptor, such as a regular file). */
-static int arm(struct weft__io_ep *ep, struct ep_fd *e, int fd)
+/* The events e's waiters want. */
+static uint32_t wanted(const struct ep_fd *e)
 {
 	uint32_t want = 0;
-	struct weft__list *l;
+	const struct weft__list *l;
 	weft__list_each(l, &e->waiters)
-		want |= weft__container_of(l, struct ep_rec, link)->events;
-	if (!want)
+		want |= weft__container_of(l, const struct ep_rec, link)->events;
+	return want;
+}
+
+/* Registers e (fd) for what its waiters want (none: removed). `verify`:
+ * the belief may be stale, make the kernel agree even if it looks done.
+ * 0 or -errno (-EPERM: epoll cannot wait on this descriptor, such as a
+ * regular file). */
+static int arm(struct weft__io_ep *ep, struct ep_fd *e, int fd, bool verify)
+{
+	uint32_t want = wanted(e);
+	if (want == e->interest && !verify)
 		return 0;
-	struct epoll_event ev = {.events = want | EPOLLONESHOT, .data.u64 = (uint64_t)fd};
-	int op = e->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	if (!want) {
+		epoll_ctl(ep->epfd, EPOLL_CTL_DEL, fd, NULL);
+		e->interest = 0;
+		return 0;
+	}
+	struct epoll_event ev = {.events = want, .data.u64 = (uint64_t)fd};
+	int op = e->interest ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	int rc = epoll_ctl(ep->epfd, op, fd, &ev);
 	if (rc && errno == ENOENT && op == EPOLL_CTL_MOD)
 		rc = epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev);
 	else if (rc && errno == EEXIST && op == EPOLL_CTL_ADD)
 		rc = epoll_ctl(ep->epfd, EPOLL_CTL_MOD, fd, &ev);
 	if (rc) {
-		e->added = false;
-		e->armed = 0;
-		return -errno;
+		rc = -errno;
+		e->interest = 0;
+		return rc;
 	}
-	e->added = true;
-	e->armed = want;
+	e->interest = want;
 	return 0;
+}
+
+/* A waiter left e (fd): tidy narrows or removes its registration before
+ * the next epoll_wait. */
+static void left(struct weft__io_ep *ep, struct ep_fd *e, int fd)
+{
+	if (weft__list_empty(&e->waiters))
+		e->empty_reap = ep->in_reap ? ep->reap : 0;
+	if (e->dirty)
+		return;
+	if (ep->ndirty == ep->dirty_cap) {
+		unsigned cap = ep->dirty_cap ? ep->dirty_cap * 2 : 64;
+		int *v = realloc(ep->dirty, cap * sizeof(*v));
+		if (!v) { /* no room to remember it: tidy it now */
+			arm(ep, e, fd, false);
+			return;
+		}
+		ep->dirty = v;
+		ep->dirty_cap = cap;
+	}
+	ep->dirty[ep->ndirty++] = fd;
+	e->dirty = true;
+}
+
+static void finish(struct weft__io *io, struct ep_rec *r, int64_t res);
+
+/* Before waiting: no registration wants more than its waiters do (an
+ * idle descriptor would wake a level-triggered wait at once). */
+static void tidy(struct weft__io *io)
+{
+	struct weft__io_ep *ep = ep_of(io);
+	for (unsigned i = 0; i < ep->ndirty; i++) {
+		int fd = ep->dirty[i];
+		struct ep_fd *e = fd_ent(ep, fd, false);
+		e->dirty = false;
+		int rc = arm(ep, e, fd, false);
+		/* cannot wait any more (the descriptor went behind weft's
+		 * back): its waiters end with the reason */
+		while (rc && !weft__list_empty(&e->waiters))
+			finish(io, weft__container_of(e->waiters.next, struct ep_rec, link), rc);
+	}
+	ep->ndirty = 0;
+}
+
+/* Read-side kinds whose length says whether the descriptor was drained. */
+static bool reads_len(unsigned char kind)
+{
+	return kind == WEFT__IO_READ || kind == WEFT__IO_RECV;
+}
+
+/*
+ * Should the next read on this descriptor wait for readiness before
+ * trying (a read found it empty, or got less than a quarter of what it
+ * asked: messages, request and reply, where trying again at once is
+ * an EAGAIN syscall per message)? A read that got most of what it asked
+ * for is a stream of data: the next one tries at once (waiting first
+ * there let data pile up in the kernel and grew the stream buffers of
+ * test_stream's stalled peers ~15 %).
+ */
+static bool drained(int64_t res, uint32_t len)
+{
+	return res == -EAGAIN || (res >= 0 && (uint64_t)res < len / 4);
 }
 
 /* r's result is known: its complete() runs at the next reap. */
@@ -269,6 +359,7 @@ static void finish(struct weft__io *io, struct ep_rec *r, int64_t res)
 		weft__list_remove(&r->link);
 		r->waiting = false;
 		ep->nwait--;
+		left(ep, fd_ent(ep, r->req.fd, false), r->req.fd);
 	}
 	r->res = res;
 	weft__list_push_back(&ep->done, &r->link);
@@ -297,23 +388,33 @@ int weft__ep_submit(struct weft__io *io, struct weft__io_op *op, const struct we
 	r->req = *req;
 	r->events = events_of(req);
 	r->waiting = r->started = r->after_ready = false;
-	int64_t res = attempt(r, 0);
+	struct ep_fd *e = req->fd >= 0 ? fd_ent(ep, req->fd, true) : NULL;
+	int64_t res;
+	if (e && e->drained && reads_len(req->kind)) {
+		res = -EAGAIN; /* the last read found it drained: wait first */
+	} else {
+		res = attempt(r, 0);
+		if (e && reads_len(req->kind))
+			e->drained = drained(res, req->len);
+	}
 	if (res == -EAGAIN) {
-		struct ep_fd *e = req->fd >= 0 ? fd_ent(ep, req->fd, true) : NULL;
 		if (!e) {
 			res = req->fd < 0 ? -EBADF : -ENOMEM;
 		} else {
-			bool first = weft__list_empty(&e->waiters);
+			/* a registration believed in across task code may be
+			 * stale (closed, number reused): made sure of */
+			bool verify = weft__list_empty(&e->waiters) &&
+				      !(ep->in_reap && e->empty_reap == ep->reap);
 			weft__list_push_back(&e->waiters, &r->link);
 			r->waiting = true;
 			ep->nwait++;
-			int rc = first || (e->armed & r->events) != r->events ? arm(ep, e, req->fd) : 0;
+			int rc = arm(ep, e, req->fd, verify);
 			if (rc) {
 				weft__list_remove(&r->link);
 				r->waiting = false;
 				ep->nwait--;
 				if (!weft__list_empty(&e->waiters))
-					arm(ep, e, req->fd); /* as it was */
+					left(ep, e, req->fd); /* re-armed by tidy */
 				if (rc == -EPERM && req->kind == WEFT__IO_POLL)
 					/* poll(2) finds a regular file always ready */
 					res = r->events & (EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM);
@@ -351,9 +452,12 @@ static void on_event(struct weft__io *io, int fd, uint32_t ev)
 {
 	struct weft__io_ep *ep = ep_of(io);
 	struct ep_fd *e = fd_ent(ep, fd, false);
-	if (!e || weft__list_empty(&e->waiters))
-		return; /* stale: the one shot is spent */
-	e->armed = 0;
+	if (!e)
+		return;
+	if (weft__list_empty(&e->waiters)) {
+		left(ep, e, fd); /* an idle registration: tidy removes it */
+		return;
+	}
 	/* an error or hang-up is news for every waiter */
 	uint32_t all = ev & (EPOLLERR | EPOLLHUP) ? ~0u : ev;
 	struct weft__list *l = e->waiters.next;
@@ -362,17 +466,13 @@ static void on_event(struct weft__io *io, int fd, uint32_t ev)
 		struct ep_rec *r = weft__container_of(l, struct ep_rec, link);
 		if (r->events & all) {
 			int64_t res = attempt(r, ev);
+			if (reads_len(r->req.kind))
+				e->drained = drained(res, r->req.len);
 			if (res != -EAGAIN)
 				finish(io, r, res == NEEDS_THREAD ? -EOPNOTSUPP : res);
 		}
 		l = next;
 	}
-	if (weft__list_empty(&e->waiters))
-		return;
-	int rc = arm(ep, e, fd);
-	if (rc) /* cannot wait any more (the descriptor went): say so */
-		while (!weft__list_empty(&e->waiters))
-			finish(io, weft__container_of(e->waiters.next, struct ep_rec, link), rc);
 }
 
 #if defined(__SANITIZE_THREAD__)
@@ -389,6 +489,7 @@ static void wait_events(struct weft__io *io, uint64_t timeout_ns)
 	struct weft__io_ep *ep = ep_of(io);
 	struct epoll_event evs[EVENTS];
 	int n = -1;
+	tidy(io);
 	if (timeout_ns && timeout_ns != UINT64_MAX && !ep->no_pwait2) {
 		/* nanoseconds: epoll_wait's milliseconds would make timers
 		 * up to 1 ms late */
@@ -448,6 +549,21 @@ static void run_done(struct weft__io *io)
 	}
 }
 
+/* One reap: what epoll reports (after `timeout_ns` at most), then the
+ * complete() calls. A waiter that leaves and one that comes back within
+ * it (a stream re-arming its receive) keep the registration as it is. */
+static void reap(struct weft__io *io, uint64_t timeout_ns, bool look)
+{
+	struct weft__io_ep *ep = ep_of(io);
+	if (++ep->reap == 0)
+		ep->reap = 1;
+	ep->in_reap = true;
+	if (look)
+		wait_events(io, timeout_ns);
+	run_done(io);
+	ep->in_reap = false;
+}
+
 bool weft__ep_ready(const struct weft__io *io)
 {
 	struct weft__io_ep *ep = io->ep;
@@ -461,11 +577,10 @@ bool weft__ep_ready(const struct weft__io *io)
 void weft__ep_poll(struct weft__io *io)
 {
 	struct weft__io_ep *ep = ep_of(io);
-	if (ep->nwait && (weft__list_empty(&ep->done) || ep->skipped >= ep->interval)) {
+	bool look = ep->nwait && (weft__list_empty(&ep->done) || ep->skipped >= ep->interval);
+	if (look)
 		ep->skipped = 0;
-		wait_events(io, 0);
-	}
-	run_done(io);
+	reap(io, 0, look);
 }
 
 void weft__ep_park(struct weft__io *io, uint64_t timeout_ns)
@@ -479,8 +594,7 @@ void weft__ep_park(struct weft__io *io, uint64_t timeout_ns)
 	if (!weft__list_empty(&ep->done))
 		timeout_ns = 0;
 	ep->skipped = 0;
-	wait_events(io, timeout_ns);
-	run_done(io);
+	reap(io, timeout_ns, true);
 }
 
 void weft__ep_wake_foreign(const struct weft__io *to)
@@ -493,9 +607,20 @@ void weft__ep_wake_foreign(const struct weft__io *to)
 
 void weft__ep_forget(const struct weft__io *io, int fd)
 {
-	/* any thread: the kernel serialises epoll_ctl; the owner's `added`
-	 * hint is corrected by its next arm (ENOENT -> ADD) */
-	epoll_ctl(io->ep->epfd, EPOLL_CTL_DEL, fd, NULL);
+	/* any thread: the kernel serialises epoll_ctl. Nothing waits on fd
+	 * (the close rule), so the owner's table re-registers it before it
+	 * believes in it again (see the top of the file). */
+	struct weft__io_ep *ep = io->ep;
+	epoll_ctl(ep->epfd, EPOLL_CTL_DEL, fd, NULL);
+	if (pthread_equal(pthread_self(), ep->owner)) {
+		/* on the owner (a stream closing in its completion, inside a
+		 * reap): never believed in again */
+		struct ep_fd *e = fd_ent(ep, fd, false);
+		if (e) {
+			e->interest = 0;
+			e->empty_reap = 0;
+		}
+	}
 }
 
 static const char *fd_hint(int rc)
@@ -514,6 +639,7 @@ int weft__ep_init(struct weft__io *io, const weft_config *cfg, char *why, size_t
 	}
 	weft__list_init(&ep->done);
 	weft__list_init(&ep->spares);
+	ep->owner = pthread_self();
 	ep->interval = cfg->workers == 1 ? 1 : BUSY_EVERY;
 	ep->efd = -1;
 	ep->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -558,6 +684,7 @@ void weft__ep_exit(struct weft__io *io)
 	for (unsigned c = 0; c < ep->nchunks; c++)
 		free(ep->chunks[c]);
 	free(ep->chunks);
+	free(ep->dirty);
 	free(ep);
 	io->ep = NULL;
 }
