@@ -11,23 +11,13 @@
  * Exits 77 (meson's skip) where it has no audit arch constant, 1 when
  * the filter cannot be installed.
  */
-#include <errno.h>
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#if defined(__x86_64__)
-#define AUDIT_ARCH_HERE AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define AUDIT_ARCH_HERE AUDIT_ARCH_AARCH64
-#endif
+#include "seccomp_deny.h"
 
 int main(int argc, char **argv)
 {
@@ -35,33 +25,21 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: no_io_uring PROGRAM [ARGS...]\n");
 		return 2;
 	}
-#ifdef AUDIT_ARCH_HERE
-	/* another architecture's syscall numbers pass untouched */
-	struct sock_filter filter[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_HERE, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 3, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_enter, 2, 0),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_register, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
-	};
-	struct sock_fprog prog = {
-		.len = (unsigned short)(sizeof(filter) / sizeof(filter[0])),
-		.filter = filter,
-	};
-	/* no_new_privs: what lets an unprivileged process install a filter */
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
-	    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
-		fprintf(stderr, "no_io_uring: cannot install the seccomp filter: %s\n", strerror(errno));
+	static const long refused[] = {__NR_io_uring_setup, __NR_io_uring_enter,
+				       __NR_io_uring_register};
+	int rc = seccomp_deny(refused, 3, EPERM);
+	if (rc == -ENOSYS) {
+		fprintf(stderr, "no_io_uring: SKIP: no audit arch constant for this machine\n");
+		return 77;
+	}
+	if (rc) {
+		fprintf(stderr, "no_io_uring: cannot install the seccomp filter: %s\n", strerror(-rc));
 		return 1;
 	}
-	long rc = syscall(__NR_io_uring_setup, 4, NULL);
-	if (rc != -1 || errno != EPERM) {
+	long r = syscall(__NR_io_uring_setup, 4, NULL);
+	if (r != -1 || errno != EPERM) {
 		fprintf(stderr, "no_io_uring: the filter does not refuse io_uring_setup (%ld, %s)\n",
-			rc, strerror(errno));
+			r, strerror(errno));
 		return 1;
 	}
 	unsetenv("WEFT_BACKEND");
@@ -69,8 +47,4 @@ int main(int argc, char **argv)
 	execv(argv[1], argv + 1);
 	fprintf(stderr, "no_io_uring: cannot run %s: %s\n", argv[1], strerror(errno));
 	return 1;
-#else
-	fprintf(stderr, "no_io_uring: SKIP: no audit arch constant for this machine\n");
-	return 77;
-#endif
 }

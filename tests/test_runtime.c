@@ -5,15 +5,11 @@
  * and behaviour with several workers: every waiter woken, correct results
  * with and without migration, and the home-worker rule.
  */
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "seccomp_deny.h"
 #include "test_util.h"
 
 /* --- worker counts ---------------------------------------------------------- */
@@ -137,12 +133,6 @@ Test(runtime, idle_with_ring_fallback_uses_no_cpu, .timeout = TEST_TIMEOUT)
 
 /* --- io_uring refused by the kernel ---------------------------------------- */
 
-#if defined(__x86_64__)
-#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#endif
-
 /*
  * Makes syscall `nr` fail with `err` for this thread and the threads it
  * creates from now on (the runtime's workers), as a container's seccomp
@@ -151,29 +141,10 @@ Test(runtime, idle_with_ring_fallback_uses_no_cpu, .timeout = TEST_TIMEOUT)
  */
 static void deny_syscall(long nr, int err)
 {
-#ifdef TEST_AUDIT_ARCH
-	struct sock_filter filter[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {
-		.len = (unsigned short)(sizeof(filter) / sizeof(filter[0])),
-		.filter = filter,
-	};
-	cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0, "PR_SET_NO_NEW_PRIVS: %s",
-		     strerror(errno));
-	cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0,
-		     "PR_SET_SECCOMP: %s", strerror(errno));
-#else
-	(void)nr;
-	(void)err;
-	cr_skip_test("SKIP: no seccomp arch constant for this machine in the test");
-#endif
+	int rc = seccomp_deny(&nr, 1, err);
+	if (rc == -ENOSYS)
+		cr_skip_test("SKIP: no seccomp arch constant for this machine in the test");
+	cr_assert_eq(rc, 0, "installing the seccomp filter: %s", strerror(-rc));
 }
 
 static void deny_io_uring_setup(int err)

@@ -13,6 +13,13 @@
 
 #include "io/impl.h"
 
+const char *weft__io_fd_hint(int rc)
+{
+	return rc == -EMFILE ? " (out of file descriptors: raise RLIMIT_NOFILE, ulimit -n)"
+	       : rc == -ENFILE ? " (the system is out of file descriptors)"
+			       : "";
+}
+
 int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t cap)
 {
 	io->ring = NULL;

@@ -623,13 +623,6 @@ void weft__ep_forget(const struct weft__io *io, int fd)
 	}
 }
 
-static const char *fd_hint(int rc)
-{
-	return rc == -EMFILE ? " (out of file descriptors: raise RLIMIT_NOFILE, ulimit -n)"
-	       : rc == -ENFILE ? " (the system is out of file descriptors)"
-			       : "";
-}
-
 int weft__ep_init(struct weft__io *io, const weft_config *cfg, char *why, size_t cap)
 {
 	struct weft__io_ep *ep = calloc(1, sizeof(*ep));
@@ -658,7 +651,7 @@ int weft__ep_init(struct weft__io *io, const weft_config *cfg, char *why, size_t
 		}
 	}
 	if (rc) {
-		snprintf(why, cap, "%s: %s%s", what, strerror(-rc), fd_hint(rc));
+		snprintf(why, cap, "%s: %s%s", what, strerror(-rc), weft__io_fd_hint(rc));
 		if (ep->efd >= 0)
 			close(ep->efd);
 		if (ep->epfd >= 0)

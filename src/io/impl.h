@@ -9,6 +9,10 @@
 
 #include "io/backend.h"
 
+/* What to do about running out of descriptors (rc -EMFILE or -ENFILE),
+ * for the set-up reports of both; "" for other codes. */
+const char *weft__io_fd_hint(int rc);
+
 /* io_uring (io/uring.c, io/pool.c). */
 int weft__uring_init(struct weft__io *io, const weft_config *cfg, char *why, size_t cap);
 void weft__uring_exit(struct weft__io *io);

@@ -74,14 +74,6 @@ static void ring_made(void)
 }
 #endif
 
-/* What to do about running out of descriptors, for the reports below. */
-static const char *fd_hint(int rc)
-{
-	return rc == -EMFILE ? " (out of file descriptors: raise RLIMIT_NOFILE, ulimit -n)"
-	       : rc == -ENFILE ? " (the system is out of file descriptors)"
-			       : "";
-}
-
 /*
  * io_uring_setup failed with rc: only "io_uring is missing or refused"
  * (ENOSYS, EPERM) is WEFT_ENOURING; anything else is its own code, which
@@ -124,7 +116,7 @@ static int setup_failed(int rc, unsigned entries, char *why, size_t cap)
 		hint = buf;
 		break;
 	default:
-		hint = fd_hint(rc);
+		hint = weft__io_fd_hint(rc);
 	}
 	snprintf(why, cap, "io_uring_setup: %s%s", strerror(-rc), hint);
 	return rc == -ENOSYS || rc == -EPERM ? WEFT_ENOURING : rc;
@@ -214,7 +206,7 @@ int weft__uring_init(struct weft__io *io, const weft_config *cfg, char *why, siz
 	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->efd < 0) {
 		rc = -errno;
-		snprintf(why, cap, "eventfd: %s%s", strerror(-rc), fd_hint(rc));
+		snprintf(why, cap, "eventfd: %s%s", strerror(-rc), weft__io_fd_hint(rc));
 		ring_exit(&r->ring);
 		free(r);
 		return rc;
