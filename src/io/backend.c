@@ -73,6 +73,13 @@ bool weft__io_ready(const struct weft__io *io)
 	return weft__uring_ready(io);
 }
 
+bool weft__io_ready_idle(const struct weft__io *io)
+{
+	if (__builtin_expect(io->ep != NULL, 0))
+		return weft__ep_ready_idle(io);
+	return weft__uring_ready(io);
+}
+
 void weft__io_wake_from(struct weft__io *from, const struct weft__io *to)
 {
 	/* MSG_RING needs a ring at both ends; else the target's eventfd */

@@ -175,8 +175,15 @@ void weft__io_pool_put(struct weft__io *io, unsigned bid);
 void weft__io_pool_give_back(const struct weft__io *io, unsigned bid);
 
 /* Owner only: are completions, or deferred kernel work that makes them,
- * waiting to be reaped? A few loads, no syscall. */
+ * waiting to be reaped? A few loads, no syscall. (epoll: results already
+ * known, or, for a busy worker, one look at the kernel every 61 calls;
+ * every call with one worker.) */
 bool weft__io_ready(const struct weft__io *io);
+
+/* Owner only, for a worker that is idle and spinning: weft__io_ready, but
+ * epoll says yes whenever an operation waits for readiness (the worker
+ * has nothing better to do than look at the kernel). */
+bool weft__io_ready_idle(const struct weft__io *io);
 
 /*
  * Sets the backend up on the calling (worker) thread, as cfg->backend

@@ -574,6 +574,17 @@ bool weft__ep_ready(const struct weft__io *io)
 	return ep->nwait && ++ep->skipped >= ep->interval;
 }
 
+bool weft__ep_ready_idle(const struct weft__io *io)
+{
+	struct weft__io_ep *ep = io->ep;
+	if (!weft__list_empty(&ep->done))
+		return true;
+	if (!ep->nwait)
+		return false;
+	ep->skipped = ep->interval; /* the next poll looks */
+	return true;
+}
+
 void weft__ep_poll(struct weft__io *io)
 {
 	struct weft__io_ep *ep = ep_of(io);

@@ -31,6 +31,7 @@ void weft__ep_exit(struct weft__io *io);
 int weft__ep_submit(struct weft__io *io, struct weft__io_op *op, const struct weft__io_req *req);
 void weft__ep_cancel(struct weft__io *io, struct weft__io_op *op, uint32_t gen);
 bool weft__ep_ready(const struct weft__io *io);
+bool weft__ep_ready_idle(const struct weft__io *io);
 void weft__ep_wake_foreign(const struct weft__io *to);
 void weft__ep_park(struct weft__io *io, uint64_t timeout_ns);
 void weft__ep_poll(struct weft__io *io);
