@@ -178,10 +178,14 @@ static uint32_t events_of(const struct weft__io_req *q)
 	case WEFT__IO_SENDMSG:
 	case WEFT__IO_CONNECT:
 		return EPOLLOUT;
-	case WEFT__IO_POLL:
-		/* poll(2)'s bits are epoll's for these */
-		return q->len & (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLRDNORM |
-				 EPOLLRDBAND | EPOLLWRNORM | EPOLLWRBAND);
+	case WEFT__IO_POLL: {
+		/* poll(2)'s bits are epoll's for these; a wait for errors or
+		 * hang-up only still needs a registration (epoll reports both
+		 * whatever it was asked) */
+		uint32_t m = q->len & (EPOLLIN | EPOLLPRI | EPOLLOUT | EPOLLRDHUP | EPOLLRDNORM |
+				       EPOLLRDBAND | EPOLLWRNORM | EPOLLWRBAND);
+		return m ? m : EPOLLERR | EPOLLHUP;
+	}
 	default:
 		return EPOLLIN;
 	}
