@@ -90,6 +90,10 @@ struct weft__io_op {
 	void (*complete)(struct weft__io_op *op, int res, unsigned flags);
 	uint32_t gen; /* bumped by each submit: a cancel names (op, gen), so it
 	               * never hits a later use of the record */
+	bool keep;    /* its complete() usually submits again on the same
+	               * descriptor, on the owner, and only the owner closes
+	               * that descriptor (a stream's): the epoll backend keeps
+	               * its registration across completions */
 	void *be;     /* the epoll backend's record of the operation in
 	               * flight (checked against gen); unused by io_uring */
 };

@@ -11,19 +11,21 @@
  * loop reaps (poll, park), as with io_uring: a complete() may submit
  * again without recursion.
  *
- * Registrations (decision 47) are level-triggered and exist while the
- * descriptor has waiters: the first waiter adds it (one epoll_ctl), a
- * waiter wanting other events modifies it, and a descriptor left without
- * waiters is taken out (or narrowed) before the next epoll_wait (tidy),
- * so an idle descriptor never wakes the worker and a user's plain
- * close() finds no registration of weft's. What this table believes
- * registered (`interest`) is trusted only while waiters keep it busy, or
- * when the next waiter comes inside the same reap (a stream re-arming
- * its receive from its completion: no syscall per message); a waiter
- * that comes after task code ran (which may have closed the descriptor
- * and reused its number) re-registers it: MOD, or ADD when the kernel
- * has none (ENOENT), MOD when it has one (EEXIST). A stale event only
- * makes the waiters try again.
+ * Registrations (decision 47) exist while a descriptor is waited on,
+ * in one of two modes. A stream's operations (op->keep: its completion
+ * submits again on the same descriptor, on this thread, and only this
+ * thread closes it) keep a level-triggered registration across their
+ * completions: a receive re-armed from its completion costs no syscall;
+ * the registration is removed on this thread right after a completion
+ * that left the descriptor without waiters. Any other wait (a task's raw
+ * operation, whose task may close the descriptor from any thread as soon
+ * as the result is out) is EPOLLONESHOT: armed by one epoll_ctl, disarmed
+ * by its event, so an idle registration never fires again and never
+ * needs an epoll_ctl after the result is out (when the descriptor may be
+ * closed, even reused under the same number). What the table believes
+ * armed is trusted only while the descriptor has waiters; a new waiter
+ * re-arms (MOD, ADD when the kernel has none, MOD when an ADD finds one).
+ * A stale event only makes the waiters try again.
  *
  * Only the owner touches this state, except the eventfd (wakes) and
  * epoll_ctl(DEL) from weft__ep_forget, which the kernel serialises.
@@ -75,11 +77,12 @@ struct ep_rec {
 /* What this worker knows of one descriptor. */
 struct ep_fd {
 	struct weft__list waiters; /* struct ep_rec, FIFO */
-	uint32_t interest;         /* events registered (0: none), as far as
-	                            * we know (see the top of the file) */
-	uint32_t empty_reap;       /* the reap (poll or park) in which waiters
-	                            * became empty (0: outside one: never
-	                            * trusted) */
+	uint32_t interest;         /* events armed (0: none or unknown), as far
+	                            * as we know (see the top of the file) */
+	bool added;                /* the kernel has a registration (maybe
+	                            * disarmed), as far as we know */
+	bool level;                /* armed level-triggered (keep waiters
+	                            * only), else EPOLLONESHOT */
 	bool dirty;                /* in ep->dirty: waiters left since tidy */
 	bool drained;              /* the last read-side attempt found less
 	                            * than it asked for: wait before trying */
@@ -95,8 +98,6 @@ struct weft__io_ep {
 	unsigned nwait;            /* operations waiting for readiness */
 	int *dirty;                /* descriptors to tidy before waiting */
 	unsigned ndirty, dirty_cap;
-	uint32_t reap;             /* reaps so far (never 0 inside one) */
-	bool in_reap;              /* complete() callbacks are running */
 	pthread_t owner;           /* the worker thread */
 	unsigned skipped, interval;
 	bool no_pwait2;            /* epoll_pwait2 is missing or refused */
@@ -253,32 +254,33 @@ static int64_t attempt(struct ep_rec *r, uint32_t ready)
 	}
 }
 
-/* The events e's waiters want. */
-static uint32_t wanted(const struct ep_fd *e)
+/* The events e's waiters want; *level: all of them keep it. */
+static uint32_t wanted(const struct ep_fd *e, bool *level)
 {
 	uint32_t want = 0;
+	bool lv = true;
 	const struct weft__list *l;
-	weft__list_each(l, &e->waiters)
-		want |= weft__container_of(l, const struct ep_rec, link)->events;
+	weft__list_each(l, &e->waiters) {
+		const struct ep_rec *r = weft__container_of(l, const struct ep_rec, link);
+		want |= r->events;
+		lv = lv && r->op->keep;
+	}
+	*level = lv;
 	return want;
 }
 
-/* Registers e (fd) for what its waiters want (none: removed). `verify`:
- * the belief may be stale, make the kernel agree even if it looks done.
- * 0 or -errno (-EPERM: epoll cannot wait on this descriptor, such as a
- * regular file). */
-static int arm(struct weft__io_ep *ep, struct ep_fd *e, int fd, bool verify)
+/* Arms e (fd) for what its waiters want (owner, waiters present: by the
+ * close rule the descriptor is open). 0 or -errno (-EPERM: epoll cannot
+ * wait on this descriptor, such as a regular file). */
+static int arm(struct weft__io_ep *ep, struct ep_fd *e, int fd)
 {
-	uint32_t want = wanted(e);
-	if (want == e->interest && !verify)
+	bool level;
+	uint32_t want = wanted(e, &level);
+	if (!want || (want == e->interest && level == e->level))
 		return 0;
-	if (!want) {
-		epoll_ctl(ep->epfd, EPOLL_CTL_DEL, fd, NULL);
-		e->interest = 0;
-		return 0;
-	}
-	struct epoll_event ev = {.events = want, .data.u64 = (uint64_t)fd};
-	int op = e->interest ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	struct epoll_event ev = {.events = want | (level ? 0 : EPOLLONESHOT),
+				 .data.u64 = (uint64_t)fd};
+	int op = e->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	int rc = epoll_ctl(ep->epfd, op, fd, &ev);
 	if (rc && errno == ENOENT && op == EPOLL_CTL_MOD)
 		rc = epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev);
@@ -287,9 +289,12 @@ static int arm(struct weft__io_ep *ep, struct ep_fd *e, int fd, bool verify)
 	if (rc) {
 		rc = -errno;
 		e->interest = 0;
+		e->added = false;
 		return rc;
 	}
+	e->added = true;
 	e->interest = want;
+	e->level = level;
 	return 0;
 }
 
@@ -297,17 +302,15 @@ static int arm(struct weft__io_ep *ep, struct ep_fd *e, int fd, bool verify)
  * the next epoll_wait. */
 static void left(struct weft__io_ep *ep, struct ep_fd *e, int fd)
 {
-	if (weft__list_empty(&e->waiters))
-		e->empty_reap = ep->in_reap ? ep->reap : 0;
+	if (weft__list_empty(&e->waiters) && !e->level)
+		e->interest = 0; /* armed or not: unknown once nobody waits */
 	if (e->dirty)
 		return;
 	if (ep->ndirty == ep->dirty_cap) {
 		unsigned cap = ep->dirty_cap ? ep->dirty_cap * 2 : 64;
 		int *v = realloc(ep->dirty, cap * sizeof(*v));
-		if (!v) { /* no room to remember it: tidy it now */
-			arm(ep, e, fd, false);
+		if (!v) /* no room to remember it: it stays as wide as it is */
 			return;
-		}
 		ep->dirty = v;
 		ep->dirty_cap = cap;
 	}
@@ -317,8 +320,8 @@ static void left(struct weft__io_ep *ep, struct ep_fd *e, int fd)
 
 static void finish(struct weft__io *io, struct ep_rec *r, int64_t res);
 
-/* Before waiting: no registration wants more than its waiters do (an
- * idle descriptor would wake a level-triggered wait at once). */
+/* Before waiting: no registration of a descriptor still waited on wants
+ * more than its waiters do (a level-triggered one would wake at once). */
 static void tidy(struct weft__io *io)
 {
 	struct weft__io_ep *ep = ep_of(io);
@@ -326,7 +329,10 @@ static void tidy(struct weft__io *io)
 		int fd = ep->dirty[i];
 		struct ep_fd *e = fd_ent(ep, fd, false);
 		e->dirty = false;
-		int rc = arm(ep, e, fd, false);
+		/* an empty one was dealt with at its completion (see run_done) */
+		if (weft__list_empty(&e->waiters))
+			continue;
+		int rc = arm(ep, e, fd);
 		/* cannot wait any more (the descriptor went behind weft's
 		 * back): its waiters end with the reason */
 		while (rc && !weft__list_empty(&e->waiters))
@@ -405,14 +411,11 @@ int weft__ep_submit(struct weft__io *io, struct weft__io_op *op, const struct we
 		if (!e) {
 			res = req->fd < 0 ? -EBADF : -ENOMEM;
 		} else {
-			/* a registration believed in across task code may be
-			 * stale (closed, number reused): made sure of */
-			bool verify = weft__list_empty(&e->waiters) &&
-				      !(ep->in_reap && e->empty_reap == ep->reap);
+			r->op = op; /* arm reads op->keep */
 			weft__list_push_back(&e->waiters, &r->link);
 			r->waiting = true;
 			ep->nwait++;
-			int rc = arm(ep, e, req->fd, verify);
+			int rc = arm(ep, e, req->fd);
 			if (rc) {
 				weft__list_remove(&r->link);
 				r->waiting = false;
@@ -458,8 +461,18 @@ static void on_event(struct weft__io *io, int fd, uint32_t ev)
 	struct ep_fd *e = fd_ent(ep, fd, false);
 	if (!e)
 		return;
+	if (!e->level)
+		e->interest = 0; /* the one shot is spent */
 	if (weft__list_empty(&e->waiters)) {
-		left(ep, e, fd); /* an idle registration: tidy removes it */
+		/* a one-shot armed by a waiter since gone: spent now. A
+		 * level-triggered one (a stream's, closed only on this thread)
+		 * would keep waking the worker: removed. */
+		if (e->level && e->added) {
+			epoll_ctl(ep->epfd, EPOLL_CTL_DEL, fd, NULL);
+			e->added = false;
+			e->interest = 0;
+			e->level = false;
+		}
 		return;
 	}
 	/* an error or hang-up is news for every waiter */
@@ -476,6 +489,13 @@ static void on_event(struct weft__io *io, int fd, uint32_t ev)
 				finish(io, r, res == NEEDS_THREAD ? -EOPNOTSUPP : res);
 		}
 		l = next;
+	}
+	/* a one-shot is spent: what still waits is armed again (on this
+	 * thread, with waiters: the descriptor is open) */
+	if (!e->level && !weft__list_empty(&e->waiters)) {
+		int rc = arm(ep, e, fd);
+		while (rc && !weft__list_empty(&e->waiters))
+			finish(io, weft__container_of(e->waiters.next, struct ep_rec, link), rc);
 	}
 }
 
@@ -546,26 +566,31 @@ static void run_done(struct weft__io *io)
 		struct ep_rec *r = weft__container_of(l, struct ep_rec, link);
 		struct weft__io_op *op = r->op;
 		int res = (int)r->res;
+		int fd = r->req.fd;
 		op->be = NULL;
 		rec_put(ep, r);
 		io->inflight--;
 		op->complete(op, res, 0);
+		/* A level-triggered registration (a stream's) left without
+		 * waiters once the completion ran (it did not re-arm): removed
+		 * now, on the one thread that closes its descriptor. */
+		struct ep_fd *e = fd >= 0 ? fd_ent(ep, fd, false) : NULL;
+		if (e && e->level && e->added && weft__list_empty(&e->waiters)) {
+			epoll_ctl(ep->epfd, EPOLL_CTL_DEL, fd, NULL);
+			e->added = false;
+			e->interest = 0;
+			e->level = false;
+		}
 	}
 }
 
 /* One reap: what epoll reports (after `timeout_ns` at most), then the
- * complete() calls. A waiter that leaves and one that comes back within
- * it (a stream re-arming its receive) keep the registration as it is. */
+ * complete() calls. */
 static void reap(struct weft__io *io, uint64_t timeout_ns, bool look)
 {
-	struct weft__io_ep *ep = ep_of(io);
-	if (++ep->reap == 0)
-		ep->reap = 1;
-	ep->in_reap = true;
 	if (look)
 		wait_events(io, timeout_ns);
 	run_done(io);
-	ep->in_reap = false;
 }
 
 bool weft__ep_ready(const struct weft__io *io)
@@ -633,7 +658,8 @@ void weft__ep_forget(const struct weft__io *io, int fd)
 		struct ep_fd *e = fd_ent(ep, fd, false);
 		if (e) {
 			e->interest = 0;
-			e->empty_reap = 0;
+			e->added = false;
+			e->level = false;
 		}
 	}
 }

@@ -247,6 +247,7 @@ int64_t weft__op_run_flags(const struct weft__io_req *req, bool untracked, unsig
 	ow->op.complete = op_complete;
 	ow->op.gen = 0;
 	ow->op.be = NULL;
+	ow->op.keep = false; /* its task may close the descriptor anywhere */
 	ow->owner = w;
 	atomic_init(&ow->ended, false);
 	ow->closed = false;

@@ -498,6 +498,8 @@ weft_stream *weft__stream_new_kind(int fd, size_t limit, enum weft__stream_kind 
 	s->limit = limit ? limit : WEFT_STREAM_LIMIT;
 	s->recv_op.complete = recv_done;
 	s->send_op.complete = send_done;
+	/* only pump, on the owner, submits them and closes s->fd */
+	s->recv_op.keep = s->send_op.keep = true;
 	s->kick.fn = kick_run;
 	s->closed_fut = closed;
 	s->pooled = weft__io_pool_enable(&w->io) == 0;
