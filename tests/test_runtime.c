@@ -5,15 +5,11 @@
  * and behaviour with several workers: every waiter woken, correct results
  * with and without migration, and the home-worker rule.
  */
-#include <linux/audit.h>
-#include <linux/filter.h>
-#include <linux/seccomp.h>
-#include <stddef.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "seccomp_deny.h"
 #include "test_util.h"
 
 /* --- worker counts ---------------------------------------------------------- */
@@ -137,12 +133,6 @@ Test(runtime, idle_with_ring_fallback_uses_no_cpu, .timeout = TEST_TIMEOUT)
 
 /* --- io_uring refused by the kernel ---------------------------------------- */
 
-#if defined(__x86_64__)
-#define TEST_AUDIT_ARCH AUDIT_ARCH_X86_64
-#elif defined(__aarch64__)
-#define TEST_AUDIT_ARCH AUDIT_ARCH_AARCH64
-#endif
-
 /*
  * Makes syscall `nr` fail with `err` for this thread and the threads it
  * creates from now on (the runtime's workers), as a container's seccomp
@@ -151,29 +141,10 @@ Test(runtime, idle_with_ring_fallback_uses_no_cpu, .timeout = TEST_TIMEOUT)
  */
 static void deny_syscall(long nr, int err)
 {
-#ifdef TEST_AUDIT_ARCH
-	struct sock_filter filter[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, TEST_AUDIT_ARCH, 1, 0),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (unsigned)nr, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ((unsigned)err & SECCOMP_RET_DATA)),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = {
-		.len = (unsigned short)(sizeof(filter) / sizeof(filter[0])),
-		.filter = filter,
-	};
-	cr_assert_eq(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), 0, "PR_SET_NO_NEW_PRIVS: %s",
-		     strerror(errno));
-	cr_assert_eq(prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog), 0,
-		     "PR_SET_SECCOMP: %s", strerror(errno));
-#else
-	(void)nr;
-	(void)err;
-	cr_skip_test("SKIP: no seccomp arch constant for this machine in the test");
-#endif
+	int rc = seccomp_deny(&nr, 1, err);
+	if (rc == -ENOSYS)
+		cr_skip_test("SKIP: no seccomp arch constant for this machine in the test");
+	cr_assert_eq(rc, 0, "installing the seccomp filter: %s", strerror(-rc));
 }
 
 static void deny_io_uring_setup(int err)
@@ -185,30 +156,72 @@ static void deny_io_uring_setup(int err)
 	cr_assert_eq(errno, err);
 }
 
+/* What these tests check is io_uring's own set-up, or what auto makes of
+ * it: the environment must not pick a backend for them (tools/test.sh
+ * runs the suite a second time with WEFT_BACKEND=epoll). */
+static void backend_from_config_only(void)
+{
+	unsetenv("WEFT_BACKEND");
+}
+
+static int ran_on_epoll(void *arg, void **res)
+{
+	*res = (void *)(intptr_t)weft_runtime_backend(weft_current_runtime());
+	return 0;
+}
+
+/* Auto falls back to the epoll backend: the runtime starts, runs tasks,
+ * says which backend it uses, and debug mode says why once. */
+static void check_auto_falls_back(const char *why)
+{
+	static const unsigned counts[] = {1, 3};
+	for (int i = 0; i < 2; i++) {
+		weft_config cfg = tu_config(counts[i]);
+		void *got = NULL;
+		cr_assert_eq(weft_run(ran_on_epoll, NULL, &cfg, &got), 0);
+		cr_assert_eq((intptr_t)got, WEFT_BACKEND_EPOLL);
+	}
+	cr_assert_eq(weft_run(tu_return_arg, NULL, NULL, NULL), 0, "defaults fall back too");
+	weft_config cfg = tu_config(2);
+	cfg.debug = true;
+	weft_runtime *rt = NULL;
+	char text[1024];
+	cr_assert_eq(tu_create_capturing_stderr(&cfg, &rt, text, sizeof(text)), 0);
+	cr_assert_eq(weft_runtime_backend(rt), WEFT_BACKEND_EPOLL);
+	weft_runtime_destroy(rt);
+	cr_assert_not_null(strstr(text, "using the epoll backend"), "no notice: %s", text);
+	cr_assert_not_null(strstr(text, why), "the notice lacks the reason: %s", text);
+}
+
 static void check_enouring(int err)
 {
+	backend_from_config_only();
 	deny_io_uring_setup(err);
 	static const unsigned counts[] = {1, 3};
 	for (int i = 0; i < 2; i++) {
 		weft_config cfg = tu_config(counts[i]);
+		cfg.backend = WEFT_BACKEND_IO_URING;
 		weft_runtime *rt = (weft_runtime *)&cfg; /* must be overwritten */
 		cr_assert_eq(weft_runtime_create(&cfg, &rt), WEFT_ENOURING);
 		cr_assert_null(rt, "*out is not set on failure");
 	}
 	/* The fallback ring modes are refused as well. */
 	weft_config cfg = tu_config(2);
+	cfg.backend = WEFT_BACKEND_IO_URING;
 	cfg.ring_no_defer = true;
 	weft_runtime *rt = NULL;
 	cr_assert_eq(weft_runtime_create(&cfg, &rt), WEFT_ENOURING);
 	/* asyncio.run's equivalent reports the creation error. */
-	cr_assert_eq(weft_run(tu_return_arg, NULL, NULL, NULL), WEFT_ENOURING);
+	cr_assert_eq(weft_run(tu_return_arg, NULL, &cfg, NULL), WEFT_ENOURING);
 	/* With debug, the kernel's reason is printed. */
 	cfg = tu_config(1);
+	cfg.backend = WEFT_BACKEND_IO_URING;
 	cfg.debug = true;
 	char text[1024];
 	cr_assert_eq(tu_create_capturing_stderr(&cfg, &rt, text, sizeof(text)), WEFT_ENOURING);
 	cr_assert_not_null(strstr(text, strerror(err)), "debug output lacks the reason: %s",
 			   text);
+	check_auto_falls_back(strerror(err));
 }
 
 Test(runtime, no_io_uring_enosys, .timeout = TEST_TIMEOUT)
@@ -222,9 +235,11 @@ Test(runtime, no_io_uring_eperm, .timeout = TEST_TIMEOUT)
 }
 
 /* Other set-up failures are reported as themselves (IO.md: EMFILE is
- * -EMFILE, not "io_uring unavailable"): they say what to fix. */
+ * -EMFILE, not "io_uring unavailable"): they say what to fix, and auto
+ * does not fall back on them. */
 Test(runtime, io_uring_setup_other_errors_are_the_real_code, .timeout = TEST_TIMEOUT)
 {
+	backend_from_config_only();
 	deny_io_uring_setup(EMFILE);
 	weft_config cfg = tu_config(1);
 	weft_runtime *rt = NULL;
@@ -234,9 +249,11 @@ Test(runtime, io_uring_setup_other_errors_are_the_real_code, .timeout = TEST_TIM
 }
 
 /* Each set-up failure is its own code, and debug mode says what to change. */
-static void check_setup_error(int want, const char *say)
+static void check_setup_error(int want, const char *say, enum weft_backend backend)
 {
+	backend_from_config_only();
 	weft_config cfg = tu_config(2);
+	cfg.backend = backend;
 	cfg.debug = true;
 	weft_runtime *rt = (weft_runtime *)&cfg;
 	char text[2048];
@@ -254,7 +271,9 @@ static void check_setup_error(int want, const char *say)
 Test(runtime, io_uring_setup_enomem_says_raise_memlock, .timeout = TEST_TIMEOUT)
 {
 	deny_io_uring_setup(ENOMEM);
-	check_setup_error(-ENOMEM, "raise RLIMIT_MEMLOCK");
+	check_setup_error(-ENOMEM, "raise RLIMIT_MEMLOCK", WEFT_BACKEND_IO_URING);
+	/* auto: the ring's memory refused, the epoll backend serves */
+	check_auto_falls_back("raise RLIMIT_MEMLOCK");
 }
 
 /* ring_entries is checked at creation, so an EINVAL left over means the
@@ -262,7 +281,7 @@ Test(runtime, io_uring_setup_enomem_says_raise_memlock, .timeout = TEST_TIMEOUT)
 Test(runtime, io_uring_setup_einval_is_einval, .timeout = TEST_TIMEOUT)
 {
 	deny_io_uring_setup(EINVAL);
-	check_setup_error(-EINVAL, "older than weft needs");
+	check_setup_error(-EINVAL, "older than weft needs", WEFT_BACKEND_AUTO);
 }
 
 /* The eventfd a worker is woken through: out of descriptors is -EMFILE
@@ -270,7 +289,7 @@ Test(runtime, io_uring_setup_einval_is_einval, .timeout = TEST_TIMEOUT)
 Test(runtime, eventfd_emfile_is_emfile, .timeout = TEST_TIMEOUT)
 {
 	deny_syscall(__NR_eventfd2, EMFILE);
-	check_setup_error(-EMFILE, "raise RLIMIT_NOFILE");
+	check_setup_error(-EMFILE, "raise RLIMIT_NOFILE", WEFT_BACKEND_AUTO);
 }
 
 /* The same with a real descriptor limit: room for the first ring and
@@ -307,7 +326,40 @@ Test(runtime, rlimit_nofile_is_emfile, .timeout = TEST_TIMEOUT)
 Test(runtime, io_uring_enter_refused_is_found_at_start, .timeout = TEST_TIMEOUT)
 {
 	deny_syscall(__NR_io_uring_enter, EPERM);
-	check_setup_error(WEFT_ENOURING, "io_uring_enter");
+	check_setup_error(WEFT_ENOURING, "io_uring_enter", WEFT_BACKEND_IO_URING);
+	check_auto_falls_back("io_uring_enter");
+}
+
+/* cfg.backend and WEFT_BACKEND: a bad value is -EINVAL, named in debug
+ * mode; the environment picks only when the config leaves it to auto. */
+Test(runtime, backend_choice, .timeout = TEST_TIMEOUT)
+{
+	backend_from_config_only();
+	weft_config cfg = tu_config(1);
+	cfg.backend = (enum weft_backend)7;
+	cfg.debug = true;
+	weft_runtime *rt = NULL;
+	char text[1024];
+	cr_assert_eq(tu_create_capturing_stderr(&cfg, &rt, text, sizeof(text)), -EINVAL);
+	cr_assert_not_null(strstr(text, "weft_config.backend"), "%s", text);
+	cr_assert_eq(weft_runtime_backend(NULL), -EINVAL);
+	setenv("WEFT_BACKEND", "kqueue", 1);
+	cfg = tu_config(1);
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	setenv("WEFT_BACKEND", "epoll", 1);
+	rt = tu_runtime_cfg(&cfg);
+	cr_assert_eq(weft_runtime_backend(rt), WEFT_BACKEND_EPOLL);
+	weft_runtime_destroy(rt);
+	cfg.backend = WEFT_BACKEND_IO_URING; /* the config wins */
+	rt = tu_runtime_cfg(&cfg);
+	cr_assert_eq(weft_runtime_backend(rt), WEFT_BACKEND_IO_URING);
+	weft_runtime_destroy(rt);
+	unsetenv("WEFT_BACKEND");
+	cfg = tu_config(2);
+	cfg.backend = WEFT_BACKEND_EPOLL;
+	rt = tu_runtime_cfg(&cfg);
+	cr_assert_eq(weft_runtime_backend(rt), WEFT_BACKEND_EPOLL);
+	weft_runtime_destroy(rt);
 }
 
 /* --- several workers ------------------------------------------------------- */

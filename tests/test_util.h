@@ -156,6 +156,17 @@ static inline weft_runtime *tu_runtime_cfg(const weft_config *cfg)
 	return rt;
 }
 
+/* The I/O backend a runtime made with cfg uses (WEFT_BACKEND_IO_URING or
+ * WEFT_BACKEND_EPOLL: auto, WEFT_BACKEND and io_uring's availability
+ * decide). */
+static inline int tu_backend(const weft_config *cfg)
+{
+	weft_runtime *rt = tu_runtime_cfg(cfg);
+	int b = weft_runtime_backend(rt);
+	weft_runtime_destroy(rt);
+	return b;
+}
+
 /* weft_runtime_create with stderr captured into out (NUL-terminated);
  * returns its code. */
 static inline int tu_create_capturing_stderr(const weft_config *cfg, weft_runtime **rt, char *out,

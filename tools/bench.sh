@@ -31,6 +31,10 @@
 #                                  under wrk; weft and redis-server under
 #                                  redis-benchmark (app_setup below)
 #
+# Every weft row runs twice: on the default backend (io_uring), and with
+# WEFT_BACKEND=epoll as the variant "...,backend=epoll", in the same
+# rounds (--no-epoll leaves those out).
+#
 # The network workloads (tcp_echo, connect_rate, idle_connections) are run
 # by this script itself (run_tcp_echo_round below): for each run it starts
 # the runtime's echo server on a free port of 127.0.0.1 (weft's
@@ -86,6 +90,9 @@ usage: tools/bench.sh [options]
                     table. A REV without weft_bench, or workloads and
                     variants it lacks, are noted and skipped. The main
                     working tree is never touched.
+  --no-epoll        leave out weft's backend=epoll variants (by default every
+                    weft row runs twice: on io_uring, and with
+                    WEFT_BACKEND=epoll as the variant ...,backend=epoll)
   --summarize FILE  only print the table of an existing results file
   --tsv             with --summarize: tab-separated medians (for tools/plot.sh)
   -h, --help        this text
@@ -108,6 +115,7 @@ plot=1
 summarize=""
 tsv=0
 baseline=""
+epoll_rows=1 # weft's rows again on the epoll backend (variant ...,backend=epoll)
 cmdline="tools/bench.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -115,6 +123,7 @@ while [ $# -gt 0 ]; do
 		[ $# -ge 2 ] && [[ "$2" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --runs needs N >= 1" >&2; exit 2; }
 		runs=$2; shift 2 ;;
 	--quick) quick=1; shift ;;
+	--no-epoll) epoll_rows=0; shift ;;
 	--min-time)
 		[ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench.sh: --min-time needs seconds" >&2; exit 2; }
 		min_time=$2; shift 2 ;;
@@ -883,6 +892,14 @@ cpu_list() {
 	echo "${out[*]}"
 }
 
+# weft's rows run twice (unless --no-epoll): on io_uring, and on the epoll
+# backend as the variant "...,backend=epoll". In a subshell that starts a
+# server: the backend that variant asks for.
+EPOLL_SUFFIX=,backend=epoll
+backend_env() { # $1 variant
+	case $1 in *"$EPOLL_SUFFIX") export WEFT_BACKEND=epoll ;; *) unset WEFT_BACKEND ;; esac
+}
+
 # The runtimes, variants and jobs of the network rounds.
 net_setup() {
 	[ $need_net = 1 ] || return 0
@@ -938,6 +955,10 @@ net_setup() {
 			# asyncio and uvloop: one loop, one thread
 			case $rt in asyncio | uvloop) [ "$wk" = 1 ] || continue ;; esac
 			net_jobs+=("$rt $wl $var $wk $cn $sz")
+			if [ "$rt" = weft ] && [ $epoll_rows = 1 ]; then
+				net_jobs+=("weft $wl $var$EPOLL_SUFFIX $wk $cn $sz")
+				net_jobs_even+=("weft $wl $var$EPOLL_SUFFIX $wk $cn $sz")
+			fi
 			if [ "$rt" = weft ] && [ -n "$base_echo" ]; then
 				net_jobs_even+=("$base_label $wl $var $wk $cn $sz" "weft $wl $var $wk $cn $sz")
 			elif [ "$rt" != "$base_label" ] || [ -z "${srv_cmd[weft]:-}" ]; then
@@ -1008,6 +1029,7 @@ net_run() { # $1 runtime, $2 workload, $3 variant, $4 run, $5 workers, $6 conns,
 	# exec: its pid is $!, what the generator reads /proc of.
 	(
 		ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+		backend_env "$v"
 		eval "exec $pin ${srv_cmd[$rt]} $port $workers"
 	) </dev/null >"$log" 2>&1 &
 	net_srv_pid=$!
@@ -1281,6 +1303,10 @@ app_add_jobs() { # $1 workload, $2 variant, $3 workers, $4 conns, $5 pipeline
 		[ -n "${app_ready["$1 $rt"]:-}" ] && rts+=("$rt")
 	done
 	for rt in "${rts[@]}"; do app_jobs+=("$rt $1 $2 $3 $4 $5"); done
+	if [ "${rts[0]:-}" = weft ] && [ $epoll_rows = 1 ]; then
+		app_jobs+=("weft $1 $2$EPOLL_SUFFIX $3 $4 $5")
+		app_jobs_even+=("weft $1 $2$EPOLL_SUFFIX $3 $4 $5")
+	fi
 	for ((rt = ${#rts[@]} - 1; rt >= 0; rt--)); do app_jobs_even+=("${rts[$rt]} $1 $2 $3 $4 $5"); done
 }
 
@@ -1390,6 +1416,7 @@ app_start() {
 	esac
 	(
 		ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+		backend_env "$app_variant"
 		exec "${pin[@]}" "${cmd[@]}"
 	) </dev/null >"$app_srv_tmp/server.log" 2>&1 &
 	app_srv_pid=$!
@@ -1617,6 +1644,7 @@ app_resp() { # $1 runtime, $2 variant, $3 run, $4 workers, $5 conns, $6 pipeline
 # One job: start the server, run the workload's client(s), stop it.
 app_run() { # $1 runtime, $2 workload, $3 variant, $4 run, $5 workers, $6 conns, $7 pipeline
 	local rt=$1 w=$2 v=$3 r=$4 workers=$5 conns=$6 pipe=$7 port st=0 t tests=(x)
+	app_variant=$v # app_start's server environment (backend_env)
 	[ "$w" = resp_kv ] && tests=(set get incr mget10)
 	if ! port=$("$loadgen" free-port) || ! app_start "$rt" "$w" "$port" "$workers"; then
 		[ -n "$app_why" ] || app_why="no free port on 127.0.0.1"
@@ -1754,6 +1782,10 @@ done
 jobs=()
 jobs_even=()
 for wv in "${wv_order[@]}"; do
+	if [ -n "${ready["weft $wv"]:-}" ] && [ $epoll_rows = 1 ]; then
+		jobs+=("weft $wv$EPOLL_SUFFIX")
+		jobs_even+=("weft $wv$EPOLL_SUFFIX")
+	fi
 	for r in "${runtimes[@]}"; do
 		[ -n "${ready["$r $wv"]:-}" ] && jobs+=("$r $wv")
 		if [ "$r" = weft ] && [ -n "$base_bin" ]; then
@@ -1810,6 +1842,17 @@ for ((r = 1; r <= runs; r++)); do
 		read -r rt w v <<<"$job"
 		if [ -n "$base_bin" ] && [ "$rt" = "$base_label" ]; then
 			run_baseline "$w" "$v" "$r" || failed=$((failed + 1))
+			continue
+		fi
+		if [ "$rt" = weft ] && [[ $v == *"$EPOLL_SUFFIX" ]]; then
+			# weft_bench on the epoll backend: its lines carry the
+			# variant it knows, renamed here
+			tmp_json=$(mktemp "${TMPDIR:-/tmp}/weft-bench-epoll.XXXXXX")
+			WEFT_BACKEND=epoll timeout -k 10 600 "${peer_cmd[weft]}" "$w" --variant "${v%"$EPOLL_SUFFIX"}" \
+				--runs 1 --run-base "$r" --json "$tmp_json" --min-time "$min_time" "${quick_opt[@]}" ||
+				failed=$((failed + 1))
+			sed "s/\"variant\":\"\([^\"]*\)\"/\"variant\":\"\1$EPOLL_SUFFIX\"/" "$tmp_json" >>"$out"
+			rm -f "$tmp_json"
 			continue
 		fi
 		# weft_bench has its own per-run timeout (forked runs); the peers

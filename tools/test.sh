@@ -20,6 +20,9 @@
 #                               (-Ddocs=true: the build suite compares
 #                               them with the headers)
 #      asan   build/test-asan   ASan + UBSan; every suite
+#      plain-epoll, asan-epoll, tsan-epoll  each directory's unit suite again with
+#                               WEFT_BACKEND=epoll (meson test --setup
+#                               epoll; log meson-logs/testlog-epoll.json)
 #      tsan   build/test-tsan   TSan, built with clang; every suite. Criterion
 #                               aborts at start under clang's TSan here
 #                               (BoxFort's arena), so this build has
@@ -256,6 +259,7 @@ setup() {
 
 declare -A status times counted
 build_failures=0
+epoll_builds=()
 for b in "${builds[@]}"; do
 	dir=$root/test-$b
 	t0=$SECONDS
@@ -277,7 +281,26 @@ for b in "${builds[@]}"; do
 		status[$b]="tests failed"
 	fi
 	times[$b]=$((SECONDS - t0))
+	# The behaviour suite again on the epoll backend (tests/meson.build's
+	# setup `epoll`: WEFT_BACKEND=epoll; tests that force a backend keep
+	# it), in every build (about a minute each).
+	if [[ ${status[$b]} != "did not"* ]]; then
+		t0=$SECONDS
+		eb=$b-epoll
+		epoll_builds+=("$eb")
+		rm -f "$dir"/meson-logs/testlog-epoll.json
+		say "$eb: $dir, the unit suite with WEFT_BACKEND=epoll"
+		args=("${meson_test_args[@]}")
+		((${#args[@]})) || args=(--suite unit)
+		if meson test -C "$dir" --no-rebuild --print-errorlogs --setup epoll "${args[@]}"; then
+			status[$eb]=ok
+		else
+			status[$eb]="tests failed"
+		fi
+		times[$eb]=$((SECONDS - t0))
+	fi
 done
+builds+=("${epoll_builds[@]}")
 
 # --- 4. installing and consuming weft as README.md says ----------------------
 install_counts=""
@@ -295,7 +318,10 @@ fi
 say "summary"
 logs=()
 for b in "${builds[@]}"; do
-	logs+=("$b=$root/test-$b/meson-logs/testlog.json")
+	case $b in
+	*-epoll) logs+=("$b=$root/test-${b%-epoll}/meson-logs/testlog-epoll.json") ;;
+	*) logs+=("$b=$root/test-$b/meson-logs/testlog.json") ;;
+	esac
 done
 counts=$(python3 - "${logs[@]}" <<'EOF'
 # Reads meson's testlog.json of each build: prints the behaviour tests'
@@ -378,9 +404,9 @@ if [[ -n $install_counts ]]; then
 fi
 
 for b in "${builds[@]}"; do
-	where=$root/test-$b
+	where=$root/test-${b%-epoll}
 	[[ $b != install ]] || where=$root/check-install.log
-	printf '%-7s %-24s %4ds  %-16s %s\n' "$b" "$where" "${times[$b]}" "${status[$b]}" \
+	printf '%-11s %-24s %4ds  %-16s %s\n' "$b" "$where" "${times[$b]}" "${status[$b]}" \
 		"${counted[$b]:-}"
 done
 ((io_uring_ok)) || echo "io_uring unavailable (WEFT_ALLOW_NO_IO_URING=1): tests needing it were skipped"

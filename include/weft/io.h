@@ -27,6 +27,23 @@
  *   failure, not as a cancellation).
  * - Sends never raise SIGPIPE (MSG_NOSIGNAL is added): a closed peer is
  *   -EPIPE.
+ * - On the epoll backend (weft_config.backend, weft/runtime.h) the same
+ *   calls and results, done differently: an operation is tried at once
+ *   without blocking (MSG_DONTWAIT, RWF_NOWAIT; weft never sets
+ *   O_NONBLOCK on your descriptor) and otherwise waits for readiness. A
+ *   cancel of an operation still waiting removes it before any syscall:
+ *   it ends -ECANCELED and never half-completes (io_uring may return a
+ *   result that raced the cancel). What epoll cannot wait for runs on
+ *   the blocking pool (weft/thread.h), with to_thread's cancellation: a
+ *   call not started is dropped (-ECANCELED), a started one is waited
+ *   for and weft_close waits for it too: weft_openat, weft_fsync,
+ *   weft_statx, reads and writes of regular files (unless the page cache
+ *   serves them at once) and of descriptors that refuse RWF_NOWAIT (a
+ *   terminal: a read there waits for input and a cancel cannot stop it),
+ *   and weft_connect on a blocking socket. weft_accept on a listener you
+ *   left blocking accepts only after readiness; another thread accepting
+ *   from it at the same moment can then block the worker: make shared
+ *   listeners non-blocking. weft_recv_pooled always uses heap buffers.
  */
 #ifndef WEFT_IO_H
 #define WEFT_IO_H

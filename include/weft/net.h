@@ -13,7 +13,10 @@
  * while the lookup finishes on its own. An unknown name is WEFT_ENAME.
  *
  * Every call here is for tasks only (-EPERM elsewhere) and may suspend
- * the calling task; descriptors are made SOCK_CLOEXEC.
+ * the calling task; descriptors are made SOCK_CLOEXEC, and on the epoll
+ * backend (weft/runtime.h) SOCK_NONBLOCK too (connect and accept have no
+ * per-call non-blocking flag): a blocking syscall of yours on them then
+ * returns EAGAIN instead of waiting.
  */
 #ifndef WEFT_NET_H
 #define WEFT_NET_H

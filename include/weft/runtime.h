@@ -25,6 +25,18 @@ enum weft_segv_mode {
 	WEFT_SEGV_NEVER,    /* never install: a guard hit is a plain SIGSEGV */
 };
 
+/* Which I/O backend the workers use (weft_config.backend). */
+enum weft_backend {
+	WEFT_BACKEND_AUTO = 0,  /* io_uring; epoll where io_uring is refused
+	                         * (io_uring_setup fails with ENOSYS or EPERM:
+	                         * a container's seccomp profile, sysctl
+	                         * kernel.io_uring_disabled; io_uring_enter
+	                         * refused) or its ring's memory is refused
+	                         * (ENOMEM); debug mode says so on stderr */
+	WEFT_BACKEND_IO_URING,  /* io_uring only: its failure is the error */
+	WEFT_BACKEND_EPOLL,     /* the readiness backend (epoll), always */
+};
+
 /*
  * Fill with weft_config_init() first, then change what you need. `size`
  * lets the struct grow without breaking the ABI: fields past it read as
@@ -107,6 +119,14 @@ typedef struct weft_config {
 	                          * create if it cannot be mapped. ASan builds
 	                          * allocate each task on its own, whatever
 	                          * this says */
+	enum weft_backend backend; /* WEFT_BACKEND_AUTO (the default), or one
+	                          * forced; with AUTO the environment variable
+	                          * WEFT_BACKEND (auto, io_uring or epoll)
+	                          * picks. The epoll backend keeps the API and
+	                          * its semantics; where it differs (no
+	                          * provided buffers, non-blocking sockets,
+	                          * file operations on the blocking pool) is
+	                          * in docs/asyncio.md and weft/io.h */
 } weft_config;
 
 /* Fills `cfg` with the defaults (blocking_threads_max 512,
@@ -120,7 +140,9 @@ WEFT_API void weft_config_init(weft_config *cfg);
  * paused_clock without workers == 1, blocking_threads_max > 65536,
  * blocking_keepalive negative or NaN, stack_size above 1 GiB, small_stacks
  * with a stack_size that is not 0 or a multiple of 16 from 1024 to the
- * page size, ring_entries above 16384, reserve_tasks above 16,777,216; in
+ * page size, ring_entries above 16384, reserve_tasks above 16,777,216,
+ * backend not a weft_backend or WEFT_BACKEND (with backend AUTO) not one
+ * of auto, io_uring, epoll; in
  * debug mode, cfg.debug included,
  * the field is named, and a zeroed config is told to use weft_config_init),
  * -ENOMEM (out of memory, or of memory for cfg.reserve_tasks, or of
@@ -130,9 +152,11 @@ WEFT_API void weft_config_init(weft_config *cfg);
  * descriptors for a ring or its eventfd: raise RLIMIT_NOFILE), -EINVAL
  * (the kernel refused every ring mode: older than weft needs), -EAGAIN (a
  * worker thread could not be started),
- * WEFT_ENOURING (this kernel or its policy refuses io_uring:
- * io_uring_setup failed with ENOSYS or EPERM, or a filter lets it through
- * but refuses io_uring_enter). Debug mode prints the failing call and
+ * WEFT_ENOURING (backend WEFT_BACKEND_IO_URING, and this kernel or its
+ * policy refuses io_uring: io_uring_setup failed with ENOSYS or EPERM, or
+ * a filter lets it through but refuses io_uring_enter; AUTO uses epoll
+ * then), the epoll backend's own failures (-EMFILE, -ENFILE, -ENOMEM from
+ * epoll_create1 or eventfd). Debug mode prints the failing call and
  * what to change. Never suspends. Any thread except a worker of a
  * runtime (-EPERM: a nested runtime would block it).
  */
@@ -207,6 +231,12 @@ WEFT_API weft_runtime *weft_current_runtime(void);
 
 /* How many workers `rt` runs (0 for NULL). Any thread. */
 WEFT_API unsigned weft_runtime_workers(const weft_runtime *rt);
+
+/* The I/O backend `rt`'s workers use: WEFT_BACKEND_IO_URING or
+ * WEFT_BACKEND_EPOLL (never AUTO: what it chose), or -EINVAL for NULL.
+ * With AUTO, workers that fell back while others got a ring (ENOMEM for
+ * some rings only) make it WEFT_BACKEND_EPOLL. Any thread. */
+WEFT_API int weft_runtime_backend(const weft_runtime *rt);
 
 WEFT_END_DECLS
 

@@ -5,9 +5,13 @@
  * thread submits, reaps or parks (an io_uring set up SINGLE_ISSUER binds
  * the creating thread); any thread may wake it. It knows no task, future or
  * stream: an operation is a record whose complete() runs on the owner when
- * it ends. The io_uring implementation is io/uring.c; nothing outside
- * src/io names a liburing type, so a readiness (epoll) backend can
- * implement the same interface.
+ * it ends.
+ *
+ * Two implementations: io_uring (io/uring.c, io/pool.c) and a readiness
+ * backend on epoll (io/epoll.c) for where io_uring is refused. Each
+ * worker picks one at weft__io_init; every function below dispatches on
+ * it with one predictable branch (io/backend.c, decision 50). Nothing
+ * outside src/io names a liburing or epoll type.
  */
 #ifndef WEFT_IO_BACKEND_H
 #define WEFT_IO_BACKEND_H
@@ -18,14 +22,18 @@
 
 #include <weft/runtime.h>
 
-struct weft__io_ring; /* the backend's own state (io/uring.c) */
+struct weft__io_ring; /* the io_uring backend's own state (io/ring.h) */
+struct weft__io_ep;   /* the epoll backend's own state (io/epoll.c) */
 
 /* The largest cfg.ring_entries: the completion queue is 4x the submission
  * queue, and the kernel allows at most 65536 completion entries. */
 #define WEFT__IO_ENTRIES_MAX 16384u
 
 struct weft__io {
-	struct weft__io_ring *ring; /* NULL until weft__io_init succeeds */
+	struct weft__io_ring *ring; /* io_uring: NULL until weft__io_init
+	                             * succeeds, and with the epoll backend */
+	struct weft__io_ep *ep;     /* epoll: non-NULL when this worker uses
+	                             * the readiness backend */
 	unsigned inflight;          /* operations submitted and not yet
 	                             * completed (counted by submit) */
 	unsigned queued;            /* requests (operations, cancels) queued
@@ -82,23 +90,60 @@ struct weft__io_op {
 	void (*complete)(struct weft__io_op *op, int res, unsigned flags);
 	uint32_t gen; /* bumped by each submit: a cancel names (op, gen), so it
 	               * never hits a later use of the record */
+	bool keep;    /* its complete() usually submits again on the same
+	               * descriptor, on the owner, and only the owner closes
+	               * that descriptor (a stream's): the epoll backend keeps
+	               * its registration across completions */
+	void *be;     /* the epoll backend's record of the operation in
+	               * flight (checked against gen); unused by io_uring */
 };
 
 /*
  * Owner only: queues the operation req for op (op->gen is bumped: the
  * caller keeps it to cancel). Handed to the kernel at the loop's next
  * flush or park, never lost: a full submission queue is flushed first.
- * Returns 0, -EINVAL for a kind this backend does not know, or the pool's
- * -errno for a pool receive when the pool is not enabled.
+ * The epoll backend instead tries the syscall at once without blocking
+ * (MSG_DONTWAIT, RWF_NOWAIT) and else waits for readiness; complete()
+ * still runs only when the loop reaps. Returns 0, -EINVAL for a kind this
+ * backend does not know, the pool's -errno for a pool receive when the
+ * pool is not enabled, or -EOPNOTSUPP (epoll only) for an operation that
+ * cannot be done without blocking the worker (openat, statx, fsync, and
+ * reads and writes of descriptors epoll cannot wait on, such as regular
+ * files): nothing is queued, and the caller runs it with
+ * weft__io_run_blocking on a thread that may block.
  */
 int weft__io_submit(struct weft__io *io, struct weft__io_op *op, const struct weft__io_req *req);
 
 /*
  * Owner only: asks the kernel to end op's operation of generation gen if
  * it is still in flight. Its completion still comes, with -ECANCELED or
- * whatever it ended with first.
+ * whatever it ended with first. On epoll an operation still waiting for
+ * readiness has issued no syscall yet: it is removed and ends -ECANCELED,
+ * never half done.
  */
 void weft__io_cancel(struct weft__io *io, struct weft__io_op *op, uint32_t gen);
+
+/*
+ * Any thread that may block (a blocking-pool thread): does req's syscall
+ * the ordinary blocking way and returns its result or -errno (what
+ * weft__io_submit refused with -EOPNOTSUPP).
+ */
+int64_t weft__io_run_blocking(const struct weft__io_req *req);
+
+/* Is this the readiness (epoll) backend? Sockets weft makes for it are
+ * non-blocking (SOCK_NONBLOCK), so connect and accept never block. */
+static inline bool weft__io_readiness(const struct weft__io *io)
+{
+	return io->ep != NULL;
+}
+
+/*
+ * Any thread: fd is about to be closed by weft; the epoll backend removes
+ * it from its epoll set (EPOLL_CTL_DEL: a dup'd descriptor would keep the
+ * registration alive). Nothing of weft's may still wait on fd. A no-op on
+ * io_uring.
+ */
+void weft__io_forget(const struct weft__io *io, int fd);
 
 /*
  * The worker's pool of provided buffers (io_uring's IOU_PBUF_RING, with
@@ -113,7 +158,8 @@ enum { WEFT__IO_POOL_SIZE = 4096, WEFT__IO_POOL_FIRST = 32, WEFT__IO_POOL_MAX = 
 
 /* Owner only: makes the pool (first call) and says whether it is there:
  * 0, or the -errno its set-up failed with (then the callers receive into
- * buffers of their own; the set-up is not tried again). */
+ * buffers of their own; the set-up is not tried again). The epoll backend
+ * has no pool: -EOPNOTSUPP. */
 int weft__io_pool_enable(struct weft__io *io);
 
 /* Owner only: the pool buffer a completion with WEFT__IO_F_BUFFER in
@@ -133,17 +179,29 @@ void weft__io_pool_put(struct weft__io *io, unsigned bid);
 void weft__io_pool_give_back(const struct weft__io *io, unsigned bid);
 
 /* Owner only: are completions, or deferred kernel work that makes them,
- * waiting to be reaped? A few loads, no syscall. */
+ * waiting to be reaped? A few loads, no syscall. (epoll: results already
+ * known, or, for a busy worker, one look at the kernel every 61 calls;
+ * every call with one worker.) */
 bool weft__io_ready(const struct weft__io *io);
 
+/* Owner only, for a worker that is idle and spinning: weft__io_ready, but
+ * epoll says yes whenever an operation waits for readiness (the worker
+ * has nothing better to do than look at the kernel). */
+bool weft__io_ready_idle(const struct weft__io *io);
+
 /*
- * Sets the backend up on the calling (worker) thread: an io_uring with
+ * Sets the backend up on the calling (worker) thread, as cfg->backend
+ * says (WEFT_BACKEND was folded in by weft_runtime_create): io_uring with
  * SINGLE_ISSUER | DEFER_TASKRUN, else COOP_TASKRUN, else plain
- * (cfg->ring_no_defer forces the fallback; cfg->ring_entries sizes it).
- * Returns 0, WEFT_ENOURING with the kernel's reason written to why, or
- * -ENOMEM.
+ * (cfg->ring_no_defer forces the fallback; cfg->ring_entries sizes it);
+ * epoll; or auto: io_uring, and epoll when io_uring is refused (ENOSYS,
+ * EPERM, or io_uring_enter refused) or its ring cannot be had (ENOMEM),
+ * leaving io_uring's failure in why (for debug mode's notice). Returns
+ * 0, or the -errno (WEFT_ENOURING for a refused io_uring) with the
+ * reason written to why.
  */
 int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t cap);
+
 /* Closes it (after the owner has stopped; a no-op if init failed). */
 void weft__io_exit(struct weft__io *io);
 

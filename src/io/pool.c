@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <sys/mman.h>
 
+#include "io/impl.h"
 #include "io/ring.h"
 
 _Static_assert((WEFT__IO_POOL_MAX & (WEFT__IO_POOL_MAX - 1)) == 0 && WEFT__IO_POOL_MAX <= 32768 &&
@@ -23,7 +24,7 @@ static size_t ring_bytes(void)
 	return WEFT__IO_POOL_MAX * sizeof(struct io_uring_buf);
 }
 
-int weft__io_pool_enable(struct weft__io *io)
+int weft__uring_pool_enable(struct weft__io *io)
 {
 	struct weft__io_ring *r = io->ring;
 	struct weft__io_pool *p = &r->pool;

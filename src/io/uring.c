@@ -14,6 +14,7 @@
 #include <weft/error.h>
 
 #include "io/backend.h"
+#include "io/impl.h"
 #include "io/ring.h"
 
 /*
@@ -73,14 +74,6 @@ static void ring_made(void)
 }
 #endif
 
-/* What to do about running out of descriptors, for the reports below. */
-static const char *fd_hint(int rc)
-{
-	return rc == -EMFILE ? " (out of file descriptors: raise RLIMIT_NOFILE, ulimit -n)"
-	       : rc == -ENFILE ? " (the system is out of file descriptors)"
-			       : "";
-}
-
 /*
  * io_uring_setup failed with rc: only "io_uring is missing or refused"
  * (ENOSYS, EPERM) is WEFT_ENOURING; anything else is its own code, which
@@ -123,7 +116,7 @@ static int setup_failed(int rc, unsigned entries, char *why, size_t cap)
 		hint = buf;
 		break;
 	default:
-		hint = fd_hint(rc);
+		hint = weft__io_fd_hint(rc);
 	}
 	snprintf(why, cap, "io_uring_setup: %s%s", strerror(-rc), hint);
 	return rc == -ENOSYS || rc == -EPERM ? WEFT_ENOURING : rc;
@@ -156,7 +149,7 @@ static int enter_probe(struct io_uring *ring, char *why, size_t cap)
 	return refused ? WEFT_ENOURING : rc;
 }
 
-int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t cap)
+int weft__uring_init(struct weft__io *io, const weft_config *cfg, char *why, size_t cap)
 {
 	io->ring = NULL;
 	io->inflight = 0;
@@ -213,7 +206,7 @@ int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t
 	r->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (r->efd < 0) {
 		rc = -errno;
-		snprintf(why, cap, "eventfd: %s%s", strerror(-rc), fd_hint(rc));
+		snprintf(why, cap, "eventfd: %s%s", strerror(-rc), weft__io_fd_hint(rc));
 		ring_exit(&r->ring);
 		free(r);
 		return rc;
@@ -224,7 +217,7 @@ int weft__io_init(struct weft__io *io, const weft_config *cfg, char *why, size_t
 	return 0;
 }
 
-void weft__io_exit(struct weft__io *io)
+void weft__uring_exit(struct weft__io *io)
 {
 	struct weft__io_ring *r = io->ring;
 	if (!r)
@@ -278,7 +271,7 @@ static struct io_uring_sqe *sqe_get(struct weft__io *io)
 	return sqe;
 }
 
-void weft__io_wake_foreign(const struct weft__io *to)
+void weft__uring_wake_foreign(const struct weft__io *to)
 {
 	/* NULL: a worker whose set-up failed, woken by the failed create */
 	if (!to->ring)
@@ -289,7 +282,7 @@ void weft__io_wake_foreign(const struct weft__io *to)
 	(void)n;
 }
 
-void weft__io_wake_from(struct weft__io *from, const struct weft__io *to)
+void weft__uring_wake_from(struct weft__io *from, const struct weft__io *to)
 {
 	const struct weft__io_ring *t = to->ring;
 	if (!t)
@@ -366,7 +359,7 @@ static void park_in_poll(struct weft__io *io, uint64_t timeout_ns)
 	handle_cqes(io);
 }
 
-void weft__io_park(struct weft__io *io, uint64_t timeout_ns)
+void weft__uring_park(struct weft__io *io, uint64_t timeout_ns)
 {
 #ifdef WEFT_TSAN
 	/* TSan runs a signal handler only when its thread next enters a
@@ -405,20 +398,20 @@ void weft__io_park(struct weft__io *io, uint64_t timeout_ns)
 	handle_cqes(io);
 }
 
-void weft__io_poll(struct weft__io *io)
+void weft__uring_poll(struct weft__io *io)
 {
 	flush(io, true);
 	handle_cqes(io);
 }
 
-bool weft__io_ready(const struct weft__io *io)
+bool weft__uring_ready(const struct weft__io *io)
 {
 	const struct io_uring *ring = &io->ring->ring;
 	unsigned flags = IO_URING_READ_ONCE(*ring->sq.kflags);
 	return (flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) || io_uring_cq_ready(ring);
 }
 
-int weft__io_submit(struct weft__io *io, struct weft__io_op *op, const struct weft__io_req *req)
+int weft__uring_submit(struct weft__io *io, struct weft__io_op *op, const struct weft__io_req *req)
 {
 	if (req->kind > WEFT__IO_KIND_LAST)
 		return -EINVAL;
@@ -494,7 +487,7 @@ int weft__io_submit(struct weft__io *io, struct weft__io_op *op, const struct we
 	return 0;
 }
 
-void weft__io_cancel(struct weft__io *io, struct weft__io_op *op, uint32_t gen)
+void weft__uring_cancel(struct weft__io *io, struct weft__io_op *op, uint32_t gen)
 {
 	struct io_uring_sqe *sqe = sqe_get(io);
 	io_uring_prep_cancel64(sqe, op_ud(op, gen), 0);

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <weft/io.h>
+#include <weft/thread.h>
 #include <weft/time.h>
 
 #include "base/list.h"
@@ -188,6 +189,40 @@ static int track(struct op_wait *ow, int fd)
 	return closing ? -EBADF : 0;
 }
 
+/* ---- operations the backend cannot wait for ---- */
+
+static int blocking_call(void *arg, void **result)
+{
+	*result = (void *)(intptr_t)weft__io_run_blocking(arg);
+	return 0;
+}
+
+/*
+ * req on a blocking-pool thread (the epoll backend's files, openat, statx,
+ * fsync: epoll cannot wait for them). The call's own cancellation rule is
+ * the raw operation's: a call not started is dropped (-ECANCELED, nothing
+ * done), a started one is waited for (it may be using the task's buffer)
+ * and its result returned with the cancellation left pending.
+ */
+static int64_t run_on_pool(const struct weft__io_req *req)
+{
+	weft_future *f = weft_to_thread(blocking_call, (void *)req);
+	void *v = NULL;
+	int rc = weft_await(f, &v);
+	weft_future_unref(f);
+	return rc < 0 ? rc : (int64_t)(intptr_t)v;
+}
+
+void weft__fd_forget(int fd)
+{
+	struct weft__worker *w = weft__worker_current();
+	if (!w)
+		return; /* the kernel drops the registration with the last close */
+	struct weft__sched *s = w->sched;
+	for (unsigned i = 0; i < s->nworkers; i++)
+		weft__io_forget(&s->workers[i].io, fd);
+}
+
 int64_t weft__op_run(const struct weft__io_req *req, bool untracked)
 {
 	return weft__op_run_flags(req, untracked, NULL);
@@ -211,6 +246,8 @@ int64_t weft__op_run_flags(const struct weft__io_req *req, bool untracked, unsig
 	atomic_store_explicit(&ow->fut.refs, 2, memory_order_relaxed); /* task + ring */
 	ow->op.complete = op_complete;
 	ow->op.gen = 0;
+	ow->op.be = NULL;
+	ow->op.keep = false; /* its task may close the descriptor anywhere */
 	ow->owner = w;
 	atomic_init(&ow->ended, false);
 	ow->closed = false;
@@ -225,9 +262,13 @@ int64_t weft__op_run_flags(const struct weft__io_req *req, bool untracked, unsig
 	}
 	rc = weft__io_submit(&w->io, &ow->op, req);
 	/* every kind used here is one the backend knows, and a pool receive
-	 * comes after weft__io_pool_enable succeeded on this worker */
-	assert(rc == 0);
-	(void)rc;
+	 * comes after weft__io_pool_enable succeeded on this worker; the
+	 * epoll backend refuses what it cannot wait for (-EOPNOTSUPP) */
+	if (rc) {
+		assert(w->io.ep && rc != -EINVAL);
+		/* still registered for weft_close, which waits for it */
+		op_complete(&ow->op, (int)(rc == -EOPNOTSUPP ? run_on_pool(req) : rc), 0);
+	}
 	void *v = NULL;
 	/* -ECANCELED here is the delivery (weft_await takes the pending
 	 * cancel); any other result leaves it pending */
@@ -255,8 +296,10 @@ WEFT_API int weft_close(int fd)
 	if (!t)
 		return weft__misuse(-EPERM, "called outside a task");
 	struct fd_slot *s = slot_of(fd, false);
-	if (!s)
+	if (!s) {
+		weft__fd_forget(fd);
 		return close(fd) ? -errno : 0;
+	}
 	weft_future *closer = NULL;
 	weft__spin_lock(&s->lock);
 	if (s->closing) {
@@ -315,6 +358,7 @@ WEFT_API int weft_close(int fd)
 				delivered = -ECANCELED;
 		}
 	}
+	weft__fd_forget(fd); /* out of every epoll set first (IO.md) */
 	weft__spin_lock(&s->lock);
 	/* the close rule: nothing of weft's is in flight on fd */
 	assert(s->n == 0 && weft__list_empty(&s->ops));

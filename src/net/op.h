@@ -26,4 +26,12 @@ int64_t weft__op_run(const struct weft__io_req *req, bool untracked);
  * weft__io_pool_enable succeeded on the calling task's worker. */
 int64_t weft__op_run_flags(const struct weft__io_req *req, bool untracked, unsigned *cflags);
 
+/*
+ * fd is about to be closed by weft: removed from the epoll set of every
+ * worker of the calling worker's runtime (a no-op on io_uring, and off a
+ * worker: the kernel drops a registration with the file's last close).
+ * Nothing of weft's may still wait on fd.
+ */
+void weft__fd_forget(int fd);
+
 #endif

@@ -36,6 +36,7 @@
 #include "core/debug.h"
 #include "core/future.h"
 #include "core/task.h"
+#include "net/op.h"
 #include "net/socket.h"
 #include "net/stream.h"
 #include "sched/spinlock.h"
@@ -233,6 +234,7 @@ static void acceptor_done(weft_future *task, void *arg)
 	weft_server *srv = a->srv;
 	weft_server_close(srv);
 	/* its accept has ended: nothing of weft's is in flight on it */
+	weft__fd_forget(a->listener);
 	close(a->listener);
 	server_unref(srv);
 }

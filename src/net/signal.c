@@ -22,6 +22,7 @@
 
 #include "core/debug.h"
 #include "core/task.h"
+#include "net/op.h"
 
 enum { WAITER_SLOTS = 256 };
 
@@ -133,6 +134,7 @@ WEFT_API int weft_signal_wait(int signo)
 		(void)n;
 	}
 	atomic_store_explicit(&waiters[slot], 0, memory_order_seq_cst);
+	weft__fd_forget(efd);
 	close(efd); /* its only operation, the poll, has ended */
 	return rc;
 }

@@ -20,7 +20,9 @@
 #include "core/debug.h"
 #include "core/future.h"
 #include "core/task.h"
+#include "net/op.h"
 #include "net/socket.h"
+#include "sched/worker.h"
 
 /* ---- name resolution ---- */
 
@@ -128,9 +130,14 @@ static int set_int(int fd, int level, int opt, int v)
 	return setsockopt(fd, level, opt, &v, sizeof(v)) ? -errno : 0;
 }
 
-/* A socket of ai's family and type, bound to it (listen) or connected. */
+/* A socket of ai's family and type, bound to it (listen) or connected.
+ * On the epoll backend it is non-blocking: connect and accept have no
+ * per-call MSG_DONTWAIT (weft/net.h says so). */
 static int make_socket(const struct addrinfo *ai, int type_flags)
 {
+	struct weft__worker *w = weft__worker_current();
+	if (w && weft__io_readiness(&w->io))
+		type_flags |= SOCK_NONBLOCK;
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | type_flags,
 			ai->ai_protocol);
 	return fd < 0 ? -errno : fd;
@@ -216,6 +223,7 @@ static int connect_any(const struct addrinfo *res)
 				set_int(fd, IPPROTO_TCP, TCP_NODELAY, 1);
 			return fd;
 		}
+		weft__fd_forget(fd);
 		close(fd); /* its only operation has ended */
 		if (rc == -ECANCELED)
 			break; /* the delivery: no further address */

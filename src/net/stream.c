@@ -33,6 +33,7 @@
 #include "core/debug.h"
 #include "core/future.h"
 #include "core/task.h"
+#include "net/op.h"
 #include "net/stream.h"
 #include "sched/spinlock.h"
 #include "sched/worker.h"
@@ -298,10 +299,15 @@ static void pump(weft_stream *s)
 	decide(s, &a);
 	weft__spin_unlock(&s->lock);
 	struct weft__io *io = &s->owner->io;
-	if (a.recv)
-		weft__io_submit(io, &s->recv_op, &a.rreq);
-	if (a.send)
-		weft__io_submit(io, &s->send_op, &a.sreq);
+	/* A refused submit (the epoll backend on a descriptor whose reads or
+	 * writes cannot be non-blocking, such as a terminal) ends that side
+	 * with the error, as a failed operation would; the operation's
+	 * reference goes with it. */
+	int rc;
+	if (a.recv && (rc = weft__io_submit(io, &s->recv_op, &a.rreq)))
+		recv_done(&s->recv_op, rc, 0);
+	if (a.send && (rc = weft__io_submit(io, &s->send_op, &a.sreq)))
+		send_done(&s->send_op, rc, 0);
 	if (a.cancel_recv)
 		weft__io_cancel(io, &s->recv_op, s->recv_op.gen);
 	if (a.cancel_send)
@@ -311,12 +317,15 @@ static void pump(weft_stream *s)
 	} else if (a.shut_wr) {
 		/* a pipe has no half-close: its reader sees EOF when the
 		 * write end closes; nothing is in flight on it now */
+		weft__io_forget(io, s->fd);
 		close(s->fd);
 		s->fd_gone = true;
 	}
 	if (a.close_fd) {
-		if (!s->fd_gone)
+		if (!s->fd_gone) {
+			weft__io_forget(io, s->fd); /* out of the epoll set first */
 			close(s->fd);
+		}
 		weft__worker_bump(&s->owner->retired); /* counted in by close */
 		if (s->on_closed)
 			s->on_closed(s->on_closed_arg);
@@ -489,6 +498,8 @@ weft_stream *weft__stream_new_kind(int fd, size_t limit, enum weft__stream_kind 
 	s->limit = limit ? limit : WEFT_STREAM_LIMIT;
 	s->recv_op.complete = recv_done;
 	s->send_op.complete = send_done;
+	/* only pump, on the owner, submits them and closes s->fd */
+	s->recv_op.keep = s->send_op.keep = true;
 	s->kick.fn = kick_run;
 	s->closed_fut = closed;
 	s->pooled = weft__io_pool_enable(&w->io) == 0;

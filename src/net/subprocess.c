@@ -27,6 +27,7 @@
 #include "core/debug.h"
 #include "core/future.h"
 #include "core/task.h"
+#include "net/op.h"
 #include "net/stream.h"
 
 #ifndef P_PIDFD
@@ -166,8 +167,10 @@ WEFT_API void weft_process_free(weft_process *p)
 	weft_stream_free(p->in);
 	weft_stream_free(p->out);
 	weft_stream_free(p->err);
-	if (p->pidfd >= 0)
+	if (p->pidfd >= 0) {
+		weft__fd_forget(p->pidfd); /* polled by weft_process_wait */
 		close(p->pidfd);
+	}
 	pthread_mutex_destroy(&p->reap_lock);
 	free(p);
 }
@@ -403,8 +406,10 @@ fail:
 		posix_spawn_file_actions_destroy(&fa);
 	if (attr_made)
 		posix_spawnattr_destroy(&attr);
-	if (p->pidfd >= 0)
+	if (p->pidfd >= 0) {
+		weft__fd_forget(p->pidfd); /* polled by weft_process_wait */
 		close(p->pidfd);
+	}
 	pthread_mutex_destroy(&p->reap_lock);
 	free(p);
 	return rc;

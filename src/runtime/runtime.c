@@ -105,12 +105,42 @@ static int config_copy(weft_config *out, const weft_config *in)
 	if (out->reserve_tasks > WEFT__RESERVE_MAX)
 		return weft__misusef(-EINVAL, fn, "weft_config.reserve_tasks is %zu: at most %zu (0: none)",
 				     out->reserve_tasks, (size_t)WEFT__RESERVE_MAX);
+	if ((unsigned)out->backend > WEFT_BACKEND_EPOLL)
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.backend is %d: not a weft_backend (WEFT_BACKEND_AUTO, "
+				     "_IO_URING or _EPOLL)",
+				     (int)out->backend);
+	/* the environment picks only what the program left to auto: a test
+	 * suite run with WEFT_BACKEND=epoll keeps the tests that force one */
+	const char *env = getenv("WEFT_BACKEND");
+	if (out->backend == WEFT_BACKEND_AUTO && env && *env) {
+		if (!strcmp(env, "epoll"))
+			out->backend = WEFT_BACKEND_EPOLL;
+		else if (!strcmp(env, "io_uring"))
+			out->backend = WEFT_BACKEND_IO_URING;
+		else if (strcmp(env, "auto"))
+			return weft__misusef(-EINVAL, fn,
+					     "the environment variable WEFT_BACKEND is \"%s\": auto, "
+					     "io_uring or epoll",
+					     env);
+	}
 	return 0;
 }
 
 WEFT_API unsigned weft_runtime_workers(const weft_runtime *rt)
 {
 	return rt ? rt->core.sched.nworkers : 0;
+}
+
+WEFT_API int weft_runtime_backend(const weft_runtime *rt)
+{
+	if (!rt)
+		return weft__misuse(-EINVAL, "NULL runtime");
+	const struct weft__sched *s = &rt->core.sched;
+	for (unsigned i = 0; i < s->nworkers; i++)
+		if (weft__io_readiness(&s->workers[i].io))
+			return WEFT_BACKEND_EPOLL;
+	return WEFT_BACKEND_IO_URING;
 }
 
 /* Frees what create made; the workers have been joined. */

@@ -2,6 +2,7 @@
 /* A scheduler's life cycle, its live-task counts and its blocking count. */
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -88,6 +89,11 @@ int weft__sched_start(struct weft__sched *s)
 		rc = -EAGAIN;
 	if (rc)
 		join(s, made);
+	else if (s->start_why[0] && s->cfg->debug)
+		fprintf(stderr,
+			"weft: io_uring is not available (%s): using the epoll backend "
+			"(weft_config.backend or WEFT_BACKEND chooses one)\n",
+			s->start_why);
 	return rc;
 }
 

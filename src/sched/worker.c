@@ -191,6 +191,13 @@ static inline bool io_due(const struct weft__worker *w)
 	return w->io.queued || (w->io.inflight && weft__io_ready(&w->io));
 }
 
+/* The same for a worker spinning idle: the epoll backend looks at the
+ * kernel each time (io_uring's check is a few loads either way). */
+static inline bool io_due_idle(const struct weft__worker *w)
+{
+	return w->io.queued || (w->io.inflight && weft__io_ready_idle(&w->io));
+}
+
 
 static bool should_exit(struct weft__sched *s)
 {
@@ -298,7 +305,7 @@ static __attribute__((noinline)) bool spin_single(struct weft__worker *w)
 			weft__cpu_relax();
 		if (work_visible(w))
 			return true;
-		if (io_due(w)) {
+		if (io_due_idle(w)) {
 			weft__io_poll(&w->io);
 			if (w->ready.len)
 				return true;
@@ -491,6 +498,8 @@ static __attribute__((noinline)) struct weft__runnable *spin_for_work(struct wef
 	do {
 		for (int i = 0; i < 8; i++)
 			weft__cpu_relax();
+		if (io_due_idle(w))
+			weft__io_poll(&w->io);
 		/* next_local fires due timers every CHECK_INTERVAL ticks */
 		struct weft__runnable *r = next_local(w);
 		if (r || (r = find_work(w)))
@@ -530,6 +539,9 @@ static void report_start(struct weft__sched *s, int rc, const char *why)
 	pthread_mutex_lock(&s->lock);
 	if (rc && !s->start_rc) {
 		s->start_rc = rc;
+		snprintf(s->start_why, sizeof(s->start_why), "%s", why);
+	} else if (!rc && !s->start_rc && why[0] && !s->start_why[0]) {
+		/* started on epoll: why io_uring was not used */
 		snprintf(s->start_why, sizeof(s->start_why), "%s", why);
 	}
 	s->started++;
