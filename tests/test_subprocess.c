@@ -263,7 +263,7 @@ static int spawn_cancel_main(void *arg, void **res)
 Test(subprocess, a_cancelled_spawn_leaves_no_child, .timeout = TEST_TIMEOUT)
 {
 	cr_assert_eq(tu_run_n(1, spawn_cancel_main, NULL, NULL), 0);
-	cr_assert_eq(sc_rc, -ECANCELED);
+	cr_assert_eq(sc_rc, -ECANCELED, "sc_rc %d", sc_rc);
 	cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "no child left");
 	cr_assert_eq(errno, ECHILD);
 }
