@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/wait.h>
@@ -239,9 +240,20 @@ Test(subprocess, reaped_by_the_application_is_255, .timeout = TEST_TIMEOUT)
 	cr_assert_eq(self_ret, 255);
 }
 
-/* A spawn cancelled while it runs on the pool: -ECANCELED, and the child
- * it may have started is killed and reaped. */
+/* A spawn cancelled while it waits for the pool: -ECANCELED, and the
+ * child it starts once the pool takes it is killed and reaped. The pool
+ * has one thread, held by a gated call, so the spawn is still queued
+ * when the cancel comes (a free pool thread could finish the spawn
+ * before the task ever suspends: nothing left to cancel). */
 static int sc_rc = 1;
+static atomic_int sc_gate;
+
+static int gated_call(void *arg, void **res)
+{
+	while (!atomic_load(&sc_gate))
+		usleep(1000);
+	return 0;
+}
 
 static int spawn_cancelled(void *arg, void **res)
 {
@@ -254,15 +266,25 @@ static int spawn_cancelled(void *arg, void **res)
 
 static int spawn_cancel_main(void *arg, void **res)
 {
+	weft_future *gate = weft_to_thread(gated_call, NULL);
 	weft_future *t = tu_spawn(spawn_cancelled, NULL);
-	tu_yield(); /* t is in its spawn */
-	tu_cancel_reap(t);
+	tu_yield(); /* t's spawn is queued behind the gated call */
+	weft_cancel(t, NULL);
+	atomic_store(&sc_gate, 1);
+	weft_await(t, NULL);
+	weft_future_unref(t);
+	weft_await(gate, NULL);
+	weft_future_unref(gate);
 	return 0;
 }
 
 Test(subprocess, a_cancelled_spawn_leaves_no_child, .timeout = TEST_TIMEOUT)
 {
-	cr_assert_eq(tu_run_n(1, spawn_cancel_main, NULL, NULL), 0);
+	weft_config cfg;
+	weft_config_init(&cfg);
+	cfg.workers = 1;
+	cfg.blocking_threads_max = 1;
+	cr_assert_eq(tu_run(spawn_cancel_main, NULL, &cfg, NULL), 0);
 	cr_assert_eq(sc_rc, -ECANCELED, "sc_rc %d", sc_rc);
 	cr_assert_eq(waitpid(-1, NULL, WNOHANG), -1, "no child left");
 	cr_assert_eq(errno, ECHILD);

@@ -269,11 +269,16 @@ static int run_spawn(struct spawn_call *c, bool *cancelled)
 		spawn_call_run(c, NULL);
 		return c->rc;
 	}
+	/* -ECANCELED from the shielded wait is the cancel's delivery, even
+	 * when the spawn has ended meanwhile: the spawn is undone */
 	while (!weft_future_done(f)) {
-		if (weft__await_shielded(f, WEFT_FOREVER, NULL) == -ECANCELED && !weft_future_done(f))
+		if (weft__await_shielded(f, WEFT_FOREVER, NULL) == -ECANCELED)
 			*cancelled = true;
 	}
+	bool dropped = weft_future_cancelled(f); /* never ran: shutdown's drain */
 	weft_future_unref(f);
+	if (dropped)
+		return -ECANCELED;
 	/* a cancel that came after the spawn ended but before this task ran
 	 * again is delivered here too, as asyncio's __step throws it into
 	 * the await whose future is already done */
