@@ -10,6 +10,7 @@
 #include <weft/gather.h>
 #include <weft/io.h>
 #include <weft/local.h>
+#include <weft/metrics.h>
 #include <weft/net.h>
 #include <weft/queue.h>
 #include <weft/runtime.h>

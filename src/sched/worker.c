@@ -136,8 +136,10 @@ static inline __attribute__((always_inline)) void run_one(struct weft__worker *w
 	} else if (r->kind == WEFT__RUN_JOB) {
 		struct weft__job *j = weft__container_of(r, struct weft__job, run);
 		j->fn(w, j);
+		w->hot.jobs++;
 		weft__worker_bump(&w->retired); /* counted in by weft__worker_post */
 	} else {
+		w->hot.callbacks++;
 		weft__hook_run_callback(w, r);
 	}
 }
@@ -262,6 +264,8 @@ static __attribute__((noinline)) void park(struct weft__worker *w)
 		if (trim_in < timeout)
 			timeout = trim_in; /* come back to trim */
 		if (timeout) {
+			weft__metric_add(&w->m.parks, 1);
+			weft__worker_publish(w); /* a parked worker's counts are exact */
 			uint64_t t0 = weft__now_ns();
 			weft__io_park(&w->io, timeout);
 			/* woken soon after: a spin would have caught it */
@@ -296,7 +300,7 @@ static void spin_failed(struct weft__worker *w)
 /* One worker: true once work is visible, a completion may be waiting or a
  * timer is due (the loop then takes them in asyncio's order); false when
  * the spin ran out and the worker should park. */
-static __attribute__((noinline)) bool spin_single(struct weft__worker *w)
+static __attribute__((noinline)) bool spin_single_once(struct weft__worker *w)
 {
 	struct weft__sched *s = w->sched;
 	if (!s->spin || !w->spin_ns)
@@ -319,6 +323,14 @@ static __attribute__((noinline)) bool spin_single(struct weft__worker *w)
 	} while (now < end && !should_exit(s));
 	spin_failed(w);
 	return false;
+}
+
+static bool spin_single(struct weft__worker *w)
+{
+	bool found = spin_single_once(w);
+	if (found)
+		weft__metric_add(&w->m.spins_found, 1);
+	return found;
 }
 
 /* seq_cst: pairs with weft__sched_blocking_end's decrement (sched.c). */
@@ -362,6 +374,9 @@ static void loop_single(struct weft__worker *w)
 				park(w);
 			continue;
 		}
+		w->hot.runs += n;
+		if (__builtin_expect(++w->hot.turns == CHECK_INTERVAL, 0))
+			weft__worker_publish(w);
 		/* Exactly what is ready now; what it makes ready waits a turn. */
 		while (n--)
 			run_one(w, pop_prefetch(&w->ready));
@@ -385,6 +400,7 @@ static struct weft__runnable *pull_inject(struct weft__worker *w)
 			for (struct weft__runnable *p = rest; p; p = p->next)
 				k++;
 			weft__inject_push_batch(&w->sched->inject, rest, k);
+			weft__metric_add(&w->m.overflows, 1);
 			break;
 		}
 		rest = next;
@@ -400,6 +416,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 	if (io_due(w))
 		weft__io_poll(&w->io); /* completions wake into the LIFO slot */
 	if (tick % CHECK_INTERVAL == 0) {
+		weft__worker_publish(w);
 		weft__hook_reclaim(w->sched);
 		weft__fire_timers(w);
 		struct weft__runnable *r = pull_inject(w);
@@ -412,6 +429,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 		w->lifo = NULL;
 		if (w->lifo_streak < LIFO_MAX) {
 			w->lifo_streak++;
+			w->hot.lifo_hits++;
 			return &t->run;
 		}
 		/* Give the queues their turn: t goes to the back. */
@@ -468,8 +486,13 @@ static struct weft__runnable *find_work(struct weft__worker *w)
 		struct weft__worker *v = &s->workers[(start + i) % n];
 		if (v == w)
 			continue;
-		if ((r = weft__runq_steal_half(&v->runq, &w->runq)))
+		weft__metric_add(&w->m.steal_attempts, 1);
+		uint32_t before = weft__runq_len(&w->runq);
+		if ((r = weft__runq_steal_half(&v->runq, &w->runq))) {
+			/* the one returned and those moved into our ring */
+			weft__metric_add(&w->m.steals, 1 + weft__runq_len(&w->runq) - before);
 			return r;
+		}
 	}
 	return pull_inject(w);
 }
@@ -486,8 +509,10 @@ static __attribute__((noinline)) struct weft__runnable *spin_for_work(struct wef
 			weft__cpu_relax();
 		/* next_local fires due timers every CHECK_INTERVAL ticks */
 		struct weft__runnable *r = next_local(w);
-		if (r || (r = find_work(w)))
+		if (r || (r = find_work(w))) {
+			weft__metric_add(&w->m.spins_found, 1);
 			return r;
+		}
 	} while (!should_exit(s) && weft__now_ns() < end);
 	spin_failed(w);
 	return NULL;
@@ -504,6 +529,7 @@ static void loop_multi(struct weft__worker *w)
 			r = spin_for_work(w);
 		if (r) {
 			weft__idle_found_work(s, w);
+			w->hot.runs++;
 			run_one(w, r);
 			continue;
 		}
@@ -563,6 +589,17 @@ void weft__worker_init(struct weft__worker *w, struct weft__sched *s, unsigned i
 	atomic_init(&w->retired, 0);
 }
 
+void weft__worker_publish(struct weft__worker *w)
+{
+	w->hot.turns = 0;
+	atomic_store_explicit(&w->m.runs, w->hot.runs, memory_order_relaxed);
+	atomic_store_explicit(&w->m.callbacks, w->hot.callbacks, memory_order_relaxed);
+	atomic_store_explicit(&w->m.jobs, w->hot.jobs, memory_order_relaxed);
+	atomic_store_explicit(&w->m.lifo_hits, w->hot.lifo_hits, memory_order_relaxed);
+	atomic_store_explicit(&w->m.timers, w->timers.n, memory_order_relaxed);
+	atomic_store_explicit(&w->m.stacks_cached, w->stacks.n, memory_order_relaxed);
+}
+
 void weft__worker_exit(struct weft__worker *w)
 {
 	weft__io_exit(&w->io);
@@ -602,6 +639,7 @@ void *weft__worker_main(void *arg)
 			loop_multi(w);
 		discard_timers(w);
 		weft__stack_cache_flush(&s->stacks, &w->stacks);
+		weft__worker_publish(w);
 		weft__hook_worker_stop(w);
 		weft__guard_thread_exit(w->altstack);
 	}

@@ -67,7 +67,39 @@ struct weft__worker {
 	bool is_sleeper;                  /* under sched->idle.lock */
 	_Atomic uint64_t spawned;         /* tasks it created; only it writes */
 	_Atomic uint64_t retired;         /* tasks it retired; only it writes */
+
+	/* Metrics (weft/metrics.h), never read by the loop. Counted on hot
+	 * paths in plain owner-only fields (one add each) and published
+	 * relaxed by weft__worker_publish (every 61 ticks or turns, at park,
+	 * at exit); counted on cold paths straight into the atomics. */
+	struct {
+		uint64_t runs;            /* runnables run (tasks, callbacks, jobs) */
+		uint64_t callbacks;       /* of which callbacks */
+		uint64_t jobs;            /* of which jobs */
+		uint64_t lifo_hits;       /* runs taken from the LIFO slot */
+		unsigned turns;           /* one worker: turns since the last publish */
+	} hot;
+	struct weft__worker_metrics {
+		_Atomic uint64_t runs, callbacks, jobs, lifo_hits; /* published hot.* */
+		_Atomic uint64_t timers, stacks_cached;          /* published gauges */
+		_Atomic uint64_t steals, steal_attempts, overflows, parks, spins_found;
+		_Atomic uint64_t unparks;     /* RMW: counted by the waker */
+		_Atomic uint64_t jobs_posted; /* RMW: counted by the poster (jobs
+		                               * are counted in `spawned` too) */
+	} m __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
+
+/* Adds n to a metric only its worker writes (relaxed: a metric orders
+ * nothing; no RMW needed with one writer). */
+static inline void weft__metric_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* Owner only: publishes the hot counters and gauges for readers on other
+ * threads (cold: a few stores). */
+void weft__worker_publish(struct weft__worker *w);
 
 /* Counts one more in a counter of w's that only w's thread writes (no
  * RMW needed; release pairs with weft__sched_live's acquire loads). */
