@@ -44,7 +44,12 @@ typedef struct weft_config {
 	                          * the same; a refused config field is
 	                          * named), and report a task step that kept its
 	                          * worker over 100 ms (asyncio's
-	                          * slow-callback warning) */
+	                          * slow-callback warning), a task or future
+	                          * that failed and whose outcome nobody read
+	                          * by its last unref (asyncio's "never
+	                          * retrieved"; a cancellation is not a
+	                          * failure), and each task still pending that
+	                          * runtime shutdown cancels */
 	unsigned ring_entries;   /* io_uring SQ size per worker (the CQ is 4x);
 	                          * 0: 256; at most 16384 */
 	bool ring_no_defer;      /* skip SINGLE_ISSUER|DEFER_TASKRUN, use the

@@ -37,8 +37,12 @@ static uint64_t next_id(struct weft__core *c, struct weft__core_worker *cw)
 }
 
 /* cw: the calling worker's state if it belongs to c, else NULL; on: the
- * worker to run it on only, or NULL (anywhere: stealable). */
-static weft_future *spawn(struct weft__core *c, weft_task_fn fn, void *arg, const char *name,
+ * worker to run it on only, or NULL (anywhere: stealable). Never inlined,
+ * and its callers tail-call it: its return address is then the public
+ * function's caller, the task's creation site for debug reports (a
+ * branch on c->debug; passing the address as an argument cost ~1% of a
+ * spawn). */
+static __attribute__((noinline)) weft_future *spawn(struct weft__core *c, weft_task_fn fn, void *arg, const char *name,
 			  struct weft__core_worker *cw, struct weft__worker *on)
 {
 	/* Tasks may still create tasks while shutdown runs (asyncio lets
@@ -56,6 +60,7 @@ static weft_future *spawn(struct weft__core *c, weft_task_fn fn, void *arg, cons
 	t->fn = fn;
 	t->arg = arg;
 	t->id = next_id(c, cw);
+	t->site = c->debug ? __builtin_return_address(0) : NULL;
 	t->st.home = NULL;
 	atomic_init(&t->st.migratable, c->migratable);
 	atomic_init(&t->st.must_cancel, false);

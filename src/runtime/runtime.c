@@ -243,6 +243,7 @@ WEFT_API int weft_runtime_destroy_timeout(weft_runtime *rt, double timeout)
 	/* A task created between the last check and stop is still cancelled. */
 	weft__core_cancel_all(c, 0);
 	weft__sched_stop(&c->sched);
+	weft__debug_flush(); /* never-retrieved reports the loops had queued */
 	discard_leftovers(rt);
 	weft__inject_close(&c->sched.inject); /* late refused submitters, before the free */
 	runtime_free(rt);
