@@ -8,6 +8,7 @@
 #include <weft/error.h>
 #include <weft/future.h>
 #include <weft/gather.h>
+#include <weft/inspect.h>
 #include <weft/io.h>
 #include <weft/local.h>
 #include <weft/metrics.h>

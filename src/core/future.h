@@ -10,6 +10,7 @@
 #define WEFT_CORE_FUTURE_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <weft/future.h>
@@ -56,6 +57,11 @@ struct weft__waiter {
 /* Per-kind behaviour; NULL means a plain future's. */
 struct weft__future_ops {
 	bool (*cancel)(weft_future *f, const char *msg);
+	/* What waiting on f means, for inspection ("a sleep due in 0.2 s",
+	 * "an I/O operation on fd 7"); NULL: "a future". Called while a
+	 * task awaiting f is held suspended (sched/hold.h), so f is alive;
+	 * no lock is held. Any thread. */
+	void (*describe)(const weft_future *f, char *buf, size_t cap);
 };
 
 struct weft_future {

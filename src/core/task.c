@@ -21,7 +21,15 @@
 
 static bool task_cancel(weft_future *f, const char *msg);
 
-static const struct weft__future_ops task_ops = {.cancel = task_cancel};
+static void task_describe(const weft_future *f, char *buf, size_t cap)
+{
+	char name[64];
+	weft__task_name_raw((const struct weft__task *)f, name, sizeof(name));
+	snprintf(buf, cap, "task %s", name);
+}
+
+static const struct weft__future_ops task_ops = {.cancel = task_cancel,
+						 .describe = task_describe};
 
 static uint64_t next_id(struct weft__core *c, struct weft__core_worker *cw)
 {

@@ -18,8 +18,8 @@
 
 #include "core/debug.h"
 #include "core/future.h"
-#include "core/quarantine.h"
 #include "core/task.h"
+#include "fiber/backtrace.h"
 
 struct report {
 	struct report *next;
@@ -37,7 +37,7 @@ static void print(const struct report *r)
 {
 	char at[400] = "";
 	if (r->site)
-		weft__where(r->site, at, sizeof(at));
+		weft__symbolize(r->site, 1, at, sizeof(at));
 	fprintf(stderr,
 		"weft: %s failed with %d (%s)%s%s%s and its outcome was never retrieved: its "
 		"last reference was dropped before anyone read it (weft_await, "
