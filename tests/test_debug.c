@@ -4,7 +4,12 @@
 #include <criterion/criterion.h>
 #include <criterion/redirect.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <weft.h>
 
@@ -127,4 +132,128 @@ Test(debug, shutdown_reports_the_tasks_it_cancels, .init = cr_redirect_stderr,
 	cr_assert_eq(count(err, "runtime shutdown cancels task sleeper, still pending"), 1, "%s",
 		     err);
 	cr_assert_null(strstr(err, "never retrieved"), "%s", err);
+}
+
+/* ---- the watchdog and the dump signal: stderr into a file this test
+ * reads while the runtime runs ---- */
+
+static int cap_fd = -1, saved_fd = -1;
+
+static void capture_begin(void)
+{
+	fflush(stderr);
+	FILE *f = tmpfile();
+	cr_assert_not_null(f);
+	cap_fd = dup(fileno(f));
+	fclose(f);
+	saved_fd = dup(2);
+	dup2(cap_fd, 2);
+}
+
+/* What was written so far (a static buffer). Any thread. */
+static const char *captured(void)
+{
+	static char buf[65536];
+	ssize_t n = pread(cap_fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	return buf;
+}
+
+static void capture_end(void)
+{
+	fflush(stderr);
+	dup2(saved_fd, 2);
+	close(saved_fd);
+}
+
+static atomic_int named_while_running;
+
+static __attribute__((noinline)) void spin_until_named(void)
+{
+	/* Spins without suspending until the watchdog's report names it
+	 * (or 30 s pass). The nanosleep is a blocking call on the worker, the
+	 * kind the watchdog exists for; it also lets TSan run the signal's
+	 * handler, which it does only inside its interceptors. */
+	double end = tu_now() + 30 * WEFT_TEST_SLOW;
+	while (tu_now() < end) {
+		if (strstr(captured(), "watchdog: task stuck-one has kept worker")) {
+			atomic_store(&named_while_running, 1);
+			break;
+		}
+		struct timespec ts = {0, 200000};
+		nanosleep(&ts, NULL);
+	}
+	__asm__ volatile("" ::: "memory");
+}
+
+static int stuck(void *arg, void **res)
+{
+	spin_until_named();
+	return 0;
+}
+
+static int stuck_main(void *arg, void **res)
+{
+	weft_future *t = weft_create_task(stuck, NULL, "stuck-one");
+	int rc = weft_await(t, NULL);
+	weft_future_unref(t);
+	return rc;
+}
+
+Test(debug, the_watchdog_names_a_stuck_task_while_it_runs, .timeout = 60 * WEFT_TEST_SLOW)
+{
+	atomic_store(&named_while_running, 0);
+	capture_begin();
+	weft_config cfg = tu_config(2);
+	cfg.debug = true;
+	cfg.slow_step = 0.1;
+	int rc = tu_run(stuck_main, NULL, &cfg, NULL);
+	const char *err = captured();
+	capture_end();
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(atomic_load(&named_while_running), 1, "%s", err);
+	cr_assert_eq(count(err, "watchdog: task stuck-one has kept worker"), 1, "once:\n%s", err);
+	/* its backtrace at that moment */
+	cr_assert(strstr(err, "spin_until_named"), "%s", err);
+	/* and the report after the fact, when the step ended */
+	cr_assert(strstr(err, "weft: task stuck-one ran "), "%s", err);
+}
+
+static int raise_main(void *arg, void **res)
+{
+	raise(SIGUSR1);
+	double end = weft_time() + 30 * WEFT_TEST_SLOW;
+	while (!strstr(captured(), "task 1 \"main\" [running") && weft_time() < end)
+		weft_sleep(0.005);
+	return 0;
+}
+
+Test(debug, a_dump_signal_dumps_every_task, .timeout = 60 * WEFT_TEST_SLOW)
+{
+	struct sigaction before, after;
+	sigaction(SIGUSR1, NULL, &before);
+	capture_begin();
+	weft_config cfg = tu_config(1);
+	cfg.dump_signal = SIGUSR1;
+	int rc = tu_run(raise_main, NULL, &cfg, NULL);
+	const char *err = captured();
+	capture_end();
+	cr_assert_eq(rc, 0);
+	cr_assert(strstr(err, "weft: dump of runtime"), "%s", err);
+	cr_assert(strstr(err, "task 1 \"main\" [waiting on a sleep due in"), "%s", err);
+	sigaction(SIGUSR1, NULL, &after);
+	cr_assert(after.sa_handler == before.sa_handler, "the handler before is back");
+}
+
+Test(debug, bad_dump_signals_and_slow_steps_are_einval, .timeout = TIMEOUT)
+{
+	weft_runtime *rt;
+	weft_config cfg = tu_config(1);
+	cfg.dump_signal = SIGKILL;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	cfg.dump_signal = SIGURG;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
+	cfg.dump_signal = 0;
+	cfg.slow_step = -1;
+	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
 }

@@ -42,9 +42,10 @@ typedef struct weft_config {
 	bool debug;              /* say on stderr what went wrong on misuse
 	                          * (and what to do, where that is always
 	                          * the same; a refused config field is
-	                          * named), and report a task step that kept its
-	                          * worker over 100 ms (asyncio's
-	                          * slow-callback warning), a task or future
+	                          * named), and report a task step or callback
+	                          * that keeps its worker over 100 ms (asyncio's
+	                          * slow-callback warning; slow_step below),
+	                          * a task or future
 	                          * that failed and whose outcome nobody read
 	                          * by its last unref (asyncio's "never
 	                          * retrieved"; a cancellation is not a
@@ -94,6 +95,19 @@ typedef struct weft_config {
 	                          * buffers: streams and weft_recv_pooled use
 	                          * buffers of their own, as when the kernel
 	                          * refuses a buffer ring (tests cover both) */
+	double slow_step;        /* debug mode: a task step or callback that
+	                          * keeps its worker longer than this many
+	                          * seconds is reported while it runs (the
+	                          * watchdog, with its backtrace) and when it
+	                          * ends; 0: 0.1 (asyncio's
+	                          * slow_callback_duration); negative or NaN is
+	                          * -EINVAL */
+	int dump_signal;         /* a signal number (SIGQUIT, as Go does; or
+	                          * SIGUSR1...) on which weft_dump(rt, stderr)
+	                          * runs, from a thread of weft's own: the
+	                          * handler is installed while the runtime
+	                          * lives and the previous one restored after;
+	                          * 0: none (the default) */
 } weft_config;
 
 /* Fills `cfg` with the defaults (blocking_threads_max 512,
@@ -107,7 +121,9 @@ WEFT_API void weft_config_init(weft_config *cfg);
  * paused_clock without workers == 1, blocking_threads_max > 65536,
  * blocking_keepalive negative or NaN, stack_size above 1 GiB, small_stacks
  * with a stack_size that is not 0 or a multiple of 16 from 1024 to the
- * page size, ring_entries above 16384; in debug mode, cfg.debug included,
+ * page size, ring_entries above 16384, slow_step negative or NaN, dump_signal not
+ * a signal a handler may take (or SIGURG, the watchdog's); in debug
+ * mode, cfg.debug included,
  * the field is named, and a zeroed config is told to use weft_config_init),
  * -ENOMEM (out of memory, or of locked memory for the rings: raise
  * RLIMIT_MEMLOCK or lower ring_entries; or no alternate signal stack for

@@ -47,13 +47,42 @@ static void task_retire(struct weft__worker *w, struct weft__sched_task *t)
 	weft__hook_task_retire(t);
 }
 
+/* Debug mode: a step (task or callback) begins; the watchdog
+ * (runtime/monitor.c) sees it from now on. */
+static __attribute__((noinline, cold)) uint64_t step_begin(struct weft__worker *w)
+{
+	uint64_t t0 = weft__now_ns();
+	/* release: the watchdog's acquire load sees the step's start */
+	atomic_store_explicit(&w->dbg.t0, t0, memory_order_release);
+	return t0;
+}
+
+/* Debug mode's stall report after the fact (asyncio's slow-callback
+ * warning): a step that kept the worker longer than cfg.slow_step. The
+ * watchdog may have named it already while it ran. */
+static void step_end(struct weft__worker *w, const struct weft__sched_task *t, uint64_t t0)
+{
+	atomic_store_explicit(&w->dbg.t0, 0, memory_order_relaxed);
+	uint64_t dt = weft__now_ns() - t0;
+	if (dt < w->slow_ns)
+		return;
+	char name[128] = "";
+	if (t)
+		weft__hook_task_name(t, name, sizeof(name));
+	fprintf(stderr,
+		"weft: %s%s ran %.1f ms without suspending: nothing else ran on its "
+		"worker meanwhile (debug mode reports steps over %.0f ms); to fix: move "
+		"blocking calls or long computations to weft_to_thread, and use weft's I/O "
+		"calls for sockets and files\n",
+		t ? "task " : "a callback", name, (double)dt / 1e6, (double)w->slow_ns / 1e6);
+}
+
 /*
  * t just switched out (suspended or finished) on a worker with checks on.
  * t is still alive: the loop holds its reference.
  * - Small-stack mode: an overwritten canary means its stack overflowed,
  *   maybe into another's.
- * - Debug mode's stall detector (asyncio's slow-callback warning): a step
- *   that kept the worker longer than WEFT__SLOW_STEP_NS is reported.
+ * - Debug mode: the step ends (step_end).
  */
 static __attribute__((noinline, cold)) void
 switched_out_checks(struct weft__worker *w, struct weft__sched_task *t, uint64_t t0)
@@ -63,16 +92,17 @@ switched_out_checks(struct weft__worker *w, struct weft__sched_task *t, uint64_t
 		weft__hook_task_name(t, name, sizeof(name));
 		weft__stack_overflow_abort(name);
 	}
-	uint64_t dt = w->debug ? weft__now_ns() - t0 : 0;
-	if (dt < WEFT__SLOW_STEP_NS)
-		return;
-	weft__hook_task_name(t, name, sizeof(name));
-	fprintf(stderr,
-		"weft: task %s ran %.1f ms without suspending: nothing else ran on its "
-		"worker meanwhile (debug mode reports steps over %.0f ms); to fix: move "
-		"blocking calls or long computations to weft_to_thread, and use weft's I/O "
-		"calls for sockets and files\n",
-		name, (double)dt / 1e6, (double)WEFT__SLOW_STEP_NS / 1e6);
+	if (w->debug)
+		step_end(w, t, t0);
+}
+
+/* A callback, timed in debug mode as task steps are. */
+static __attribute__((noinline, cold)) void run_callback_debug(struct weft__worker *w,
+							       struct weft__runnable *r)
+{
+	uint64_t t0 = step_begin(w);
+	weft__hook_run_callback(w, r);
+	step_end(w, NULL, t0);
 }
 
 /*
@@ -116,7 +146,7 @@ static inline __attribute__((always_inline)) void run_task(struct weft__worker *
 	w->budget = BUDGET;
 	uint64_t t0 = 0;
 	if (__builtin_expect(w->debug, 0))
-		t0 = weft__now_ns();
+		t0 = step_begin(w);
 	weft__fiber_switch(&w->loop, &t->fiber, false);
 	if (__builtin_expect(w->small_stacks | w->debug, 0))
 		switched_out_checks(w, t, t0);
@@ -140,7 +170,10 @@ static inline __attribute__((always_inline)) void run_one(struct weft__worker *w
 		weft__worker_bump(&w->retired); /* counted in by weft__worker_post */
 	} else {
 		w->hot.callbacks++;
-		weft__hook_run_callback(w, r);
+		if (__builtin_expect(w->debug, 0))
+			run_callback_debug(w, r);
+		else
+			weft__hook_run_callback(w, r);
 	}
 }
 
@@ -580,6 +613,8 @@ void weft__worker_init(struct weft__worker *w, struct weft__sched *s, unsigned i
 	w->index = index;
 	w->small_stacks = s->cfg->small_stacks;
 	w->debug = s->cfg->debug;
+	w->slow_ns = (uint64_t)(s->cfg->slow_step * 1e9);
+	atomic_init(&w->dbg.sample_n, -1);
 	w->rng = 0x9e3779b9u * (index + 1);
 	w->spin_ns = SPIN_NS;
 	weft__runq_init(&w->runq);

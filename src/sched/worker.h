@@ -28,15 +28,13 @@ enum {
 	WEFT__NOTIFIED = 2u, /* a wake was sent or the owner must not sleep */
 };
 
-/* Debug mode reports a task step longer than this (asyncio's
- * loop.slow_callback_duration, 0.1 s). */
-#define WEFT__SLOW_STEP_NS 100000000u
 
 struct weft__worker {
 	struct weft__sched *sched;
 	unsigned index;
 	bool small_stacks;                /* cfg.small_stacks: check canaries */
 	bool debug;                       /* debug mode: report slow task steps */
+	uint64_t slow_ns;                 /* debug mode: cfg.slow_step */
 	pthread_t thread;
 
 	/* Owner only. */
@@ -87,6 +85,20 @@ struct weft__worker {
 		_Atomic uint64_t jobs_posted; /* RMW: counted by the poster (jobs
 		                               * are counted in `spawned` too) */
 	} m __attribute__((aligned(64)));
+
+	/* Debug mode only: what the watchdog (runtime/monitor.c) reads of
+	 * the step running now, and the sample its signal takes. */
+	struct weft__worker_debug {
+		_Atomic uint64_t t0;      /* start of the running step (task or
+		                           * callback), 0 between steps; release
+		                           * pairs with the watchdog's acquire */
+		_Atomic int sample_req;   /* the watchdog asks for a sample */
+		_Atomic int sample_n;     /* frames in sample_pcs, -1: none yet
+		                           * (release: the sample is written) */
+		uint64_t sample_t0;       /* the step the sample is of */
+		char sample_name[64];     /* its task's name, or "a callback" */
+		void *sample_pcs[48];
+	} dbg __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
 
 /* Adds n to a metric only its worker writes (relaxed: a metric orders
