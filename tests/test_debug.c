@@ -223,7 +223,8 @@ static int raise_main(void *arg, void **res)
 {
 	raise(SIGUSR1);
 	double end = weft_time() + 30 * WEFT_TEST_SLOW;
-	while (!strstr(captured(), "task 1 \"main\" [running") && weft_time() < end)
+	/* until the monitor thread has dumped (this task waits in a sleep) */
+	while (!strstr(captured(), "task 1 \"main\" [") && weft_time() < end)
 		weft_sleep(0.005);
 	return 0;
 }
