@@ -160,6 +160,9 @@ static void print_sample(struct weft__monitor *m, unsigned i, struct weft__worke
 {
 	int n = atomic_load_explicit(&w->dbg.sample_n, memory_order_acquire);
 	bool ours = n >= 0 && w->dbg.sample_t0 == t0;
+	/* no sample, and the step is over: its end's own report names it */
+	if (!ours && atomic_load_explicit(&w->dbg.t0, memory_order_acquire) != t0)
+		return;
 	char what[96];
 	if (ours && w->dbg.sample_name[0])
 		snprintf(what, sizeof(what), "task %s", w->dbg.sample_name);
