@@ -258,3 +258,52 @@ Test(debug, bad_dump_signals_and_slow_steps_are_einval, .timeout = TIMEOUT)
 	cfg.slow_step = -1;
 	cr_assert_eq(weft_runtime_create(&cfg, &rt), -EINVAL);
 }
+
+/* A dump while a worker is stuck in a step: that worker cannot be held,
+ * so the dump samples it with the watchdog's signal. */
+static atomic_int stuck_started, stuck_release;
+
+static __attribute__((noinline)) void stuck_in_place(void)
+{
+	atomic_store(&stuck_started, 1);
+	double end = tu_now() + 30 * WEFT_TEST_SLOW;
+	while (!atomic_load(&stuck_release) && tu_now() < end) {
+		struct timespec ts = {0, 200000};
+		nanosleep(&ts, NULL); /* blocking, on purpose */
+	}
+	__asm__ volatile("" ::: "memory");
+}
+
+static int stuck_two(void *arg, void **res)
+{
+	stuck_in_place();
+	return 0;
+}
+
+Test(debug, a_dump_samples_a_worker_stuck_in_a_step, .timeout = 60 * WEFT_TEST_SLOW)
+{
+	atomic_store(&stuck_started, 0);
+	atomic_store(&stuck_release, 0);
+	weft_config cfg = tu_config(2);
+	cfg.debug = true;
+	cfg.slow_step = 60; /* the watchdog stays quiet: the dump samples */
+	weft_runtime *rt = tu_runtime_cfg(&cfg);
+	weft_future *t = weft_spawn(rt, stuck_two, NULL, "stuck-two");
+	double end = tu_now() + 10 * WEFT_TEST_SLOW;
+	while (!atomic_load(&stuck_started) && tu_now() < end)
+		tu_nap_ms(1);
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	long n = weft_dump(rt, f);
+	fclose(f);
+	atomic_store(&stuck_release, 1);
+	cr_assert_eq(weft_future_wait(t, 30 * WEFT_TEST_SLOW, NULL), 0);
+	weft_future_unref(t);
+	cr_assert_eq(weft_runtime_destroy(rt), 0);
+	cr_assert_geq(n, 1);
+	cr_assert(strstr(buf, "did not stop"), "%s", buf);
+	cr_assert(strstr(buf, "runs task stuck-two for"), "%s", buf);
+	cr_assert(strstr(buf, "stuck_in_place"), "%s", buf);
+	free(buf);
+}

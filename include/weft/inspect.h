@@ -17,9 +17,11 @@
  * no task, so none of the tasks it could resume moves while its stack is
  * read; nothing is resumed early, nothing is moved, and no hot path pays
  * for it. A worker that does not reach the job within WEFT_INSPECT_HOLD
- * seconds is busy in a task step that does not suspend: its tasks (and,
- * while it runs, every migratable task) are reported without a backtrace
- * (debug mode's stall watchdog names what it runs). Work on the held
+ * seconds is busy in a task step that does not suspend; then no task's
+ * stack can be read safely (that worker may run, start or steal any of
+ * them), so tasks are listed without backtraces, and in debug mode the
+ * dump shows what that worker runs with the backtrace the stall
+ * watchdog's signal takes there. Work on the held
  * workers pauses for as long as the reading takes (about a microsecond
  * per frame).
  */

@@ -392,12 +392,35 @@ static long dump_body(weft_runtime *rt, FILE *out, const struct asker *a)
 		if (bl >= sizeof(busy))
 			break;
 	}
+	bool unheld[64] = {false};
+	for (unsigned i = 0; i < c->sched.nworkers && i < 64; i++)
+		unheld[i] = !weft__hold_held(h, i);
 	weft__hold_end(h);
 	free(all);
 
 	/* Printed after the hold. */
 	fprintf(out, "weft: dump of runtime %p: %u workers, %zu tasks not done%s%s\n", (void *)rt,
 		c->sched.nworkers, listed, busy[0] ? "; " : "", busy);
+	/* Debug mode: what a worker that did not stop runs, sampled by the
+	 * watchdog's signal */
+	for (unsigned i = 0; i < c->sched.nworkers && i < 64; i++) {
+		struct weft__worker *w = &c->sched.workers[i];
+		if (!unheld[i] || !w->debug)
+			continue;
+		void *wp[48];
+		char name[64];
+		uint64_t t0 = 0;
+		int k = weft__worker_sample(w, 200 * 1000 * 1000ull, wp, 48, name, sizeof(name), &t0);
+		if (k < 0 || !t0)
+			continue;
+		fprintf(out, "worker %u runs %s%s for %.0f ms without suspending:\n", i,
+			name[0] ? "task " : "a callback", name, (double)(weft__now_ns() - t0) / 1e6);
+		for (int f = 0; f < k; f++) {
+			char sym[512];
+			weft__symbolize(wp[f], f > 0, sym, sizeof(sym));
+			fprintf(out, "  #%d %s\n", f, sym);
+		}
+	}
 	if (no_unwinder)
 		fprintf(out, "weft: (no backtraces: weft was built without libunwind)\n");
 	struct symcache sc = {0};

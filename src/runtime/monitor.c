@@ -35,7 +35,7 @@
 #include "sched/hooks.h"
 #include "sched/worker.h"
 
-#define SAMPLE_SIGNAL SIGURG
+#define SAMPLE_SIGNAL WEFT__SAMPLE_SIGNAL
 #define SAMPLE_WAIT_NS (200 * 1000 * 1000ull)
 #define MAX_DUMPERS 16
 
@@ -155,38 +155,6 @@ static void handlers_quiesce(void)
 
 /* ---- the watchdog ---- */
 
-static void print_sample(struct weft__monitor *m, unsigned i, struct weft__worker *w,
-			 uint64_t t0, uint64_t now)
-{
-	int n = atomic_load_explicit(&w->dbg.sample_n, memory_order_acquire);
-	bool ours = n >= 0 && w->dbg.sample_t0 == t0;
-	/* no sample, and the step is over: its end's own report names it */
-	if (!ours && atomic_load_explicit(&w->dbg.t0, memory_order_acquire) != t0)
-		return;
-	char what[96];
-	if (ours && w->dbg.sample_name[0])
-		snprintf(what, sizeof(what), "task %s", w->dbg.sample_name);
-	else if (ours)
-		snprintf(what, sizeof(what), "a callback");
-	else
-		snprintf(what, sizeof(what), "a task or callback");
-	flockfile(stderr);
-	fprintf(stderr,
-		"weft: watchdog: %s has kept worker %u for %.0f ms without suspending, and "
-		"still runs (debug mode names steps over %.0f ms while they run)%s\n",
-		what, i, (double)(now - t0) / 1e6, (double)m->slow_ns / 1e6,
-		ours ? "; it is at:" : "; no backtrace (the worker did not answer in time)");
-	for (int k = 0; ours && k < n; k++) {
-		char sym[512];
-		/* the first frame is the interrupted instruction itself */
-		weft__symbolize(w->dbg.sample_pcs[k], k > 0, sym, sizeof(sym));
-		fprintf(stderr, "  #%d %s\n", k, sym);
-	}
-	fprintf(stderr, "weft: watchdog: to fix: move blocking calls or long computations to "
-			"weft_to_thread, and use weft's I/O calls for sockets and files\n");
-	funlockfile(stderr);
-}
-
 static void watch(struct weft__monitor *m)
 {
 	struct weft__sched *s = &m->rt->core.sched;
@@ -198,19 +166,34 @@ static void watch(struct weft__monitor *m)
 		if (!t0 || now - t0 < m->slow_ns || m->reported[i] == t0)
 			continue;
 		m->reported[i] = t0; /* once per step */
-		atomic_store_explicit(&w->dbg.sample_n, -1, memory_order_relaxed);
-		atomic_store_explicit(&w->dbg.sample_req, 1, memory_order_release);
-		if (pthread_kill(w->thread, SAMPLE_SIGNAL) == 0) {
-			uint64_t until = weft__now_ns() + SAMPLE_WAIT_NS;
-			while (atomic_load_explicit(&w->dbg.sample_n, memory_order_acquire) < 0 &&
-			       weft__now_ns() < until) {
-				struct timespec ts = {0, 1000000};
-				nanosleep(&ts, NULL);
-			}
+		void *pcs[48];
+		char name[64];
+		uint64_t st0 = 0;
+		int n = weft__worker_sample(w, SAMPLE_WAIT_NS, pcs, 48, name, sizeof(name), &st0);
+		bool ours = n >= 0 && st0 == t0;
+		/* no sample of it, and the step is over: its end's report names it */
+		if (!ours && atomic_load_explicit(&w->dbg.t0, memory_order_acquire) != t0)
+			continue;
+		char what[96];
+		if (ours && name[0])
+			snprintf(what, sizeof(what), "task %s", name);
+		else
+			snprintf(what, sizeof(what), ours ? "a callback" : "a task or callback");
+		flockfile(stderr);
+		fprintf(stderr,
+			"weft: watchdog: %s has kept worker %u for %.0f ms without suspending, and "
+			"still runs (debug mode names steps over %.0f ms while they run)%s\n",
+			what, i, (double)(weft__now_ns() - t0) / 1e6, (double)m->slow_ns / 1e6,
+			ours ? "; it is at:" : "; no backtrace (the worker did not answer in time)");
+		for (int k = 0; ours && k < n; k++) {
+			char sym[512];
+			/* the first frame is the interrupted instruction itself */
+			weft__symbolize(pcs[k], k > 0, sym, sizeof(sym));
+			fprintf(stderr, "  #%d %s\n", k, sym);
 		}
-		/* an answer that comes later is dropped: the next request resets it */
-		atomic_store_explicit(&w->dbg.sample_req, 0, memory_order_relaxed);
-		print_sample(m, i, w, t0, weft__now_ns());
+		fprintf(stderr, "weft: watchdog: to fix: move blocking calls or long computations "
+				"to weft_to_thread, and use weft's I/O calls for sockets and files\n");
+		funlockfile(stderr);
 	}
 }
 

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fiber/guard.h"
@@ -615,6 +616,7 @@ void weft__worker_init(struct weft__worker *w, struct weft__sched *s, unsigned i
 	w->debug = s->cfg->debug;
 	w->slow_ns = (uint64_t)(s->cfg->slow_step * 1e9);
 	atomic_init(&w->dbg.sample_n, -1);
+	pthread_mutex_init(&w->dbg.sample_lock, NULL);
 	w->rng = 0x9e3779b9u * (index + 1);
 	w->spin_ns = SPIN_NS;
 	weft__runq_init(&w->runq);
@@ -633,6 +635,35 @@ void weft__worker_publish(struct weft__worker *w)
 	atomic_store_explicit(&w->m.lifo_hits, w->hot.lifo_hits, memory_order_relaxed);
 	atomic_store_explicit(&w->m.timers, w->timers.n, memory_order_relaxed);
 	atomic_store_explicit(&w->m.stacks_cached, w->stacks.n, memory_order_relaxed);
+}
+
+int weft__worker_sample(struct weft__worker *w, uint64_t wait_ns, void **pcs, int cap, char *name,
+			size_t ncap, uint64_t *t0)
+{
+	pthread_mutex_lock(&w->dbg.sample_lock);
+	atomic_store_explicit(&w->dbg.sample_n, -1, memory_order_relaxed);
+	/* release: pairs with the handler's acquire exchange */
+	atomic_store_explicit(&w->dbg.sample_req, 1, memory_order_release);
+	int n = -1;
+	if (pthread_kill(w->thread, WEFT__SAMPLE_SIGNAL) == 0) {
+		uint64_t until = weft__now_ns() + wait_ns;
+		while ((n = atomic_load_explicit(&w->dbg.sample_n, memory_order_acquire)) < 0 &&
+		       weft__now_ns() < until) {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	/* a later answer is ignored: the handler sees no request */
+	atomic_store_explicit(&w->dbg.sample_req, 0, memory_order_relaxed);
+	if (n >= 0) {
+		if (n > cap)
+			n = cap;
+		memcpy(pcs, w->dbg.sample_pcs, (size_t)n * sizeof(*pcs));
+		snprintf(name, ncap, "%s", w->dbg.sample_name);
+		*t0 = w->dbg.sample_t0;
+	}
+	pthread_mutex_unlock(&w->dbg.sample_lock);
+	return n;
 }
 
 void weft__worker_exit(struct weft__worker *w)

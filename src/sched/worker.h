@@ -92,7 +92,8 @@ struct weft__worker {
 		_Atomic uint64_t t0;      /* start of the running step (task or
 		                           * callback), 0 between steps; release
 		                           * pairs with the watchdog's acquire */
-		_Atomic int sample_req;   /* the watchdog asks for a sample */
+		pthread_mutex_t sample_lock; /* one sampler at a time */
+		_Atomic int sample_req;   /* a sampler asks (weft__worker_sample) */
 		_Atomic int sample_n;     /* frames in sample_pcs, -1: none yet
 		                           * (release: the sample is written) */
 		uint64_t sample_t0;       /* the step the sample is of */
@@ -112,6 +113,23 @@ static inline void weft__metric_add(_Atomic uint64_t *c, uint64_t n)
 /* Owner only: publishes the hot counters and gauges for readers on other
  * threads (cold: a few stores). */
 void weft__worker_publish(struct weft__worker *w);
+
+/* The signal that samples a worker's running step (debug mode): SIGURG,
+ * whose default action is to ignore it (Go preempts with it too). Its
+ * handler is the runtime monitor's (runtime/monitor.c). */
+#define WEFT__SAMPLE_SIGNAL SIGURG
+
+/*
+ * Debug mode, with the monitor's handler installed: where worker w's
+ * running step is now. Signals w and waits at most wait_ns for its
+ * handler. Returns how many frames it copied into pcs (the first is the
+ * interrupted instruction, the rest return addresses), with the step's
+ * start in *t0 (0: between steps) and its task's name in name ("" for a
+ * callback); -1 when w did not answer in time. Any thread but w's;
+ * samplers of one worker take turns.
+ */
+int weft__worker_sample(struct weft__worker *w, uint64_t wait_ns, void **pcs, int cap, char *name,
+			size_t ncap, uint64_t *t0);
 
 /* Counts one more in a counter of w's that only w's thread writes (no
  * RMW needed; release pairs with weft__sched_live's acquire loads). */
