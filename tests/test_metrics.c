@@ -111,7 +111,9 @@ ParameterizedTest(unsigned *workers, metrics, add_up, .timeout = TIMEOUT)
 	cr_assert_eq(during.tasks_spawned, during.tasks_completed + during.tasks_alive);
 	cr_assert_eq(during.tasks_alive, WAITERS + 1, "alive %llu",
 		     (unsigned long long)during.tasks_alive);
-	cr_assert_geq(during.stacks_in_use, WAITERS + 1);
+	/* how many stacks exist is exact; how they split between the
+	 * workers' caches and tasks lags until the workers publish */
+	cr_assert_geq(during.stacks_in_use + during.stacks_cached, WAITERS + 1);
 	cr_assert_eq(blocked.blocking_busy, 1);
 
 	/* Idle afterwards: the counts settle (workers publish when they park). */

@@ -87,7 +87,10 @@ struct weft_metrics {
 	uint64_t stacks_cached;     /* ready for the next task: in the workers'
 	                             * caches or the runtime's pool (a gauge) */
 	uint64_t stacks_in_use;     /* held by started, unfinished tasks (a
-	                             * gauge) */
+	                             * gauge; with stacks_cached it adds up to
+	                             * the stacks made, exactly; the split
+	                             * between the two lags while workers are
+	                             * busy, as the workers' caches publish) */
 	uint64_t stacks_trimmed;    /* stacks whose pages went back to the
 	                             * kernel while idle (decision 14) */
 };

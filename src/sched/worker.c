@@ -167,7 +167,9 @@ static inline __attribute__((always_inline)) void run_one(struct weft__worker *w
 	} else if (r->kind == WEFT__RUN_JOB) {
 		struct weft__job *j = weft__container_of(r, struct weft__job, run);
 		j->fn(w, j);
-		w->hot.jobs++;
+		/* straight into the atomic (jobs are off the hot paths): the
+		 * task counts subtract it and must not lag */
+		weft__metric_add(&w->m.jobs, 1);
 		weft__worker_bump(&w->retired); /* counted in by weft__worker_post */
 	} else {
 		w->hot.callbacks++;
@@ -631,7 +633,6 @@ void weft__worker_publish(struct weft__worker *w)
 	w->hot.turns = 0;
 	atomic_store_explicit(&w->m.runs, w->hot.runs, memory_order_relaxed);
 	atomic_store_explicit(&w->m.callbacks, w->hot.callbacks, memory_order_relaxed);
-	atomic_store_explicit(&w->m.jobs, w->hot.jobs, memory_order_relaxed);
 	atomic_store_explicit(&w->m.lifo_hits, w->hot.lifo_hits, memory_order_relaxed);
 	atomic_store_explicit(&w->m.timers, w->timers.n, memory_order_relaxed);
 	atomic_store_explicit(&w->m.stacks_cached, w->stacks.n, memory_order_relaxed);

@@ -73,12 +73,12 @@ struct weft__worker {
 	struct {
 		uint64_t runs;            /* runnables run (tasks, callbacks, jobs) */
 		uint64_t callbacks;       /* of which callbacks */
-		uint64_t jobs;            /* of which jobs */
 		uint64_t lifo_hits;       /* runs taken from the LIFO slot */
 		unsigned turns;           /* one worker: turns since the last publish */
 	} hot;
 	struct weft__worker_metrics {
-		_Atomic uint64_t runs, callbacks, jobs, lifo_hits; /* published hot.* */
+		_Atomic uint64_t runs, callbacks, lifo_hits; /* published hot.* */
+		_Atomic uint64_t jobs;        /* jobs run (counted directly) */
 		_Atomic uint64_t timers, stacks_cached;          /* published gauges */
 		_Atomic uint64_t steals, steal_attempts, overflows, parks, spins_found;
 		_Atomic uint64_t unparks;     /* RMW: counted by the waker */
