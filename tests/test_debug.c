@@ -292,11 +292,8 @@ Test(debug, a_dump_samples_a_worker_stuck_in_a_step, .timeout = 60 * WEFT_TEST_S
 	double end = tu_now() + 10 * WEFT_TEST_SLOW;
 	while (!atomic_load(&stuck_started) && tu_now() < end)
 		tu_nap_ms(1);
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	long n = weft_dump(rt, f);
-	fclose(f);
+	long n;
+	char *buf = tu_dump(rt, &n);
 	atomic_store(&stuck_release, 1);
 	cr_assert_eq(weft_future_wait(t, 30 * WEFT_TEST_SLOW, NULL), 0);
 	weft_future_unref(t);

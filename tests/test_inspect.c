@@ -207,11 +207,8 @@ Test(inspect, a_dump_lists_every_task_with_its_wait_and_stack, .timeout = TIMEOU
 	} while (m.tasks_polled < WAITERS + 2 && tu_now() < end);
 	tu_nap_ms(20);
 
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	long n = weft_dump(rt, f);
-	fclose(f);
+	long n;
+	char *buf = tu_dump(rt, &n);
 	atomic_store(&released, true);
 	cr_assert_eq(weft_event_set(ev), 0);
 	for (int i = 0; i < WAITERS; i++) {
