@@ -8,8 +8,10 @@
 #include <weft/error.h>
 #include <weft/future.h>
 #include <weft/gather.h>
+#include <weft/inspect.h>
 #include <weft/io.h>
 #include <weft/local.h>
+#include <weft/metrics.h>
 #include <weft/net.h>
 #include <weft/queue.h>
 #include <weft/runtime.h>

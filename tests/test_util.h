@@ -249,6 +249,18 @@ static inline void tu_nap_ms(long ms)
 		;
 }
 
+/* weft_dump(rt) into a string the caller frees; its return in *n. */
+static inline char *tu_dump(weft_runtime *rt, long *n)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cr_assert_not_null(f);
+	*n = weft_dump(rt, f);
+	fclose(f);
+	return buf;
+}
+
 /* What the test wrote on stderr so far (a test with .init =
  * cr_redirect_stderr); a static buffer. Test thread. */
 static inline char *tu_redirected_stderr(void)

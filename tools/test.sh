@@ -7,7 +7,9 @@
 #
 # 1. Installs what is missing (Debian 12, as root or with passwordless
 #    sudo): meson, ninja, pkg-config, gcc/g++, liburing, concurrencykit,
-#    Criterion, valgrind (src/fiber/stack.c includes valgrind/valgrind.h),
+#    Criterion, libunwind (task backtraces: weft_task_stack, weft_dump;
+#    optional to the build, which then answers -ENOSYS there),
+#    valgrind (src/fiber/stack.c includes valgrind/valgrind.h),
 #    scdoc (the plain build's man pages, -Ddocs=true).
 #    Does nothing when everything is there.
 # 2. Checks that io_uring works here (a tiny liburing probe). Without it
@@ -102,7 +104,7 @@ say "dependencies"
 # package:command. A tool counts as present when its command is on PATH
 # (a pip-installed meson is fine); a library when dpkg has its package.
 pkgs=(meson:meson ninja-build:ninja pkg-config:pkg-config gcc:gcc g++:g++ binutils:nm
-	libc6-dev liburing-dev libck-dev libcriterion-dev valgrind wrk:wrk redis-tools:redis-cli
+	libc6-dev liburing-dev libck-dev libcriterion-dev libunwind-dev valgrind wrk:wrk redis-tools:redis-cli
 	scdoc:scdoc)
 tsan_cc=${WEFT_TSAN_CC:-clang}
 case $(basename "$tsan_cc") in

@@ -54,12 +54,17 @@ typedef struct weft_config {
 	bool debug;              /* say on stderr what went wrong on misuse
 	                          * (and what to do, where that is always
 	                          * the same; a refused config field is
-	                          * named), report a task step that kept its
-	                          * worker over 100 ms (asyncio's
-	                          * slow-callback warning), and name once
-	                          * per task function one that returned
-	                          * -EPERM with no weft_fail message (a
-	                          * POSIX-style -1?) */
+	                          * named), report a task step or callback
+	                          * that keeps its worker over 100 ms (asyncio's
+	                          * slow-callback warning; slow_step below),
+	                          * a task or future that failed and whose
+	                          * outcome nobody read by its last unref
+	                          * (asyncio's "never retrieved"; a
+	                          * cancellation is not a failure), each task
+	                          * still pending that runtime shutdown
+	                          * cancels, and name once per task function
+	                          * one that returned -EPERM with no
+	                          * weft_fail message (a POSIX-style -1?) */
 	unsigned ring_entries;   /* io_uring SQ size per worker (the CQ is 4x);
 	                          * 0: 256; at most 16384 */
 	bool ring_no_defer;      /* skip SINGLE_ISSUER|DEFER_TASKRUN, use the
@@ -127,6 +132,19 @@ typedef struct weft_config {
 	                          * provided buffers, non-blocking sockets,
 	                          * file operations on the blocking pool) is
 	                          * in docs/asyncio.md and weft/io.h */
+	double slow_step;        /* debug mode: a task step or callback that
+	                          * keeps its worker longer than this many
+	                          * seconds is reported while it runs (the
+	                          * watchdog, with its backtrace) and when it
+	                          * ends; 0: 0.1 (asyncio's
+	                          * slow_callback_duration); negative or NaN is
+	                          * -EINVAL */
+	int dump_signal;         /* a signal number (SIGQUIT, as Go does; or
+	                          * SIGUSR1...) on which weft_dump(rt, stderr)
+	                          * runs, from a thread of weft's own: the
+	                          * handler is installed while the runtime
+	                          * lives and the previous one restored after;
+	                          * 0: none (the default) */
 } weft_config;
 
 /* Fills `cfg` with the defaults (blocking_threads_max 512,
@@ -142,7 +160,8 @@ WEFT_API void weft_config_init(weft_config *cfg);
  * with a stack_size that is not 0 or a multiple of 16 from 1024 to the
  * page size, ring_entries above 16384, reserve_tasks above 16,777,216,
  * backend not a weft_backend or WEFT_BACKEND (with backend AUTO) not one
- * of auto, io_uring, epoll; in
+ * of auto, io_uring, epoll, slow_step negative or NaN, dump_signal not a
+ * signal a handler may take (or SIGURG, the watchdog's); in
  * debug mode, cfg.debug included,
  * the field is named, and a zeroed config is told to use weft_config_init),
  * -ENOMEM (out of memory, or of memory for cfg.reserve_tasks, or of

@@ -36,6 +36,7 @@
 #include "core/future.h"
 #include "core/local.h"
 #include "core/task.h"
+#include "fiber/backtrace.h"
 #include "io/timer.h"
 
 enum call_state { QUEUED, RUNNING, CANCELLED, DONE };
@@ -70,7 +71,19 @@ struct weft__pool_thread {
 
 static bool call_cancel(weft_future *f, const char *msg);
 
-static const struct weft__future_ops call_ops = {.cancel = call_cancel};
+/* Inspection: which function, and whether a thread runs it yet. */
+static void call_describe(const weft_future *f, char *buf, size_t cap)
+{
+	const struct weft__blocking_call *c = (const struct weft__blocking_call *)f;
+	char fn[160];
+	weft__symbolize((void *)(uintptr_t)c->fn, 0, fn, sizeof(fn));
+	int st = atomic_load_explicit(&((struct weft__blocking_call *)c)->state, memory_order_relaxed);
+	snprintf(buf, cap, "a to_thread call of %s (%s)", fn,
+		 st == QUEUED ? "queued" : st == RUNNING ? "running" : "ending");
+}
+
+static const struct weft__future_ops call_ops = {.cancel = call_cancel,
+						 .describe = call_describe};
 
 /* ---- queue (caller holds b->lock) ---- */
 

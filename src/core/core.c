@@ -6,6 +6,7 @@
 
 #include "core/block.h"
 #include "core/core.h"
+#include "core/debug.h"
 #include "core/future.h"
 #include "core/stub.h"
 #include "core/task_slab.h"
@@ -21,6 +22,7 @@ int weft__core_init(struct weft__core *c, const weft_config *cfg)
 {
 	unsigned n = c->sched.nworkers;
 	c->migratable = cfg->migratable;
+	c->debug = cfg->debug;
 	atomic_init(&c->next_id, 0);
 	c->bridge = NULL;
 	c->workers = aligned_alloc(64, sizeof(*c->workers) * n);
@@ -83,6 +85,8 @@ void weft__hook_run_callback(struct weft__worker *w, struct weft__runnable *r)
 
 void weft__hook_reclaim(struct weft__sched *s)
 {
+	if (__builtin_expect(atomic_load_explicit(&weft__debug_queued, memory_order_relaxed), 0))
+		weft__debug_flush();
 	weft__slab_reclaim(weft__core_of_sched(s));
 }
 

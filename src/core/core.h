@@ -47,6 +47,7 @@ struct weft__core {
 	struct weft__core_worker *workers; /* one per scheduler worker, by index */
 	_Atomic uint64_t next_id;
 	bool migratable;                  /* cfg.migratable: new tasks' default */
+	bool debug;                       /* cfg.debug (or WEFT_DEBUG=1) */
 	struct weft__bridge *bridge;      /* the thread bridges' state, owned by
 	                                   * src/bridge; core never looks inside */
 };

@@ -10,6 +10,8 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include <weft/common.h>
+
 extern atomic_bool weft__debug_on;
 
 /* Turns debug reports on process-wide (a runtime with cfg.debug). */
@@ -21,6 +23,23 @@ void weft__debug_enable(void);
 int weft__misuse_report(int code, const char *fn, const char *what);
 int weft__misuse_reportf(int code, const char *fn, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/*
+ * Debug mode's "never retrieved" report (asyncio's "Task exception was
+ * never retrieved"), called by a future's free path with what
+ * weft__future_describe said of it: a failure (not a cancellation) whose
+ * outcome nobody read is reported on stderr with its code, message, name
+ * and, for a task, its creation site. The free path runs on task stacks,
+ * small ones too, where stdio does not fit: there the report is queued
+ * (a malloc) and printed by weft__debug_flush; elsewhere it is printed at
+ * once. Any thread.
+ */
+void weft__unretrieved_check(weft_future *f, const char *what);
+
+/* Prints the queued reports. Never on a task's stack: the loop (core's
+ * reclaim hook), runtime destroy. */
+void weft__debug_flush(void);
+extern atomic_bool weft__debug_queued;
 
 #define weft__misuse(code, what)                                                                   \
 	(atomic_load_explicit(&weft__debug_on, memory_order_relaxed)                               \

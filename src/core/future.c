@@ -142,8 +142,10 @@ static void future_free(weft_future *f, void *freed_by)
 {
 	char what[48];
 	bool keep = atomic_load_explicit(&weft__debug_on, memory_order_relaxed);
-	if (keep)
+	if (keep) {
 		weft__future_describe(f, what, sizeof(what)); /* while it has its name */
+		weft__unretrieved_check(f, what);
+	}
 	/* Callbacks never scheduled (f was dropped while pending). */
 	struct weft__waiter *w = f->wait_head;
 	while (w) {
@@ -369,8 +371,8 @@ WEFT_API bool weft_future_done(const weft_future *f)
 
 WEFT_API bool weft_future_cancelled(const weft_future *f)
 {
-	return f && atomic_load_explicit(&((weft_future *)f)->state, memory_order_acquire) ==
-			    WEFT__CANCELLED;
+	return f && (atomic_load_explicit(&((weft_future *)f)->state, memory_order_acquire) &
+		     WEFT__STATE_MASK) == WEFT__CANCELLED;
 }
 
 WEFT_API int weft_future_result(const weft_future *f, void **value)
@@ -388,7 +390,7 @@ WEFT_API int weft_future_exception(const weft_future *f)
 		return -EINVAL;
 	if (!weft__future_is_done(f))
 		return -EBUSY;
-	return f->rc;
+	return weft__future_retrieve(f);
 }
 
 WEFT_API const char *weft_future_message(const weft_future *f)

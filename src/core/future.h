@@ -10,6 +10,7 @@
 #define WEFT_CORE_FUTURE_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <weft/future.h>
@@ -35,6 +36,11 @@ enum weft__fut_state {
 	WEFT__PENDING = 0,
 	WEFT__DONE = 1,      /* rc, value and msg are final */
 	WEFT__CANCELLED = 3, /* DONE with rc -ECANCELED */
+	/* A flag on DONE: a failure's outcome was read (debug mode's "never
+	 * retrieved" report). A bit of `state`, which every future
+	 * initialises anyway: a field of its own cost a store per spawn. */
+	WEFT__RETRIEVED = 4,
+	WEFT__STATE_MASK = 3,
 };
 
 enum weft__waiter_kind {
@@ -51,6 +57,11 @@ struct weft__waiter {
 /* Per-kind behaviour; NULL means a plain future's. */
 struct weft__future_ops {
 	bool (*cancel)(weft_future *f, const char *msg);
+	/* What waiting on f means, for inspection ("a sleep due in 0.2 s",
+	 * "an I/O operation on fd 7"); NULL: "a future". Called while a
+	 * task awaiting f is held suspended (sched/hold.h), so f is alive;
+	 * no lock is held. Any thread. */
+	void (*describe)(const weft_future *f, char *buf, size_t cap);
 };
 
 struct weft_future {
@@ -138,12 +149,24 @@ weft_future *weft__future_waiter(void);
  * share. `timeout` as weft_wait_for's (WEFT_FOREVER: none). Tasks only. */
 int weft__await_shielded(weft_future *f, double timeout, void **result);
 
-/* The outcome of a done future: rc, and *value on success (NULL else). */
+/* Notes that a failure's outcome was read (asyncio's __log_traceback
+ * cleared). Only failures: success costs no store. */
+static inline int weft__future_retrieve(const weft_future *f)
+{
+	int rc = f->rc;
+	if (__builtin_expect(rc < 0, 0))
+		atomic_fetch_or_explicit(&((weft_future *)f)->state, WEFT__RETRIEVED,
+					 memory_order_relaxed);
+	return rc;
+}
+
+/* The outcome of a done future: rc, and *value on success (NULL else).
+ * This is a retrieval (see weft__future_retrieve). */
 static inline int weft__future_outcome(const weft_future *f, void **value)
 {
 	if (value)
 		*value = f->rc == 0 ? f->value : NULL;
-	return f->rc;
+	return weft__future_retrieve(f);
 }
 
 /* Wakes a foreign thread waiting in weft_future_wait (its waiter was

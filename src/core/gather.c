@@ -18,6 +18,7 @@
  * an input accepting the cancel and the gather noting that it was
  * cancelled (asyncio gets this for free on one thread).
  */
+#include <stdio.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -54,7 +55,13 @@ struct gather {
 
 static bool gather_cancel(weft_future *f, const char *msg);
 
-static const struct weft__future_ops gather_ops = {.cancel = gather_cancel};
+static void gather_describe(const weft_future *f, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "a gather of %zu futures", ((const struct gather *)f)->n);
+}
+
+static const struct weft__future_ops gather_ops = {.cancel = gather_cancel,
+						   .describe = gather_describe};
 
 static char *dup_msg(const char *m)
 {

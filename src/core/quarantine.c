@@ -65,7 +65,7 @@ void weft__future_describe(weft_future *f, char *buf, size_t cap)
 
 /* Where pc is: symbol+offset when it has one, else file+offset (for
  * addr2line -e file). */
-static void where(void *pc, char *buf, size_t cap)
+void weft__where(void *pc, char *buf, size_t cap)
 {
 	Dl_info di;
 	char exe[256];
@@ -144,9 +144,9 @@ _Noreturn void weft__future_stale(const weft_future *f, const char *fn, void *ca
 		pthread_mutex_unlock(&q.lock);
 	}
 	char at[400], by[400];
-	where(caller, at, sizeof(at));
+	weft__where(caller, at, sizeof(at));
 	if (found) {
-		where(h.freed_by, by, sizeof(by));
+		weft__where(h.freed_by, by, sizeof(by));
 		fprintf(stderr,
 			"weft: %s(%p): the %s was freed already (an unref too many, or a use "
 			"after the last unref); called from %s; its last reference was dropped "
@@ -167,7 +167,7 @@ void weft__future_extra_unref(weft_future *f, void *caller)
 		return;
 	char name[48], at[400];
 	weft__future_describe(f, name, sizeof(name));
-	where(caller, at, sizeof(at));
+	weft__where(caller, at, sizeof(at));
 	fprintf(stderr,
 		"weft: weft_future_unref(%p): an unref too many on %s: only the runtime's own "
 		"reference is left, and it is not the caller's to drop (the task has not "

@@ -21,6 +21,10 @@
 
 struct weft__rtstub;
 
+/* Where code address pc is, for reports: symbol+offset in file, or
+ * file+offset (for addr2line); uses stdio. Any thread, off small stacks. */
+void weft__where(void *pc, char *buf, size_t cap);
+
 /* What f is, for reports: task "name", or future (a task's name is read
  * racily, as the overflow handler does). */
 void weft__future_describe(weft_future *f, char *buf, size_t cap);

@@ -23,7 +23,15 @@
 
 static bool task_cancel(weft_future *f, const char *msg);
 
-static const struct weft__future_ops task_ops = {.cancel = task_cancel};
+static void task_describe(const weft_future *f, char *buf, size_t cap)
+{
+	char name[64];
+	weft__task_name_raw((const struct weft__task *)f, name, sizeof(name));
+	snprintf(buf, cap, "task %s", name);
+}
+
+static const struct weft__future_ops task_ops = {.cancel = task_cancel,
+						 .describe = task_describe};
 
 static uint64_t next_id(struct weft__core *c, struct weft__core_worker *cw)
 {
@@ -39,8 +47,12 @@ static uint64_t next_id(struct weft__core *c, struct weft__core_worker *cw)
 }
 
 /* cw: the calling worker's state if it belongs to c, else NULL; on: the
- * worker to run it on only, or NULL (anywhere: stealable). */
-static weft_future *spawn(struct weft__core *c, weft_task_fn fn, void *arg, const char *name,
+ * worker to run it on only, or NULL (anywhere: stealable). Never inlined,
+ * and its callers tail-call it: its return address is then the public
+ * function's caller, the task's creation site for debug reports (a
+ * branch on c->debug; passing the address as an argument cost ~1% of a
+ * spawn). */
+static __attribute__((noinline)) weft_future *spawn(struct weft__core *c, weft_task_fn fn, void *arg, const char *name,
 			  struct weft__core_worker *cw, struct weft__worker *on)
 {
 	/* Tasks may still create tasks while shutdown runs (asyncio lets
@@ -58,6 +70,7 @@ static weft_future *spawn(struct weft__core *c, weft_task_fn fn, void *arg, cons
 	t->fn = fn;
 	t->arg = arg;
 	t->id = next_id(c, cw);
+	t->site = c->debug ? __builtin_return_address(0) : NULL;
 	t->st.home = NULL;
 	atomic_init(&t->st.migratable, c->migratable);
 	atomic_init(&t->st.must_cancel, false);

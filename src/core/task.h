@@ -27,6 +27,9 @@ struct weft__task {
 	weft_task_fn fn;
 	void *arg;
 	uint64_t id;                     /* N of "Task-N" */
+	void *site;                      /* debug mode: the return address of
+	                                  * the call that created it (reports);
+	                                  * else NULL */
 	/* Under fut.lock: */
 	char *name;                      /* NULL: "Task-<id>" */
 	char default_name[24];           /* formatted on first ask */

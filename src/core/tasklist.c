@@ -6,11 +6,15 @@
  * on another core, nor a lock per task.
  */
 #include <errno.h>
+#include <stdio.h>
 
 #include <weft/task.h>
 
 #include "core/context.h"
 #include "core/core.h"
+#include "core/debug.h"
+#include "core/task.h"
+#include "fiber/backtrace.h"
 #include "core/future.h"
 #include "core/task_slab.h"
 #include "io/timer.h"
@@ -40,6 +44,16 @@ WEFT_API long weft_all_tasks(weft_runtime *rt, weft_future **out, size_t cap)
 	return (long)col.n;
 }
 
+/* Debug mode: a task still pending at shutdown, about to be cancelled
+ * (the first time: cancelling() is 0 until then). */
+static void report_pending(weft_future *f)
+{
+	char at[400];
+	weft__symbolize(((struct weft__task *)f)->site, 1, at, sizeof(at));
+	fprintf(stderr, "weft: runtime shutdown cancels task %s, still pending (created at %s)\n",
+		weft_task_name(f), at);
+}
+
 int weft__core_cancel_all(struct weft__core *c, uint64_t deadline_ns)
 {
 	enum { BATCH = 256, PASS_NS = 20 * 1000 * 1000 };
@@ -48,7 +62,12 @@ int weft__core_cancel_all(struct weft__core *c, uint64_t deadline_ns)
 		/* parked workers unlink the tasks others finished for them */
 		weft__sched_wake_all(&c->sched);
 		long n = weft_all_tasks(weft__core_runtime(c), batch, BATCH);
+		bool debug = atomic_load_explicit(&weft__debug_on, memory_order_relaxed);
 		for (long i = 0; i < n && i < BATCH; i++) {
+			/* asyncio.run is silent here; a C server's author wants
+			 * to know what shutdown had to stop */
+			if (debug && !weft_future_done(batch[i]) && !weft_task_cancelling(batch[i]))
+				report_pending(batch[i]);
 			weft_cancel(batch[i], NULL);
 			weft_future_unref(batch[i]);
 		}

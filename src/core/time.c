@@ -2,6 +2,7 @@
 /* weft_time and timed sleeps (asyncio.sleep: a future completed by a timer). */
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <weft/time.h>
@@ -51,6 +52,16 @@ struct sleeper {
 	struct weft__worker *owner; /* whose heap holds tm */
 };
 
+/* Inspection: when the sleep ends. */
+static void sleeper_describe(const weft_future *f, char *buf, size_t cap)
+{
+	const struct sleeper *sl = (const struct sleeper *)f;
+	uint64_t now = weft__clock_ns(sl->owner), when = sl->tm.when;
+	snprintf(buf, cap, "a sleep due in %.3f s", when > now ? (double)(when - now) * 1e-9 : 0.0);
+}
+
+static const struct weft__future_ops sleeper_ops = {.describe = sleeper_describe};
+
 static void sleeper_fire(struct weft__timer *tm, bool discard)
 {
 	struct sleeper *sl = weft__container_of(tm, struct sleeper, tm);
@@ -69,6 +80,7 @@ int weft__sleep_timed(double seconds)
 	weft_future *fut = &sl->fut;
 	weft__future_init(fut, WEFT__FUT_PLAIN, weft__core_of_sched(w->sched)->stub);
 	fut->cached = true; /* the last unref gives the whole block back */
+	fut->ops = &sleeper_ops;
 	atomic_store_explicit(&fut->refs, 2, memory_order_relaxed); /* task + heap */
 	sl->owner = w;
 	sl->tm.fire = sleeper_fire;

@@ -146,6 +146,7 @@ int weft__stack_pool_init(struct weft__stack_pool *pool, size_t size, bool small
 	pool->free = NULL;
 	pool->dirty = NULL;
 	pool->ndirty = 0;
+	pool->nfree = pool->nstacks = pool->trimmed = 0;
 	atomic_init(&pool->chunks, NULL);
 	pool->guard_madvise = true; /* probed on the first chunk */
 	return pthread_mutex_init(&pool->lock, NULL) ? -ENOMEM : 0;
@@ -261,6 +262,8 @@ static int chunk_add(struct weft__stack_pool *pool)
 		st->next = pool->free;
 		pool->free = st;
 	}
+	pool->nstacks += CHUNK_STACKS;
+	pool->nfree += CHUNK_STACKS;
 	c->next = atomic_load_explicit(&pool->chunks, memory_order_relaxed);
 	/* release: pairs with weft__stack_guard_of's acquire (a handler may
 	 * walk the list at any time) */
@@ -352,6 +355,8 @@ struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, struct weft__
 		*list = s->next;
 		if (list == &pool->dirty)
 			pool->ndirty--;
+		else
+			pool->nfree--;
 		if (pool->small) {
 			struct weft__stack_chunk *c = chunk_of(s);
 			c->pooled--;
@@ -426,6 +431,8 @@ static size_t trim_small(struct weft__stack_pool *pool, size_t max)
 			pool->ndirty--;
 			s->next = pool->free;
 			pool->free = s;
+			pool->nfree++;
+			pool->trimmed++;
 			struct weft__stack_chunk *c = chunk_of(s);
 			if (c->pooled == CHUNK_STACKS && !c->released) {
 				madvise(c->base, c->len, MADV_DONTNEED);
@@ -471,6 +478,8 @@ size_t weft__stack_trim(struct weft__stack_pool *pool, size_t max)
 			batch[i]->next = pool->free;
 			pool->free = batch[i];
 		}
+		pool->nfree += n;
+		pool->trimmed += n;
 		pthread_mutex_unlock(&pool->lock);
 		done += n;
 	}
@@ -517,4 +526,14 @@ void weft__stack_pool_destroy(struct weft__stack_pool *pool)
 	pool->free = NULL;
 	pool->dirty = NULL;
 	pthread_mutex_destroy(&pool->lock);
+}
+
+void weft__stack_pool_counts(struct weft__stack_pool *pool, size_t *made, size_t *pooled,
+			     size_t *trimmed)
+{
+	pthread_mutex_lock(&pool->lock);
+	*made = pool->nstacks;
+	*pooled = pool->ndirty + pool->nfree;
+	*trimmed = pool->trimmed;
+	pthread_mutex_unlock(&pool->lock);
 }

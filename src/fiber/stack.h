@@ -55,6 +55,10 @@ struct weft__stack_pool {
 	struct weft__stack *dirty;       /* under lock: pages still resident */
 	struct weft__stack *free;        /* under lock: pages released */
 	size_t ndirty;                   /* under lock */
+	size_t nfree;                    /* under lock: stacks on `free` */
+	size_t nstacks;                  /* under lock: stacks made */
+	size_t trimmed;                  /* under lock: pages released, in
+	                                  * stacks, since the start */
 	/* Pushed under lock, never removed before destroy; each published
 	 * whole (release), so the overflow handler walks it without the
 	 * lock (weft__stack_guard_of). */
@@ -128,6 +132,12 @@ size_t weft__stack_trim(struct weft__stack_pool *pool, size_t max);
 
 /* Gives the whole cache back to the pool (a worker stopping). */
 void weft__stack_cache_flush(struct weft__stack_pool *pool, struct weft__stack_cache *cache);
+
+/* Metrics: stacks made, stacks in the pool (not in a worker's cache nor
+ * in use), stacks whose pages were released so far. Takes the pool's
+ * lock. Any thread. */
+void weft__stack_pool_counts(struct weft__stack_pool *pool, size_t *made, size_t *pooled,
+			     size_t *trimmed);
 
 /* The default usable size: 64 KiB, four times that under sanitizers. */
 size_t weft__stack_default_size(void);

@@ -9,6 +9,7 @@
 #define WEFT_FIBER_SWITCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* A suspended context: everything else lives on its own stack. */
 struct weft__ctx {
@@ -18,12 +19,39 @@ struct weft__ctx {
 #if defined(__x86_64__)
 /* Saved by the switch: rbx rbp r12-r15, MXCSR and the x87 control word. */
 #define WEFT__CTX_INIT_FRAME 80
+/* weft__ctx_start's length: a return address within it is a fiber's
+ * outermost frame. */
+#define WEFT__CTX_START_LEN 16
 /* The stack pointer a signal interrupted, from its ucontext_t * (the
  * includer includes <ucontext.h>). */
 #define WEFT__UCTX_SP(uc)                                                                          \
 	((const void *)(uintptr_t)((const ucontext_t *)(uc))->uc_mcontext.gregs[REG_RSP])
 #else
 #error "weft: no context switch for this architecture yet (x86-64 only)"
+#endif
+
+/* What a suspended context saved, for unwinders (fiber/backtrace.c):
+ * where it resumes (a return address), its stack pointer once resumed,
+ * and the callee-saved registers. */
+struct weft__ctx_regs {
+	uintptr_t pc, sp, fp, rbx, r12, r13, r14, r15;
+};
+
+#if defined(__x86_64__)
+/* The frame weft__ctx_switch leaves (switch_x86_64.S): control words,
+ * r15 r14 r13 r12 rbx rbp, then the return address. */
+static inline void weft__ctx_saved(const struct weft__ctx *ctx, struct weft__ctx_regs *r)
+{
+	const uint64_t *sp = ctx->sp;
+	r->r15 = sp[1];
+	r->r14 = sp[2];
+	r->r13 = sp[3];
+	r->r12 = sp[4];
+	r->rbx = sp[5];
+	r->fp = sp[6];
+	r->pc = sp[7];
+	r->sp = (uintptr_t)(sp + 8);
+}
 #endif
 
 /*

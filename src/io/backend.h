@@ -16,6 +16,7 @@
 #ifndef WEFT_IO_BACKEND_H
 #define WEFT_IO_BACKEND_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -39,7 +40,19 @@ struct weft__io {
 	unsigned queued;            /* requests (operations, cancels) queued
 	                             * and not yet handed to the kernel: the
 	                             * loop flushes them once per turn */
+	/* Metrics (weft/metrics.h): requests handed to the kernel and
+	 * completions reaped, its own wakes and cancels included. Only the
+	 * owner writes them; any thread reads them. */
+	_Atomic uint64_t submitted, completed;
 };
+
+/* Owner only: adds n to one of io's metrics (one writer: no RMW;
+ * relaxed: a metric orders nothing). */
+static inline void weft__io_count(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
 
 /* What an operation asks of the kernel; read by weft__io_submit only, so
  * it may live on the caller's stack. */

@@ -257,6 +257,7 @@ static void flush(struct weft__io *io, bool reap)
 			dropped();
 		break;
 	}
+	weft__io_count(&io->submitted, io->queued);
 	io->queued = 0;
 }
 
@@ -326,6 +327,7 @@ static void handle_cqes(struct weft__io *io)
 		int res = cqe->res;
 		unsigned flags = cqe->flags;
 		io_uring_cq_advance(ring, 1);
+		weft__io_count(&io->completed, 1);
 		if (ud & UD_OWN_MASK) {
 			if (ud == UD_EVENTFD)
 				r->efd_armed = false;
@@ -393,6 +395,7 @@ void weft__uring_park(struct weft__io *io, uint64_t timeout_ns)
 	}
 	if (rc == -EBADR)
 		dropped();
+	weft__io_count(&io->submitted, io->queued);
 	io->queued = 0;
 	/* -ETIME and -EINTR are ordinary early returns */
 	handle_cqes(io);

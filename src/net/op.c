@@ -20,6 +20,7 @@
  * on it are refused -EBADF), cancels each operation on its owner, waits
  * until the list is empty, asserts it is, closes, and clears the flag.
  */
+#include <stdio.h>
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -142,7 +143,18 @@ static bool op_wait_cancel(weft_future *f, const char *msg)
 	return false;
 }
 
-static const struct weft__future_ops op_wait_ops = {.cancel = op_wait_cancel};
+/* Inspection: the descriptor (the request itself was the caller's). */
+static void op_wait_describe(const weft_future *f, char *buf, size_t cap)
+{
+	const struct op_wait *ow = (const struct op_wait *)f;
+	if (ow->fd >= 0)
+		snprintf(buf, cap, "an I/O operation on fd %d", ow->fd);
+	else
+		snprintf(buf, cap, "an I/O operation");
+}
+
+static const struct weft__future_ops op_wait_ops = {.cancel = op_wait_cancel,
+						    .describe = op_wait_describe};
 
 /* On the owner, when the completion is reaped. */
 static void op_complete(struct weft__io_op *op, int res, unsigned flags)
@@ -288,7 +300,13 @@ static bool closer_cancel(weft_future *f, const char *msg)
 	return false;
 }
 
-static const struct weft__future_ops closer_ops = {.cancel = closer_cancel};
+static void closer_describe(const weft_future *f, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "weft_close: the end of the operations on the descriptor");
+}
+
+static const struct weft__future_ops closer_ops = {.cancel = closer_cancel,
+						   .describe = closer_describe};
 
 WEFT_API int weft_close(int fd)
 {

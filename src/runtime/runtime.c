@@ -23,6 +23,7 @@
 #include "fiber/stack.h"
 #include "io/timer.h"
 #include "io/backend.h"
+#include "runtime/monitor.h"
 #include "runtime/runtime.h"
 #include "sched/sched.h"
 #include "sched/worker.h"
@@ -124,6 +125,18 @@ static int config_copy(weft_config *out, const weft_config *in)
 					     "io_uring or epoll",
 					     env);
 	}
+	if (!(out->slow_step >= 0))
+		return weft__misusef(-EINVAL, fn, "weft_config.slow_step is %g: seconds (0: 0.1)",
+				     out->slow_step);
+	if (out->slow_step == 0)
+		out->slow_step = 0.1;
+	if (out->dump_signal && !weft__monitor_signal_ok(out->dump_signal))
+		return weft__misusef(-EINVAL, fn,
+				     "weft_config.dump_signal is %d: a signal a handler may catch "
+				     "(SIGQUIT, SIGUSR1...; not SIGKILL, SIGSTOP, SIGSEGV, SIGBUS, "
+				     "SIGFPE, SIGILL, SIGPIPE nor SIGURG, which debug mode's watchdog "
+				     "uses), or 0",
+				     out->dump_signal);
 	return 0;
 }
 
@@ -202,6 +215,14 @@ WEFT_API int weft_runtime_create(const weft_config *cfg, weft_runtime **out)
 		runtime_free(rt);
 		return rc;
 	}
+	if ((rc = weft__monitor_start(rt, &rt->monitor))) {
+		if (rt->cfg.debug)
+			fprintf(stderr, "weft: cannot create the runtime: its monitor thread (debug "
+					"mode's watchdog, cfg.dump_signal): %s\n",
+				weft_strerror(rc));
+		weft_runtime_destroy(rt);
+		return rc;
+	}
 	*out = rt;
 	return 0;
 }
@@ -278,7 +299,10 @@ WEFT_API int weft_runtime_destroy_timeout(weft_runtime *rt, double timeout)
 	atomic_store_explicit(&c->sched.stop, true, memory_order_release);
 	/* A task created between the last check and stop is still cancelled. */
 	weft__core_cancel_all(c, 0);
+	weft__monitor_stop(rt->monitor); /* before the workers it watches go */
+	rt->monitor = NULL;
 	weft__sched_stop(&c->sched);
+	weft__debug_flush(); /* never-retrieved reports the loops had queued */
 	discard_leftovers(rt);
 	weft__inject_close(&c->sched.inject); /* late refused submitters, before the free */
 	runtime_free(rt);

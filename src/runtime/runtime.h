@@ -17,6 +17,8 @@ struct weft_runtime {
 	struct weft__core core; /* first: core and the scheduler convert by a
 	                         * cast (weft__core_of) */
 	weft_config cfg;        /* the checked copy every layer was set up from */
+	struct weft__monitor *monitor; /* the watchdog / dump-signal thread, or
+	                                * NULL (runtime/monitor.h) */
 };
 
 _Static_assert(offsetof(struct weft_runtime, core) == 0, "weft__core_of is a cast");

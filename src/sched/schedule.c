@@ -57,6 +57,7 @@ static void push_stealable(struct weft__worker *w, struct weft__runnable *r, boo
 		struct weft__runnable *first = weft__runq_take_half_owner(&w->runq, &last, &n);
 		if (first)
 			weft__inject_push_batch(&w->sched->inject, first, n);
+		weft__metric_add(&w->m.overflows, 1);
 		notify = true;
 	}
 	if (notify)
@@ -96,6 +97,7 @@ void weft__worker_notify(struct weft__worker *w)
 	unsigned old = atomic_fetch_or_explicit(&w->park, WEFT__NOTIFIED, memory_order_acq_rel);
 	if (old != WEFT__PARKED)
 		return; /* running, or a wake is already on its way */
+	atomic_fetch_add_explicit(&w->m.unparks, 1, memory_order_relaxed);
 	struct weft__worker *cur = weft__worker_current();
 	if (cur && cur->sched == w->sched && cur != w)
 		weft__io_wake_from(&cur->io, &w->io);
@@ -230,6 +232,7 @@ void weft__worker_post(struct weft__worker *w, struct weft__job *j)
 	struct weft__sched *s = w->sched;
 	struct weft__worker *cur = weft__worker_current();
 	j->run.kind = WEFT__RUN_JOB;
+	atomic_fetch_add_explicit(&w->m.jobs_posted, 1, memory_order_relaxed);
 	/* counted before the push: its run (worker.c run_one) counts it out */
 	weft__sched_count_new(s, cur && cur->sched == s ? cur : NULL);
 	to_worker(cur, w, &j->run);

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fiber/guard.h"
@@ -47,13 +48,42 @@ static void task_retire(struct weft__worker *w, struct weft__sched_task *t)
 	weft__hook_task_retire(t);
 }
 
+/* Debug mode: a step (task or callback) begins; the watchdog
+ * (runtime/monitor.c) sees it from now on. */
+static __attribute__((noinline, cold)) uint64_t step_begin(struct weft__worker *w)
+{
+	uint64_t t0 = weft__now_ns();
+	/* release: the watchdog's acquire load sees the step's start */
+	atomic_store_explicit(&w->dbg.t0, t0, memory_order_release);
+	return t0;
+}
+
+/* Debug mode's stall report after the fact (asyncio's slow-callback
+ * warning): a step that kept the worker longer than cfg.slow_step. The
+ * watchdog may have named it already while it ran. */
+static void step_end(struct weft__worker *w, const struct weft__sched_task *t, uint64_t t0)
+{
+	atomic_store_explicit(&w->dbg.t0, 0, memory_order_relaxed);
+	uint64_t dt = weft__now_ns() - t0;
+	if (dt < w->slow_ns)
+		return;
+	char name[128] = "";
+	if (t)
+		weft__hook_task_name(t, name, sizeof(name));
+	fprintf(stderr,
+		"weft: %s%s ran %.1f ms without suspending: nothing else ran on its "
+		"worker meanwhile (debug mode reports steps over %.0f ms); to fix: move "
+		"blocking calls or long computations to weft_to_thread, and use weft's I/O "
+		"calls for sockets and files\n",
+		t ? "task " : "a callback", name, (double)dt / 1e6, (double)w->slow_ns / 1e6);
+}
+
 /*
  * t just switched out (suspended or finished) on a worker with checks on.
  * t is still alive: the loop holds its reference.
  * - Small-stack mode: an overwritten canary means its stack overflowed,
  *   maybe into another's.
- * - Debug mode's stall detector (asyncio's slow-callback warning): a step
- *   that kept the worker longer than WEFT__SLOW_STEP_NS is reported.
+ * - Debug mode: the step ends (step_end).
  */
 static __attribute__((noinline, cold)) void
 switched_out_checks(struct weft__worker *w, struct weft__sched_task *t, uint64_t t0)
@@ -63,16 +93,17 @@ switched_out_checks(struct weft__worker *w, struct weft__sched_task *t, uint64_t
 		weft__hook_task_name(t, name, sizeof(name));
 		weft__stack_overflow_abort(name);
 	}
-	uint64_t dt = w->debug ? weft__now_ns() - t0 : 0;
-	if (dt < WEFT__SLOW_STEP_NS)
-		return;
-	weft__hook_task_name(t, name, sizeof(name));
-	fprintf(stderr,
-		"weft: task %s ran %.1f ms without suspending: nothing else ran on its "
-		"worker meanwhile (debug mode reports steps over %.0f ms); to fix: move "
-		"blocking calls or long computations to weft_to_thread, and use weft's I/O "
-		"calls for sockets and files\n",
-		name, (double)dt / 1e6, (double)WEFT__SLOW_STEP_NS / 1e6);
+	if (w->debug)
+		step_end(w, t, t0);
+}
+
+/* A callback, timed in debug mode as task steps are. */
+static __attribute__((noinline, cold)) void run_callback_debug(struct weft__worker *w,
+							       struct weft__runnable *r)
+{
+	uint64_t t0 = step_begin(w);
+	weft__hook_run_callback(w, r);
+	step_end(w, NULL, t0);
 }
 
 /*
@@ -116,7 +147,7 @@ static inline __attribute__((always_inline)) void run_task(struct weft__worker *
 	w->budget = BUDGET;
 	uint64_t t0 = 0;
 	if (__builtin_expect(w->debug, 0))
-		t0 = weft__now_ns();
+		t0 = step_begin(w);
 	weft__fiber_switch(&w->loop, &t->fiber, false);
 	if (__builtin_expect(w->small_stacks | w->debug, 0))
 		switched_out_checks(w, t, t0);
@@ -136,9 +167,16 @@ static inline __attribute__((always_inline)) void run_one(struct weft__worker *w
 	} else if (r->kind == WEFT__RUN_JOB) {
 		struct weft__job *j = weft__container_of(r, struct weft__job, run);
 		j->fn(w, j);
+		/* straight into the atomic (jobs are off the hot paths): the
+		 * task counts subtract it and must not lag */
+		weft__metric_add(&w->m.jobs, 1);
 		weft__worker_bump(&w->retired); /* counted in by weft__worker_post */
 	} else {
-		weft__hook_run_callback(w, r);
+		w->hot.callbacks++;
+		if (__builtin_expect(w->debug, 0))
+			run_callback_debug(w, r);
+		else
+			weft__hook_run_callback(w, r);
 	}
 }
 
@@ -259,6 +297,8 @@ static __attribute__((noinline)) void park(struct weft__worker *w)
 		if (trim_in < timeout)
 			timeout = trim_in; /* come back to trim */
 		if (timeout) {
+			weft__metric_add(&w->m.parks, 1);
+			weft__worker_publish(w); /* a parked worker's counts are exact */
 			uint64_t t0 = weft__now_ns();
 			weft__io_park(&w->io, timeout);
 			/* woken soon after: a spin would have caught it */
@@ -293,7 +333,7 @@ static void spin_failed(struct weft__worker *w)
 /* One worker: true once work is visible, a completion may be waiting or a
  * timer is due (the loop then takes them in asyncio's order); false when
  * the spin ran out and the worker should park. */
-static __attribute__((noinline)) bool spin_single(struct weft__worker *w)
+static __attribute__((noinline)) bool spin_single_once(struct weft__worker *w)
 {
 	struct weft__sched *s = w->sched;
 	if (!s->spin || !w->spin_ns)
@@ -316,6 +356,14 @@ static __attribute__((noinline)) bool spin_single(struct weft__worker *w)
 	} while (now < end && !should_exit(s));
 	spin_failed(w);
 	return false;
+}
+
+static bool spin_single(struct weft__worker *w)
+{
+	bool found = spin_single_once(w);
+	if (found)
+		weft__metric_add(&w->m.spins_found, 1);
+	return found;
 }
 
 /* seq_cst: pairs with weft__sched_blocking_end's decrement (sched.c). */
@@ -362,6 +410,9 @@ static void loop_single(struct weft__worker *w)
 				park(w);
 			continue;
 		}
+		w->hot.runs += n;
+		if (__builtin_expect(++w->hot.turns == CHECK_INTERVAL, 0))
+			weft__worker_publish(w);
 		/* Exactly what is ready now; what it makes ready waits a turn. */
 		while (n--)
 			run_one(w, pop_prefetch(&w->ready));
@@ -385,6 +436,7 @@ static struct weft__runnable *pull_inject(struct weft__worker *w)
 			for (struct weft__runnable *p = rest; p; p = p->next)
 				k++;
 			weft__inject_push_batch(&w->sched->inject, rest, k);
+			weft__metric_add(&w->m.overflows, 1);
 			break;
 		}
 		rest = next;
@@ -414,6 +466,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 	if (io_due(w))
 		weft__io_poll(&w->io); /* completions wake into the LIFO slot */
 	if (tick % CHECK_INTERVAL == 0) {
+		weft__worker_publish(w);
 		weft__hook_reclaim(w->sched);
 		weft__fire_timers(w);
 		struct weft__runnable *r = pull_inject(w);
@@ -426,6 +479,7 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 		w->lifo = NULL;
 		if (w->lifo_streak < LIFO_MAX) {
 			w->lifo_streak++;
+			w->hot.lifo_hits++;
 			return &t->run;
 		}
 		/* Give the queues their turn: t goes to the back. */
@@ -482,8 +536,13 @@ static struct weft__runnable *find_work(struct weft__worker *w)
 		struct weft__worker *v = &s->workers[(start + i) % n];
 		if (v == w)
 			continue;
-		if ((r = weft__runq_steal_half(&v->runq, &w->runq)))
+		weft__metric_add(&w->m.steal_attempts, 1);
+		uint32_t before = weft__runq_len(&w->runq);
+		if ((r = weft__runq_steal_half(&v->runq, &w->runq))) {
+			/* the one returned and those moved into our ring */
+			weft__metric_add(&w->m.steals, 1 + weft__runq_len(&w->runq) - before);
 			return r;
+		}
 	}
 	return pull_inject(w);
 }
@@ -502,8 +561,10 @@ static __attribute__((noinline)) struct weft__runnable *spin_for_work(struct wef
 			weft__io_poll(&w->io);
 		/* next_local fires due timers every CHECK_INTERVAL ticks */
 		struct weft__runnable *r = next_local(w);
-		if (r || (r = find_work(w)))
+		if (r || (r = find_work(w))) {
+			weft__metric_add(&w->m.spins_found, 1);
 			return r;
+		}
 	} while (!should_exit(s) && weft__now_ns() < end);
 	spin_failed(w);
 	return NULL;
@@ -520,6 +581,7 @@ static void loop_multi(struct weft__worker *w)
 			r = spin_for_work(w);
 		if (r) {
 			weft__idle_found_work(s, w);
+			w->hot.runs++;
 			run_one(w, r);
 			continue;
 		}
@@ -573,6 +635,9 @@ void weft__worker_init(struct weft__worker *w, struct weft__sched *s, unsigned i
 	w->index = index;
 	w->small_stacks = s->cfg->small_stacks;
 	w->debug = s->cfg->debug;
+	w->slow_ns = (uint64_t)(s->cfg->slow_step * 1e9);
+	atomic_init(&w->dbg.sample_n, -1);
+	pthread_mutex_init(&w->dbg.sample_lock, NULL);
 	w->rng = 0x9e3779b9u * (index + 1);
 	w->spin_ns = SPIN_NS;
 	weft__runq_init(&w->runq);
@@ -580,6 +645,45 @@ void weft__worker_init(struct weft__worker *w, struct weft__sched *s, unsigned i
 	atomic_init(&w->park, 0);
 	atomic_init(&w->spawned, 0);
 	atomic_init(&w->retired, 0);
+}
+
+void weft__worker_publish(struct weft__worker *w)
+{
+	w->hot.turns = 0;
+	atomic_store_explicit(&w->m.runs, w->hot.runs, memory_order_relaxed);
+	atomic_store_explicit(&w->m.callbacks, w->hot.callbacks, memory_order_relaxed);
+	atomic_store_explicit(&w->m.lifo_hits, w->hot.lifo_hits, memory_order_relaxed);
+	atomic_store_explicit(&w->m.timers, w->timers.n, memory_order_relaxed);
+	atomic_store_explicit(&w->m.stacks_cached, w->stacks.n, memory_order_relaxed);
+}
+
+int weft__worker_sample(struct weft__worker *w, uint64_t wait_ns, void **pcs, int cap, char *name,
+			size_t ncap, uint64_t *t0)
+{
+	pthread_mutex_lock(&w->dbg.sample_lock);
+	atomic_store_explicit(&w->dbg.sample_n, -1, memory_order_relaxed);
+	/* release: pairs with the handler's acquire exchange */
+	atomic_store_explicit(&w->dbg.sample_req, 1, memory_order_release);
+	int n = -1;
+	if (pthread_kill(w->thread, WEFT__SAMPLE_SIGNAL) == 0) {
+		uint64_t until = weft__now_ns() + wait_ns;
+		while ((n = atomic_load_explicit(&w->dbg.sample_n, memory_order_acquire)) < 0 &&
+		       weft__now_ns() < until) {
+			struct timespec ts = {0, 1000000};
+			nanosleep(&ts, NULL);
+		}
+	}
+	/* a later answer is ignored: the handler sees no request */
+	atomic_store_explicit(&w->dbg.sample_req, 0, memory_order_relaxed);
+	if (n >= 0) {
+		if (n > cap)
+			n = cap;
+		memcpy(pcs, w->dbg.sample_pcs, (size_t)n * sizeof(*pcs));
+		snprintf(name, ncap, "%s", w->dbg.sample_name);
+		*t0 = w->dbg.sample_t0;
+	}
+	pthread_mutex_unlock(&w->dbg.sample_lock);
+	return n;
 }
 
 void weft__worker_exit(struct weft__worker *w)
@@ -621,6 +725,7 @@ void *weft__worker_main(void *arg)
 			loop_multi(w);
 		discard_timers(w);
 		weft__stack_cache_flush(&s->stacks, &w->stacks);
+		weft__worker_publish(w);
 		weft__hook_worker_stop(w);
 		weft__guard_thread_exit(w->altstack);
 	}

@@ -28,15 +28,13 @@ enum {
 	WEFT__NOTIFIED = 2u, /* a wake was sent or the owner must not sleep */
 };
 
-/* Debug mode reports a task step longer than this (asyncio's
- * loop.slow_callback_duration, 0.1 s). */
-#define WEFT__SLOW_STEP_NS 100000000u
 
 struct weft__worker {
 	struct weft__sched *sched;
 	unsigned index;
 	bool small_stacks;                /* cfg.small_stacks: check canaries */
 	bool debug;                       /* debug mode: report slow task steps */
+	uint64_t slow_ns;                 /* debug mode: cfg.slow_step */
 	pthread_t thread;
 
 	/* Owner only. */
@@ -71,7 +69,71 @@ struct weft__worker {
 	bool is_sleeper;                  /* under sched->idle.lock */
 	_Atomic uint64_t spawned;         /* tasks it created; only it writes */
 	_Atomic uint64_t retired;         /* tasks it retired; only it writes */
+
+	/* Metrics (weft/metrics.h), never read by the loop. Counted on hot
+	 * paths in plain owner-only fields (one add each) and published
+	 * relaxed by weft__worker_publish (every 61 ticks or turns, at park,
+	 * at exit); counted on cold paths straight into the atomics. */
+	struct {
+		uint64_t runs;            /* runnables run (tasks, callbacks, jobs) */
+		uint64_t callbacks;       /* of which callbacks */
+		uint64_t lifo_hits;       /* runs taken from the LIFO slot */
+		unsigned turns;           /* one worker: turns since the last publish */
+	} hot;
+	struct weft__worker_metrics {
+		_Atomic uint64_t runs, callbacks, lifo_hits; /* published hot.* */
+		_Atomic uint64_t jobs;        /* jobs run (counted directly) */
+		_Atomic uint64_t timers, stacks_cached;          /* published gauges */
+		_Atomic uint64_t steals, steal_attempts, overflows, parks, spins_found;
+		_Atomic uint64_t unparks;     /* RMW: counted by the waker */
+		_Atomic uint64_t jobs_posted; /* RMW: counted by the poster (jobs
+		                               * are counted in `spawned` too) */
+	} m __attribute__((aligned(64)));
+
+	/* Debug mode only: what the watchdog (runtime/monitor.c) reads of
+	 * the step running now, and the sample its signal takes. */
+	struct weft__worker_debug {
+		_Atomic uint64_t t0;      /* start of the running step (task or
+		                           * callback), 0 between steps; release
+		                           * pairs with the watchdog's acquire */
+		pthread_mutex_t sample_lock; /* one sampler at a time */
+		_Atomic int sample_req;   /* a sampler asks (weft__worker_sample) */
+		_Atomic int sample_n;     /* frames in sample_pcs, -1: none yet
+		                           * (release: the sample is written) */
+		uint64_t sample_t0;       /* the step the sample is of */
+		char sample_name[64];     /* its task's name, or "a callback" */
+		void *sample_pcs[48];
+	} dbg __attribute__((aligned(64)));
 } __attribute__((aligned(64)));
+
+/* Adds n to a metric only its worker writes (relaxed: a metric orders
+ * nothing; no RMW needed with one writer). */
+static inline void weft__metric_add(_Atomic uint64_t *c, uint64_t n)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n,
+			      memory_order_relaxed);
+}
+
+/* Owner only: publishes the hot counters and gauges for readers on other
+ * threads (cold: a few stores). */
+void weft__worker_publish(struct weft__worker *w);
+
+/* The signal that samples a worker's running step (debug mode): SIGURG,
+ * whose default action is to ignore it (Go preempts with it too). Its
+ * handler is the runtime monitor's (runtime/monitor.c). */
+#define WEFT__SAMPLE_SIGNAL SIGURG
+
+/*
+ * Debug mode, with the monitor's handler installed: where worker w's
+ * running step is now. Signals w and waits at most wait_ns for its
+ * handler. Returns how many frames it copied into pcs (the first is the
+ * interrupted instruction, the rest return addresses), with the step's
+ * start in *t0 (0: between steps) and its task's name in name ("" for a
+ * callback); -1 when w did not answer in time. Any thread but w's;
+ * samplers of one worker take turns.
+ */
+int weft__worker_sample(struct weft__worker *w, uint64_t wait_ns, void **pcs, int cap, char *name,
+			size_t ncap, uint64_t *t0);
 
 /* Counts one more in a counter of w's that only w's thread writes (no
  * RMW needed; release pairs with weft__sched_live's acquire loads). */

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Wait queues of the synchronisation primitives (see sync/waitq.h). */
+#include <stdio.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,15 @@
 
 static bool wnode_cancel(weft_future *f, const char *msg);
 
-static const struct weft__future_ops wnode_ops = {.cancel = wnode_cancel};
+/* Inspection: a node does not know which primitive it waits in (a list
+ * is shared by every kind); this names them all. */
+static void wnode_describe(const weft_future *f, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "a lock, event, condition, semaphore, barrier or queue");
+}
+
+static const struct weft__future_ops wnode_ops = {.cancel = wnode_cancel,
+						  .describe = wnode_describe};
 
 static struct weft__wnode *wnode_new(bool cached_only)
 {
