@@ -73,8 +73,11 @@ struct weft_metrics {
 	/* I/O and time. */
 	uint64_t ring_submissions;  /* requests handed to the kernel: the
 	                             * tasks' operations, their cancels, and
-	                             * weft's own wake-ups between workers */
-	uint64_t ring_completions;  /* completions reaped, weft's own included */
+	                             * weft's own wake-ups between workers
+	                             * (io_uring); on the epoll backend, the
+	                             * operations it accepted */
+	uint64_t ring_completions;  /* completions reaped, weft's own included
+	                             * (on epoll: operations ended) */
 	uint64_t timers_pending;    /* timers armed (sleeps, timeouts,
 	                             * call_later; a gauge) */
 

@@ -395,6 +395,7 @@ int weft__ep_submit(struct weft__io *io, struct weft__io_op *op, const struct we
 	struct ep_rec *r = rec_get(ep);
 	if (!r)
 		return -ENOMEM;
+	weft__io_count(&io->submitted, 1);
 	r->req = *req;
 	r->events = events_of(req);
 	r->waiting = r->started = r->after_ready = false;
@@ -570,6 +571,7 @@ static void run_done(struct weft__io *io)
 		op->be = NULL;
 		rec_put(ep, r);
 		io->inflight--;
+		weft__io_count(&io->completed, 1);
 		op->complete(op, res, 0);
 		/* A level-triggered registration (a stream's) left without
 		 * waiters once the completion ran (it did not re-arm): removed
