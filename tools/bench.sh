@@ -776,12 +776,21 @@ ensure_peer_deps() {
 		pkgs+=(python3-uvloop)
 	fi
 	if wanted asyncio && [ -z "$(py_bin)" ]; then pkgs+=(python3); fi
-	[ ${#pkgs[@]} -eq 0 ] && return 0
+	install_optional "the peers" "${pkgs[@]}"
+}
+
+# install_optional WHO PKG...: installs what WHO needs when root with
+# apt, else says how; either way what still lacks them is skipped, not
+# failed.
+install_optional() {
+	local who=$1
+	shift
+	[ $# -eq 0 ] && return 0
 	if is_root_apt; then
-		echo "bench.sh: installing for the peers: ${pkgs[*]}"
-		apt_install "${pkgs[@]}" || echo "bench.sh: apt-get could not install all of ${pkgs[*]}; the peers that need them are skipped" >&2
+		echo "bench.sh: installing for $who: $*"
+		apt_install "$@" || echo "bench.sh: apt-get could not install all of $*; what needs them is skipped" >&2
 	else
-		echo "bench.sh: the peers need ${pkgs[*]} (not installed; e.g. sudo apt-get install ${pkgs[*]}); those peers are skipped" >&2
+		echo "bench.sh: $who need $* (not installed; e.g. sudo apt-get install $*); what needs them is skipped" >&2
 	fi
 }
 
@@ -1169,13 +1178,7 @@ app_deps() {
 		[ -n "$(app_tool redis-benchmark)" ] || pkgs+=(redis-tools)
 		if wanted redis && [ -z "$(app_tool redis-server)" ]; then pkgs+=(redis-server); fi
 	fi
-	[ ${#pkgs[@]} -eq 0 ] && return 0
-	if is_root_apt; then
-		echo "bench.sh: installing for http_hello/resp_kv: ${pkgs[*]}"
-		apt_install "${pkgs[@]}" || echo "bench.sh: apt-get could not install all of ${pkgs[*]}; what needs them is skipped" >&2
-	else
-		echo "bench.sh: http_hello/resp_kv need ${pkgs[*]} (not installed; e.g. sudo apt-get install ${pkgs[*]}); what needs them is skipped" >&2
-	fi
+	install_optional "http_hello/resp_kv" "${pkgs[@]}"
 }
 
 app_build_weft() {

@@ -38,28 +38,39 @@ func echoConn(c net.Conn) {
 	}
 }
 
-func echoServer(args []string) int {
+// listenLocal parses a server's PORT [WORKERS] arguments (WORKERS sets
+// GOMAXPROCS) and listens on 127.0.0.1:PORT; on failure it has said why
+// and returns the exit code.
+func listenLocal(name string, args []string) (net.Listener, int) {
 	if len(args) < 1 || len(args) > 2 {
-		fmt.Fprintln(os.Stderr, "usage: go-peer echo_server PORT [WORKERS]")
-		return 2
+		fmt.Fprintf(os.Stderr, "usage: go-peer %s PORT [WORKERS]\n", name)
+		return nil, 2
 	}
 	port, err := strconv.Atoi(args[0])
 	if err != nil || port <= 0 || port > 65535 {
 		fmt.Fprintf(os.Stderr, "go-peer: bad port %q\n", args[0])
-		return 2
+		return nil, 2
 	}
 	if len(args) == 2 {
 		w, err := strconv.Atoi(args[1])
 		if err != nil || w < 1 {
 			fmt.Fprintf(os.Stderr, "go-peer: bad worker count %q\n", args[1])
-			return 2
+			return nil, 2
 		}
 		runtime.GOMAXPROCS(w)
 	}
 	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "go-peer: echo_server: %v\n", err)
-		return 1
+		fmt.Fprintf(os.Stderr, "go-peer: %s: %v\n", name, err)
+		return nil, 1
+	}
+	return ln, 0
+}
+
+func echoServer(args []string) int {
+	ln, rc := listenLocal("echo_server", args)
+	if ln == nil {
+		return rc
 	}
 	for {
 		c, err := ln.Accept()

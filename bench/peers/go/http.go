@@ -18,8 +18,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
-	"strconv"
 )
 
 var helloBody = []byte("Hello, World!")
@@ -30,29 +28,11 @@ func helloHandler(w http.ResponseWriter, r *http.Request) {
 }
 
 func httpHello(args []string) int {
-	if len(args) < 1 || len(args) > 2 {
-		fmt.Fprintln(os.Stderr, "usage: go-peer http_hello PORT [WORKERS]")
-		return 2
+	ln, rc := listenLocal("http_hello", args)
+	if ln == nil {
+		return rc
 	}
-	port, err := strconv.Atoi(args[0])
-	if err != nil || port <= 0 || port > 65535 {
-		fmt.Fprintf(os.Stderr, "go-peer: bad port %q\n", args[0])
-		return 2
-	}
-	if len(args) == 2 {
-		w, err := strconv.Atoi(args[1])
-		if err != nil || w < 1 {
-			fmt.Fprintf(os.Stderr, "go-peer: bad worker count %q\n", args[1])
-			return 2
-		}
-		runtime.GOMAXPROCS(w)
-	}
-	ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "go-peer: http_hello: %v\n", err)
-		return 1
-	}
-	fmt.Printf("listening on %d\n", port)
+	fmt.Printf("listening on %d\n", ln.Addr().(*net.TCPAddr).Port)
 	srv := &http.Server{Handler: http.HandlerFunc(helloHandler)}
 	if err := srv.Serve(ln); err != nil {
 		fmt.Fprintf(os.Stderr, "go-peer: http_hello: %v\n", err)
