@@ -1007,21 +1007,27 @@ alive() { # $1: pid; a zombie is not alive
 	[ -n "$st" ] && [ "$st" != Z ]
 }
 
-# Stops the server: SIGTERM, SIGKILL after 5 s; reaps it.
-net_stop() {
-	local pid=$net_srv_pid i
-	[ -n "$pid" ] || return 0
-	net_srv_pid=""
+# stop_pid PID WHAT: SIGTERM, SIGKILL after 5 s (saying so); reaps it.
+stop_pid() {
+	local pid=$1 i
 	kill -TERM "$pid" 2>/dev/null || true
 	for ((i = 0; i < 100; i++)); do
 		alive "$pid" || break
 		sleep 0.05
 	done
 	if alive "$pid"; then
-		echo "bench.sh: the echo server ($pid) ignored SIGTERM for 5 s: SIGKILL" >&2
+		echo "bench.sh: $2 ($pid) ignored SIGTERM for 5 s: SIGKILL" >&2
 		kill -KILL "$pid" 2>/dev/null || true
 	fi
 	wait "$pid" 2>/dev/null || true
+}
+
+# Stops the server: SIGTERM, SIGKILL after 5 s; reaps it.
+net_stop() {
+	local pid=$net_srv_pid
+	[ -n "$pid" ] || return 0
+	net_srv_pid=""
+	stop_pid "$pid" "the echo server"
 }
 
 # One run of one network variant on one runtime's server.
@@ -1439,20 +1445,11 @@ app_start() {
 # Stops the server (SIGTERM, SIGKILL after 5 s, its child processes too),
 # reaps it, removes its directory.
 app_stop() {
-	local pid=$app_srv_pid kids k i
+	local pid=$app_srv_pid kids k
 	if [ -n "$pid" ]; then
 		app_srv_pid=""
 		kids=$(app_kids "$pid")
-		kill -TERM "$pid" 2>/dev/null || true
-		for ((i = 0; i < 100; i++)); do
-			alive "$pid" || break
-			sleep 0.05
-		done
-		if alive "$pid"; then
-			echo "bench.sh: the server ($pid) ignored SIGTERM for 5 s: SIGKILL" >&2
-			kill -KILL "$pid" 2>/dev/null || true
-		fi
-		wait "$pid" 2>/dev/null || true
+		stop_pid "$pid" "the server"
 		for k in $kids; do
 			if alive "$k"; then kill -KILL "$k" 2>/dev/null || true; fi
 		done
