@@ -14,6 +14,9 @@
 // Date). It prints "listening on PORT" once bound and runs until it is
 // killed (SIGTERM's default action).
 
+#[path = "../../tokio/src/server_args.rs"]
+mod server_args;
+
 use std::convert::Infallible;
 use std::net::SocketAddr;
 
@@ -28,35 +31,9 @@ async fn hello(_req: Request<Body>) -> Result<Response<Body>, Infallible> {
 }
 
 fn http_hello(args: &[String]) -> i32 {
-    if args.is_empty() || args.len() > 2 {
-        eprintln!("usage: hyper-peer http_hello PORT [WORKERS]");
-        return 2;
-    }
-    let port: u16 = match args[0].parse() {
-        Ok(p) if p > 0 => p,
-        _ => {
-            eprintln!("hyper-peer: bad port {:?}", args[0]);
-            return 2;
-        }
-    };
-    let mut b = tokio::runtime::Builder::new_multi_thread();
-    if let Some(w) = args.get(1) {
-        match w.parse::<usize>() {
-            Ok(n) if n >= 1 => {
-                b.worker_threads(n);
-            }
-            _ => {
-                eprintln!("hyper-peer: bad worker count {:?}", w);
-                return 2;
-            }
-        }
-    }
-    let rt = match b.enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("hyper-peer: runtime: {}", e);
-            return 1;
-        }
+    let (port, rt) = match server_args::port_and_runtime("hyper-peer", "http_hello", args) {
+        Ok(v) => v,
+        Err(rc) => return rc,
     };
     rt.block_on(async move {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));

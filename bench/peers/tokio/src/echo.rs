@@ -30,35 +30,9 @@ async fn echo_conn(mut s: TcpStream) {
 }
 
 pub fn echo_server(args: &[String]) -> i32 {
-    if args.is_empty() || args.len() > 2 {
-        eprintln!("usage: tokio-peer echo_server PORT [WORKERS]");
-        return 2;
-    }
-    let port: u16 = match args[0].parse() {
-        Ok(p) if p > 0 => p,
-        _ => {
-            eprintln!("tokio-peer: bad port {:?}", args[0]);
-            return 2;
-        }
-    };
-    let mut b = tokio::runtime::Builder::new_multi_thread();
-    if let Some(w) = args.get(1) {
-        match w.parse::<usize>() {
-            Ok(n) if n >= 1 => {
-                b.worker_threads(n);
-            }
-            _ => {
-                eprintln!("tokio-peer: bad worker count {:?}", w);
-                return 2;
-            }
-        }
-    }
-    let rt = match b.enable_all().build() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("tokio-peer: echo_server: runtime: {}", e);
-            return 1;
-        }
+    let (port, rt) = match crate::server_args::port_and_runtime("tokio-peer", "echo_server", args) {
+        Ok(v) => v,
+        Err(rc) => return rc,
     };
     rt.block_on(async move {
         let ln = match TcpListener::bind(("127.0.0.1", port)).await {

@@ -28,6 +28,7 @@
 // Built offline from Debian's crates: see .cargo/config.toml.
 
 mod echo;
+mod server_args;
 
 use std::collections::VecDeque;
 use std::fmt::Write as _;
