@@ -33,7 +33,10 @@
 #
 # Every weft row runs twice: on the default backend (io_uring), and with
 # WEFT_BACKEND=epoll as the variant "...,backend=epoll", in the same
-# rounds (--no-epoll leaves those out).
+# rounds (--no-epoll leaves those out). --spin-off adds a third, with
+# WEFT_SPIN=0 (idle workers park at once) as "...,spin=off"; with
+# --competitors, one CPU-bound process per CPU runs through the whole
+# script: together they show what weft's idle spin costs a busy machine.
 #
 # The network workloads (tcp_echo, connect_rate, idle_connections) are run
 # by this script itself (run_tcp_echo_round below): for each run it starts
@@ -93,6 +96,12 @@ usage: tools/bench.sh [options]
   --no-epoll        leave out weft's backend=epoll variants (by default every
                     weft row runs twice: on io_uring, and with
                     WEFT_BACKEND=epoll as the variant ...,backend=epoll)
+  --spin-off        every weft row also runs with WEFT_SPIN=0 (idle workers
+                    park at once, decision 24) as the variant ...,spin=off;
+                    its notes give its median over the spinning row's
+  --competitors     one CPU-bound competitor (a shell busy loop, nice 0)
+                    per CPU this script may use, from before the first
+                    round to the end: the machine everyone shares
   --summarize FILE  only print the table of an existing results file
   --tsv             with --summarize: tab-separated medians (for tools/plot.sh)
   -h, --help        this text
@@ -116,6 +125,9 @@ summarize=""
 tsv=0
 baseline=""
 epoll_rows=1 # weft's rows again on the epoll backend (variant ...,backend=epoll)
+spin_rows=0  # weft's rows again with WEFT_SPIN=0 (variant ...,spin=off)
+competitors=0
+competitor_pids=()
 cmdline="tools/bench.sh${*:+ $*}"
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -124,6 +136,8 @@ while [ $# -gt 0 ]; do
 		runs=$2; shift 2 ;;
 	--quick) quick=1; shift ;;
 	--no-epoll) epoll_rows=0; shift ;;
+	--spin-off) spin_rows=1; shift ;;
+	--competitors) competitors=1; shift ;;
 	--min-time)
 		[ $# -ge 2 ] && [[ "$2" =~ ^[0-9]+(\.[0-9]+)?$ ]] || { echo "bench.sh: --min-time needs seconds" >&2; exit 2; }
 		min_time=$2; shift 2 ;;
@@ -450,6 +464,13 @@ summarize() {
 					if (rtorder[pq] != "weft" && rtorder[pq] !~ /^weft@/ && (kp in med) && med[kp] > 0)
 						note = note (note == "" ? "" : "; ") sprintf("vs %s %.2f", rtorder[pq], med[k] / med[kp])
 				}
+			}
+			if (rt == "weft" && VV[wv] ~ /,spin=off$/) {
+				# the same run with idle spinning on: off / on
+				base = VV[wv]; sub(/,spin=off$/, "", base)
+				kp = WW[wv] SUBSEP base SUBSEP "weft"
+				if ((kp in med) && med[kp] > 0)
+					note = note (note == "" ? "" : "; ") sprintf("spin off/on %.2f", med[k] / med[kp])
 			}
 			printf "%-13s %-18s %-" rw "s %10s  %-19s %-16s %2d/%-2d %8.1f %9s  %s\n", WW[wv], VV[wv], rt,
 				si(med[k]), si(lo[k]) " - " si(hi[k]), u, n, total[k], mrss[k] / 1024, ratio, note
@@ -905,8 +926,17 @@ cpu_list() {
 # backend as the variant "...,backend=epoll". In a subshell that starts a
 # server: the backend that variant asks for.
 EPOLL_SUFFIX=,backend=epoll
-backend_env() { # $1 variant
+SPIN_SUFFIX=,spin=off
+weft_suffixes=() # the variants weft's rows run again as
+[ $epoll_rows = 1 ] && weft_suffixes+=("$EPOLL_SUFFIX")
+[ $spin_rows = 1 ] && weft_suffixes+=("$SPIN_SUFFIX")
+variant_env() { # $1 variant: the environment weft runs it with
 	case $1 in *"$EPOLL_SUFFIX") export WEFT_BACKEND=epoll ;; *) unset WEFT_BACKEND ;; esac
+	case $1 in *"$SPIN_SUFFIX") export WEFT_SPIN=0 ;; *) unset WEFT_SPIN ;; esac
+}
+plain_variant() { # $1 variant without the suffix variant_env reads
+	local v=${1%"$EPOLL_SUFFIX"}
+	printf '%s' "${v%"$SPIN_SUFFIX"}"
 }
 
 # The runtimes, variants and jobs of the network rounds.
@@ -957,16 +987,18 @@ net_setup() {
 	if selected idle_connections; then
 		for w in "${workers[@]}"; do vars+=("idle_connections n=$idle_n,workers=$w $w $idle_n 64"); done
 	fi
-	local job rt wl var wk cn sz
+	local job rt wl var wk cn sz sfx
 	for job in "${vars[@]}"; do
 		read -r wl var wk cn sz <<<"$job"
 		for rt in "${net_rts[@]}"; do
 			# asyncio and uvloop: one loop, one thread
 			case $rt in asyncio | uvloop) [ "$wk" = 1 ] || continue ;; esac
 			net_jobs+=("$rt $wl $var $wk $cn $sz")
-			if [ "$rt" = weft ] && [ $epoll_rows = 1 ]; then
-				net_jobs+=("weft $wl $var$EPOLL_SUFFIX $wk $cn $sz")
-				net_jobs_even+=("weft $wl $var$EPOLL_SUFFIX $wk $cn $sz")
+			if [ "$rt" = weft ]; then
+				for sfx in ${weft_suffixes[@]+"${weft_suffixes[@]}"}; do
+					net_jobs+=("weft $wl $var$sfx $wk $cn $sz")
+					net_jobs_even+=("weft $wl $var$sfx $wk $cn $sz")
+				done
 			fi
 			if [ "$rt" = weft ] && [ -n "$base_echo" ]; then
 				net_jobs_even+=("$base_label $wl $var $wk $cn $sz" "weft $wl $var $wk $cn $sz")
@@ -1044,7 +1076,7 @@ net_run() { # $1 runtime, $2 workload, $3 variant, $4 run, $5 workers, $6 conns,
 	# exec: its pid is $!, what the generator reads /proc of.
 	(
 		ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-		backend_env "$v"
+		variant_env "$v"
 		eval "exec $pin ${srv_cmd[$rt]} $port $workers"
 	) </dev/null >"$log" 2>&1 &
 	net_srv_pid=$!
@@ -1312,9 +1344,12 @@ app_add_jobs() { # $1 workload, $2 variant, $3 workers, $4 conns, $5 pipeline
 		[ -n "${app_ready["$1 $rt"]:-}" ] && rts+=("$rt")
 	done
 	for rt in "${rts[@]}"; do app_jobs+=("$rt $1 $2 $3 $4 $5"); done
-	if [ "${rts[0]:-}" = weft ] && [ $epoll_rows = 1 ]; then
-		app_jobs+=("weft $1 $2$EPOLL_SUFFIX $3 $4 $5")
-		app_jobs_even+=("weft $1 $2$EPOLL_SUFFIX $3 $4 $5")
+	if [ "${rts[0]:-}" = weft ]; then
+		local sfx
+		for sfx in ${weft_suffixes[@]+"${weft_suffixes[@]}"}; do
+			app_jobs+=("weft $1 $2$sfx $3 $4 $5")
+			app_jobs_even+=("weft $1 $2$sfx $3 $4 $5")
+		done
 	fi
 	for ((rt = ${#rts[@]} - 1; rt >= 0; rt--)); do app_jobs_even+=("${rts[$rt]} $1 $2 $3 $4 $5"); done
 }
@@ -1425,7 +1460,7 @@ app_start() {
 	esac
 	(
 		ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-		backend_env "$app_variant"
+		variant_env "$app_variant"
 		exec "${pin[@]}" "${cmd[@]}"
 	) </dev/null >"$app_srv_tmp/server.log" 2>&1 &
 	app_srv_pid=$!
@@ -1644,7 +1679,7 @@ app_resp() { # $1 runtime, $2 variant, $3 run, $4 workers, $5 conns, $6 pipeline
 # One job: start the server, run the workload's client(s), stop it.
 app_run() { # $1 runtime, $2 workload, $3 variant, $4 run, $5 workers, $6 conns, $7 pipeline
 	local rt=$1 w=$2 v=$3 r=$4 workers=$5 conns=$6 pipe=$7 port st=0 t tests=(x)
-	app_variant=$v # app_start's server environment (backend_env)
+	app_variant=$v # app_start's server environment (variant_env)
 	[ "$w" = resp_kv ] && tests=(set get incr mget10)
 	if ! port=$("$loadgen" free-port) || ! app_start "$rt" "$w" "$port" "$workers"; then
 		[ -n "$app_why" ] || app_why="no free port on 127.0.0.1"
@@ -1699,10 +1734,30 @@ app_footer() {
 	for line in "${app_notes[@]}"; do echo "skipped $line"; done
 }
 
+# --competitors: one CPU-bound shell loop per CPU we may use, at nice 0
+# as the benchmarks are, so an idle weft worker's spin competes with them.
+competitors_start() {
+	[ $competitors = 1 ] || return 0
+	local n i
+	n=$(nproc 2>/dev/null || echo 1)
+	for ((i = 0; i < n; i++)); do
+		(while :; do :; done) </dev/null >/dev/null 2>&1 &
+		competitor_pids+=($!)
+	done
+	echo "bench.sh: $n CPU-bound competitors running (pids ${competitor_pids[*]})"
+}
+competitors_stop() {
+	local p
+	for p in ${competitor_pids[@]+"${competitor_pids[@]}"}; do kill "$p" 2>/dev/null || true; done
+	for p in ${competitor_pids[@]+"${competitor_pids[@]}"}; do wait "$p" 2>/dev/null || true; done
+	competitor_pids=()
+}
+
 # Nothing of ours outlives the script: the server of a run cut short.
 on_exit() {
 	net_stop
 	app_stop
+	competitors_stop
 	[ -z "$base_json" ] || rm -f "$base_json"
 }
 trap on_exit EXIT
@@ -1782,9 +1837,11 @@ done
 jobs=()
 jobs_even=()
 for wv in "${wv_order[@]}"; do
-	if [ -n "${ready["weft $wv"]:-}" ] && [ $epoll_rows = 1 ]; then
-		jobs+=("weft $wv$EPOLL_SUFFIX")
-		jobs_even+=("weft $wv$EPOLL_SUFFIX")
+	if [ -n "${ready["weft $wv"]:-}" ]; then
+		for sfx in ${weft_suffixes[@]+"${weft_suffixes[@]}"}; do
+			jobs+=("weft $wv$sfx")
+			jobs_even+=("weft $wv$sfx")
+		done
 	fi
 	for r in "${runtimes[@]}"; do
 		[ -n "${ready["$r $wv"]:-}" ] && jobs+=("$r $wv")
@@ -1835,6 +1892,7 @@ fi
 load_before=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
 t_start=$(date +%s)
 failed=0
+competitors_start
 for ((r = 1; r <= runs; r++)); do
 	round=("${jobs[@]}")
 	[ $((r % 2)) = 0 ] && round=("${jobs_even[@]}")
@@ -1844,14 +1902,16 @@ for ((r = 1; r <= runs; r++)); do
 			run_baseline "$w" "$v" "$r" || failed=$((failed + 1))
 			continue
 		fi
-		if [ "$rt" = weft ] && [[ $v == *"$EPOLL_SUFFIX" ]]; then
-			# weft_bench on the epoll backend: its lines carry the
-			# variant it knows, renamed here
-			tmp_json=$(mktemp "${TMPDIR:-/tmp}/weft-bench-epoll.XXXXXX")
-			WEFT_BACKEND=epoll timeout -k 10 600 "${peer_cmd[weft]}" "$w" --variant "${v%"$EPOLL_SUFFIX"}" \
-				--runs 1 --run-base "$r" --json "$tmp_json" --min-time "$min_time" "${quick_opt[@]}" ||
-				failed=$((failed + 1))
-			sed "s/\"variant\":\"\([^\"]*\)\"/\"variant\":\"\1$EPOLL_SUFFIX\"/" "$tmp_json" >>"$out"
+		if [ "$rt" = weft ] && [ "$(plain_variant "$v")" != "$v" ]; then
+			# weft_bench in the environment the suffix asks for: its
+			# lines carry the variant it knows, renamed here
+			tmp_json=$(mktemp "${TMPDIR:-/tmp}/weft-bench-variant.XXXXXX")
+			(
+				variant_env "$v"
+				timeout -k 10 600 "${peer_cmd[weft]}" "$w" --variant "$(plain_variant "$v")" \
+					--runs 1 --run-base "$r" --json "$tmp_json" --min-time "$min_time" "${quick_opt[@]}"
+			) || failed=$((failed + 1))
+			sed "s/\"variant\":\"[^\"]*\"/\"variant\":\"$v\"/" "$tmp_json" >>"$out"
 			rm -f "$tmp_json"
 			continue
 		fi

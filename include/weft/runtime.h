@@ -145,6 +145,14 @@ typedef struct weft_config {
 	                          * handler is installed while the runtime
 	                          * lives and the previous one restored after;
 	                          * 0: none (the default) */
+	bool no_spin;            /* idle workers park at once instead of
+	                          * spinning up to 50 µs for work first
+	                          * (docs/decisions.md 24): for machines where
+	                          * other processes want every CPU. With false,
+	                          * the environment variable WEFT_SPIN=0 (or
+	                          * off) does the same; WEFT_SPIN=1 (or on)
+	                          * and unset keep the default; any other
+	                          * value is -EINVAL */
 } weft_config;
 
 /* Fills `cfg` with the defaults (blocking_threads_max 512,
@@ -160,7 +168,8 @@ WEFT_API void weft_config_init(weft_config *cfg);
  * with a stack_size that is not 0 or a multiple of 16 from 1024 to the
  * page size, ring_entries above 16384, reserve_tasks above 16,777,216,
  * backend not a weft_backend or WEFT_BACKEND (with backend AUTO) not one
- * of auto, io_uring, epoll, slow_step negative or NaN, dump_signal not a
+ * of auto, io_uring, epoll, WEFT_SPIN (with no_spin false) not one of 0,
+ * off, 1, on, slow_step negative or NaN, dump_signal not a
  * signal a handler may take (or SIGURG, the watchdog's); in
  * debug mode, cfg.debug included,
  * the field is named, and a zeroed config is told to use weft_config_init),

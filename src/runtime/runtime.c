@@ -125,6 +125,15 @@ static int config_copy(weft_config *out, const weft_config *in)
 					     "io_uring or epoll",
 					     env);
 	}
+	env = getenv("WEFT_SPIN");
+	if (!out->no_spin && env && *env) {
+		if (!strcmp(env, "0") || !strcmp(env, "off"))
+			out->no_spin = true;
+		else if (strcmp(env, "1") && strcmp(env, "on"))
+			return weft__misusef(-EINVAL, fn,
+					     "the environment variable WEFT_SPIN is \"%s\": 0, off, 1 or on",
+					     env);
+	}
 	if (!(out->slow_step >= 0))
 		return weft__misusef(-EINVAL, fn, "weft_config.slow_step is %g: seconds (0: 0.1)",
 				     out->slow_step);

@@ -22,9 +22,9 @@ int weft__sched_init(struct weft__sched *s, const weft_config *cfg)
 	/* Idle workers spin before parking (sched/worker.c) only with a CPU
 	 * per worker, and a second one for a lone worker's submitters; a
 	 * paused clock wants idle to mean idle; Valgrind runs one thread at
-	 * a time. */
+	 * a time; cfg.no_spin (WEFT_SPIN=0) leaves every CPU to others. */
 	s->spin = ncpu > 1 && s->nworkers <= (unsigned long)ncpu && !cfg->paused_clock &&
-		  !RUNNING_ON_VALGRIND;
+		  !RUNNING_ON_VALGRIND && !cfg->no_spin;
 	s->paused = cfg->paused_clock;
 	s->paused_ns = weft__now_ns();
 	atomic_init(&s->stop, false);
