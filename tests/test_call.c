@@ -108,6 +108,75 @@ Test(call, cancelled_handles_never_run, .timeout = TIMEOUT)
 	cr_assert(soon_cancelled);
 }
 
+/* Removed timers stay in the heap until due or compacted (io/timer.h):
+ * neither may change what fires, nor its order. 1,000 timers, 900 of
+ * them cancelled (the heap is compacted: more than half removed), some
+ * deadlines shared; the rest fire by deadline, then in scheduling order. */
+enum { MANY = 1000 };
+static int many_fired[MANY], nmany;
+static bool many_cancelled[MANY];
+
+static void many_mark(void *arg)
+{
+	many_fired[nmany++] = (int)(intptr_t)arg;
+}
+
+static int many_deadline(int i)
+{
+	return (i * 7919) % 97; /* ms; i and i + 97k share one */
+}
+
+static int many_main(void *arg, void **res)
+{
+	static weft_handle *h[MANY];
+	double now = weft_time();
+	for (int i = 0; i < MANY; i++)
+		weft_call_at(now + many_deadline(i) * 1e-3, many_mark, (void *)(intptr_t)i, &h[i]);
+	for (int i = 0; i < MANY; i++) {
+		if (i % 10 != 3)
+			many_cancelled[i] = weft_handle_cancel(h[i]); /* false: it ran */
+		if (i == MANY / 2)
+			weft_sleep(0.01); /* a few fire while half are cancelled */
+	}
+	weft_sleep(0.2);
+	for (int i = 0; i < MANY; i++)
+		weft_handle_unref(h[i]);
+	return 0;
+}
+
+Test(call, many_cancelled_timers_keep_the_rest_in_order, .timeout = TIMEOUT)
+{
+	for (int paused = 0; paused < 2; paused++) {
+		nmany = 0;
+		cr_assert_eq(paused ? tu_run_paused(many_main, NULL) : tu_run_n(1, many_main, NULL, NULL), 0);
+		/* what fired: every i % 10 == 3, and those due before their
+		 * cancel (only after the 10 ms sleep: all due before it did) */
+		bool seen[MANY] = {false};
+		for (int k = 0; k < nmany; k++) {
+			int i = many_fired[k];
+			cr_assert_not(seen[i]);
+			seen[i] = true;
+			if (k) {
+				int j = many_fired[k - 1];
+				cr_assert(many_deadline(j) < many_deadline(i) ||
+						  (many_deadline(j) == many_deadline(i) && j < i),
+					  "%d fired after %d", i, j);
+			}
+		}
+		for (int i = 0; i < MANY; i++) {
+			if (i % 10 == 3)
+				continue;
+			cr_assert_eq(seen[i], !many_cancelled[i], "%d", i);
+			if (i <= MANY / 2)
+				cr_assert(many_cancelled[i], "%d", i);
+			else if (many_deadline(i) < 10) /* 1 ms clear of the sleep's */
+				cr_assert_not(many_cancelled[i], "%d", i);
+		}
+		for (int i = 3; i < MANY; i += 10)
+			cr_assert(seen[i], "%d did not fire", i);
+	}
+}
+
 static weft_local_key key;
 static void *seen_value;
 static int seen_sleep_rc;

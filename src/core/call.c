@@ -103,7 +103,7 @@ static int schedule(enum when_kind kind, double t, weft_call_fn fn, void *arg, w
 	h->arg = arg;
 	h->owner = w;
 	h->locals = weft__locals_ref(weft__locals_visible());
-	h->tm.index = UINT32_MAX;
+	h->tm.state = WEFT__TIMER_IDLE;
 	if (h->timed) {
 		h->tm.fire = on_timer;
 		h->tm.when = deadline(kind, t, weft__clock_ns(w));
@@ -145,10 +145,8 @@ WEFT_API bool weft_handle_cancel(weft_handle *h)
 		return false;
 	/* On its own worker a timer leaves the heap now (only that worker
 	 * touches the heap); elsewhere it is dropped when it comes due. */
-	if (h->timed && weft__worker_current() == h->owner && h->tm.index != UINT32_MAX) {
-		weft__timer_remove(&h->owner->timers, &h->tm);
-		handle_unref(h);
-	}
+	if (h->timed && weft__worker_current() == h->owner && weft__timer_queued(&h->tm))
+		weft__timer_remove(&h->owner->timers, &h->tm); /* unref at its discard */
 	return true;
 }
 

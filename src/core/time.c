@@ -84,6 +84,7 @@ int weft__sleep_timed(double seconds)
 	atomic_store_explicit(&fut->refs, 2, memory_order_relaxed); /* task + heap */
 	sl->owner = w;
 	sl->tm.fire = sleeper_fire;
+	sl->tm.state = WEFT__TIMER_IDLE;
 	sl->tm.when = weft__deadline_ns(weft__clock_ns(w), ceil(seconds * 1e9)); /* never early */
 	if (weft__timer_add(&w->timers, &sl->tm)) {
 		atomic_store_explicit(&fut->refs, 1, memory_order_relaxed);
@@ -92,11 +93,10 @@ int weft__sleep_timed(double seconds)
 	}
 	int rc = weft_await(fut, NULL);
 	/* Cancelled before the deadline: take the timer out now if we are on
-	 * its worker; a migrated task leaves it to fire into a done future. */
-	if (weft__worker_current() == sl->owner && sl->tm.index != UINT32_MAX) {
+	 * its worker (the heap drops its reference later, io/timer.h); a
+	 * migrated task leaves it to fire into a done future. */
+	if (weft__worker_current() == sl->owner && weft__timer_queued(&sl->tm))
 		weft__timer_remove(&sl->owner->timers, &sl->tm);
-		weft_future_unref(fut);
-	}
 	weft_future_unref(fut);
 	/* A cancel that came after the deadline but before the task ran again
 	 * (a scope expiring with it, found on resume) is delivered here, as

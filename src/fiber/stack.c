@@ -228,47 +228,65 @@ static struct weft__stack_chunk *chunk_carve(struct weft__stack_pool *pool)
 	return c;
 }
 
-/* Caller holds pool->lock. */
-static int chunk_add(struct weft__stack_pool *pool)
+/* Chunks carved per chunk_add when the pool runs dry: their 64 guards go
+ * in with one process_madvise (a quarter of the calls of one per chunk,
+ * and ~10 % less kernel time per guard here). Address space and page
+ * tables only until a stack is used. */
+enum { ADD_CHUNKS = 4 };
+
+/* Adds up to n chunks to the free list; returns how many (at least one)
+ * or -ENOMEM. Caller holds pool->lock. */
+static int chunk_add(struct weft__stack_pool *pool, unsigned n)
 {
-	struct weft__stack_chunk *c = chunk_carve(pool);
-	if (!c)
+	struct weft__stack_chunk *cs[ADD_CHUNKS];
+	struct iovec guards[ADD_CHUNKS * CHUNK_STACKS];
+	unsigned nc = 0;
+	if (n > ADD_CHUNKS)
+		n = ADD_CHUNKS;
+	while (nc < n && (cs[nc] = chunk_carve(pool)))
+		nc++;
+	if (!nc)
 		return -ENOMEM;
 	size_t stride = pool->size + pool->guard;
-	c->pooled = CHUNK_STACKS;
-	c->released = true; /* nothing is resident yet */
-	struct iovec guards[CHUNK_STACKS];
-	for (int i = 0; i < CHUNK_STACKS; i++) {
-		struct weft__stack *st = &c->stacks[i];
-		st->guard = (char *)c->base + (size_t)i * stride;
-		st->lo = (char *)st->guard + pool->guard;
-		st->index = (unsigned)i;
-		guards[i] = (struct iovec){st->guard, pool->guard};
+	for (unsigned k = 0; k < nc; k++) {
+		struct weft__stack_chunk *c = cs[k];
+		c->pooled = CHUNK_STACKS;
+		c->released = true; /* nothing is resident yet */
+		for (int i = 0; i < CHUNK_STACKS; i++) {
+			struct weft__stack *st = &c->stacks[i];
+			st->guard = (char *)c->base + (size_t)i * stride;
+			st->lo = (char *)st->guard + pool->guard;
+			st->index = (unsigned)i;
+			guards[k * CHUNK_STACKS + i] = (struct iovec){st->guard, pool->guard};
+		}
 	}
 	/* Small stacks have no guard: their canary is the check. A failed
-	 * install leaves the chunk carved but unused (its address space
+	 * install leaves the chunks carved but unused (their address space
 	 * goes at destroy). */
 	if (!pool->small && !(pool->guard_madvise &&
-			      madvise_batch(pool, guards, CHUNK_STACKS, MADV_GUARD_INSTALL)))
-		for (int i = 0; i < CHUNK_STACKS; i++)
-			if (guard_install(pool, c->stacks[i].guard))
+			      madvise_batch(pool, guards, nc * CHUNK_STACKS, MADV_GUARD_INSTALL)))
+		for (unsigned i = 0; i < nc * CHUNK_STACKS; i++)
+			if (guard_install(pool, guards[i].iov_base))
 				return -ENOMEM;
-	/* Published only once the whole chunk is good. */
-	for (int i = 0; i < CHUNK_STACKS; i++) {
-		struct weft__stack *st = &c->stacks[i];
-		st->vg_id = VALGRIND_STACK_REGISTER(st->lo, (char *)st->lo + pool->size);
-		st->tsan = NULL;
-		atomic_init(&st->user, NULL);
-		st->next = pool->free;
-		pool->free = st;
+	/* Published only once every chunk is good. */
+	for (unsigned k = 0; k < nc; k++) {
+		struct weft__stack_chunk *c = cs[k];
+		for (int i = 0; i < CHUNK_STACKS; i++) {
+			struct weft__stack *st = &c->stacks[i];
+			st->vg_id = VALGRIND_STACK_REGISTER(st->lo, (char *)st->lo + pool->size);
+			st->tsan = NULL;
+			atomic_init(&st->user, NULL);
+			st->next = pool->free;
+			pool->free = st;
+		}
+		pool->nstacks += CHUNK_STACKS;
+		pool->nfree += CHUNK_STACKS;
+		c->next = atomic_load_explicit(&pool->chunks, memory_order_relaxed);
+		/* release: pairs with weft__stack_guard_of's acquire (a handler
+		 * may walk the list at any time) */
+		atomic_store_explicit(&pool->chunks, c, memory_order_release);
 	}
-	pool->nstacks += CHUNK_STACKS;
-	pool->nfree += CHUNK_STACKS;
-	c->next = atomic_load_explicit(&pool->chunks, memory_order_relaxed);
-	/* release: pairs with weft__stack_guard_of's acquire (a handler may
-	 * walk the list at any time) */
-	atomic_store_explicit(&pool->chunks, c, memory_order_release);
-	return 0;
+	return (int)nc;
 }
 
 /* Faults a page in. The address may hold an unmapped runtime's stale
@@ -285,9 +303,14 @@ int weft__stack_pool_reserve(struct weft__stack_pool *pool, size_t n)
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
 	pthread_mutex_lock(&pool->lock);
 	int rc = 0;
-	for (size_t have = 0; have < n && !rc; have += CHUNK_STACKS)
-		if ((rc = chunk_add(pool)))
+	for (size_t have = 0; have < n;) {
+		int added = chunk_add(pool, (unsigned)((n - have + CHUNK_STACKS - 1) / CHUNK_STACKS));
+		if (added < 0) {
+			rc = added;
 			break;
+		}
+		have += (size_t)added * CHUNK_STACKS;
+	}
 	/* The new stacks are on the free list, newest chunk first: touch
 	 * each one's top page (where a task's frames begin; small stacks:
 	 * their chunk's pages) and make it resident ("dirty"). */
@@ -339,7 +362,7 @@ struct weft__stack *weft__stack_get(struct weft__stack_pool *pool, struct weft__
 		return fresh(pool, st);
 	}
 	pthread_mutex_lock(&pool->lock);
-	if (!pool->dirty && !pool->free && chunk_add(pool)) {
+	if (!pool->dirty && !pool->free && chunk_add(pool, ADD_CHUNKS) < 0) {
 		pthread_mutex_unlock(&pool->lock);
 		return NULL;
 	}

@@ -213,12 +213,7 @@ void weft__fire_timers(struct weft__worker *w)
 
 static void discard_timers(struct weft__worker *w)
 {
-	while (w->timers.n) {
-		struct weft__timer *tm = w->timers.v[0];
-		weft__timer_remove(&w->timers, tm);
-		tm->fire(tm, true);
-	}
-	weft__timer_heap_free(&w->timers);
+	weft__timer_heap_discard(&w->timers);
 }
 
 /* Hands queued requests to the kernel and reaps what is there, only when
@@ -393,7 +388,7 @@ static void loop_single(struct weft__worker *w)
 		if (n == 0) {
 			if (should_exit(s))
 				return;
-			if (s->paused && w->timers.n && weft__sched_live(s) && !blocking_busy(s)) {
+			if (s->paused && weft__timer_count(&w->timers) && weft__sched_live(s) && !blocking_busy(s)) {
 				/* Every task is idle: a paused clock jumps to the
 				 * next deadline (after one last look at the ring).
 				 * With no task left nothing waits for time; with a
@@ -653,7 +648,7 @@ void weft__worker_publish(struct weft__worker *w)
 	atomic_store_explicit(&w->m.runs, w->hot.runs, memory_order_relaxed);
 	atomic_store_explicit(&w->m.callbacks, w->hot.callbacks, memory_order_relaxed);
 	atomic_store_explicit(&w->m.lifo_hits, w->hot.lifo_hits, memory_order_relaxed);
-	atomic_store_explicit(&w->m.timers, w->timers.n, memory_order_relaxed);
+	atomic_store_explicit(&w->m.timers, weft__timer_count(&w->timers), memory_order_relaxed);
 	atomic_store_explicit(&w->m.stacks_cached, w->stacks.n, memory_order_relaxed);
 }
 
