@@ -449,3 +449,41 @@ Test(order, what_was_queued_before_a_yield_runs_before_the_task_resumes, .timeou
 		}
 	}
 }
+
+/* A sleep is a call_later handle that completes the sleep's future: when
+ * it is due with a callback, the callback runs in that round and the
+ * sleeping task one round later (paused clock: both deadlines equal).
+ * async def sleeper(): await asyncio.sleep(0.01); log('sleeper')
+ * async def main():
+ *     t = create_task(sleeper()); await asyncio.sleep(0)
+ *     loop.call_later(0.01, lambda: log('cb')); await t
+ * → cb sleeper (CPython 3.11) */
+static int sleeper_logs(void *arg, void **res)
+{
+	int rc = weft_sleep(0.01);
+	tu_log_add(&log_, "sleeper");
+	return rc;
+}
+
+static void log_call(void *arg)
+{
+	tu_log_add(&log_, "cb");
+}
+
+static int due_together_main(void *arg, void **res)
+{
+	weft_future *t = weft_create_task(sleeper_logs, NULL, NULL);
+	weft_sleep(0);
+	int rc = weft_call_later(0.01, log_call, NULL, NULL);
+	int trc = weft_await(t, NULL);
+	weft_future_unref(t);
+	return rc ? rc : trc;
+}
+
+Test(order, a_due_sleep_resumes_its_task_one_round_after_its_timer, .timeout = TEST_TIMEOUT)
+{
+	weft_config cfg = tu_config(1);
+	cfg.paused_clock = true;
+	cr_assert_eq(tu_run(due_together_main, NULL, &cfg, NULL), 0);
+	tu_assert_log(&log_, "cb sleeper");
+}

@@ -216,20 +216,28 @@ Test(timeout, outside_cancel_is_not_a_timeout, .timeout = TEST_TIMEOUT)
 /* 3.12's __aexit__: expiry and an outside cancel together. The scope
  * uncancels its own, sees cancelling() above its enter count, and lets
  * the -ECANCELED through; the outside cancel stays counted. Both cancels
- * arrived before the body ran, so one -ECANCELED delivered both. */
+ * come from handles due in the same round (the same call_at deadline,
+ * the scope's first), before the body runs, so one -ECANCELED delivers
+ * both.
+ * async def body():
+ *     async with asyncio.timeout_at(when): await asyncio.sleep(10)  # r0, r1
+ *     ...cancelling() (n0); await asyncio.sleep(0)  # r2
+ * async def main():
+ *     when = loop.time() + 0.01; b = create_task(body())
+ *     await asyncio.sleep(0); loop.call_at(when, lambda: b.cancel('outside'))
+ * → r0 CancelledError, r1 CancelledError, n0 1, r2 returns (CPython 3.11) */
 static weft_future *both_body;
+static double both_when;
 
-static int canceller_at_deadline(void *arg, void **res)
+static void cancel_outside(void *arg)
 {
-	weft_sleep(0.01);
 	weft_cancel(both_body, "outside");
-	return 0;
 }
 
 static int both_body_fn(void *arg, void **res)
 {
 	weft_timeout cm;
-	weft_timeout_enter_after(&cm, 0.01);
+	weft_timeout_enter(&cm, both_when);
 	r[0] = weft_sleep(10);
 	r[1] = weft_timeout_exit(&cm, r[0]);
 	n[0] = cancelling();
@@ -239,13 +247,13 @@ static int both_body_fn(void *arg, void **res)
 
 static int both_main(void *arg, void **res)
 {
+	both_when = weft_time() + 0.01;
 	both_body = weft_create_task(both_body_fn, NULL, NULL);
-	weft_future *c = weft_create_task(canceller_at_deadline, NULL, NULL);
+	weft_sleep(0);
+	int rc = weft_call_at(both_when, cancel_outside, NULL, NULL);
 	weft_await(both_body, NULL);
-	weft_await(c, NULL);
 	weft_future_unref(both_body);
-	weft_future_unref(c);
-	return 0;
+	return rc;
 }
 
 Test(timeout, expiry_with_an_outside_cancel_stays_a_cancel, .timeout = TEST_TIMEOUT)

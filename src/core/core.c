@@ -59,6 +59,8 @@ void weft__core_discard(struct weft__runnable *r)
 		weft__cb_discard(r);
 	else if (r->kind == WEFT__RUN_CALL)
 		weft__call_discard(r);
+	else if (r->kind == WEFT__RUN_SLEEP)
+		weft__sleep_due_discard(r);
 }
 
 void weft__hook_worker_start(struct weft__worker *w)
@@ -79,6 +81,8 @@ void weft__hook_run_callback(struct weft__worker *w, struct weft__runnable *r)
 	struct weft__core_worker *cw = weft__tls_core; /* the loop's own stack */
 	if (r->kind == WEFT__RUN_CALLBACK)
 		weft__cb_run(cw, r);
+	else if (r->kind == WEFT__RUN_SLEEP)
+		weft__sleep_due_run(r);
 	else
 		weft__call_run(cw, r);
 }

@@ -98,6 +98,8 @@ uint64_t weft__deadline_ns(uint64_t base, double ns);
  * or released unrun. */
 void weft__call_run(struct weft__core_worker *cw, struct weft__runnable *r);
 void weft__call_discard(struct weft__runnable *r);
+void weft__sleep_due_run(struct weft__runnable *r);
+void weft__sleep_due_discard(struct weft__runnable *r);
 
 /*
  * The calling worker's core state, or NULL off a worker. Read afresh each

@@ -43,12 +43,19 @@ uint64_t weft__deadline_ns(uint64_t base, double ns)
 /*
  * A sleep is one block: the future the task awaits, with the timer that
  * completes it. The future's count covers both holders (the task and the
- * worker's heap), and its last unref gives the block back
- * (weft__block_alloc).
+ * worker's heap, then the ready queue), and its last unref gives the
+ * block back (weft__block_alloc).
+ *
+ * As asyncio's sleep is a call_later handle that completes the future:
+ * a due timer puts the handle (`due`) in the ready queue behind what is
+ * there, it completes the future when the loop reaches it, and the task
+ * resumes in the turn after, behind what that turn's callbacks
+ * scheduled before it.
  */
 struct sleeper {
 	weft_future fut; /* first: the block is freed through it */
 	struct weft__timer tm;
+	struct weft__runnable due;  /* kind WEFT__RUN_SLEEP, once due */
 	struct weft__worker *owner; /* whose heap holds tm */
 };
 
@@ -65,9 +72,25 @@ static const struct weft__future_ops sleeper_ops = {.describe = sleeper_describe
 static void sleeper_fire(struct weft__timer *tm, bool discard)
 {
 	struct sleeper *sl = weft__container_of(tm, struct sleeper, tm);
-	if (!discard)
-		weft__future_complete(&sl->fut, 0, NULL, NULL); /* -EALREADY if cancelled */
+	if (discard) {
+		weft_future_unref(&sl->fut);
+		return;
+	}
+	/* the heap's reference goes with it; on the owner, as timers fire */
+	sl->due.kind = WEFT__RUN_SLEEP;
+	weft__schedule_callback(sl->owner->sched, &sl->due);
+}
+
+void weft__sleep_due_run(struct weft__runnable *r)
+{
+	struct sleeper *sl = weft__container_of(r, struct sleeper, due);
+	weft__future_complete(&sl->fut, 0, NULL, NULL); /* -EALREADY if cancelled */
 	weft_future_unref(&sl->fut);
+}
+
+void weft__sleep_due_discard(struct weft__runnable *r)
+{
+	weft_future_unref(&weft__container_of(r, struct sleeper, due)->fut);
 }
 
 int weft__sleep_timed(double seconds)

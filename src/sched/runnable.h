@@ -15,6 +15,7 @@ enum weft__run_kind {
 	WEFT__RUN_JOB,      /* a struct weft__job (weft__worker_post) */
 	WEFT__RUN_CALLBACK, /* a done callback (core/future.c) */
 	WEFT__RUN_CALL,     /* call_soon/call_later (core/call.c) */
+	WEFT__RUN_SLEEP,    /* a due sleep's timer handle (core/time.c) */
 };
 
 /* Embedded in what it schedules; in at most one queue at a time. */
