@@ -561,6 +561,74 @@ Test(io, epoll_close_removes_the_descriptor_first, .timeout = TEST_TIMEOUT)
 	close(sp[1]);
 }
 
+/* A raw operation's registration stays after its result (decision 57),
+ * and the descriptor may then be closed with plain close() and its number
+ * given to another file weft did not make (dup2 here, deterministically):
+ * a receive on the new file must still end, whether its bytes are there
+ * before it starts or come while it waits, on 1 and 2 workers. */
+static ssize_t ep_reuse_rc[4];
+static double ep_reuse_ms[2];
+static int ep_reuse_other[2];
+
+static int ep_late_send(void *arg, void **res)
+{
+	weft_sleep(0.01);
+	return weft_send(ep_reuse_other[1], "late", 4, 0) == 4 ? 0 : -EIO;
+}
+
+static int ep_reuse_main(void *arg, void **res)
+{
+	char b[16];
+	int num = sp[0];
+	/* a wait, then results: the registration is made and kept */
+	ep_reuse_other[1] = sp[1];
+	weft_future *t = tu_spawn(ep_late_send, NULL);
+	ep_reuse_rc[0] = weft_recv(num, b, sizeof(b), 0);
+	weft_await(t, NULL);
+	weft_future_unref(t);
+	ep_reuse_rc[1] = weft_send(sp[1], "x", 1, 0) == 1 ? weft_recv(num, b, sizeof(b), 0) : -1;
+	/* behind weft's back: the number now names another socket */
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ep_reuse_other))
+		return -errno;
+	close(num);
+	if (dup2(ep_reuse_other[0], num) != num)
+		return -errno;
+	close(ep_reuse_other[0]);
+	ep_reuse_other[0] = num;
+	/* its bytes are there before the receive starts */
+	if (write(ep_reuse_other[1], "early", 5) != 5)
+		return -errno;
+	double t0 = tu_now();
+	ep_reuse_rc[2] = weft_recv(num, b, sizeof(b), 0);
+	ep_reuse_ms[0] = (tu_now() - t0) * 1e3;
+	/* its bytes come while it waits */
+	t = tu_spawn(ep_late_send, NULL);
+	t0 = tu_now();
+	ep_reuse_rc[3] = weft_recv(num, b, sizeof(b), 0);
+	ep_reuse_ms[1] = (tu_now() - t0) * 1e3;
+	weft_await(t, NULL);
+	weft_future_unref(t);
+	close(ep_reuse_other[1]);
+	return weft_close(num);
+}
+
+Test(io, epoll_plain_close_and_reuse_of_a_number_never_hangs, .timeout = TEST_TIMEOUT)
+{
+	for (unsigned workers = 1; workers <= 2; workers++) {
+		pair();
+		weft_config cfg = epoll_config(workers);
+		cr_assert_eq(tu_run(ep_reuse_main, NULL, &cfg, NULL), 0);
+		cr_assert_eq(ep_reuse_rc[0], 4);
+		cr_assert_eq(ep_reuse_rc[1], 1);
+		cr_assert_eq(ep_reuse_rc[2], 5, "the new file's bytes, there before the receive");
+		cr_assert_eq(ep_reuse_rc[3], 4, "the new file's bytes, sent while it waited");
+		/* bound: the trust check's 1 ms, with room for a loaded machine */
+		cr_assert_lt(ep_reuse_ms[0], 2000.0);
+		cr_assert_lt(ep_reuse_ms[1], 2000.0);
+		close(sp[1]);
+	}
+}
+
 static ssize_t ep_file_rc[4];
 static char ep_file_buf[16];
 

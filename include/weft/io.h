@@ -44,6 +44,9 @@
  *   left blocking accepts only after readiness; another thread accepting
  *   from it at the same moment can then block the worker: make shared
  *   listeners non-blocking. weft_recv_pooled always uses heap buffers.
+ *   A socket closed with plain close() whose number then names a file
+ *   weft did not make (your socket(), accept4 or dup2) may see its first
+ *   wait end up to ~1 ms late (weft_close, and files weft makes, never).
  */
 #ifndef WEFT_IO_H
 #define WEFT_IO_H

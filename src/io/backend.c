@@ -119,6 +119,11 @@ void weft__io_forget(const struct weft__io *io, int fd)
 		weft__ep_forget(io, fd);
 }
 
+void weft__io_fd_new(int fd)
+{
+	weft__ep_fd_new(fd);
+}
+
 int weft__io_pool_enable(struct weft__io *io)
 {
 	/* epoll has no provided buffers: streams receive into their own */

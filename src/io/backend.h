@@ -159,6 +159,15 @@ static inline bool weft__io_readiness(const struct weft__io *io)
 void weft__io_forget(const struct weft__io *io, int fd);
 
 /*
+ * Any thread: weft has just made fd (a socket, an accepted connection, a
+ * pipe), a new file under a number an epoll worker may have registered
+ * for an earlier one: the epoll backend will register it again before it
+ * trusts a registration (decision 57). Cheap (one relaxed increment of
+ * the number's word); does nothing for fd < 0.
+ */
+void weft__io_fd_new(int fd);
+
+/*
  * The worker's pool of provided buffers (io_uring's IOU_PBUF_RING, with
  * the worker as its one producer): a receive that selects a buffer holds
  * none while it waits, so an idle connection costs no buffer. It starts

@@ -11,27 +11,31 @@
  * loop reaps (poll, park), as with io_uring: a complete() may submit
  * again without recursion.
  *
- * Registrations (decision 51) exist while a descriptor is waited on,
- * in one of two modes. A stream's operations (op->keep: its completion
- * submits again on the same descriptor, on this thread, and only this
- * thread closes it) keep a level-triggered registration across their
- * completions: a receive re-armed from its completion costs no syscall;
- * the registration is removed on this thread right after a completion
- * that left the descriptor without waiters. Any other wait (a task's raw
- * operation, whose task may close the descriptor from any thread as soon
- * as the result is out) is EPOLLONESHOT: armed by one epoll_ctl, disarmed
- * by its event, so an idle registration never fires again and never
- * needs an epoll_ctl after the result is out (when the descriptor may be
- * closed, even reused under the same number). What the table believes
- * armed is trusted only while the descriptor has waiters; a new waiter
- * re-arms (MOD, ADD when the kernel has none, MOD when an ADD finds one).
- * A stale event only makes the waiters try again.
+ * Registrations (decisions 51 and 56) are of two kinds. A stream's
+ * operations (op->keep: its completion submits again on the same
+ * descriptor, on this thread, and only this thread closes it) keep a
+ * level-triggered registration across their completions: a receive
+ * re-armed from its completion costs no syscall; it is removed on this
+ * thread right after a completion that left the descriptor without
+ * waiters. A task's raw operation, whose task may close the descriptor
+ * from any thread as soon as the result is out, registers it
+ * edge-triggered for every readiness (EDGE_EVENTS), once: weft never
+ * touches it again after the result is out (the number may be closed,
+ * even reused), and the next wait trusts it without a syscall while the
+ * number's generation (bumped whenever weft makes or closes a file
+ * there) is unchanged; events that come while nobody waits are
+ * remembered (`drained` cleared), so no edge is lost. A file put under
+ * the number behind weft's back (close(), then socket() or dup2) is
+ * caught by a check: a wait trusted without a syscall is registered
+ * again after TRUST_NS (MOD, ADD when the kernel has none), so it ends
+ * at most that late. A stale event only makes the waiters try again.
  *
  * Only the owner touches this state, except the eventfd (wakes) and
  * epoll_ctl(DEL) from weft__ep_forget, which the kernel serialises.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -54,7 +58,18 @@ enum {
 	SPARES = 256,    /* operation records kept for reuse */
 	BUSY_EVERY = 61, /* several workers: a busy worker looks at the kernel
 	                  * every 61 reaps (tokio's event_interval) */
+	GEN_CHUNK = 4096, GEN_CHUNKS = 256, /* descriptor numbers below 2^20 */
 };
+
+/* An edge-triggered registration trusted without a syscall is checked
+ * (re-registered) once its descriptor has been waited on this long. */
+#define TRUST_NS (1000 * 1000)
+
+/* What a raw operation's registration asks for (decision 57): every
+ * readiness at once, so one registration serves every kind. */
+#define EDGE_EVENTS                                                                      \
+	(EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLPRI | EPOLLRDNORM | EPOLLRDBAND | EPOLLWRNORM |   \
+	 EPOLLWRBAND | EPOLLET)
 
 /* Not an errno: the operation cannot be done without blocking. */
 #define NEEDS_THREAD (-100000)
@@ -71,6 +86,9 @@ struct ep_rec {
 	bool started;            /* connect: issued, waiting for its end */
 	bool after_ready;        /* accept on a blocking listener: only
 	                          * after readiness */
+	bool edge_ok;            /* waits for a change after a syscall found
+	                          * it not ready (or the readiness the table
+	                          * tracks said so): an edge will come */
 	struct weft__io_req req;
 };
 
@@ -82,10 +100,18 @@ struct ep_fd {
 	bool added;                /* the kernel has a registration (maybe
 	                            * disarmed), as far as we know */
 	bool level;                /* armed level-triggered (keep waiters
-	                            * only), else EPOLLONESHOT */
+	                            * only) */
 	bool dirty;                /* in ep->dirty: waiters left since tidy */
 	bool drained;              /* the last read-side attempt found less
 	                            * than it asked for: wait before trying */
+	bool edge;                 /* armed EDGE_EVENTS (raw operations), kept
+	                            * while the number's generation is `gen` */
+	bool sure;                 /* the edge registration was made or checked
+	                            * since the descriptor last had no waiter */
+	uint32_t gen;              /* fd_gen() when the edge one was made */
+	uint64_t since;            /* in ep->unsure since then */
+	int fd;                    /* its number */
+	struct weft__list unsure;  /* in ep->unsure: trusted, not yet checked */
 };
 
 struct weft__io_ep {
@@ -101,7 +127,72 @@ struct weft__io_ep {
 	pthread_t owner;           /* the worker thread */
 	unsigned skipped, interval;
 	bool no_pwait2;            /* epoll_pwait2 is missing or refused */
+	struct weft__list unsure;  /* struct ep_fd.unsure, oldest first */
+	uint64_t now;              /* the clock at the last look (mono_ns):
+	                            * an entry's `since`, early at worst */
 };
+
+/*
+ * Each descriptor number's generation, process-wide: bumped whenever weft
+ * makes a file under the number (weft__ep_fd_new) or forgets it before
+ * closing it. An edge registration is trusted only while the number's
+ * generation is the one it was made under. Relaxed: the number reaches
+ * another thread only through the kernel's descriptor table or weft's own
+ * hand-offs, both ordered.
+ */
+static _Atomic(_Atomic uint32_t *) gens[GEN_CHUNKS];
+static atomic_bool gens_failed; /* a chunk could not be made: trust nothing */
+
+static _Atomic uint32_t *gen_word(int fd, bool make)
+{
+	if (fd < 0 || fd >= GEN_CHUNK * GEN_CHUNKS)
+		return NULL;
+	_Atomic(_Atomic uint32_t *) *c = &gens[fd / GEN_CHUNK];
+	/* acquire: pairs with the release CAS that published the chunk */
+	_Atomic uint32_t *v = atomic_load_explicit(c, memory_order_acquire);
+	if (!v && make) {
+		_Atomic uint32_t *fresh = calloc(GEN_CHUNK, sizeof(*fresh));
+		if (!fresh) {
+			atomic_store_explicit(&gens_failed, true, memory_order_relaxed);
+			return NULL;
+		}
+		if (atomic_compare_exchange_strong_explicit(c, &v, fresh, memory_order_acq_rel,
+							    memory_order_acquire))
+			v = fresh;
+		else
+			free(fresh); /* another thread made it first */
+	}
+	return v ? &v[fd % GEN_CHUNK] : NULL;
+}
+
+static void gen_bump(int fd)
+{
+	_Atomic uint32_t *g = gen_word(fd, true);
+	if (g)
+		atomic_fetch_add_explicit(g, 1, memory_order_relaxed);
+}
+
+/* fd's generation; false when it cannot be trusted at all. */
+static bool fd_gen(int fd, uint32_t *gen)
+{
+	if (atomic_load_explicit(&gens_failed, memory_order_relaxed) || fd >= GEN_CHUNK * GEN_CHUNKS)
+		return false;
+	_Atomic uint32_t *g = gen_word(fd, false);
+	*gen = g ? atomic_load_explicit(g, memory_order_relaxed) : 0;
+	return true;
+}
+
+void weft__ep_fd_new(int fd)
+{
+	gen_bump(fd);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static struct weft__io_ep *ep_of(const struct weft__io *io)
 {
@@ -132,8 +223,11 @@ static struct ep_fd *fd_ent(struct weft__io_ep *ep, int fd, bool make)
 		struct ep_fd *ch = calloc(CHUNK, sizeof(*ch));
 		if (!ch)
 			return NULL;
-		for (unsigned i = 0; i < CHUNK; i++)
+		for (unsigned i = 0; i < CHUNK; i++) {
 			weft__list_init(&ch[i].waiters);
+			weft__list_init(&ch[i].unsure);
+			ch[i].fd = (int)(c * CHUNK + i);
+		}
 		ep->chunks[c] = ch;
 	}
 	return &ep->chunks[c][(unsigned)fd % CHUNK];
@@ -216,7 +310,10 @@ static int64_t attempt(struct ep_rec *r, uint32_t ready)
 		}
 		if (r->after_ready && !ready)
 			return -EAGAIN;
-		return weft__io_syscall(q, true);
+		int64_t fd = weft__io_syscall(q, true);
+		if (fd >= 0)
+			gen_bump((int)fd); /* a new file under that number */
+		return fd;
 	case WEFT__IO_CONNECT: {
 		if (!r->started) {
 			/* a blocking connect cannot be made non-blocking per
@@ -269,23 +366,77 @@ static uint32_t wanted(const struct ep_fd *e, bool *level)
 	return want;
 }
 
-/* Arms e (fd) for what its waiters want (owner, waiters present: by the
- * close rule the descriptor is open). 0 or -errno (-EPERM: epoll cannot
- * wait on this descriptor, such as a regular file). */
-static int arm(struct weft__io_ep *ep, struct ep_fd *e, int fd)
+/* Registers fd for EDGE_EVENTS (MOD, ADD when the kernel has none, MOD
+ * when an ADD finds one): the kernel reports what is ready already, so
+ * no edge is missed. 0 or -errno. */
+static int edge_register(struct weft__io_ep *ep, struct ep_fd *e, int fd)
 {
-	bool level;
-	uint32_t want = wanted(e, &level);
-	if (!want || (want == e->interest && level == e->level))
-		return 0;
-	struct epoll_event ev = {.events = want | (level ? 0 : EPOLLONESHOT),
-				 .data.u64 = (uint64_t)fd};
+	uint32_t gen = 0;
+	bool known = fd_gen(fd, &gen);
+	struct epoll_event ev = {.events = EDGE_EVENTS, .data.u64 = (uint64_t)fd};
 	int op = e->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	int rc = epoll_ctl(ep->epfd, op, fd, &ev);
 	if (rc && errno == ENOENT && op == EPOLL_CTL_MOD)
 		rc = epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev);
 	else if (rc && errno == EEXIST && op == EPOLL_CTL_ADD)
 		rc = epoll_ctl(ep->epfd, EPOLL_CTL_MOD, fd, &ev);
+	if (weft__list_linked(&e->unsure))
+		weft__list_remove(&e->unsure);
+	if (rc) {
+		rc = -errno;
+		e->interest = 0;
+		e->added = e->edge = e->sure = false;
+		return rc;
+	}
+	e->added = true;
+	e->interest = EDGE_EVENTS;
+	e->level = false;
+	/* never trusted again when the number's generation is unknown */
+	e->edge = known;
+	e->gen = gen;
+	e->sure = true;
+	return 0;
+}
+
+/* Arms e (fd) for what its waiters want (owner, waiters present: by the
+ * close rule the descriptor is open); `fresh`: the waiter just added, if
+ * any. 0 or -errno (-EPERM: epoll cannot wait on this descriptor, such as
+ * a regular file). */
+static int arm(struct weft__io_ep *ep, struct ep_fd *e, int fd, const struct ep_rec *fresh)
+{
+	bool level;
+	uint32_t want = wanted(e, &level);
+	if (!want)
+		return 0;
+	if (!level) {
+		/* A raw operation: the edge registration made for an earlier
+		 * wait is kept (decision 57) while the number's generation is
+		 * unchanged, and trusted for a waiter that tried (an edge will
+		 * come); checked by a syscall once it has waited TRUST_NS
+		 * without one, in case the file was closed with close() and
+		 * the number reused behind weft's back. */
+		uint32_t gen;
+		if (e->edge && (!fresh || fresh->edge_ok) && fd_gen(fd, &gen) && gen == e->gen) {
+			if (!e->sure && !weft__list_linked(&e->unsure)) {
+				e->since = ep->now;
+				weft__list_push_back(&ep->unsure, &e->unsure);
+			}
+			return 0;
+		}
+		return edge_register(ep, e, fd);
+	}
+	if (want == e->interest && level == e->level)
+		return 0;
+	struct epoll_event ev = {.events = want, .data.u64 = (uint64_t)fd};
+	int op = e->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+	int rc = epoll_ctl(ep->epfd, op, fd, &ev);
+	if (rc && errno == ENOENT && op == EPOLL_CTL_MOD)
+		rc = epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev);
+	else if (rc && errno == EEXIST && op == EPOLL_CTL_ADD)
+		rc = epoll_ctl(ep->epfd, EPOLL_CTL_MOD, fd, &ev);
+	if (weft__list_linked(&e->unsure))
+		weft__list_remove(&e->unsure);
+	e->edge = e->sure = false;
 	if (rc) {
 		rc = -errno;
 		e->interest = 0;
@@ -294,7 +445,7 @@ static int arm(struct weft__io_ep *ep, struct ep_fd *e, int fd)
 	}
 	e->added = true;
 	e->interest = want;
-	e->level = level;
+	e->level = true;
 	return 0;
 }
 
@@ -302,6 +453,16 @@ static int arm(struct weft__io_ep *ep, struct ep_fd *e, int fd)
  * the next epoll_wait. */
 static void left(struct weft__io_ep *ep, struct ep_fd *e, int fd)
 {
+	if (e->edge) {
+		/* nothing to narrow; once nobody waits, the next waiter's
+		 * file may be another one (close() by the user) */
+		if (weft__list_empty(&e->waiters)) {
+			e->sure = false;
+			if (weft__list_linked(&e->unsure))
+				weft__list_remove(&e->unsure);
+		}
+		return;
+	}
 	if (weft__list_empty(&e->waiters) && !e->level)
 		e->interest = 0; /* armed or not: unknown once nobody waits */
 	if (e->dirty)
@@ -332,13 +493,29 @@ static void tidy(struct weft__io *io)
 		/* an empty one was dealt with at its completion (see run_done) */
 		if (weft__list_empty(&e->waiters))
 			continue;
-		int rc = arm(ep, e, fd);
+		int rc = arm(ep, e, fd, NULL);
 		/* cannot wait any more (the descriptor went behind weft's
 		 * back): its waiters end with the reason */
 		while (rc && !weft__list_empty(&e->waiters))
 			finish(io, weft__container_of(e->waiters.next, struct ep_rec, link), rc);
 	}
 	ep->ndirty = 0;
+}
+
+/* Socket calls: on any other file they fail (ENOTSOCK) rather than wait. */
+static bool socket_kind(unsigned char kind)
+{
+	switch ((enum weft__io_kind)kind) {
+	case WEFT__IO_RECV:
+	case WEFT__IO_SEND:
+	case WEFT__IO_RECVMSG:
+	case WEFT__IO_SENDMSG:
+	case WEFT__IO_ACCEPT:
+	case WEFT__IO_CONNECT:
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* Read-side kinds whose length says whether the descriptor was drained. */
@@ -403,10 +580,17 @@ int weft__ep_submit(struct weft__io *io, struct weft__io_op *op, const struct we
 	int64_t res;
 	if (e && e->drained && reads_len(req->kind)) {
 		res = -EAGAIN; /* the last read found it drained: wait first */
+		/* data since then made an event (on_event) */
+		r->edge_ok = req->kind == WEFT__IO_RECV;
 	} else {
 		res = attempt(r, 0);
 		if (e && reads_len(req->kind))
 			e->drained = drained(res, req->len);
+		/* a socket call said "not ready": the change is an edge. A
+		 * poll, and an accept left for readiness, asked nothing yet;
+		 * reads and writes may meet a file epoll refuses (-EPERM must
+		 * come at submit, to send them to the pool). */
+		r->edge_ok = socket_kind(req->kind) && !r->after_ready;
 	}
 	if (res == -EAGAIN) {
 		if (!e) {
@@ -416,7 +600,7 @@ int weft__ep_submit(struct weft__io *io, struct weft__io_op *op, const struct we
 			weft__list_push_back(&e->waiters, &r->link);
 			r->waiting = true;
 			ep->nwait++;
-			int rc = arm(ep, e, req->fd);
+			int rc = arm(ep, e, req->fd, r);
 			if (rc) {
 				weft__list_remove(&r->link);
 				r->waiting = false;
@@ -462,12 +646,18 @@ static void on_event(struct weft__io *io, int fd, uint32_t ev)
 	struct ep_fd *e = fd_ent(ep, fd, false);
 	if (!e)
 		return;
-	if (!e->level)
-		e->interest = 0; /* the one shot is spent */
+	if (e->edge) {
+		/* kept across waits: what it says is remembered for the next
+		 * read, which would otherwise wait for an edge already taken */
+		if (ev & (EPOLLIN | EPOLLRDHUP | EPOLLPRI | EPOLLHUP | EPOLLERR))
+			e->drained = false;
+	} else if (!e->level) {
+		e->interest = 0; /* none we know of (a failed registration) */
+	}
 	if (weft__list_empty(&e->waiters)) {
-		/* a one-shot armed by a waiter since gone: spent now. A
-		 * level-triggered one (a stream's, closed only on this thread)
-		 * would keep waking the worker: removed. */
+		/* an edge one stays (it fires only on news). A level-triggered
+		 * one (a stream's, closed only on this thread) would keep
+		 * waking the worker: removed. */
 		if (e->level && e->added) {
 			epoll_ctl(ep->epfd, EPOLL_CTL_DEL, fd, NULL);
 			e->added = false;
@@ -491,10 +681,11 @@ static void on_event(struct weft__io *io, int fd, uint32_t ev)
 		}
 		l = next;
 	}
-	/* a one-shot is spent: what still waits is armed again (on this
-	 * thread, with waiters: the descriptor is open) */
-	if (!e->level && !weft__list_empty(&e->waiters)) {
-		int rc = arm(ep, e, fd);
+	/* neither edge nor level (a registration that failed): what still
+	 * waits is armed again (on this thread, with waiters: the
+	 * descriptor is open) */
+	if (!e->level && !e->edge && !weft__list_empty(&e->waiters)) {
+		int rc = arm(ep, e, fd, NULL);
 		while (rc && !weft__list_empty(&e->waiters))
 			finish(io, weft__container_of(e->waiters.next, struct ep_rec, link), rc);
 	}
@@ -508,6 +699,29 @@ static void on_event(struct weft__io *io, int fd, uint32_t ev)
 #endif
 #endif
 
+/* Checks the edge registrations trusted for TRUST_NS without an event
+ * (one syscall each, as a fresh registration would cost); returns
+ * timeout_ns, shortened to the next one's due time. */
+static uint64_t check_unsure(struct weft__io *io, uint64_t timeout_ns)
+{
+	struct weft__io_ep *ep = ep_of(io);
+	if (weft__list_empty(&ep->unsure))
+		return timeout_ns;
+	uint64_t now = ep->now;
+	while (!weft__list_empty(&ep->unsure)) {
+		struct ep_fd *e = weft__container_of(weft__list_first(&ep->unsure), struct ep_fd,
+						     unsure);
+		if (e->since + TRUST_NS > now) {
+			uint64_t due = e->since + TRUST_NS - now;
+			return due < timeout_ns ? due : timeout_ns;
+		}
+		int rc = edge_register(ep, e, e->fd); /* unlinks it */
+		while (rc && !weft__list_empty(&e->waiters))
+			finish(io, weft__container_of(e->waiters.next, struct ep_rec, link), rc);
+	}
+	return timeout_ns;
+}
+
 /* Waits up to timeout_ns (0: a look) and handles what epoll reports. */
 static void wait_events(struct weft__io *io, uint64_t timeout_ns)
 {
@@ -515,6 +729,8 @@ static void wait_events(struct weft__io *io, uint64_t timeout_ns)
 	struct epoll_event evs[EVENTS];
 	int n = -1;
 	tidy(io);
+	ep->now = mono_ns();
+	timeout_ns = check_unsure(io, timeout_ns);
 	if (timeout_ns && timeout_ns != UINT64_MAX && !ep->no_pwait2) {
 		/* nanoseconds: epoll_wait's milliseconds would make timers
 		 * up to 1 ms late */
@@ -534,6 +750,8 @@ static void wait_events(struct weft__io *io, uint64_t timeout_ns)
 								 : (int)((timeout_ns + 999999) / 1000000);
 		n = epoll_wait(ep->epfd, evs, EVENTS, ms);
 	}
+	if (timeout_ns)
+		ep->now = mono_ns(); /* it slept */
 	for (int i = 0; i < n; i++) {
 		int fd = (int)evs[i].data.u64;
 		if (fd == ep->efd) {
@@ -653,6 +871,7 @@ void weft__ep_forget(const struct weft__io *io, int fd)
 	 * (the close rule), so the owner's table re-registers it before it
 	 * believes in it again (see the top of the file). */
 	struct weft__io_ep *ep = io->ep;
+	gen_bump(fd); /* every worker's edge registration of fd is stale */
 	epoll_ctl(ep->epfd, EPOLL_CTL_DEL, fd, NULL);
 	if (pthread_equal(pthread_self(), ep->owner)) {
 		/* on the owner (a stream closing in its completion, inside a
@@ -660,8 +879,9 @@ void weft__ep_forget(const struct weft__io *io, int fd)
 		struct ep_fd *e = fd_ent(ep, fd, false);
 		if (e) {
 			e->interest = 0;
-			e->added = false;
-			e->level = false;
+			e->added = e->level = e->edge = e->sure = false;
+			if (weft__list_linked(&e->unsure))
+				weft__list_remove(&e->unsure);
 		}
 	}
 }
@@ -675,6 +895,7 @@ int weft__ep_init(struct weft__io *io, const weft_config *cfg, char *why, size_t
 	}
 	weft__list_init(&ep->done);
 	weft__list_init(&ep->spares);
+	weft__list_init(&ep->unsure);
 	ep->owner = pthread_self();
 	ep->interval = cfg->workers == 1 ? 1 : BUSY_EVERY;
 	ep->efd = -1;

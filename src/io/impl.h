@@ -36,5 +36,6 @@ void weft__ep_wake_foreign(const struct weft__io *to);
 void weft__ep_park(struct weft__io *io, uint64_t timeout_ns);
 void weft__ep_poll(struct weft__io *io);
 void weft__ep_forget(const struct weft__io *io, int fd);
+void weft__ep_fd_new(int fd);
 
 #endif

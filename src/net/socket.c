@@ -140,7 +140,10 @@ static int make_socket(const struct addrinfo *ai, int type_flags)
 		type_flags |= SOCK_NONBLOCK;
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | type_flags,
 			ai->ai_protocol);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	weft__io_fd_new(fd); /* a new file: no epoll worker trusts an old registration */
+	return fd;
 }
 
 static int listen_on(const struct addrinfo *ai, int backlog, bool dual, bool reuseport)
