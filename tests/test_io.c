@@ -537,9 +537,12 @@ static int ep_close_rc;
 static int ep_close_main(void *arg, void **res)
 {
 	weft_future *t = tu_spawn(ep_blocked_recv, NULL);
-	for (int i = 0; i < 3; i++)
-		tu_yield();
-	ep_registered_before = epoll_has(sp[0]);
+	/* on 2 workers the receive may start on the other one, late under
+	 * load: wait for its registration (a few yields were not always
+	 * enough under TSan) */
+	double end = weft_time() + 5 * WEFT_TEST_SLOW;
+	while (!(ep_registered_before = epoll_has(sp[0])) && weft_time() < end)
+		weft_sleep(0.001);
 	ep_close_rc = weft_close(sp[0]);
 	weft_await(t, NULL);
 	weft_future_unref(t);
