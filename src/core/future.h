@@ -75,6 +75,8 @@ struct weft_future {
 	                                   * weft__block_alloc (core/block.h),
 	                                   * given back there, not free()d */
 	int rc;                           /* valid once DONE */
+	int num_cancels;                  /* tasks only, under lock: cancelling()
+	                                   * (in the header's padding) */
 	void *value;                      /* valid once DONE */
 	char *msg;                        /* valid once DONE; owned */
 	struct weft__rtstub *rt;          /* the runtime callbacks run in */
