@@ -99,6 +99,12 @@ struct weft__cb {
  * (a reference is taken). */
 void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *stub);
 
+struct weft__core_worker;
+/* The same on a worker of the runtime, whose state the caller has read
+ * (cw: weft__core_worker_current()): the stub's reference is counted
+ * there without reading the thread's worker again. */
+void weft__future_init_local(weft_future *f, unsigned char kind, struct weft__core_worker *cw);
+
 /*
  * Completes f (caller holds no lock) and dispatches its waiters. `msg` is
  * owned by f afterwards (freed if f was already done). Returns 0 or

@@ -62,7 +62,10 @@ static __attribute__((noinline)) weft_future *spawn(struct weft__core *c, weft_t
 	struct weft__task *t = weft__task_alloc(c, cw);
 	if (!t)
 		return weft__future_failed(c->stub, -ENOMEM);
-	weft__future_init(&t->fut, WEFT__FUT_TASK, c->stub);
+	if (cw)
+		weft__future_init_local(&t->fut, WEFT__FUT_TASK, cw);
+	else
+		weft__future_init(&t->fut, WEFT__FUT_TASK, c->stub);
 	t->fut.ops = &task_ops;
 	t->st.run.kind = WEFT__RUN_TASK;
 	t->await_node.kind = WEFT__WAIT_TASK;
