@@ -510,8 +510,11 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 		if (!r)
 			r = weft__fifo_pop(&w->ready);
 	}
-	/* the next turn's likely pick, unless the LIFO slot takes it */
-	struct weft__runnable *next = (tick & 1) ? weft__runq_peek_owner(&w->runq) : w->ready.head;
+	/* The next turn's likely pick, unless the LIFO slot takes it: the
+	 * queue it tries first (ring on even ticks), else the other. */
+	struct weft__runnable *ring = weft__runq_peek_owner(&w->runq);
+	struct weft__runnable *next = (tick & 1) ? (ring ? ring : w->ready.head)
+						 : (w->ready.head ? w->ready.head : ring);
 	if (next) {
 		__builtin_prefetch(next);
 		prefetch_around(next);
