@@ -46,18 +46,6 @@ static inline void weft__fiber_switch(struct weft__fiber *from, struct weft__fib
 #endif
 }
 
-/* Starts loading what resuming f touches first: the frame the switch
- * saved and the frames above it (the suspended calls it returns into).
- * With many fibers these lines are cold, and the switch stalls on each. */
-static inline void weft__fiber_prefetch(const struct weft__fiber *f)
-{
-	const char *sp = f->ctx.sp;
-	__builtin_prefetch(sp);
-	__builtin_prefetch(sp + 64);
-	__builtin_prefetch(sp + 128);
-	__builtin_prefetch(sp + 192);
-}
-
 /* The first thing a new fiber's entry function must call. */
 static inline void weft__fiber_started(void)
 {
