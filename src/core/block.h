@@ -11,6 +11,7 @@
 #ifndef WEFT_CORE_BLOCK_H
 #define WEFT_CORE_BLOCK_H
 
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "core/core.h"
@@ -22,20 +23,46 @@
 /* The cache's fast paths are inline: a call each way cost ~3% of a
  * ping-pong's instructions (callgrind). */
 
+/* A block from cw's cache, or NULL (empty; always under ASan). Owner of
+ * cw only. */
+static inline void *weft__block_pop(struct weft__core_worker *cw)
+{
+#ifndef WEFT_ASAN
+	void *b = cw->blocks;
+	if (b) {
+		cw->blocks = *(void **)b;
+		cw->nblocks--;
+	}
+	return b;
+#else
+	(void)cw;
+	return NULL;
+#endif
+}
+
+/* Gives b back to cw's cache; false when it is full (always under
+ * ASan): the caller frees it. Owner of cw only. */
+static inline bool weft__block_push(struct weft__core_worker *cw, void *b)
+{
+#ifndef WEFT_ASAN
+	if (cw->nblocks < WEFT__BLOCK_CACHE_MAX) {
+		*(void **)b = cw->blocks;
+		cw->blocks = b;
+		cw->nblocks++;
+		return true;
+	}
+#else
+	(void)cw, (void)b;
+#endif
+	return false;
+}
+
 /* The same as weft__block_alloc, from the cache only (NULL when it is
  * empty): never calls malloc, so it may be used under a spinlock. */
 static inline void *weft__block_alloc_cached(void)
 {
-#ifndef WEFT_ASAN
 	struct weft__core_worker *cw = weft__core_worker_current();
-	if (cw && cw->blocks) {
-		void *b = cw->blocks;
-		cw->blocks = *(void **)b;
-		cw->nblocks--;
-		return b;
-	}
-#endif
-	return NULL;
+	return cw ? weft__block_pop(cw) : NULL;
 }
 
 /* A block from the calling worker's cache (malloc elsewhere); NULL when out
@@ -50,16 +77,9 @@ static inline void *weft__block_alloc(void)
 /* Gives a block back (to the calling worker's cache, or free). */
 static inline void weft__block_free(void *b)
 {
-#ifndef WEFT_ASAN
 	struct weft__core_worker *cw = weft__core_worker_current();
-	if (cw && cw->nblocks < WEFT__BLOCK_CACHE_MAX) {
-		*(void **)b = cw->blocks;
-		cw->blocks = b;
-		cw->nblocks++;
-		return;
-	}
-#endif
-	free(b);
+	if (!cw || !weft__block_push(cw, b))
+		free(b);
 }
 
 /* Frees a worker's cache (the worker stopping). */

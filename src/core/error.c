@@ -78,9 +78,14 @@ WEFT_API const char *weft_strerror(int code)
 WEFT_API int weft_fail(int code, const char *fmt, ...)
 {
 	struct weft__task *t = weft__task_current();
-	/* a to_thread call's message goes to its future (bridge/pool.c) */
-	char **slot = t ? &t->fail_msg : weft__thread_ctx.in_call ? &weft__thread_ctx.fail_msg : NULL;
-	if (code >= 0 || !slot || !fmt)
+	if (code >= 0 || !fmt)
+		return code;
+	/* a to_thread call's message goes to its future (bridge/pool.c); a
+	 * task keeps it in its rare part (none: out of memory, lost) */
+	struct weft__task_rare *rare = t ? weft__task_rare_get(t) : NULL;
+	char **slot = rare ? &rare->fail_msg
+		      : !t && weft__thread_ctx.in_call ? &weft__thread_ctx.fail_msg : NULL;
+	if (!slot)
 		return code;
 	va_list ap;
 	va_start(ap, fmt);

@@ -26,7 +26,8 @@ static weft_future enomem_future = {
 	.rc = -ENOMEM,
 };
 
-void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *stub)
+/* weft__future_init without the stub's reference. */
+static inline void init_fields(weft_future *f, unsigned char kind, struct weft__rtstub *stub)
 {
 	/* A task's count stays 0 until spawn publishes it: weft_all_tasks may
 	 * be looking at the slot already. */
@@ -39,10 +40,21 @@ void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *
 	f->value = NULL;
 	f->msg = NULL;
 	f->rt = stub;
-	weft__stub_ref(stub);
 	f->wait_head = NULL;
 	f->wait_tail = &f->wait_head;
 	f->ops = NULL;
+}
+
+void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *stub)
+{
+	init_fields(f, kind, stub);
+	weft__stub_ref(stub);
+}
+
+void weft__future_init_local(weft_future *f, unsigned char kind, struct weft__core_worker *cw)
+{
+	init_fields(f, kind, cw->core->stub);
+	cw->stub_refs++; /* its own worker's count, as weft__stub_ref does */
 }
 
 weft_future *weft__future_failed(struct weft__rtstub *stub, int rc)
@@ -80,6 +92,16 @@ WEFT_API weft_future *weft_future_create(weft_runtime *rt)
 		if (!cw)
 			return weft__future_failed(NULL, -EINVAL);
 		c = cw->core;
+		/* A task's message or wait, the common case: one read of the
+		 * worker for the block and the stub's count (its own worker
+		 * counts it, as weft__stub_ref would). */
+		weft_future *f = weft__block_pop(cw);
+		if (f) {
+			init_fields(f, WEFT__FUT_PLAIN, c->stub);
+			cw->stub_refs++;
+			f->cached = true;
+			return f;
+		}
 	}
 	weft_future *f = weft__block_alloc();
 	if (!f)
@@ -140,6 +162,18 @@ void weft__future_give_back(weft_future *f, unsigned char kind, bool cached,
  * in debug mode, hands it to the quarantine). */
 static void future_free(weft_future *f, void *freed_by)
 {
+	/* A bare future from the block cache, nothing attached, dropped on a
+	 * worker of its runtime: the common case, with one read of the
+	 * worker (weft__future_give_back's block_free + stub_unref). */
+	if (f->kind == WEFT__FUT_PLAIN && f->cached && !f->wait_head && !f->msg &&
+	    !atomic_load_explicit(&weft__debug_on, memory_order_relaxed)) {
+		struct weft__core_worker *cw = weft__core_worker_current();
+		struct weft__rtstub *stub = f->rt;
+		if (cw && stub && cw->core->stub == stub && weft__block_push(cw, f)) {
+			cw->stub_refs--;
+			return;
+		}
+	}
 	char what[48];
 	bool keep = atomic_load_explicit(&weft__debug_on, memory_order_relaxed);
 	if (keep) {

@@ -75,6 +75,8 @@ struct weft_future {
 	                                   * weft__block_alloc (core/block.h),
 	                                   * given back there, not free()d */
 	int rc;                           /* valid once DONE */
+	int num_cancels;                  /* tasks only, under lock: cancelling()
+	                                   * (in the header's padding) */
 	void *value;                      /* valid once DONE */
 	char *msg;                        /* valid once DONE; owned */
 	struct weft__rtstub *rt;          /* the runtime callbacks run in */
@@ -96,6 +98,12 @@ struct weft__cb {
 /* Initialises the header of a future of `kind` in the runtime of `stub`
  * (a reference is taken). */
 void weft__future_init(weft_future *f, unsigned char kind, struct weft__rtstub *stub);
+
+struct weft__core_worker;
+/* The same on a worker of the runtime, whose state the caller has read
+ * (cw: weft__core_worker_current()): the stub's reference is counted
+ * there without reading the thread's worker again. */
+void weft__future_init_local(weft_future *f, unsigned char kind, struct weft__core_worker *cw);
 
 /*
  * Completes f (caller holds no lock) and dispatches its waiters. `msg` is

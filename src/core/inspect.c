@@ -360,7 +360,7 @@ static long dump_body(weft_runtime *rt, FILE *out, const struct asker *a)
 		}
 		x->f = all[i];
 		x->id = t->id;
-		x->site = t->site;
+		x->site = weft__task_site(t);
 		weft__task_name_raw(t, x->name, sizeof(x->name));
 		if (x->readable) {
 			if (npcs + DUMP_FRAMES > pcs_cap) {

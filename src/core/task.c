@@ -62,7 +62,10 @@ static __attribute__((noinline)) weft_future *spawn(struct weft__core *c, weft_t
 	struct weft__task *t = weft__task_alloc(c, cw);
 	if (!t)
 		return weft__future_failed(c->stub, -ENOMEM);
-	weft__future_init(&t->fut, WEFT__FUT_TASK, c->stub);
+	if (cw)
+		weft__future_init_local(&t->fut, WEFT__FUT_TASK, cw);
+	else
+		weft__future_init(&t->fut, WEFT__FUT_TASK, c->stub);
 	t->fut.ops = &task_ops;
 	t->st.run.kind = WEFT__RUN_TASK;
 	t->await_node.kind = WEFT__WAIT_TASK;
@@ -70,22 +73,24 @@ static __attribute__((noinline)) weft_future *spawn(struct weft__core *c, weft_t
 	t->fn = fn;
 	t->arg = arg;
 	t->id = next_id(c, cw);
-	t->site = c->debug ? __builtin_return_address(0) : NULL;
 	t->st.home = NULL;
 	atomic_init(&t->st.migratable, c->migratable);
 	atomic_init(&t->st.must_cancel, false);
 	t->st.started = false;
-	t->name = NULL;
-	t->default_name[0] = '\0';
-	if (name && !(t->name = strdup(name))) {
-		weft__task_dealloc(t, c->stub);
-		weft__stub_unref(c->stub);
-		return weft__future_failed(c->stub, -ENOMEM);
+	t->fut.num_cancels = 0;
+	atomic_init(&t->rare, NULL);
+	if (__builtin_expect(name || c->debug, 0)) {
+		/* nobody sees t yet: set up before it is published */
+		struct weft__task_rare *r = weft__task_rare_get(t);
+		if (!r || (name && !(r->name = strdup(name)))) {
+			free(r);
+			weft__task_dealloc(t, c->stub);
+			weft__stub_unref(c->stub);
+			return weft__future_failed(c->stub, -ENOMEM);
+		}
+		r->site = c->debug ? __builtin_return_address(0) : NULL;
 	}
 	t->fut_waiter = NULL;
-	t->num_cancels = 0;
-	t->cancel_msg = NULL;
-	t->fail_msg = NULL;
 	t->timeouts = NULL;
 	t->locals = cw ? weft__locals_ref(weft__locals_visible()) : NULL;
 	struct weft__worker *w = cw ? weft__worker_current() : NULL;
@@ -140,12 +145,34 @@ weft_future *weft__create_task_on(unsigned index, weft_task_fn fn, void *arg, co
 	return spawn(cw->core, fn, arg, name, cw, &s->workers[index]);
 }
 
+struct weft__task_rare *weft__task_rare_get(struct weft__task *t)
+{
+	struct weft__task_rare *r = weft__task_rare(t);
+	if (r)
+		return r;
+	struct weft__task_rare *fresh = calloc(1, sizeof(*fresh));
+	if (!fresh)
+		return NULL;
+	/* release: its zeroed fields are seen by whoever loads it (acquire);
+	 * a task cancelled from two threads at once installs one of them */
+	if (atomic_compare_exchange_strong_explicit(&t->rare, &r, fresh, memory_order_acq_rel,
+						    memory_order_acquire))
+		return fresh;
+	free(fresh);
+	return r;
+}
+
 void weft__task_free(struct weft__task *t)
 {
-	free(t->name);
-	free(t->cancel_msg);
-	free(t->fail_msg);
-	weft__locals_unref(t->locals);
+	struct weft__task_rare *r = weft__task_rare(t);
+	if (__builtin_expect(r != NULL, 0)) {
+		free(r->name);
+		free(r->cancel_msg);
+		free(r->fail_msg);
+		free(r);
+	}
+	if (t->locals)
+		weft__locals_unref(t->locals);
 }
 
 void weft__task_finish(struct weft__task *t, int rc, void *value)
@@ -156,9 +183,10 @@ void weft__task_finish(struct weft__task *t, int rc, void *value)
 	if (rc > 0)
 		rc = 0; /* the contract is 0 or negative; a positive return succeeds */
 	char *msg = NULL;
-	if (rc < 0) {
-		msg = t->fail_msg;
-		t->fail_msg = NULL;
+	struct weft__task_rare *rare = weft__task_rare(t);
+	if (rc < 0 && rare) {
+		msg = rare->fail_msg;
+		rare->fail_msg = NULL;
 	}
 	/* Decided and published under one lock hold: a cancel that
 	 * task_cancel accepted (returned true) is never lost. */
@@ -170,14 +198,17 @@ void weft__task_finish(struct weft__task *t, int rc, void *value)
 		rc = -ECANCELED;
 	atomic_store_explicit(&t->st.must_cancel, false, memory_order_relaxed);
 	char *spare = NULL;
-	if (rc == -ECANCELED && t->cancel_msg) {
+	/* rare read again under the lock: a cancel may have installed it
+	 * meanwhile (before it took the lock) */
+	if (rc == -ECANCELED && (rare = weft__task_rare(t)) && rare->cancel_msg) {
 		spare = msg;
-		msg = t->cancel_msg;
-		t->cancel_msg = NULL;
+		msg = rare->cancel_msg;
+		rare->cancel_msg = NULL;
 	}
 	struct weft__waiter *w = weft__future_settle_locked(&t->fut, rc, rc == 0 ? value : NULL, msg);
 	weft__spin_unlock(&t->fut.lock);
-	free(spare);
+	if (spare)
+		free(spare);
 	weft__future_dispatch(&t->fut, w);
 }
 
@@ -239,7 +270,7 @@ void weft__hook_task_main(void *arg)
 	struct weft__task *t = weft__task_from(arg);
 	void *value = NULL;
 	int rc = t->fn(t->arg, &value);
-	if (__builtin_expect(rc == -EPERM, 0) && !t->fail_msg &&
+	if (__builtin_expect(rc == -EPERM, 0) && !(weft__task_rare(t) && weft__task_rare(t)->fail_msg) &&
 	    atomic_load_explicit(&weft__debug_on, memory_order_relaxed))
 		report_eperm(t);
 	weft__task_finish(t, rc, value);
@@ -271,7 +302,8 @@ void weft__hook_task_name(const struct weft__sched_task *st, char *buf, size_t c
 void weft__task_name_raw(const struct weft__task *t, char *buf, size_t cap)
 {
 	size_t i = 0;
-	const char *n = t->name;
+	struct weft__task_rare *r = weft__task_rare(t);
+	const char *n = r ? r->name : NULL;
 	if (!n) {
 		const char *p = "Task-";
 		while (*p && i + 1 < cap)
@@ -321,17 +353,20 @@ static void wait_on(struct weft__task *t, weft_future *f)
 	char *msg = NULL;
 	if (cancel_now) {
 		atomic_store_explicit(&t->st.must_cancel, false, memory_order_relaxed);
-		msg = t->cancel_msg ? strdup(t->cancel_msg) : NULL;
+		struct weft__task_rare *r = weft__task_rare(t);
+		msg = r && r->cancel_msg ? strdup(r->cancel_msg) : NULL;
 	}
 	weft__spin_unlock(&t->fut.lock);
 	/* asyncio's __step: a cancel requested while running goes to the
 	 * future the task now awaits; if it refuses, the request stays. */
-	if (cancel_now && !weft_cancel(f, msg)) {
-		weft__spin_lock(&t->fut.lock);
-		atomic_store_explicit(&t->st.must_cancel, true, memory_order_relaxed);
-		weft__spin_unlock(&t->fut.lock);
+	if (__builtin_expect(cancel_now, 0)) {
+		if (!weft_cancel(f, msg)) {
+			weft__spin_lock(&t->fut.lock);
+			atomic_store_explicit(&t->st.must_cancel, true, memory_order_relaxed);
+			weft__spin_unlock(&t->fut.lock);
+		}
+		free(msg);
 	}
-	free(msg);
 	weft__task_switch_out(&t->st, after_await, f, false);
 	weft__spin_lock(&t->fut.lock);
 	t->fut_waiter = NULL;
@@ -386,15 +421,23 @@ static bool task_cancel(weft_future *f, const char *msg)
 {
 	struct weft__task *t = (struct weft__task *)f;
 	char *copy = msg ? strdup(msg) : NULL;
+	/* where the message is kept (lost, as a failed copy is, without it) */
+	struct weft__task_rare *rare = copy ? weft__task_rare_get(t) : weft__task_rare(t);
 	weft__spin_lock(&f->lock);
 	if (weft__future_is_done(f)) {
 		weft__spin_unlock(&f->lock);
 		free(copy);
 		return false;
 	}
-	t->num_cancels++;
-	free(t->cancel_msg);
-	t->cancel_msg = copy;
+	f->num_cancels++;
+	char *old = NULL;
+	if (rare) {
+		old = rare->cancel_msg;
+		rare->cancel_msg = copy;
+	} else {
+		old = copy;
+	}
+	free(old);
 	for (;;) {
 		weft_future *waiter = t->fut_waiter;
 		if (!waiter) {
@@ -443,13 +486,17 @@ WEFT_API bool weft_is_task(const weft_future *f)
 	return f && f->kind == WEFT__FUT_TASK;
 }
 
-static const char *name_locked(struct weft__task *t)
+/* Caller holds t->fut.lock; rare is t's rare part (NULL: none could be
+ * had, out of memory). */
+static const char *name_locked(struct weft__task *t, struct weft__task_rare *rare)
 {
-	if (t->name)
-		return t->name;
-	if (!t->default_name[0])
-		snprintf(t->default_name, sizeof(t->default_name), "Task-%" PRIu64, t->id);
-	return t->default_name;
+	if (!rare)
+		return "Task"; /* out of memory: no room for its number */
+	if (rare->name)
+		return rare->name;
+	if (!rare->default_name[0])
+		snprintf(rare->default_name, sizeof(rare->default_name), "Task-%" PRIu64, t->id);
+	return rare->default_name;
 }
 
 WEFT_API const char *weft_task_name(weft_future *f)
@@ -457,8 +504,10 @@ WEFT_API const char *weft_task_name(weft_future *f)
 	struct weft__task *t = weft__task_of(f);
 	if (!t)
 		return NULL;
+	/* the returned name lives as long as the task: it needs a home */
+	struct weft__task_rare *rare = weft__task_rare_get(t);
 	weft__spin_lock(&f->lock);
-	const char *n = name_locked(t);
+	const char *n = name_locked(t, rare);
 	weft__spin_unlock(&f->lock);
 	return n;
 }
@@ -469,11 +518,14 @@ WEFT_API int weft_task_set_name(weft_future *f, const char *name)
 	if (!t || !name)
 		return -EINVAL;
 	char *copy = strdup(name);
-	if (!copy)
+	struct weft__task_rare *rare = copy ? weft__task_rare_get(t) : NULL;
+	if (!rare) {
+		free(copy);
 		return -ENOMEM;
+	}
 	weft__spin_lock(&f->lock);
-	char *old = t->name;
-	t->name = copy;
+	char *old = rare->name;
+	rare->name = copy;
 	weft__spin_unlock(&f->lock);
 	free(old);
 	return 0;
@@ -495,7 +547,7 @@ WEFT_API int weft_task_cancelling(weft_future *f)
 	if (!t)
 		return 0;
 	weft__spin_lock(&f->lock);
-	int n = t->num_cancels;
+	int n = f->num_cancels;
 	weft__spin_unlock(&f->lock);
 	return n;
 }
@@ -506,9 +558,9 @@ WEFT_API int weft_task_uncancel(weft_future *f)
 	if (!t)
 		return -EINVAL;
 	weft__spin_lock(&f->lock);
-	if (t->num_cancels > 0 && --t->num_cancels == 0)
+	if (f->num_cancels > 0 && --f->num_cancels == 0)
 		atomic_store_explicit(&t->st.must_cancel, false, memory_order_relaxed);
-	int n = t->num_cancels;
+	int n = f->num_cancels;
 	weft__spin_unlock(&f->lock);
 	return n;
 }

@@ -15,41 +15,70 @@
 #include "sched/task.h"
 #include "sched/worker.h"
 
+/* What few tasks need (decision 16): allocated on first need (a name, a
+ * cancel's message, weft_fail, debug mode's creation site) and freed with
+ * the task. Installed once (weft__task_rare_get), never replaced. */
+struct weft__task_rare {
+	/* Under fut.lock: */
+	char *name;                      /* NULL: "Task-<id>" */
+	char *cancel_msg;                /* the last cancel's message */
+	char default_name[24];           /* formatted on first ask */
+	/* Only the running task touches it: */
+	char *fail_msg;                  /* weft_fail's, moved to fut.msg at exit */
+	void *site;                      /* debug mode: the return address of
+	                                  * the call that created it (reports) */
+};
+
 struct weft__task {
-	weft_future fut;                 /* first: a task is a future */
+	weft_future fut;                 /* first: a task is a future; its
+	                                  * num_cancels is cancelling() */
 	/* One cache line that every switch touches (64-byte aligned): what
 	 * the scheduler reads (its st.must_cancel is written under fut.lock:
 	 * deliver -ECANCELED at the next suspension), then the node it waits
 	 * with. Decision 16. */
 	_Alignas(64) struct weft__sched_task st;
 	struct weft__waiter await_node;  /* registered on the awaited future */
-	/* Cold. */
+	/* One cold line: what every task has. */
 	weft_task_fn fn;
 	void *arg;
 	uint64_t id;                     /* N of "Task-N" */
-	void *site;                      /* debug mode: the return address of
-	                                  * the call that created it (reports);
-	                                  * else NULL */
-	/* Under fut.lock: */
-	char *name;                      /* NULL: "Task-<id>" */
-	char default_name[24];           /* formatted on first ask */
-	weft_future *fut_waiter;         /* what it awaits (borrowed: the
-	                                  * awaiting caller holds a reference) */
-	int num_cancels;                 /* cancelling() */
-	char *cancel_msg;                /* the last cancel's message */
+	weft_future *fut_waiter;         /* under fut.lock: what it awaits
+	                                  * (borrowed: the awaiting caller
+	                                  * holds a reference) */
 	/* Only the running task touches these: */
-	char *fail_msg;                  /* weft_fail's, moved to fut.msg at exit */
 	struct weft__locals *locals;     /* task-local values (shared, immutable) */
 	struct weft_timeout *timeouts;   /* innermost open timeout scope, linked
 	                                  * outwards (core/timeout.c); NULL if none */
 	struct weft__task_slab *slab;    /* the memory it lives in */
+	struct weft__task_rare *_Atomic rare; /* NULL until needed */
 };
 
 #ifndef WEFT_SANITIZED /* a sanitized fiber carries the sanitizers' state */
 _Static_assert(offsetof(struct weft__task, await_node) + sizeof(struct weft__waiter) <=
 		       offsetof(struct weft__task, st) + 64,
 	       "the scheduler's fields and the await node share one cache line");
+_Static_assert(sizeof(struct weft__task) == 192,
+	       "a task is three cache lines: header, hot, cold (decision 16)");
 #endif
+
+/* t's rare part, or NULL if it has none yet. Any thread (acquire: pairs
+ * with the release of its installation). */
+static inline struct weft__task_rare *weft__task_rare(const struct weft__task *t)
+{
+	return atomic_load_explicit(&((struct weft__task *)t)->rare, memory_order_acquire);
+}
+
+/* t's rare part, allocated (zeroed) and installed if it has none; NULL
+ * when out of memory. Any thread; never under a spinlock (it may call
+ * malloc). */
+struct weft__task_rare *weft__task_rare_get(struct weft__task *t);
+
+/* Debug mode: where t was created, or NULL. */
+static inline void *weft__task_site(const struct weft__task *t)
+{
+	struct weft__task_rare *r = weft__task_rare(t);
+	return r ? r->site : NULL;
+}
 
 static inline struct weft__task *weft__task_of(weft_future *f)
 {

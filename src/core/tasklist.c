@@ -49,7 +49,7 @@ WEFT_API long weft_all_tasks(weft_runtime *rt, weft_future **out, size_t cap)
 static void report_pending(weft_future *f)
 {
 	char at[400];
-	weft__symbolize(((struct weft__task *)f)->site, 1, at, sizeof(at));
+	weft__symbolize(weft__task_site((struct weft__task *)f), 1, at, sizeof(at));
 	fprintf(stderr, "weft: runtime shutdown cancels task %s, still pending (created at %s)\n",
 		weft_task_name(f), at);
 }

@@ -75,7 +75,7 @@ void weft__unretrieved_check(weft_future *f, const char *what)
 		return;
 	r->next = NULL;
 	r->rc = f->rc;
-	r->site = f->kind == WEFT__FUT_TASK ? ((struct weft__task *)f)->site : NULL;
+	r->site = f->kind == WEFT__FUT_TASK ? weft__task_site((struct weft__task *)f) : NULL;
 	size_t wl = strnlen(what, sizeof(r->what) - 1);
 	memcpy(r->what, what, wl);
 	r->what[wl] = '\0';

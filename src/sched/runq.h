@@ -38,6 +38,16 @@ bool weft__runq_push_owner(struct weft__runq *q, struct weft__runnable *r);
 /* Owner only. The oldest entry, or NULL. */
 struct weft__runnable *weft__runq_pop_owner(struct weft__runq *q);
 
+/* Owner only: the entry the next pop would take, or NULL; a hint only
+ * (a thief may take it first), for prefetching. */
+static inline struct weft__runnable *weft__runq_peek_owner(struct weft__runq *q)
+{
+	uint32_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+	if (h == atomic_load_explicit(&q->tail, memory_order_relaxed))
+		return NULL;
+	return atomic_load_explicit(&q->slot[h & (WEFT__RUNQ_CAP - 1)], memory_order_relaxed);
+}
+
 /*
  * Owner only, on overflow: takes the older half out of the ring as a chain
  * linked through ->next (oldest first); returns its first entry and sets

@@ -29,10 +29,10 @@ static struct weft__wnode *wnode_new(bool cached_only)
 	if (!cw)
 		return NULL;
 	_Static_assert(sizeof(struct weft__wnode) <= WEFT__BLOCK_SIZE, "a node fits a block");
-	struct weft__wnode *n = cached_only ? weft__block_alloc_cached() : weft__block_alloc();
-	if (!n)
+	struct weft__wnode *n = weft__block_pop(cw);
+	if (!n && (cached_only || !(n = malloc(WEFT__BLOCK_SIZE))))
 		return NULL;
-	weft__future_init(&n->fut, WEFT__FUT_PLAIN, cw->core->stub);
+	weft__future_init_local(&n->fut, WEFT__FUT_PLAIN, cw);
 	n->fut.cached = true; /* the last unref gives the whole node back */
 	n->fut.ops = &wnode_ops;
 	weft__list_init(&n->link);
