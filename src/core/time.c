@@ -47,10 +47,10 @@ uint64_t weft__deadline_ns(uint64_t base, double ns)
  * block back (weft__block_alloc).
  *
  * As asyncio's sleep is a call_later handle that completes the future:
- * a due timer puts the handle (`due`) in the ready queue behind what is
- * there, it completes the future when the loop reaches it, and the task
- * resumes in the turn after, behind what that turn's callbacks
- * scheduled before it.
+ * on one worker a due timer puts the handle (`due`) in the ready queue
+ * behind what is there, it completes the future when the loop reaches
+ * it, and the task resumes in the turn after, behind what that turn's
+ * callbacks scheduled before it.
  */
 struct sleeper {
 	weft_future fut; /* first: the block is freed through it */
@@ -73,6 +73,13 @@ static void sleeper_fire(struct weft__timer *tm, bool discard)
 {
 	struct sleeper *sl = weft__container_of(tm, struct sleeper, tm);
 	if (discard) {
+		weft_future_unref(&sl->fut);
+		return;
+	}
+	/* Several workers keep no turns between them (docs/asyncio.md): the
+	 * task is woken at once, where another worker can take it. */
+	if (!sl->owner->sched->single) {
+		weft__future_complete(&sl->fut, 0, NULL, NULL); /* -EALREADY if cancelled */
 		weft_future_unref(&sl->fut);
 		return;
 	}
