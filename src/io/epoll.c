@@ -366,24 +366,33 @@ static uint32_t wanted(const struct ep_fd *e, bool *level)
 	return want;
 }
 
-/* Registers fd for EDGE_EVENTS (MOD, ADD when the kernel has none, MOD
- * when an ADD finds one): the kernel reports what is ready already, so
- * no edge is missed. 0 or -errno. */
-static int edge_register(struct weft__io_ep *ep, struct ep_fd *e, int fd)
+/* Sets fd's registration to `events` (MOD, ADD when the kernel has none,
+ * MOD when an ADD finds one); no longer waiting to be checked. 0 or
+ * -errno. */
+static int ctl_set(struct weft__io_ep *ep, struct ep_fd *e, int fd, uint32_t events)
 {
-	uint32_t gen = 0;
-	bool known = fd_gen(fd, &gen);
-	struct epoll_event ev = {.events = EDGE_EVENTS, .data.u64 = (uint64_t)fd};
+	struct epoll_event ev = {.events = events, .data.u64 = (uint64_t)fd};
 	int op = e->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	int rc = epoll_ctl(ep->epfd, op, fd, &ev);
 	if (rc && errno == ENOENT && op == EPOLL_CTL_MOD)
 		rc = epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev);
 	else if (rc && errno == EEXIST && op == EPOLL_CTL_ADD)
 		rc = epoll_ctl(ep->epfd, EPOLL_CTL_MOD, fd, &ev);
+	if (rc)
+		rc = -errno;
 	if (weft__list_linked(&e->unsure))
 		weft__list_remove(&e->unsure);
+	return rc;
+}
+
+/* Registers fd for EDGE_EVENTS: the kernel reports what is ready
+ * already, so no edge is missed. 0 or -errno. */
+static int edge_register(struct weft__io_ep *ep, struct ep_fd *e, int fd)
+{
+	uint32_t gen = 0;
+	bool known = fd_gen(fd, &gen);
+	int rc = ctl_set(ep, e, fd, EDGE_EVENTS);
 	if (rc) {
-		rc = -errno;
 		e->interest = 0;
 		e->added = e->edge = e->sure = false;
 		return rc;
@@ -427,18 +436,9 @@ static int arm(struct weft__io_ep *ep, struct ep_fd *e, int fd, const struct ep_
 	}
 	if (want == e->interest && level == e->level)
 		return 0;
-	struct epoll_event ev = {.events = want, .data.u64 = (uint64_t)fd};
-	int op = e->added ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-	int rc = epoll_ctl(ep->epfd, op, fd, &ev);
-	if (rc && errno == ENOENT && op == EPOLL_CTL_MOD)
-		rc = epoll_ctl(ep->epfd, EPOLL_CTL_ADD, fd, &ev);
-	else if (rc && errno == EEXIST && op == EPOLL_CTL_ADD)
-		rc = epoll_ctl(ep->epfd, EPOLL_CTL_MOD, fd, &ev);
-	if (weft__list_linked(&e->unsure))
-		weft__list_remove(&e->unsure);
+	int rc = ctl_set(ep, e, fd, want);
 	e->edge = e->sure = false;
 	if (rc) {
-		rc = -errno;
 		e->interest = 0;
 		e->added = false;
 		return rc;
