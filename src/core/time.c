@@ -69,30 +69,32 @@ static void sleeper_describe(const weft_future *f, char *buf, size_t cap)
 
 static const struct weft__future_ops sleeper_ops = {.describe = sleeper_describe};
 
+/* Ends the sleep and drops the heap's reference. */
+static void sleeper_complete(struct sleeper *sl)
+{
+	weft__future_complete(&sl->fut, 0, NULL, NULL); /* -EALREADY if cancelled */
+	weft_future_unref(&sl->fut);
+}
+
 static void sleeper_fire(struct weft__timer *tm, bool discard)
 {
 	struct sleeper *sl = weft__container_of(tm, struct sleeper, tm);
 	if (discard) {
 		weft_future_unref(&sl->fut);
-		return;
+	} else if (!sl->owner->sched->single) {
+		/* several workers keep no turns between them (docs/asyncio.md):
+		 * the task is woken at once, where another worker can take it */
+		sleeper_complete(sl);
+	} else {
+		/* the heap's reference goes with the handle; on the owner */
+		sl->due.kind = WEFT__RUN_SLEEP;
+		weft__schedule_callback(sl->owner->sched, &sl->due);
 	}
-	/* Several workers keep no turns between them (docs/asyncio.md): the
-	 * task is woken at once, where another worker can take it. */
-	if (!sl->owner->sched->single) {
-		weft__future_complete(&sl->fut, 0, NULL, NULL); /* -EALREADY if cancelled */
-		weft_future_unref(&sl->fut);
-		return;
-	}
-	/* the heap's reference goes with it; on the owner, as timers fire */
-	sl->due.kind = WEFT__RUN_SLEEP;
-	weft__schedule_callback(sl->owner->sched, &sl->due);
 }
 
 void weft__sleep_due_run(struct weft__runnable *r)
 {
-	struct sleeper *sl = weft__container_of(r, struct sleeper, due);
-	weft__future_complete(&sl->fut, 0, NULL, NULL); /* -EALREADY if cancelled */
-	weft_future_unref(&sl->fut);
+	sleeper_complete(weft__container_of(r, struct sleeper, due));
 }
 
 void weft__sleep_due_discard(struct weft__runnable *r)
