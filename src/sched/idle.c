@@ -70,14 +70,13 @@ void weft__idle_notify_one(struct weft__sched *sched)
 		weft__worker_notify(wake);
 }
 
-void weft__idle_found_work(struct weft__sched *sched, struct weft__worker *w)
+bool weft__idle_found_work(struct weft__sched *sched, struct weft__worker *w)
 {
 	if (!w->searching)
-		return;
+		return false;
 	w->searching = false;
 	uint32_t s = atomic_fetch_sub_explicit(&sched->idle.state, 1, memory_order_seq_cst);
-	if (SEARCHING(s) == 1)
-		weft__idle_notify_one(sched);
+	return SEARCHING(s) == 1;
 }
 
 bool weft__idle_to_parked(struct weft__sched *sched, struct weft__worker *w)

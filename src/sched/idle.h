@@ -37,9 +37,11 @@ void weft__idle_destroy(struct weft__idle *idle);
 
 /* Owner of w: becomes a searcher unless half the workers already search. */
 bool weft__idle_start_search(struct weft__sched *sched, struct weft__worker *w);
-/* Owner of w: a searcher found work; if it was the last searcher, another
- * parked worker is woken to keep looking (work is spreading). */
-void weft__idle_found_work(struct weft__sched *sched, struct weft__worker *w);
+/* Owner of w: a searcher found work. Returns true if it was the last
+ * searcher: the caller then re-checks what is stealable (seq_cst loads,
+ * after this seq_cst RMW) and wakes a parked worker for it, since pushes
+ * made while it searched woke nobody. */
+bool weft__idle_found_work(struct weft__sched *sched, struct weft__worker *w);
 /* Any thread, after publishing stealable work: wake one parked worker if
  * no one is searching. */
 void weft__idle_notify_one(struct weft__sched *sched);

@@ -29,6 +29,7 @@
 #define BUDGET 128        /* awaits that do not suspend before a forced yield */
 #define INJECT_BATCH 32
 #define SPIN_NS 50000     /* the longest idle spin (see spin_single) */
+#define YIELD_NS 4000     /* a spinner offers its CPU this often */
 
 __thread struct weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 #define tls_worker weft__tls_worker
@@ -331,6 +332,8 @@ static __attribute__((noinline)) void park(struct weft__worker *w)
  * one, and a park that was woken within SPIN_NS (a spin would have
  * caught it) restores it; where gaps are long, a worker stops burning a
  * CPU that others (a client on the same machine, the other workers) need.
+ * Every YIELD_NS a spinner offers its CPU (sched_yield): a thread that
+ * wants it runs, instead of waiting for the spin to end.
  */
 static void spin_failed(struct weft__worker *w)
 {
@@ -347,11 +350,15 @@ static __attribute__((noinline)) bool spin_single_once(struct weft__worker *w)
 	struct weft__sched *s = w->sched;
 	if (!s->spin || !w->spin_ns)
 		return false;
-	uint64_t now = weft__now_ns(), end = now + w->spin_ns;
+	uint64_t now = weft__now_ns(), end = now + w->spin_ns, yield_at = now + YIELD_NS;
 	uint64_t next = weft__timer_next(&w->timers);
 	do {
 		for (int i = 0; i < 8; i++)
 			weft__cpu_relax();
+		if (now >= yield_at) {
+			sched_yield();
+			yield_at = now + YIELD_NS;
+		}
 		if (work_visible(w))
 			return true;
 		if (io_due_idle(w)) {
@@ -571,10 +578,14 @@ static __attribute__((noinline)) struct weft__runnable *spin_for_work(struct wef
 	struct weft__sched *s = w->sched;
 	if (!s->spin || !w->searching || !w->spin_ns)
 		return NULL;
-	uint64_t end = weft__now_ns() + w->spin_ns;
+	uint64_t now = weft__now_ns(), end = now + w->spin_ns, yield_at = now + YIELD_NS;
 	do {
 		for (int i = 0; i < 8; i++)
 			weft__cpu_relax();
+		if (now >= yield_at) {
+			sched_yield();
+			yield_at = now + YIELD_NS;
+		}
 		if (io_due_idle(w))
 			weft__io_poll(&w->io);
 		/* next_local fires due timers every CHECK_INTERVAL ticks */
@@ -583,7 +594,7 @@ static __attribute__((noinline)) struct weft__runnable *spin_for_work(struct wef
 			weft__metric_add(&w->m.spins_found, 1);
 			return r;
 		}
-	} while (!should_exit(s) && weft__now_ns() < end);
+	} while (!should_exit(s) && (now = weft__now_ns()) < end);
 	spin_failed(w);
 	return NULL;
 }
@@ -598,7 +609,14 @@ static void loop_multi(struct weft__worker *w)
 		if (!r)
 			r = spin_for_work(w);
 		if (r) {
-			weft__idle_found_work(s, w);
+			/* tokio wakes another searcher whenever the last one
+			 * finds work (work is spreading); here only if some is
+			 * left to steal. Work of its own (its ring's or timers'
+			 * completions, its inbox) found by a spinning searcher
+			 * woke the other worker for nothing: on tcp_echo with 2
+			 * workers, a wake, a 50 us spin and a park per burst. */
+			if (weft__idle_found_work(s, w) && stealable_anywhere(s))
+				weft__idle_notify_one(s);
 			w->hot.runs++;
 			run_one(w, r);
 			continue;
