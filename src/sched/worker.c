@@ -30,6 +30,9 @@
 #define INJECT_BATCH 32
 #define SPIN_NS 50000     /* the longest idle spin (see spin_single) */
 #define YIELD_NS 4000     /* a spinner offers its CPU this often */
+#define YIELD_LOST_NS 500000 /* a yield longer: a CPU-bound thread shares this CPU */
+#define QUIET_MIN_NS 1000000   /* then no spin for this long, doubling ... */
+#define QUIET_MAX_NS 100000000 /* ... up to this while it stays */
 
 __thread struct weft__worker *weft__tls_worker __attribute__((tls_model("initial-exec")));
 #define tls_worker weft__tls_worker
@@ -335,6 +338,30 @@ static __attribute__((noinline)) void park(struct weft__worker *w)
  * Every YIELD_NS a spinner offers its CPU (sched_yield): a thread that
  * wants it runs, instead of waiting for the spin to end.
  */
+/*
+ * Offers the CPU (every YIELD_NS of a spin). A thread that wants it and
+ * then blocks soon (a client on the same machine) runs at once and gives
+ * it back. One that keeps it for a time slice (a CPU-bound thread) means
+ * the spin would wait behind its slices, where a parked worker is woken
+ * at once: false, and no spin for a while (doubling while the yields keep
+ * losing the CPU; each try costs one slice).
+ */
+static bool spin_yield(struct weft__worker *w, uint64_t *now)
+{
+	sched_yield();
+	uint64_t after = weft__now_ns();
+	bool lost = after - *now > YIELD_LOST_NS;
+	*now = after;
+	if (!lost) {
+		w->spin_backoff_ns = QUIET_MIN_NS;
+		return true;
+	}
+	w->spin_quiet_until = after + w->spin_backoff_ns;
+	if (w->spin_backoff_ns < QUIET_MAX_NS)
+		w->spin_backoff_ns *= 2;
+	return false;
+}
+
 static void spin_failed(struct weft__worker *w)
 {
 	w->spin_ns /= 2;
@@ -351,12 +378,15 @@ static __attribute__((noinline)) bool spin_single_once(struct weft__worker *w)
 	if (!s->spin || !w->spin_ns)
 		return false;
 	uint64_t now = weft__now_ns(), end = now + w->spin_ns, yield_at = now + YIELD_NS;
+	if (now < w->spin_quiet_until)
+		return false;
 	uint64_t next = weft__timer_next(&w->timers);
 	do {
 		for (int i = 0; i < 8; i++)
 			weft__cpu_relax();
 		if (now >= yield_at) {
-			sched_yield();
+			if (!spin_yield(w, &now))
+				return false; /* park() re-checks every source */
 			yield_at = now + YIELD_NS;
 		}
 		if (work_visible(w))
@@ -579,11 +609,14 @@ static __attribute__((noinline)) struct weft__runnable *spin_for_work(struct wef
 	if (!s->spin || !w->searching || !w->spin_ns)
 		return NULL;
 	uint64_t now = weft__now_ns(), end = now + w->spin_ns, yield_at = now + YIELD_NS;
+	if (now < w->spin_quiet_until)
+		return NULL;
 	do {
 		for (int i = 0; i < 8; i++)
 			weft__cpu_relax();
 		if (now >= yield_at) {
-			sched_yield();
+			if (!spin_yield(w, &now))
+				return NULL; /* park() re-checks every source */
 			yield_at = now + YIELD_NS;
 		}
 		if (io_due_idle(w))
@@ -676,6 +709,7 @@ void weft__worker_init(struct weft__worker *w, struct weft__sched *s, unsigned i
 	pthread_mutex_init(&w->dbg.sample_lock, NULL);
 	w->rng = 0x9e3779b9u * (index + 1);
 	w->spin_ns = SPIN_NS;
+	w->spin_backoff_ns = QUIET_MIN_NS;
 	weft__runq_init(&w->runq);
 	atomic_init(&w->inbox.head, NULL);
 	atomic_init(&w->park, 0);

@@ -54,6 +54,9 @@ struct weft__worker {
 	unsigned budget;                  /* co-operative budget of `current` */
 	uint32_t rng;
 	uint32_t spin_ns;                 /* the next idle spin's length */
+	uint32_t spin_backoff_ns;         /* no spin for this long after a
+	                                   * yield that lost the CPU ... */
+	uint64_t spin_quiet_until;        /* ... until this (worker.c) */
 	bool searching;
 	struct weft__io io;
 	struct weft__timer_heap timers;
