@@ -24,10 +24,15 @@ weft__ctx_switch:
 	movq	%rsp, %rax
 	movq	(%rsi), %rsp
 	/* Reload only what differs: ldmxcsr and fldcw stall the pipeline,
-	 * and nearly every switch finds the same control words. */
+	 * and nearly every switch finds the same control words. MXCSR's
+	 * status flags (bits 0-5) are not compared: the ABI leaves them
+	 * caller-saved, and a worker whose flags were raised once (an
+	 * inexact double anywhere before) differed from every new task's
+	 * clean MXCSR, so each switch to and from a task reloaded it. */
 	movl	(%rsp), %ecx
-	cmpl	(%rax), %ecx
-	jne	2f
+	xorl	(%rax), %ecx
+	testl	$0xffc0, %ecx
+	jnz	2f
 1:	movzwl	4(%rsp), %ecx
 	cmpw	4(%rax), %cx
 	jne	3f
