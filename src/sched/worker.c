@@ -550,6 +550,15 @@ static struct weft__runnable *next_local(struct weft__worker *w)
 	if (next) {
 		__builtin_prefetch(next);
 		prefetch_around(next);
+		/* and its stack top, as pop_prefetch does on one worker; only
+		 * from the ready queue, which no thief touches (a task in the
+		 * ring may be running elsewhere, its sp being written) */
+		if (next == w->ready.head && next->kind == WEFT__RUN_TASK) {
+			struct weft__sched_task *t =
+				weft__container_of(next, struct weft__sched_task, run);
+			if (t->started)
+				__builtin_prefetch(t->fiber.ctx.sp);
+		}
 	}
 	return r;
 }
