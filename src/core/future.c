@@ -97,8 +97,7 @@ WEFT_API weft_future *weft_future_create(weft_runtime *rt)
 		 * counts it, as weft__stub_ref would). */
 		weft_future *f = weft__block_pop(cw);
 		if (f) {
-			init_fields(f, WEFT__FUT_PLAIN, c->stub);
-			cw->stub_refs++;
+			weft__future_init_local(f, WEFT__FUT_PLAIN, cw);
 			f->cached = true;
 			return f;
 		}

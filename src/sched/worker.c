@@ -335,23 +335,25 @@ static __attribute__((noinline)) void park(struct weft__worker *w)
  * one, and a park that was woken within SPIN_NS (a spin would have
  * caught it) restores it; where gaps are long, a worker stops burning a
  * CPU that others (a client on the same machine, the other workers) need.
- * Every YIELD_NS a spinner offers its CPU (sched_yield): a thread that
- * wants it runs, instead of waiting for the spin to end.
  */
 /*
- * Offers the CPU (every YIELD_NS of a spin). A thread that wants it and
- * then blocks soon (a client on the same machine) runs at once and gives
- * it back. One that keeps it for a time slice (a CPU-bound thread) means
- * the spin would wait behind its slices, where a parked worker is woken
- * at once: false, and no spin for a while (doubling while the yields keep
- * losing the CPU; each try costs one slice).
+ * Every YIELD_NS of a spin (*yield_at) a spinner offers its CPU. A thread
+ * that wants it and then blocks soon (a client on the same machine) runs
+ * at once and gives it back. One that keeps it for a time slice (a
+ * CPU-bound thread) means the spin would wait behind its slices, where a
+ * parked worker is woken at once: false (the spin ends, the caller
+ * parks), and no spin for a while (doubling while the yields keep losing
+ * the CPU; each try costs one slice).
  */
-static bool spin_yield(struct weft__worker *w, uint64_t *now)
+static bool spin_yield(struct weft__worker *w, uint64_t *now, uint64_t *yield_at)
 {
+	if (*now < *yield_at)
+		return true;
 	sched_yield();
 	uint64_t after = weft__now_ns();
 	bool lost = after - *now > YIELD_LOST_NS;
 	*now = after;
+	*yield_at = after + YIELD_NS;
 	if (!lost) {
 		w->spin_backoff_ns = QUIET_MIN_NS;
 		return true;
@@ -384,11 +386,8 @@ static __attribute__((noinline)) bool spin_single_once(struct weft__worker *w)
 	do {
 		for (int i = 0; i < 8; i++)
 			weft__cpu_relax();
-		if (now >= yield_at) {
-			if (!spin_yield(w, &now))
-				return false; /* park() re-checks every source */
-			yield_at = now + YIELD_NS;
-		}
+		if (!spin_yield(w, &now, &yield_at))
+			return false; /* park() re-checks every source */
 		if (work_visible(w))
 			return true;
 		if (io_due_idle(w)) {
@@ -623,11 +622,8 @@ static __attribute__((noinline)) struct weft__runnable *spin_for_work(struct wef
 	do {
 		for (int i = 0; i < 8; i++)
 			weft__cpu_relax();
-		if (now >= yield_at) {
-			if (!spin_yield(w, &now))
-				return NULL; /* park() re-checks every source */
-			yield_at = now + YIELD_NS;
-		}
+		if (!spin_yield(w, &now, &yield_at))
+			return NULL; /* park() re-checks every source */
 		if (io_due_idle(w))
 			weft__io_poll(&w->io);
 		/* next_local fires due timers every CHECK_INTERVAL ticks */
